@@ -1,0 +1,108 @@
+// Command rawnet is a network diagnostics tool for the raw-socket and
+// connectionless end of networking: ICMP ping of one host or thousands,
+// path probing, packet crafting, capture and UDP testing, with JSON Lines
+// output and a pcap of every probe and reply.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one rawnet invocation and returns its exit code: 0 success,
+// 1 the job ran but found nothing (no reply, no host up), 2 bad input or an
+// error that stopped the job.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, permuteArgs(app, args))
+	return exitCode(err, stderr)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "rawnet",
+		Usage:                "raw-socket network diagnostics: ping, trace, craft, capture, UDP",
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Commands:             commands(),
+		OnUsageError:         onUsageError,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "rawnet: unknown command %q (see rawnet --help)\n", name)
+			cli.OsExiter = func(int) {}
+		},
+	}
+	for _, cmd := range app.Commands {
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = onUsageError
+		}
+	}
+	return app
+}
+
+// commands lists rawnet's subcommands; each lives in a file of its own.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		pingCommand(),
+		labCommand(),
+	}
+}
+
+// errUsage marks bad input: an unknown flag, a flag value out of range, a
+// missing argument. It exits with status 2.
+var errUsage = errors.New("usage")
+
+// usageErrorf reports bad input as one line that names the flag or argument.
+func usageErrorf(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+}
+
+// exitError carries an exit code without a message (the command has already
+// said what happened, e.g. "no reply").
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	msg = strings.Replace(msg, "flag provided but not defined: ", "unknown flag ", 1)
+	return usageErrorf("%s", msg)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return int(ee)
+	}
+	msg := err.Error()
+	if errors.Is(err, errUsage) {
+		msg = strings.TrimPrefix(msg, errUsage.Error()+": ")
+		fmt.Fprintf(stderr, "rawnet: %s\n", msg)
+		return 2
+	}
+	fmt.Fprintf(stderr, "rawnet: %s\n", msg)
+	return 2
+}

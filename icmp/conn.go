@@ -1,0 +1,93 @@
+package icmp
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Packet is one ICMP message received by a Conn, with what the kernel said
+// about it.
+type Packet struct {
+	// Data is the ICMP message from its type byte on. For an error taken
+	// from a datagram socket's error queue (QueuedError) it is the echo
+	// request as it was sent. It aliases the caller's read buffer.
+	Data []byte
+	// IP is the whole IP packet when the socket delivered the IP header
+	// (raw IPv4 sockets); nil otherwise.
+	IP []byte
+	// From is the packet's source; for a queued error, the router or host
+	// that reported it.
+	From netip.Addr
+	// To is the local address the packet was sent to, when known.
+	To netip.Addr
+	// TTL is the IP TTL or IPv6 hop limit of the packet, -1 if unknown.
+	TTL int
+	// Received is the kernel's receive timestamp when KernelStamp is true,
+	// otherwise the time user space read the packet.
+	Received    time.Time
+	KernelStamp bool
+	// QueuedError is set for ICMP errors that a datagram socket reports
+	// through its error queue (IP_RECVERR); ErrType, ErrCode and ErrInfo
+	// are the ICMP error's fields.
+	QueuedError bool
+	OrigDst     netip.Addr // the destination of the request a queued error reports on
+	ErrType     uint8
+	ErrCode     uint8
+	ErrInfo     uint32
+}
+
+// Conn is the engine's view of one ICMP socket (one address family). Its
+// methods may be called from two goroutines at once, one reading and one
+// writing, but not from two readers or two writers.
+type Conn interface {
+	// V6 reports whether the socket speaks ICMPv6.
+	V6() bool
+	// Datagram reports whether this is an unprivileged datagram socket, on
+	// which the kernel owns the echo identifier (it is ID()).
+	Datagram() bool
+	// ID is the echo identifier replies carry.
+	ID() uint16
+	// WriteTo sends one ICMP message (header and body) to dst.
+	WriteTo(msg []byte, dst netip.Addr) error
+	// ReadPacket blocks until a packet arrives or the read deadline passes
+	// (os.ErrDeadlineExceeded), and fills p; p.Data aliases buf.
+	ReadPacket(buf []byte, p *Packet) error
+	// SetReadDeadline sets when a blocked ReadPacket gives up.
+	SetReadDeadline(t time.Time) error
+	// TTL is the TTL or hop limit the socket sends with.
+	TTL() int
+	// Source is the local address packets to dst leave from.
+	Source(dst netip.Addr) (netip.Addr, error)
+	Close() error
+}
+
+// Mode chooses the kind of ICMP socket.
+type Mode int
+
+const (
+	// ModeAuto opens a raw socket and falls back to a datagram socket when
+	// raw sockets are not permitted.
+	ModeAuto Mode = iota
+	// ModeRaw needs root or CAP_NET_RAW.
+	ModeRaw
+	// ModeDatagram needs net.ipv4.ping_group_range to include the group.
+	ModeDatagram
+)
+
+// ListenConfig says how to open an ICMP socket. The zero value opens an
+// IPv4 socket with kernel defaults.
+type ListenConfig struct {
+	V6        bool
+	Mode      Mode
+	ID        uint16     // echo identifier for raw sockets; 0 picks a random one
+	TTL       int        // unicast TTL / hop limit; 0 keeps the kernel default
+	TOS       int        // TOS / traffic class; -1 or 0 keeps the default
+	PMTU      string     // "", "do", "dont", "want" or "probe" (IP_MTU_DISCOVER)
+	Source    netip.Addr // bind to this local address
+	Interface string     // bind to this device (SO_BINDTODEVICE)
+	RecvBuf   int        // SO_RCVBUF in bytes; 0 keeps the default
+}
+
+// ErrUnsupported is returned on systems where rawnet has no socket code.
+var ErrUnsupported = errors.New("icmp: not implemented on this operating system")

@@ -1,0 +1,133 @@
+package icmp
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/tap"
+)
+
+// Real sockets on loopback: the kernel answers, timestamps and filters.
+
+func TestLoopbackRawAndDatagram(t *testing.T) {
+	labtest.RequireRoot(t)
+	for _, tc := range []struct {
+		name string
+		v6   bool
+		mode Mode
+		dst  string
+	}{
+		{"raw4", false, ModeRaw, "127.0.0.1"},
+		{"raw6", true, ModeRaw, "::1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Listen(ListenConfig{V6: tc.v6, Mode: tc.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var v4, v6 Conn = c, nil
+			if tc.v6 {
+				v4, v6 = nil, c
+			}
+			var tapped [2]int
+			cfg := Config{Targets: addrs(tc.dst), Count: 5, Interval: 2 * time.Millisecond,
+				Tap: func(dir tap.Dir, ts time.Time, data []byte) { tapped[dir]++ }}
+			sum, evs := run(t, cfg, v4, v6)
+			ts := sum.Targets[0]
+			if ts.Transmitted != 5 || ts.Received != 5 || ts.Duplicates != 0 {
+				t.Fatalf("stats %+v", ts)
+			}
+			for _, e := range evs {
+				if e.Kind == EventReply && (!e.KernelStamp || e.TTL != 64 || e.Size != 64 || e.RTT <= 0 || e.RTT > 100*time.Millisecond) {
+					t.Errorf("reply %+v: want kernel stamp, ttl 64, 64 bytes, sane rtt", e)
+				}
+			}
+			if tapped[0] != 5 || tapped[1] != 5 {
+				t.Errorf("tap saw %d sent, %d received; want 5 and 5", tapped[0], tapped[1])
+			}
+		})
+	}
+}
+
+// TestKernelFilterDropsForeignIDs: echo replies for another identifier
+// never reach the socket (BPF in the kernel), on both families.
+func TestKernelFilterDropsForeignIDs(t *testing.T) {
+	labtest.RequireRoot(t)
+	for _, tc := range []struct {
+		v6  bool
+		dst string
+		typ uint8
+	}{{false, "127.0.0.1", TypeEchoRequest4}, {true, "::1", TypeEchoRequest6}} {
+		listener, err := Listen(ListenConfig{V6: tc.v6, Mode: ModeRaw, ID: 1111})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sender, err := Listen(ListenConfig{V6: tc.v6, Mode: ModeRaw, ID: 2222})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := netip.MustParseAddr(tc.dst)
+		buf := make([]byte, 2048)
+		var pkt Packet
+		// A request with a foreign id: its reply must not reach listener.
+		_ = sender.WriteTo(MarshalEcho(make([]byte, 64), Echo{Type: tc.typ, ID: 2222, Seq: 1}, Probe{}, nil), dst)
+		_ = listener.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for {
+			err := listener.ReadPacket(buf, &pkt)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e, _, _, _ := ParseEcho(pkt.Data); e.ID == 2222 {
+				t.Fatalf("v6=%v: listener received a reply for id 2222: %x", tc.v6, pkt.Data)
+			}
+		}
+		// Its own id does come through.
+		_ = sender.WriteTo(MarshalEcho(make([]byte, 64), Echo{Type: tc.typ, ID: 1111, Seq: 2}, Probe{}, nil), dst)
+		_ = listener.SetReadDeadline(time.Now().Add(time.Second))
+		got := false
+		for !got {
+			if err := listener.ReadPacket(buf, &pkt); err != nil {
+				t.Fatalf("v6=%v: own id: %v", tc.v6, err)
+			}
+			e, _, _, _ := ParseEcho(pkt.Data)
+			got = e.ID == 1111 && e.Seq == 2
+		}
+		listener.Close()
+		sender.Close()
+	}
+}
+
+func TestRunStopsOnContext(t *testing.T) {
+	labtest.RequireRoot(t)
+	c, err := Listen(ListenConfig{Mode: ModeRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := New(Config{Targets: addrs("127.0.0.1"), Interval: 20 * time.Millisecond}, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	sum, err := p.Run(ctx, func(Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Run returned %v after the context ended", d)
+	}
+	if ts := sum.Targets[0]; ts.Transmitted < 4 || ts.Received < ts.Transmitted-1 {
+		t.Errorf("stats %+v", ts)
+	}
+}

@@ -1,0 +1,149 @@
+package icmp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+)
+
+// ICMP types rawnet sends and expects.
+const (
+	TypeEchoReply4        = 0
+	TypeDestUnreachable4  = 3
+	TypeSourceQuench4     = 4
+	TypeRedirect4         = 5
+	TypeEchoRequest4      = 8
+	TypeTimeExceeded4     = 11
+	TypeParamProblem4     = 12
+	TypeDestUnreachable6  = 1
+	TypePacketTooBig6     = 2
+	TypeTimeExceeded6     = 3
+	TypeParamProblem6     = 4
+	TypeEchoRequest6      = 128
+	TypeEchoReply6        = 129
+	protoICMP4            = 1
+	protoICMP6            = 58
+	echoHeaderLen         = 8
+	cookieLen             = 8
+	probeHeaderLen        = cookieLen + 8 // cookie, target index, sequence
+	ipv4HeaderLen         = 20
+	ipv6HeaderLen         = 40
+	maxPayload4           = 65535 - ipv4HeaderLen - echoHeaderLen
+	maxPayload6           = 65535 - echoHeaderLen
+	defaultPayloadPattern = 0
+)
+
+// ErrShort reports a message too short for the header it should hold.
+var ErrShort = errors.New("icmp: message too short")
+
+// Echo is the header of an ICMP or ICMPv6 echo request or reply.
+type Echo struct {
+	Type uint8
+	Code uint8
+	ID   uint16
+	Seq  uint16
+}
+
+// Probe is what rawnet writes at the start of an echo payload so that a
+// reply (or the datagram an ICMP error quotes) can be tied to exactly one
+// probe of this run: a random per-run cookie, the target's index and the
+// full 32-bit sequence number.
+type Probe struct {
+	Cookie uint64
+	Target uint32
+	Seq    uint32
+}
+
+// MarshalEcho writes an echo message (header, probe fields, then payload
+// filled with pattern) into b, which must be exactly the message length,
+// and returns b. The probe fields are written only when the payload has
+// room for them (len(b) >= 8+16). For ICMPv4 the checksum is computed; for
+// ICMPv6 it is left zero, because the kernel computes it for ICMPv6 sockets
+// (it covers a pseudo header that user space may not know).
+func MarshalEcho(b []byte, e Echo, p Probe, pattern []byte) []byte {
+	if len(b) < echoHeaderLen {
+		panic("icmp: MarshalEcho buffer shorter than the echo header")
+	}
+	b[0], b[1] = e.Type, e.Code
+	b[2], b[3] = 0, 0
+	binary.BigEndian.PutUint16(b[4:], e.ID)
+	binary.BigEndian.PutUint16(b[6:], e.Seq)
+	payload := b[echoHeaderLen:]
+	fillFrom := 0
+	if len(payload) >= probeHeaderLen {
+		binary.BigEndian.PutUint64(payload[0:], p.Cookie)
+		binary.BigEndian.PutUint32(payload[8:], p.Target)
+		binary.BigEndian.PutUint32(payload[12:], p.Seq)
+		fillFrom = probeHeaderLen
+	}
+	fillPattern(payload[fillFrom:], pattern)
+	if e.Type == TypeEchoRequest4 || e.Type == TypeEchoReply4 {
+		binary.BigEndian.PutUint16(b[2:], Checksum(b, 0))
+	}
+	return b
+}
+
+// fillPattern repeats pattern over b (zero bytes when pattern is empty).
+func fillPattern(b, pattern []byte) {
+	if len(pattern) == 0 {
+		clear(b)
+		return
+	}
+	for i := 0; i < len(b); i += copy(b[i:], pattern) {
+	}
+}
+
+// ParseEcho reads an echo header and, when the payload holds them, the
+// probe fields. ok reports whether the probe fields were present.
+func ParseEcho(b []byte) (e Echo, p Probe, ok bool, err error) {
+	if len(b) < echoHeaderLen {
+		return e, p, false, ErrShort
+	}
+	e = Echo{Type: b[0], Code: b[1], ID: binary.BigEndian.Uint16(b[4:]), Seq: binary.BigEndian.Uint16(b[6:])}
+	payload := b[echoHeaderLen:]
+	if len(payload) < probeHeaderLen {
+		return e, p, false, nil
+	}
+	p = Probe{
+		Cookie: binary.BigEndian.Uint64(payload[0:]),
+		Target: binary.BigEndian.Uint32(payload[8:]),
+		Seq:    binary.BigEndian.Uint32(payload[12:]),
+	}
+	return e, p, true, nil
+}
+
+// Checksum returns the Internet checksum (RFC 1071) of b, starting from a
+// partial sum (for pseudo headers).
+func Checksum(b []byte, initial uint32) uint16 {
+	sum := initial
+	n := len(b) &^ 1
+	for i := 0; i < n; i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)&1 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// pseudoHeaderSum6 is the partial checksum of the IPv6 pseudo header for an
+// upper-layer packet of the given length and next header.
+func pseudoHeaderSum6(src, dst netip.Addr, length int, next uint8) uint32 {
+	var sum uint32
+	s, d := src.As16(), dst.As16()
+	for i := 0; i < 16; i += 2 {
+		sum += uint32(s[i])<<8 | uint32(s[i+1])
+		sum += uint32(d[i])<<8 | uint32(d[i+1])
+	}
+	sum += uint32(length>>16) + uint32(length&0xffff)
+	sum += uint32(next)
+	return sum
+}
+
+// EchoChecksum6 returns the ICMPv6 checksum of msg sent from src to dst.
+func EchoChecksum6(msg []byte, src, dst netip.Addr) uint16 {
+	return Checksum(msg, pseudoHeaderSum6(src, dst, len(msg), protoICMP6))
+}

@@ -1,0 +1,568 @@
+package icmp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/internal/tap"
+	nettarget "github.com/rawnet/rawnet/internal/target"
+)
+
+// Defaults for a zero Config.
+const (
+	DefaultInterval = time.Second
+	DefaultSize     = 56
+	DefaultTimeout  = 2 * time.Second
+	DefaultRate     = 5000 // probes per second over all targets, when there are several
+	floodGap        = 10 * time.Millisecond
+	maxRing         = 1 << 16
+)
+
+// Target is one address to ping and the name the user gave for it.
+type Target = nettarget.Target
+
+// Config says what to ping and how. The zero value of every field but
+// Targets means a sensible default.
+type Config struct {
+	Targets []Target
+	// Count is the number of probes per target; 0 sends until ctx ends.
+	Count int
+	// Interval is the time between two probes to the same target
+	// (default 1s; the minimum when Flood is set).
+	Interval time.Duration
+	// Rate caps probes per second over all targets (default DefaultRate
+	// when there are several targets; unlimited for one).
+	Rate float64
+	// Flood sends each probe as soon as the previous one is answered, or
+	// after Interval (10ms by default) when it is not.
+	Flood bool
+	// Size is the echo payload length in bytes (default 56). Payloads of
+	// 16 bytes or more carry the per-run cookie, target index and 32-bit
+	// sequence that make matching exact.
+	Size int
+	// Pattern fills the payload after rawnet's 16 bytes (zeros if empty).
+	Pattern []byte
+	// Timeout is how long a probe waits for its reply before it counts as
+	// lost (default 2s). A later reply is reported as late, not counted.
+	Timeout time.Duration
+	// Tap, if set, is given every packet sent and received.
+	Tap tap.Func
+	// Cookie identifies this run in every payload; 0 picks a random one.
+	Cookie uint64
+}
+
+// EventKind says what happened.
+type EventKind uint8
+
+const (
+	// EventSent: a probe was sent (Err set if the send failed).
+	EventSent EventKind = iota
+	// EventReply: an echo reply to one of our probes.
+	EventReply
+	// EventError: an ICMP error message about one of our probes.
+	EventError
+	// EventTimeout: a probe got no reply within Config.Timeout.
+	EventTimeout
+	// EventLate: a reply came after its probe had timed out.
+	EventLate
+)
+
+func (k EventKind) String() string {
+	return [...]string{"sent", "reply", "icmp_error", "timeout", "late"}[k]
+}
+
+// Event is one thing that happened to one probe. Events are values; the
+// engine keeps no reference to them.
+type Event struct {
+	Kind        EventKind
+	Target      int // index into Config.Targets
+	Seq         uint32
+	From        netip.Addr
+	TTL         int // of the reply; -1 unknown
+	Size        int // ICMP bytes received
+	RTT         time.Duration
+	Dup         bool
+	Time        time.Time // when the packet was received (or the probe sent)
+	KernelStamp bool      // Time is the kernel's receive timestamp
+	ICMPType    uint8
+	ICMPCode    uint8
+	Info        uint32
+	Err         error // send failure
+}
+
+// TargetStats are the figures for one target.
+type TargetStats struct {
+	Target      Target
+	Transmitted int
+	Received    int
+	Duplicates  int
+	Errors      int // ICMP error messages about our probes
+	Late        int
+	SendErrors  int
+	RTT         stats.RTT
+}
+
+// Loss is the fraction of probes, in percent, that got no reply.
+func (s *TargetStats) Loss() float64 {
+	if s.Transmitted == 0 {
+		return 0
+	}
+	return 100 * float64(s.Transmitted-s.Received) / float64(s.Transmitted)
+}
+
+// Summary is what Run returns.
+type Summary struct {
+	Targets []TargetStats
+	Start   time.Time
+	Elapsed time.Duration
+}
+
+// Received is the number of replies over all targets.
+func (s *Summary) Received() int {
+	n := 0
+	for i := range s.Targets {
+		n += s.Targets[i].Received
+	}
+	return n
+}
+
+// Pinger runs one ping job. Create it with New, run it once with Run.
+type Pinger struct {
+	cfg     Config
+	conns   [2]Conn // IPv4, IPv6
+	cookie  uint64
+	gap     time.Duration // between two sends over all targets
+	period  time.Duration // between two rounds
+	timeout int64
+
+	mu      sync.Mutex
+	targets []target
+	byAddr  map[netip.Addr]uint32
+	fifo    fifo // pending probes in send order (deadlines are monotonic)
+	pending int
+	txbuf   []byte
+	tapOut  []byte
+
+	events   chan Event
+	kick     chan struct{} // flood: a reply came, send the next probe
+	stopping chan struct{}
+}
+
+type target struct {
+	Target
+	conn Conn
+	src  netip.Addr
+	seq  uint32 // last sequence sent
+	ring []slot
+	mask uint32
+	st   TargetStats
+}
+
+const (
+	slotEmpty uint8 = iota
+	slotPending
+	slotAnswered
+	slotExpired
+)
+
+type slot struct {
+	seq   uint32
+	state uint8
+	sent  int64 // unix nanoseconds
+}
+
+// New checks cfg and prepares a Pinger over the given sockets (v4 or v6 may
+// be nil when no target needs that family).
+func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("icmp: no targets")
+	}
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	p := &Pinger{cfg: cfg, conns: [2]Conn{v4, v6}, cookie: cfg.Cookie}
+	for p.cookie == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		p.cookie = binary.BigEndian.Uint64(b[:])
+	}
+	if err := p.initTargets(); err != nil {
+		return nil, err
+	}
+	p.initPacing()
+	p.timeout = int64(cfg.Timeout)
+	p.txbuf = make([]byte, echoHeaderLen+cfg.Size)
+	if cfg.Tap != nil {
+		p.tapOut = make([]byte, ipv6HeaderLen+len(p.txbuf))
+	}
+	p.events = make(chan Event, 4096)
+	p.kick = make(chan struct{}, 1)
+	p.stopping = make(chan struct{})
+	return p, nil
+}
+
+func (c *Config) fill() error {
+	if c.Count < 0 {
+		return fmt.Errorf("icmp: count %d is negative", c.Count)
+	}
+	if c.Interval < 0 || c.Timeout < 0 || c.Rate < 0 {
+		return errors.New("icmp: interval, timeout and rate must not be negative")
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.Size < 0 || c.Size > maxPayload4 {
+		return fmt.Errorf("icmp: payload size %d is outside 0..%d", c.Size, maxPayload4)
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+		if c.Flood {
+			c.Interval = floodGap
+		}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Rate == 0 && len(c.Targets) > 1 {
+		c.Rate = DefaultRate
+	}
+	return nil
+}
+
+func (p *Pinger) initTargets() error {
+	n := len(p.cfg.Targets)
+	p.targets = make([]target, n)
+	p.byAddr = make(map[netip.Addr]uint32, n)
+	ringSize := p.ringSize()
+	for i, t := range p.cfg.Targets {
+		fam := 0
+		if !t.Addr.Is4() {
+			fam = 1
+		}
+		c := p.conns[fam]
+		if c == nil {
+			return fmt.Errorf("icmp: no socket for %s", t.Addr)
+		}
+		src, err := c.Source(t.Addr)
+		if err != nil {
+			return err
+		}
+		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1)}
+		p.targets[i].st.Target = t
+		p.byAddr[t.Addr] = uint32(i)
+	}
+	return nil
+}
+
+// ringSize is how many recent probes per target are remembered: enough for
+// every probe that can still be waiting for its reply.
+func (p *Pinger) ringSize() int {
+	want := int(p.cfg.Timeout/p.cfg.Interval) + 2
+	if p.cfg.Flood {
+		want = max(want, 4096)
+	}
+	if p.cfg.Count > 0 {
+		want = min(want, p.cfg.Count)
+	}
+	want = min(max(want, 1), maxRing)
+	return 1 << bits.Len(uint(want-1))
+}
+
+func (p *Pinger) initPacing() {
+	n := len(p.targets)
+	if p.cfg.Rate > 0 {
+		p.gap = time.Duration(float64(time.Second) / p.cfg.Rate)
+	}
+	p.period = max(p.cfg.Interval, time.Duration(n)*p.gap)
+}
+
+// Run sends the probes, matches replies, passes every event to sink (from
+// one goroutine) and returns the statistics. It returns when every probe is
+// answered or timed out, or when ctx ends (Ctrl-C, deadline): then the
+// statistics cover what was sent until then.
+func (p *Pinger) Run(ctx context.Context, sink func(Event) error) (Summary, error) {
+	start := time.Now()
+	sendCtx, stopSend := context.WithCancel(ctx)
+	defer stopSend()
+	sendDone := make(chan struct{})
+	go func() { defer close(sendDone); p.sendLoop(sendCtx, start) }()
+	var recv sync.WaitGroup
+	for _, c := range p.conns {
+		if c != nil {
+			recv.Add(1)
+			go func(c Conn) { defer recv.Done(); p.recvLoop(c) }(c)
+		}
+	}
+	err := p.coordinate(ctx, sink, sendDone)
+	stopSend()
+	<-sendDone
+	close(p.stopping)
+	for _, c := range p.conns {
+		if c != nil {
+			_ = c.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	recvDone := make(chan struct{})
+	go func() { recv.Wait(); close(recvDone) }()
+	p.drain(sink, recvDone, &err)
+	return p.summary(start), err
+}
+
+// coordinate delivers events to the sink and expires probes until all
+// probes are resolved or ctx ends.
+func (p *Pinger) coordinate(ctx context.Context, sink func(Event) error, sendDone <-chan struct{}) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	armed := false
+	for {
+		select {
+		case ev := <-p.events:
+			if err := sink(ev); err != nil {
+				return err
+			}
+		case <-timer.C:
+			armed = false
+			if err := p.expire(time.Now(), sink); err != nil {
+				return err
+			}
+		case <-sendDone:
+			sendDone = nil
+		case <-ctx.Done():
+			return nil
+		}
+		if sendDone == nil && p.idle() {
+			return nil
+		}
+		if !armed {
+			if d, ok := p.nextExpiry(); ok {
+				timer.Reset(time.Until(time.Unix(0, d)))
+				armed = true
+			}
+		}
+	}
+}
+
+// idle reports whether no probe is waiting and no event is queued.
+func (p *Pinger) idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending == 0 && len(p.events) == 0
+}
+
+func (p *Pinger) nextExpiry() (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.fifo.len() > 0 {
+		e := p.fifo.peek()
+		if p.targets[e.target].ring[e.seq&p.targets[e.target].mask].state == slotPending {
+			return e.deadline, true
+		}
+		p.fifo.pop() // answered already: forget it
+	}
+	return 0, false
+}
+
+// expire turns probes whose deadline has passed into timeouts.
+func (p *Pinger) expire(now time.Time, sink func(Event) error) error {
+	limit := now.UnixNano()
+	for {
+		p.mu.Lock()
+		if p.fifo.len() == 0 || p.fifo.peek().deadline > limit {
+			p.mu.Unlock()
+			return nil
+		}
+		e := p.fifo.pop()
+		t := &p.targets[e.target]
+		s := &t.ring[e.seq&t.mask]
+		if s.seq != e.seq || s.state != slotPending {
+			p.mu.Unlock()
+			continue
+		}
+		s.state = slotExpired
+		p.pending--
+		p.mu.Unlock()
+		if err := sink(Event{Kind: EventTimeout, Target: int(e.target), Seq: e.seq, TTL: -1, Time: now}); err != nil {
+			return err
+		}
+	}
+}
+
+// drain hands the sink what the receivers still report while they stop.
+func (p *Pinger) drain(sink func(Event) error, recvDone <-chan struct{}, errp *error) {
+	deliver := func(ev Event) {
+		if *errp == nil {
+			*errp = sink(ev)
+		}
+	}
+	for {
+		select {
+		case ev := <-p.events:
+			deliver(ev)
+		case <-recvDone:
+			for {
+				select {
+				case ev := <-p.events:
+					deliver(ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *Pinger) summary(start time.Time) Summary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Summary{Start: start, Elapsed: time.Since(start), Targets: make([]TargetStats, len(p.targets))}
+	for i := range p.targets {
+		s.Targets[i] = p.targets[i].st
+	}
+	return s
+}
+
+// emit queues an event for the sink; it gives up when the run is stopping
+// and nobody will read it any more.
+func (p *Pinger) emit(ev Event) {
+	select {
+	case p.events <- ev:
+	case <-p.stopping:
+	}
+}
+
+// sendLoop sends Count probes to every target, round by round, paced by
+// the gap between sends and the period between rounds.
+func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
+	n := len(p.targets)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for k := 0; p.cfg.Count == 0 || k < p.cfg.Count*n; k++ {
+		round, ti := k/n, k%n
+		at := start.Add(time.Duration(round)*p.period + time.Duration(ti)*p.gap)
+		if p.cfg.Flood && k > 0 {
+			at = time.Now().Add(p.cfg.Interval)
+			if n > 1 && ti > 0 {
+				at = time.Now().Add(p.gap)
+			}
+		}
+		if !p.waitUntil(ctx, timer, at) {
+			return
+		}
+		p.send(ti)
+	}
+}
+
+// waitUntil blocks until at, ctx's end, or (flooding) a reply's kick.
+func (p *Pinger) waitUntil(ctx context.Context, timer *time.Timer, at time.Time) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-p.kick:
+		if !timer.Stop() {
+			<-timer.C
+		}
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// send sends the next probe to target ti.
+func (p *Pinger) send(ti int) {
+	p.mu.Lock()
+	t := &p.targets[ti]
+	t.seq++
+	seq := t.seq
+	typ := uint8(TypeEchoRequest4)
+	if t.conn.V6() {
+		typ = TypeEchoRequest6
+	}
+	msg := MarshalEcho(p.txbuf, Echo{Type: typ, ID: t.conn.ID(), Seq: uint16(seq)},
+		Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq}, p.cfg.Pattern)
+	now := time.Now()
+	s := &t.ring[seq&t.mask]
+	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
+		p.pending--
+	}
+	*s = slot{seq: seq, state: slotPending, sent: now.UnixNano()}
+	p.pending++
+	p.fifo.push(pending{target: uint32(ti), seq: seq, deadline: now.UnixNano() + p.timeout})
+	t.st.Transmitted++
+	p.mu.Unlock()
+
+	err := t.conn.WriteTo(msg, t.Addr)
+	if err != nil {
+		p.mu.Lock()
+		t.st.SendErrors++
+		if s.seq == seq && s.state == slotPending {
+			s.state = slotExpired
+			p.pending--
+		}
+		p.mu.Unlock()
+	} else if p.cfg.Tap != nil {
+		p.tapSent(t, msg, now)
+	}
+	p.emit(Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err})
+}
+
+func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
+	if t.conn.V6() {
+		// The kernel computes ICMPv6 checksums; record the one it sends.
+		defer func() { msg[2], msg[3] = 0, 0 }()
+		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, t.src, t.Addr))
+	}
+	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.TTL(), 0, msg))
+}
+
+// recvLoop reads one socket until the run stops.
+func (p *Pinger) recvLoop(c Conn) {
+	buf := make([]byte, 1<<16+ipv6HeaderLen)
+	var scratch []byte
+	if p.cfg.Tap != nil {
+		scratch = make([]byte, 2*len(buf))
+	}
+	var pkt Packet
+	for {
+		err := c.ReadPacket(buf, &pkt)
+		if err != nil {
+			select {
+			case <-p.stopping:
+				return
+			default:
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue // a transient receive error (e.g. ENOBUFS): keep reading
+		}
+		if ev, ok := p.handle(c, &pkt); ok {
+			if p.cfg.Tap != nil {
+				p.tapReceived(c, &pkt, &ev, scratch)
+			}
+			if ev.Kind == EventReply && p.cfg.Flood && !ev.Dup {
+				select {
+				case p.kick <- struct{}{}:
+				default:
+				}
+			}
+			p.emit(ev)
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package icmp
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func addrs(ss ...string) []Target {
+	var out []Target
+	for _, s := range ss {
+		out = append(out, Target{Name: s, Addr: netip.MustParseAddr(s)})
+	}
+	return out
+}
+
+func run(t *testing.T, cfg Config, v4, v6 Conn) (Summary, []Event) {
+	t.Helper()
+	p, err := New(cfg, v4, v6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := p.Run(ctx, func(e Event) error { evs = append(evs, e); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, evs
+}
+
+func count(evs []Event, k EventKind) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAllAnswered(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: echoReply(req, dst, !dst.Is4()), after: time.Millisecond}}
+	}
+	v4, v6 := newFake(false, 0x1234, reply), newFake(true, 0x1234, reply)
+	cfg := Config{Targets: addrs("198.18.3.2", "fd00:0:0:3::2", "198.19.0.1"), Count: 4, Interval: 5 * time.Millisecond, Rate: 10000}
+	sum, evs := run(t, cfg, v4, v6)
+	for _, ts := range sum.Targets {
+		if ts.Transmitted != 4 || ts.Received != 4 || ts.Duplicates != 0 || ts.Loss() != 0 {
+			t.Errorf("%s: %+v", ts.Target.Addr, ts)
+		}
+		if ts.RTT.Count() != 4 || ts.RTT.Min() < time.Millisecond {
+			t.Errorf("%s: rtt %v..%v from %d samples, want >= 1ms", ts.Target.Addr, ts.RTT.Min(), ts.RTT.Max(), ts.RTT.Count())
+		}
+	}
+	if got := count(evs, EventReply); got != 12 {
+		t.Errorf("%d reply events, want 12", got)
+	}
+	seqs := map[int][]uint32{}
+	for _, e := range evs {
+		if e.Kind == EventReply {
+			seqs[e.Target] = append(seqs[e.Target], e.Seq)
+			if e.From != cfg.Targets[e.Target].Addr {
+				t.Errorf("reply from %s for target %s", e.From, cfg.Targets[e.Target].Addr)
+			}
+		}
+	}
+	for ti, s := range seqs {
+		for i, seq := range s {
+			if seq != uint32(i+1) {
+				t.Errorf("target %d: replies in order %v, want 1..4", ti, s)
+				break
+			}
+		}
+	}
+}
+
+func TestLossTimeoutsAndLate(t *testing.T) {
+	// Odd sequences are answered at once; every fourth is answered after
+	// the timeout (late); the rest are lost.
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		seq := binary.BigEndian.Uint16(req[6:])
+		switch {
+		case seq%2 == 1:
+			return []fakeReply{{pkt: echoReply(req, dst, false)}}
+		case seq%4 == 0:
+			return []fakeReply{{pkt: echoReply(req, dst, false), after: 60 * time.Millisecond}}
+		}
+		return nil
+	}
+	v4 := newFake(false, 7, reply)
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 8, Interval: 10 * time.Millisecond, Timeout: 30 * time.Millisecond}
+	sum, evs := run(t, cfg, v4, nil)
+	ts := sum.Targets[0]
+	if ts.Transmitted != 8 || ts.Received != 4 || ts.Loss() != 50 {
+		t.Fatalf("stats %+v, want 8 sent, 4 received, 50%% loss", ts)
+	}
+	if got := count(evs, EventTimeout); got != 4 {
+		t.Errorf("%d timeouts, want 4", got)
+	}
+	// Only seq 4 is late before the run ends: the run stops once every
+	// probe is resolved, and seq 8's late reply may or may not make it.
+	if ts.Late < 1 || ts.Late > 2 || count(evs, EventLate) != ts.Late {
+		t.Errorf("late = %d (%d events), want 1 or 2", ts.Late, count(evs, EventLate))
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		r := echoReply(req, dst, false)
+		return []fakeReply{{pkt: r}, {pkt: r, after: time.Millisecond}}
+	}
+	v4 := newFake(false, 9, reply)
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 3, Interval: 10 * time.Millisecond}
+	sum, evs := run(t, cfg, v4, nil)
+	ts := sum.Targets[0]
+	if ts.Received != 3 || ts.Duplicates < 2 {
+		t.Fatalf("stats %+v, want 3 received and at least 2 duplicates", ts)
+	}
+	dups := 0
+	for _, e := range evs {
+		if e.Kind == EventReply && e.Dup {
+			dups++
+		}
+	}
+	if dups != ts.Duplicates {
+		t.Errorf("%d DUP events, %d counted", dups, ts.Duplicates)
+	}
+}
+
+func TestICMPErrorsAreMatchedByQuote(t *testing.T) {
+	router := netip.MustParseAddr("198.18.1.2")
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: timeExceeded4(req, router, netip.MustParseAddr("198.18.0.1"), dst)}}
+	}
+	v4 := newFake(false, 11, reply)
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 2, Interval: 5 * time.Millisecond, Timeout: time.Second}
+	start := time.Now()
+	sum, evs := run(t, cfg, v4, nil)
+	ts := sum.Targets[0]
+	if ts.Errors != 2 || ts.Received != 0 {
+		t.Fatalf("stats %+v, want 2 errors and no replies", ts)
+	}
+	for _, e := range evs {
+		if e.Kind == EventError && (e.From != router || e.ICMPType != TypeTimeExceeded4) {
+			t.Errorf("error event %+v", e)
+		}
+	}
+	// An error answers its probe: the run must not wait out the timeout.
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("run took %v; errors should resolve probes", d)
+	}
+}
+
+func TestForeignRepliesIgnored(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		other := append([]byte(nil), req...)
+		binary.BigEndian.PutUint64(other[8:], 0xdeadbeef) // another run's cookie
+		wrongID := append([]byte(nil), req...)
+		binary.BigEndian.PutUint16(wrongID[4:], 0x4444)
+		return []fakeReply{{pkt: echoReply(other, dst, false)}, {pkt: echoReply(wrongID, dst, false)}}
+	}
+	v4 := newFake(false, 13, reply)
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 3, Interval: 5 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	sum, _ := run(t, cfg, v4, nil)
+	if ts := sum.Targets[0]; ts.Received != 0 || ts.Duplicates != 0 {
+		t.Fatalf("counted foreign replies: %+v", ts)
+	}
+}
+
+func TestDatagramSocketAndShortPayload(t *testing.T) {
+	// A datagram socket: the kernel rewrites the identifier. With a payload
+	// too short for the probe fields, matching falls back to address and
+	// sequence.
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: echoReply(req, dst, false)}}
+	}
+	v4 := newFake(false, 40000, reply)
+	v4.dgram = true
+	for _, size := range []int{0, 8, 15, 16, 56} {
+		cfg := Config{Targets: addrs("198.18.3.2", "198.18.3.3"), Count: 3, Interval: 2 * time.Millisecond, Size: size}
+		if size == 0 {
+			cfg.Size = 0 // default 56
+		}
+		sum, _ := run(t, cfg, v4, nil)
+		for _, ts := range sum.Targets {
+			if ts.Received != 3 {
+				t.Errorf("size %d: %s received %d of 3", size, ts.Target.Addr, ts.Received)
+			}
+		}
+	}
+}
+
+func TestCancelStopsAndKeepsStatistics(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: echoReply(req, dst, false)}}
+	}
+	v4 := newFake(false, 17, reply)
+	p, err := New(Config{Targets: addrs("198.18.3.2"), Interval: 10 * time.Millisecond}, v4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 105*time.Millisecond)
+	defer cancel()
+	sum, err := p.Run(ctx, func(Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := sum.Targets[0]
+	if ts.Transmitted < 5 || ts.Transmitted > 13 || ts.Received < ts.Transmitted-1 {
+		t.Fatalf("after ~105ms at 10ms interval: %+v", ts)
+	}
+}
+
+func TestFloodSendsOnReply(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: echoReply(req, dst, false), after: 100 * time.Microsecond}}
+	}
+	v4 := newFake(false, 19, reply)
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 200, Flood: true}
+	start := time.Now()
+	sum, _ := run(t, cfg, v4, nil)
+	if ts := sum.Targets[0]; ts.Received != 200 {
+		t.Fatalf("flood: %+v", ts)
+	}
+	// At the 10ms fallback pace 200 probes would take 2s.
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("flood of 200 took %v: not sending on reply", d)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	v4 := newFake(false, 1, func([]byte, netip.Addr) []fakeReply { return nil })
+	for _, cfg := range []Config{
+		{},
+		{Targets: addrs("198.18.3.2"), Count: -1},
+		{Targets: addrs("198.18.3.2"), Size: 70000},
+		{Targets: addrs("198.18.3.2"), Interval: -time.Second},
+		{Targets: addrs("fd00::1")}, // no IPv6 socket
+	} {
+		if _, err := New(cfg, v4, nil); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
+
+func TestExtendSeq(t *testing.T) {
+	for _, tc := range []struct {
+		last uint32
+		wire uint16
+		want uint32
+	}{{5, 5, 5}, {5, 3, 3}, {70000, 70000 & 0xffff, 70000}, {70000, 65535, 65535}, {65536, 65535, 65535}, {65537, 0, 65536}} {
+		if got := extendSeq(tc.last, tc.wire); got != tc.want {
+			t.Errorf("extendSeq(%d, %d) = %d, want %d", tc.last, tc.wire, got, tc.want)
+		}
+	}
+}

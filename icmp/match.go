@@ -1,0 +1,181 @@
+package icmp
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/tap"
+)
+
+// handle matches one received packet to the probe it answers or reports
+// on. It returns false for packets that are not about this run's probes
+// (other processes' pings, stray errors). It allocates nothing.
+func (p *Pinger) handle(c Conn, pkt *Packet) (Event, bool) {
+	if pkt.QueuedError {
+		return p.handleQueued(c, pkt)
+	}
+	b := pkt.Data
+	if len(b) < echoHeaderLen {
+		return Event{}, false
+	}
+	v6 := c.V6()
+	switch {
+	case !v6 && b[0] == TypeEchoReply4, v6 && b[0] == TypeEchoReply6:
+		return p.handleReply(c, pkt)
+	case !v6 && IsError4(b[0]):
+		q, err := ParseError4(b)
+		if err != nil || q.Proto != protoICMP4 {
+			return Event{}, false
+		}
+		return p.handleError(c, pkt, q, TypeEchoRequest4)
+	case v6 && IsError6(b[0]):
+		q, err := ParseError6(b)
+		if err != nil || q.Proto != protoICMP6 {
+			return Event{}, false
+		}
+		return p.handleError(c, pkt, q, TypeEchoRequest6)
+	}
+	return Event{}, false
+}
+
+func (p *Pinger) handleReply(c Conn, pkt *Packet) (Event, bool) {
+	e, pr, hasProbe, err := ParseEcho(pkt.Data)
+	if err != nil {
+		return Event{}, false
+	}
+	ev := Event{Kind: EventReply, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received, KernelStamp: pkt.KernelStamp}
+	return p.resolve(c, e, pr, hasProbe, pkt.From, ev)
+}
+
+// handleError matches an ICMP error by the echo request it quotes.
+func (p *Pinger) handleError(c Conn, pkt *Packet, q Quote, reqType uint8) (Event, bool) {
+	e, pr, hasProbe, err := ParseEcho(q.Payload)
+	if err != nil || e.Type != reqType {
+		return Event{}, false
+	}
+	ev := Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
+		KernelStamp: pkt.KernelStamp, ICMPType: q.Type, ICMPCode: q.Code, Info: q.Info}
+	return p.resolve(c, e, pr, hasProbe, q.Dst, ev)
+}
+
+// handleQueued matches an error that a datagram socket reported through
+// its error queue: pkt.Data is our echo request as it was sent.
+func (p *Pinger) handleQueued(c Conn, pkt *Packet) (Event, bool) {
+	e, pr, hasProbe, err := ParseEcho(pkt.Data)
+	if err != nil {
+		return Event{}, false
+	}
+	ev := Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
+		KernelStamp: pkt.KernelStamp, ICMPType: pkt.ErrType, ICMPCode: pkt.ErrCode, Info: pkt.ErrInfo}
+	return p.resolve(c, e, pr, hasProbe, pkt.OrigDst, ev)
+}
+
+// resolve finds the probe (target, sequence) an echo header belongs to and
+// updates its state and the target's statistics. peer is the target's
+// address as the packet names it (reply source or quoted destination),
+// used when the payload is too short to carry the probe fields.
+func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Addr, ev Event) (Event, bool) {
+	if e.ID != c.ID() {
+		return ev, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ti, ok := p.targetOf(pr, hasProbe, peer)
+	if !ok {
+		return ev, false
+	}
+	t := &p.targets[ti]
+	if t.conn != c {
+		return ev, false
+	}
+	seq := pr.Seq
+	if !hasProbe {
+		seq = extendSeq(t.seq, e.Seq)
+	} else if uint16(seq) != e.Seq {
+		return ev, false
+	}
+	s := &t.ring[seq&t.mask]
+	if s.seq != seq || s.state == slotEmpty {
+		return ev, false
+	}
+	ev.Target, ev.Seq = int(ti), seq
+	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
+	if ev.Kind == EventError {
+		t.st.Errors++
+		if s.state == slotPending {
+			s.state = slotAnswered // an error answers the probe: stop waiting for it
+			p.pending--
+		}
+		return ev, true
+	}
+	switch s.state {
+	case slotPending:
+		s.state = slotAnswered
+		p.pending--
+		t.st.Received++
+		t.st.RTT.Add(ev.RTT)
+	case slotAnswered:
+		ev.Dup = true
+		t.st.Duplicates++
+	case slotExpired:
+		ev.Kind = EventLate
+		t.st.Late++
+	}
+	return ev, true
+}
+
+func (p *Pinger) targetOf(pr Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {
+	if hasProbe {
+		if pr.Cookie != p.cookie || int(pr.Target) >= len(p.targets) {
+			return 0, false
+		}
+		return pr.Target, true
+	}
+	ti, ok := p.byAddr[peer]
+	return ti, ok
+}
+
+// extendSeq turns a 16-bit wire sequence into the latest 32-bit sequence
+// sent that ends in those 16 bits.
+func extendSeq(last uint32, wire uint16) uint32 {
+	seq := last&^0xffff | uint32(wire)
+	if seq > last {
+		seq -= 1 << 16
+	}
+	return seq
+}
+
+// tapReceived gives the tap the received packet as a whole IP packet,
+// rebuilding the IP header when the socket did not deliver it.
+func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
+	if pkt.IP != nil {
+		p.cfg.Tap(tap.In, pkt.Received, pkt.IP)
+		return
+	}
+	t := &p.targets[ev.Target]
+	local := pkt.To
+	if !local.IsValid() {
+		local = t.src
+	}
+	ttl := max(pkt.TTL, 0)
+	if !pkt.QueuedError {
+		p.cfg.Tap(tap.In, pkt.Received, wrapIP(scratch, pkt.From, local, ttl, 0, pkt.Data))
+		return
+	}
+	// A datagram socket reports errors without the error packet: rebuild
+	// it around the request it quotes, as the router would have sent it.
+	hdr := 8
+	inner := wrapIP(scratch[hdr:], t.src, t.Addr, c.TTL(), 0, pkt.Data)
+	msg := scratch[:hdr+len(inner)]
+	msg[0], msg[1] = ev.ICMPType, ev.ICMPCode
+	msg[2], msg[3] = 0, 0
+	binary.BigEndian.PutUint32(msg[4:], ev.Info)
+	if c.V6() {
+		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, pkt.From, local))
+	} else {
+		binary.BigEndian.PutUint16(msg[2:], Checksum(msg, 0))
+	}
+	out := scratch[len(msg):]
+	p.cfg.Tap(tap.In, pkt.Received, wrapIP(out, pkt.From, local, 64, 0, msg))
+}

@@ -166,6 +166,7 @@ func FuzzHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	p.sink = func(Event) error { return nil }
 	p.send(0)
 	good := MarshalEcho(make([]byte, 64), Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, Probe{Cookie: 77, Seq: 1}, nil)
 	f.Add(good, true)

@@ -87,7 +87,17 @@ type ListenConfig struct {
 	Source    netip.Addr // bind to this local address
 	Interface string     // bind to this device (SO_BINDTODEVICE)
 	RecvBuf   int        // SO_RCVBUF in bytes; 0 keeps the default
+	// Blocking reads a raw socket with blocking recvmsg calls instead of
+	// through Go's network poller: the kernel wakes the reading thread
+	// directly, which is what a flood ping's one-probe-at-a-time loop
+	// wants. The socket then holds an OS thread while it waits, and a read
+	// deadline is noticed within blockingSlice. Datagram sockets ignore it.
+	Blocking bool
 }
+
+// blockingSlice bounds one blocking recvmsg call, so that a Blocking
+// socket notices its read deadline (and the end of a run) in time.
+const blockingSlice = 50 * time.Millisecond
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
 var ErrUnsupported = errors.New("icmp: not implemented on this operating system")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -30,6 +31,11 @@ type sockConn struct {
 	route int // a UDP socket used only for route lookups (connect + getsockname)
 	src   netip.Addr
 	ttl   int
+
+	// blocking sockets are read with blocking recvmsg calls in slices of
+	// blockingSlice (SO_RCVTIMEO), checking deadline between slices.
+	blocking bool
+	deadline atomic.Int64 // unix nanoseconds; 0 = none
 
 	// read side: one reader at a time
 	readFn    func(fd uintptr) bool
@@ -96,11 +102,16 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 	if dgram {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
-	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	blocking := cfg.Blocking && !dgram
+	flags := unix.SOCK_CLOEXEC
+	if !blocking {
+		flags |= unix.SOCK_NONBLOCK
+	}
+	fd, err := unix.Socket(family, typ|flags, proto)
 	if err != nil {
 		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), err)
 	}
-	c := &sockConn{v6: cfg.V6, dgram: dgram, route: -1, src: cfg.Source}
+	c := &sockConn{v6: cfg.V6, dgram: dgram, route: -1, src: cfg.Source, blocking: blocking}
 	defer func() {
 		if err != nil {
 			if c.f != nil {
@@ -116,12 +127,19 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 	if err = c.configure(fd, cfg); err != nil {
 		return nil, err
 	}
+	drain(fd)
+	if blocking {
+		tv := unix.NsecToTimeval(int64(blockingSlice))
+		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return nil, fmt.Errorf("icmp: set SO_RCVTIMEO: %w", err)
+		}
+	}
+	// A blocking fd is not registered with Go's poller (see Blocking).
 	c.f = os.NewFile(uintptr(fd), "icmp-"+kind)
 	if c.rc, err = c.f.SyscallConn(); err != nil {
 		return nil, fmt.Errorf("icmp: %w", err)
 	}
 	c.readFn, c.writeFn = c.doRead, c.doWrite
-	c.drain()
 	c.route, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("icmp: open route lookup socket: %w", err)
@@ -273,11 +291,11 @@ func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
 			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, cfg.TOS, "traffic class"})
 		}
 	} else {
-		opts = append(opts,
-			opt{unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"},
-			opt{unix.IPPROTO_IP, unix.IP_PKTINFO, 1, "IP_PKTINFO"})
-		if dgram {
-			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR"})
+		if dgram { // raw IPv4 sockets get TTL and destination in the IP header
+			opts = append(opts,
+				opt{unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"},
+				opt{unix.IPPROTO_IP, unix.IP_PKTINFO, 1, "IP_PKTINFO"},
+				opt{unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR"})
 		}
 		if cfg.TTL > 0 {
 			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_TTL, cfg.TTL, "TTL"})
@@ -391,10 +409,10 @@ func attachIDFilter(fd int, v6 bool, id uint16) error {
 // drain discards what the socket queued before its filters were attached
 // (a raw socket receives from the moment it exists); nothing has been sent
 // yet, so nothing of ours is lost.
-func (c *sockConn) drain() {
+func drain(fd int) {
 	var buf [1500]byte
 	for i := 0; i < 10000; i++ {
-		n, _, err := unix.Recvfrom(int(c.f.Fd()), buf[:], unix.MSG_DONTWAIT)
+		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)
 		if err != nil || n < 0 {
 			return
 		}
@@ -406,7 +424,16 @@ func (c *sockConn) Datagram() bool { return c.dgram }
 func (c *sockConn) ID() uint16     { return c.id }
 func (c *sockConn) TTL() int       { return c.ttl }
 
-func (c *sockConn) SetReadDeadline(t time.Time) error { return c.f.SetReadDeadline(t) }
+func (c *sockConn) SetReadDeadline(t time.Time) error {
+	if c.blocking {
+		c.deadline.Store(t.UnixNano())
+		if t.IsZero() {
+			c.deadline.Store(0)
+		}
+		return nil
+	}
+	return c.f.SetReadDeadline(t)
+}
 
 func (c *sockConn) Close() error {
 	if c.route >= 0 {
@@ -476,10 +503,14 @@ func (c *sockConn) putSockaddr(dst netip.Addr) {
 }
 
 func (c *sockConn) doWrite(fd uintptr) bool {
-	_, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.wmsg[0])), uintptr(len(c.wmsg)),
-		0, uintptr(unsafe.Pointer(&c.wsa[0])), uintptr(c.wsalen))
+	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.wmsg[0])), uintptr(len(c.wmsg)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&c.wsa[0])), uintptr(c.wsalen))
 	switch e {
 	case unix.EAGAIN:
+		if c.blocking { // not pollable: report it like a full queue
+			c.werr = unix.ENOBUFS
+			return true
+		}
 		return false
 	case 0:
 		c.werr = nil
@@ -504,15 +535,18 @@ func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
 }
 
 func (c *sockConn) doRead(fd uintptr) bool {
+	if c.blocking {
+		return c.doBlockingRead(fd)
+	}
 	c.rqueued = false
-	n, oobn, e := c.recvmsg(fd, 0)
+	n, oobn, e := c.recvmsg(fd, unix.MSG_DONTWAIT)
 	if e == unix.EAGAIN {
 		if !c.dgram {
 			return false
 		}
 		// ICMP errors for datagram sockets wait on the error queue;
 		// EPOLLERR wakes the reader for them.
-		n, oobn, e = c.recvmsg(fd, unix.MSG_ERRQUEUE)
+		n, oobn, e = c.recvmsg(fd, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
 		c.rqueued = e == 0
 	}
 	if e == unix.EAGAIN {
@@ -525,6 +559,27 @@ func (c *sockConn) doRead(fd uintptr) bool {
 	return true
 }
 
+// doBlockingRead waits in recvmsg itself: the kernel wakes this thread
+// when a packet arrives, with no poller in between.
+func (c *sockConn) doBlockingRead(fd uintptr) bool {
+	c.rqueued = false
+	for {
+		n, oobn, e := c.recvmsg(fd, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			if d := c.deadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+				c.rerr = os.ErrDeadlineExceeded
+				return true
+			}
+			continue
+		}
+		c.rn, c.roobn, c.rerr = n, oobn, nil
+		if e != 0 {
+			c.rerr = e
+		}
+		return true
+	}
+}
+
 func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
 	c.riov.Base = &c.rbuf[0]
 	c.riov.SetLen(len(c.rbuf))
@@ -535,7 +590,13 @@ func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
 	c.rmsg.Control = &c.roob[0]
 	c.rmsg.SetControllen(len(c.roob))
 	c.rmsg.Flags = 0
-	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), uintptr(flags|unix.MSG_DONTWAIT))
+	trap := uintptr(unix.SYS_RECVMSG)
+	if flags&unix.MSG_DONTWAIT != 0 {
+		// Cannot block: skip the scheduler's syscall bookkeeping.
+		n, _, e := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&c.rmsg)), uintptr(flags))
+		return int(n), int(c.rmsg.Controllen), e
+	}
+	n, _, e := unix.Syscall(trap, fd, uintptr(unsafe.Pointer(&c.rmsg)), uintptr(flags))
 	return int(n), int(c.rmsg.Controllen), e
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
@@ -23,6 +24,7 @@ const (
 	DefaultSize     = 56
 	DefaultTimeout  = 2 * time.Second
 	DefaultRate     = 5000 // probes per second over all targets, when there are several
+	NoPayload       = -1   // Config.Size for echo messages without payload
 	floodGap        = 10 * time.Millisecond
 	maxRing         = 1 << 16
 )
@@ -45,9 +47,10 @@ type Config struct {
 	// Flood sends each probe as soon as the previous one is answered, or
 	// after Interval (10ms by default) when it is not.
 	Flood bool
-	// Size is the echo payload length in bytes (default 56). Payloads of
-	// 16 bytes or more carry the per-run cookie, target index and 32-bit
-	// sequence that make matching exact.
+	// Size is the echo payload length in bytes (0 means DefaultSize, 56;
+	// NoPayload means none). Payloads of 16 bytes or more carry the
+	// per-run cookie, target index and 32-bit sequence that make matching
+	// exact; shorter ones are matched by address and sequence.
 	Size int
 	// Pattern fills the payload after rawnet's 16 bytes (zeros if empty).
 	Pattern []byte
@@ -56,6 +59,9 @@ type Config struct {
 	Timeout time.Duration
 	// Tap, if set, is given every packet sent and received.
 	Tap tap.Func
+	// ReportSent asks for an EventSent per probe (send failures are
+	// always reported).
+	ReportSent bool
 	// Cookie identifies this run in every payload; 0 picks a random one.
 	Cookie uint64
 }
@@ -97,6 +103,8 @@ type Event struct {
 	ICMPCode    uint8
 	Info        uint32
 	Err         error // send failure
+
+	done bool // the last pending probe was resolved after sending finished
 }
 
 // TargetStats are the figures for one target.
@@ -136,6 +144,12 @@ func (s *Summary) Received() int {
 }
 
 // Pinger runs one ping job. Create it with New, run it once with Run.
+//
+// Three goroutines share the work: the sender paces probes, one receiver
+// per socket matches replies (and, when flooding, sends the next probe at
+// once, with no hand-off), and Run's own goroutine expires probes whose
+// timeout passed. The sink is called under a mutex, so by one goroutine at
+// a time, straight from whichever goroutine saw the event.
 type Pinger struct {
 	cfg     Config
 	conns   [2]Conn // IPv4, IPv6
@@ -143,17 +157,28 @@ type Pinger struct {
 	gap     time.Duration // between two sends over all targets
 	period  time.Duration // between two rounds
 	timeout int64
+	total   int // probes to send over all targets; 0 = no limit
 
-	mu      sync.Mutex
-	targets []target
-	byAddr  map[netip.Addr]uint32
-	fifo    fifo // pending probes in send order (deadlines are monotonic)
-	pending int
-	txbuf   []byte
-	tapOut  []byte
+	sendMu   sync.Mutex // serializes sends: txbuf, tapOut, next
+	next     int        // index of the next probe to send
+	lastSend atomic.Int64
+	stopped  atomic.Bool // no more sends (ctx ended)
+	txbuf    []byte
+	tapOut   []byte
 
-	events   chan Event
-	kick     chan struct{} // flood: a reply came, send the next probe
+	mu           sync.Mutex // probe state and statistics
+	targets      []target
+	byAddr       map[netip.Addr]uint32
+	fifo         fifo // pending probes in send order (deadlines are monotonic)
+	pending      int
+	armed        bool // the expiry timer is set for the fifo's head
+	sendFinished bool
+
+	sinkMu  sync.Mutex
+	sink    func(Event) error
+	sinkErr error
+
+	wake     chan struct{} // tells Run to look at the state again
 	stopping chan struct{}
 }
 
@@ -204,8 +229,8 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 	if cfg.Tap != nil {
 		p.tapOut = make([]byte, ipv6HeaderLen+len(p.txbuf))
 	}
-	p.events = make(chan Event, 4096)
-	p.kick = make(chan struct{}, 1)
+	p.total = cfg.Count * len(cfg.Targets)
+	p.wake = make(chan struct{}, 1)
 	p.stopping = make(chan struct{})
 	return p, nil
 }
@@ -217,8 +242,11 @@ func (c *Config) fill() error {
 	if c.Interval < 0 || c.Timeout < 0 || c.Rate < 0 {
 		return errors.New("icmp: interval, timeout and rate must not be negative")
 	}
-	if c.Size == 0 {
+	switch c.Size {
+	case 0:
 		c.Size = DefaultSize
+	case NoPayload:
+		c.Size = 0
 	}
 	if c.Size < 0 || c.Size > maxPayload4 {
 		return fmt.Errorf("icmp: payload size %d is outside 0..%d", c.Size, maxPayload4)
@@ -285,16 +313,24 @@ func (p *Pinger) initPacing() {
 	p.period = max(p.cfg.Interval, time.Duration(n)*p.gap)
 }
 
-// Run sends the probes, matches replies, passes every event to sink (from
-// one goroutine) and returns the statistics. It returns when every probe is
-// answered or timed out, or when ctx ends (Ctrl-C, deadline): then the
-// statistics cover what was sent until then.
+// Run sends the probes, matches replies, passes every event to sink (one
+// call at a time) and returns the statistics. It returns when every probe
+// is answered or timed out, or when ctx ends (Ctrl-C, deadline): then the
+// statistics cover what was sent until then. A sink error stops the run.
 func (p *Pinger) Run(ctx context.Context, sink func(Event) error) (Summary, error) {
+	p.sink = sink
 	start := time.Now()
-	sendCtx, stopSend := context.WithCancel(ctx)
-	defer stopSend()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sendDone := make(chan struct{})
-	go func() { defer close(sendDone); p.sendLoop(sendCtx, start) }()
+	go func() {
+		defer close(sendDone)
+		p.sendLoop(ctx, start)
+		p.mu.Lock()
+		p.sendFinished = true
+		p.mu.Unlock()
+		p.poke()
+	}()
 	var recv sync.WaitGroup
 	for _, c := range p.conns {
 		if c != nil {
@@ -302,8 +338,9 @@ func (p *Pinger) Run(ctx context.Context, sink func(Event) error) (Summary, erro
 			go func(c Conn) { defer recv.Done(); p.recvLoop(c) }(c)
 		}
 	}
-	err := p.coordinate(ctx, sink, sendDone)
-	stopSend()
+	p.coordinate(ctx)
+	p.stopped.Store(true)
+	cancel()
 	<-sendDone
 	close(p.stopping)
 	for _, c := range p.conns {
@@ -311,113 +348,101 @@ func (p *Pinger) Run(ctx context.Context, sink func(Event) error) (Summary, erro
 			_ = c.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
-	recvDone := make(chan struct{})
-	go func() { recv.Wait(); close(recvDone) }()
-	p.drain(sink, recvDone, &err)
+	recv.Wait()
+	p.sinkMu.Lock()
+	err := p.sinkErr
+	p.sinkMu.Unlock()
 	return p.summary(start), err
 }
 
-// coordinate delivers events to the sink and expires probes until all
-// probes are resolved or ctx ends.
-func (p *Pinger) coordinate(ctx context.Context, sink func(Event) error, sendDone <-chan struct{}) error {
+// coordinate expires probes until all are resolved, ctx ends, or the sink
+// fails.
+func (p *Pinger) coordinate(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	armed := false
 	for {
 		select {
-		case ev := <-p.events:
-			if err := sink(ev); err != nil {
-				return err
-			}
 		case <-timer.C:
-			armed = false
-			if err := p.expire(time.Now(), sink); err != nil {
-				return err
-			}
-		case <-sendDone:
-			sendDone = nil
+			p.expire(time.Now())
+		case <-p.wake:
 		case <-ctx.Done():
-			return nil
+			return
 		}
-		if sendDone == nil && p.idle() {
-			return nil
+		if p.finished() {
+			return
 		}
-		if !armed {
-			if d, ok := p.nextExpiry(); ok {
-				timer.Reset(time.Until(time.Unix(0, d)))
-				armed = true
-			}
+		p.mu.Lock()
+		if p.fifo.len() > 0 {
+			timer.Reset(time.Until(time.Unix(0, p.fifo.peek().deadline)))
+			p.armed = true
+		} else {
+			p.armed = false
 		}
+		p.mu.Unlock()
 	}
 }
 
-// idle reports whether no probe is waiting and no event is queued.
-func (p *Pinger) idle() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pending == 0 && len(p.events) == 0
+// poke wakes coordinate without blocking.
+func (p *Pinger) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
-func (p *Pinger) nextExpiry() (int64, bool) {
+// finished reports whether the run is over: everything sent and resolved,
+// or the sink failed.
+func (p *Pinger) finished() bool {
+	p.sinkMu.Lock()
+	failed := p.sinkErr != nil
+	p.sinkMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return failed || (p.sendFinished && p.pending == 0)
+}
+
+// forgetResolved drops answered probes from the head of the fifo, so that
+// it holds only what may still time out. Called with mu held.
+func (p *Pinger) forgetResolved() {
 	for p.fifo.len() > 0 {
 		e := p.fifo.peek()
-		if p.targets[e.target].ring[e.seq&p.targets[e.target].mask].state == slotPending {
-			return e.deadline, true
+		t := &p.targets[e.target]
+		if s := &t.ring[e.seq&t.mask]; s.seq == e.seq && s.state == slotPending {
+			return
 		}
-		p.fifo.pop() // answered already: forget it
+		p.fifo.pop()
 	}
-	return 0, false
 }
 
 // expire turns probes whose deadline has passed into timeouts.
-func (p *Pinger) expire(now time.Time, sink func(Event) error) error {
+func (p *Pinger) expire(now time.Time) {
 	limit := now.UnixNano()
 	for {
 		p.mu.Lock()
+		p.forgetResolved()
 		if p.fifo.len() == 0 || p.fifo.peek().deadline > limit {
 			p.mu.Unlock()
-			return nil
+			return
 		}
 		e := p.fifo.pop()
-		t := &p.targets[e.target]
-		s := &t.ring[e.seq&t.mask]
-		if s.seq != e.seq || s.state != slotPending {
-			p.mu.Unlock()
-			continue
-		}
-		s.state = slotExpired
+		p.targets[e.target].ring[e.seq&p.targets[e.target].mask].state = slotExpired
 		p.pending--
 		p.mu.Unlock()
-		if err := sink(Event{Kind: EventTimeout, Target: int(e.target), Seq: e.seq, TTL: -1, Time: now}); err != nil {
-			return err
-		}
+		p.deliver(Event{Kind: EventTimeout, Target: int(e.target), Seq: e.seq, TTL: -1, Time: now})
 	}
 }
 
-// drain hands the sink what the receivers still report while they stop.
-func (p *Pinger) drain(sink func(Event) error, recvDone <-chan struct{}, errp *error) {
-	deliver := func(ev Event) {
-		if *errp == nil {
-			*errp = sink(ev)
+// deliver hands one event to the sink, one call at a time; after the sink
+// has failed, events are dropped.
+func (p *Pinger) deliver(ev Event) {
+	p.sinkMu.Lock()
+	if p.sinkErr == nil {
+		p.sinkErr = p.sink(ev)
+		if p.sinkErr != nil {
+			p.poke()
 		}
 	}
-	for {
-		select {
-		case ev := <-p.events:
-			deliver(ev)
-		case <-recvDone:
-			for {
-				select {
-				case ev := <-p.events:
-					deliver(ev)
-				default:
-					return
-				}
-			}
-		}
-	}
+	p.sinkMu.Unlock()
 }
 
 func (p *Pinger) summary(start time.Time) Summary {
@@ -430,58 +455,54 @@ func (p *Pinger) summary(start time.Time) Summary {
 	return s
 }
 
-// emit queues an event for the sink; it gives up when the run is stopping
-// and nobody will read it any more.
-func (p *Pinger) emit(ev Event) {
-	select {
-	case p.events <- ev:
-	case <-p.stopping:
-	}
-}
-
 // sendLoop sends Count probes to every target, round by round, paced by
-// the gap between sends and the period between rounds.
+// the gap between sends and the period between rounds. Flooding, it only
+// steps in when a reply is overdue: the receiver sends on each reply.
 func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
 	n := len(p.targets)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for k := 0; p.cfg.Count == 0 || k < p.cfg.Count*n; k++ {
-		round, ti := k/n, k%n
-		at := start.Add(time.Duration(round)*p.period + time.Duration(ti)*p.gap)
-		if p.cfg.Flood && k > 0 {
-			at = time.Now().Add(p.cfg.Interval)
-			if n > 1 && ti > 0 {
-				at = time.Now().Add(p.gap)
+	for k := 0; ; k++ {
+		var at time.Time
+		if p.cfg.Flood {
+			at = time.Unix(0, p.lastSend.Load()).Add(p.cfg.Interval)
+			if k == 0 {
+				at = start
+			}
+		} else {
+			at = start.Add(time.Duration(k/n)*p.period + time.Duration(k%n)*p.gap)
+		}
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+			if p.cfg.Flood && time.Until(time.Unix(0, p.lastSend.Load()).Add(p.cfg.Interval)) > 0 {
+				continue // a reply sent the next probe meanwhile
 			}
 		}
-		if !p.waitUntil(ctx, timer, at) {
+		if ctx.Err() != nil || !p.sendNext() {
 			return
 		}
-		p.send(ti)
 	}
 }
 
-// waitUntil blocks until at, ctx's end, or (flooding) a reply's kick.
-func (p *Pinger) waitUntil(ctx context.Context, timer *time.Timer, at time.Time) bool {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer.Reset(d)
-	select {
-	case <-timer.C:
-		return true
-	case <-p.kick:
-		if !timer.Stop() {
-			<-timer.C
-		}
-		return true
-	case <-ctx.Done():
+// sendNext sends the next probe, if any is left; false when all are sent.
+func (p *Pinger) sendNext() bool {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.stopped.Load() || (p.total > 0 && p.next >= p.total) {
 		return false
 	}
+	ti := p.next % len(p.targets)
+	p.next++
+	p.send(ti)
+	return true
 }
 
-// send sends the next probe to target ti.
+// send sends the next probe to target ti. Called with sendMu held.
 func (p *Pinger) send(ti int) {
 	p.mu.Lock()
 	t := &p.targets[ti]
@@ -501,8 +522,14 @@ func (p *Pinger) send(ti int) {
 	*s = slot{seq: seq, state: slotPending, sent: now.UnixNano()}
 	p.pending++
 	p.fifo.push(pending{target: uint32(ti), seq: seq, deadline: now.UnixNano() + p.timeout})
+	wake := !p.armed
+	p.armed = true
 	t.st.Transmitted++
 	p.mu.Unlock()
+	if wake {
+		p.poke()
+	}
+	p.lastSend.Store(now.UnixNano())
 
 	err := t.conn.WriteTo(msg, t.Addr)
 	if err != nil {
@@ -516,7 +543,9 @@ func (p *Pinger) send(ti int) {
 	} else if p.cfg.Tap != nil {
 		p.tapSent(t, msg, now)
 	}
-	p.emit(Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err})
+	if err != nil || p.cfg.ReportSent {
+		p.deliver(Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err})
+	}
 }
 
 func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
@@ -544,25 +573,24 @@ func (p *Pinger) recvLoop(c Conn) {
 				return
 			default:
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			continue // a transient receive error (e.g. ENOBUFS): keep reading
+			continue // a deadline or transient receive error (ENOBUFS): keep reading
 		}
-		if ev, ok := p.handle(c, &pkt); ok {
-			if p.cfg.Tap != nil {
-				p.tapReceived(c, &pkt, &ev, scratch)
-			}
-			if ev.Kind == EventReply && p.cfg.Flood && !ev.Dup {
-				select {
-				case p.kick <- struct{}{}:
-				default:
-				}
-			}
-			p.emit(ev)
+		ev, ok := p.handle(c, &pkt)
+		if !ok {
+			continue
+		}
+		if ev.Kind == EventReply && p.cfg.Flood && !ev.Dup {
+			p.sendNext()
+		}
+		if p.cfg.Tap != nil {
+			p.tapReceived(c, &pkt, &ev, scratch)
+		}
+		p.deliver(ev)
+		if ev.done {
+			p.poke()
 		}
 	}
 }

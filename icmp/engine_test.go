@@ -181,11 +181,8 @@ func TestDatagramSocketAndShortPayload(t *testing.T) {
 	}
 	v4 := newFake(false, 40000, reply)
 	v4.dgram = true
-	for _, size := range []int{0, 8, 15, 16, 56} {
+	for _, size := range []int{NoPayload, 8, 15, 16, 56} {
 		cfg := Config{Targets: addrs("198.18.3.2", "198.18.3.3"), Count: 3, Interval: 2 * time.Millisecond, Size: size}
-		if size == 0 {
-			cfg.Size = 0 // default 56
-		}
 		sum, _ := run(t, cfg, v4, nil)
 		for _, ts := range sum.Targets {
 			if ts.Received != 3 {

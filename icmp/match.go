@@ -101,18 +101,28 @@ func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Add
 	}
 	ev.Target, ev.Seq = int(ti), seq
 	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
+	p.apply(t, s, &ev)
+	ev.done = p.sendFinished && p.pending == 0
+	return ev, true
+}
+
+// apply records what ev says about the probe in slot s of target t.
+// Called with mu held.
+func (p *Pinger) apply(t *target, s *slot, ev *Event) {
 	if ev.Kind == EventError {
 		t.st.Errors++
 		if s.state == slotPending {
 			s.state = slotAnswered // an error answers the probe: stop waiting for it
 			p.pending--
+			p.forgetResolved()
 		}
-		return ev, true
+		return
 	}
 	switch s.state {
 	case slotPending:
 		s.state = slotAnswered
 		p.pending--
+		p.forgetResolved()
 		t.st.Received++
 		t.st.RTT.Add(ev.RTT)
 	case slotAnswered:
@@ -122,7 +132,6 @@ func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Add
 		ev.Kind = EventLate
 		t.st.Late++
 	}
-	return ev, true
 }
 
 func (p *Pinger) targetOf(pr Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {

@@ -39,12 +39,12 @@ func permuteArgs(app *cli.App, args []string) []string {
 			positional = append(positional, rest[j+1:]...)
 			break
 		}
-		if len(a) < 2 || a[0] != '-' || isNegativeNumber(a) {
+		name := strings.TrimLeft(a, "-")
+		if _, isFlag := takesValue[name]; !isFlag && (len(a) < 2 || a[0] != '-' || isNegativeNumber(a)) {
 			positional = append(positional, a)
 			continue
 		}
 		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
 		if strings.Contains(name, "=") {
 			continue
 		}

@@ -47,9 +47,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: false,
 		Commands:             commands(),
 		OnUsageError:         onUsageError,
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "rawnet: unknown command %q (see rawnet --help)\n", name)
-			cli.OsExiter = func(int) {}
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("unknown command %q (see rawnet --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
 		},
 	}
 	for _, cmd := range app.Commands {

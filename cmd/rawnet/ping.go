@@ -1,7 +1,325 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/target"
+	"github.com/rawnet/rawnet/pcap"
+)
 
 func pingCommand() *cli.Command {
-	return &cli.Command{Name: "ping", Usage: "ICMP echo to one host or thousands"}
+	return &cli.Command{
+		Name:      "ping",
+		Usage:     "ICMP echo to one host or thousands (IPv4 and IPv6)",
+		ArgsUsage: "TARGET... (host name, address, or CIDR prefix)",
+		Description: `Sends ICMP echo requests and reports replies like iputils ping; with several
+targets (or a prefix) probes are paced across all of them, fping-style, with a
+statistics line per target. Exit status: 0 when any reply came, 1 when none
+did, 2 on bad input or errors.`,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets)"},
+			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{}, Usage: "wait `SECONDS` (0.2 or 200ms) between probes to a target (default 1s)"},
+			&cli.IntFlag{Name: "s", Aliases: []string{"size"}, Value: icmp.DefaultSize, Usage: "echo payload `BYTES`"},
+			&cli.IntFlag{Name: "t", Aliases: []string{"ttl"}, Usage: "IP TTL / IPv6 hop limit `N` (1..255)"},
+			&cli.GenericFlag{Name: "W", Aliases: []string{"timeout"}, Value: &seconds{}, Usage: "wait `SECONDS` for each reply; later replies count as lost (default 2s)"},
+			&cli.GenericFlag{Name: "w", Aliases: []string{"deadline"}, Value: &seconds{}, Usage: "stop after `SECONDS` whatever has been sent or received"},
+			&cli.BoolFlag{Name: "f", Aliases: []string{"flood"}, Usage: "flood: send each probe as soon as the previous is answered (or after -i, 10ms by default)"},
+			&cli.BoolFlag{Name: "q", Aliases: []string{"quiet"}, Usage: "quiet: print only statistics"},
+			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send from interface `IFACE` or source address"},
+			&cli.StringFlag{Name: "Q", Aliases: []string{"tos"}, Usage: "IP TOS / IPv6 traffic class `TOS` (decimal or 0x hex)"},
+			&cli.StringFlag{Name: "p", Aliases: []string{"pattern"}, Usage: "fill the payload with `HEX` bytes (up to 16)"},
+			&cli.StringFlag{Name: "M", Aliases: []string{"pmtudisc"}, Usage: "path MTU discovery `MODE`: do (set DF), dont, want, probe"},
+			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},
+			&cli.BoolFlag{Name: "6", Usage: "IPv6 only"},
+			&cli.BoolFlag{Name: "D", Aliases: []string{"timestamp"}, Usage: "print a unix timestamp before each line"},
+			&cli.BoolFlag{Name: "O", Usage: "report probes that got no reply (no answer yet for icmp_seq=N)"},
+			&cli.BoolFlag{Name: "n", Aliases: []string{"numeric"}, Usage: "numeric output (rawnet never looks up reply names; accepted for ping compatibility)"},
+			&cli.Float64Flag{Name: "rate", Usage: "cap probes per second over all targets (default 5000 with several targets)"},
+			&cli.IntFlag{Name: "id", Usage: "echo identifier `N` for raw sockets (default random; replies are matched by a per-run cookie as well)"},
+			&cli.StringFlag{Name: "socket", Value: "auto", Usage: "ICMP socket `KIND`: auto, raw (root/CAP_NET_RAW) or datagram (net.ipv4.ping_group_range)"},
+			&cli.IntFlag{Name: "max-targets", Value: 65536, Usage: "refuse prefixes that expand to more than `N` addresses"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "JSON Lines output: one object per event, then summaries"},
+			&cli.StringFlag{Name: "write", Usage: "write every probe and reply to `FILE` (pcap, or pcapng for *.pcapng)"},
+			&cli.BoolFlag{Name: "v", Aliases: []string{"verbose"}, Usage: "say which socket and timestamps are used"},
+		},
+		Action: runPing,
+	}
+}
+
+// pingOptions is everything the ping command reads from its flags.
+type pingOptions struct {
+	cfg      icmp.Config
+	family   target.Family
+	listen   icmp.ListenConfig
+	deadline time.Duration
+	quiet    bool
+	stamps   bool
+	reportNo bool
+	json     bool
+	write    string
+	verbose  bool
+	multi    bool
+}
+
+func runPing(c *cli.Context) error {
+	o, err := pingFlags(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	targets, err := target.Expand(ctx, c.Args().Slice(), target.Options{Family: o.family, Max: c.Int("max-targets")})
+	if err != nil {
+		return usageErrorf("%s", err)
+	}
+	o.cfg.Targets = targets
+	o.multi = len(targets) > 1
+	if o.multi && !c.IsSet("c") {
+		o.cfg.Count = 1
+	}
+	v4, v6, err := openSockets(o, targets)
+	if err != nil {
+		return err
+	}
+	defer closeAll(v4, v6)
+	var file *pcap.File
+	if o.write != "" {
+		if file, err = pcap.Create(o.write, pcap.Raw); err != nil {
+			return err
+		}
+		defer file.Close()
+		o.cfg.Tap = file.Tap()
+	}
+	out := newPingOutput(c.App.Writer, c.App.ErrWriter, o, targets, v4, v6)
+	dropPrivileges(out)
+	p, err := icmp.New(o.cfg, v4, v6)
+	if err != nil {
+		return err
+	}
+	if o.deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.deadline)
+		defer cancel()
+	}
+	out.start()
+	sum, err := p.Run(ctx, out.event)
+	if err != nil {
+		return err
+	}
+	out.summary(&sum)
+	if file != nil {
+		if err := file.Close(); err != nil {
+			return err
+		}
+	}
+	if sum.Received() == 0 {
+		return exitError(1)
+	}
+	return nil
+}
+
+func pingFlags(c *cli.Context) (pingOptions, error) {
+	var o pingOptions
+	if c.NArg() == 0 {
+		return o, usageErrorf("ping: missing TARGET (a host name, address or CIDR prefix)")
+	}
+	o.cfg.Count = c.Int("c")
+	if c.IsSet("c") && o.cfg.Count < 1 {
+		return o, usageErrorf("-c %d: count must be at least 1", o.cfg.Count)
+	}
+	o.cfg.Flood = c.Bool("f")
+	if err := intervalFlag(c, &o); err != nil {
+		return o, err
+	}
+	o.cfg.Size = c.Int("s")
+	if o.cfg.Size < 0 || o.cfg.Size > 65507 {
+		return o, usageErrorf("-s %d: payload size must be 0..65507", o.cfg.Size)
+	}
+	if o.cfg.Size == 0 {
+		o.cfg.Size = icmp.NoPayload
+	}
+	if c.IsSet("t") {
+		o.listen.TTL = c.Int("t")
+		if o.listen.TTL < 1 || o.listen.TTL > 255 {
+			return o, usageErrorf("-t %d: TTL must be 1..255", o.listen.TTL)
+		}
+	}
+	if err := timeFlags(c, &o); err != nil {
+		return o, err
+	}
+	if err := socketFlags(c, &o); err != nil {
+		return o, err
+	}
+	o.quiet, o.stamps, o.reportNo = c.Bool("q"), c.Bool("D"), c.Bool("O")
+	o.json, o.write, o.verbose = c.Bool("json"), c.String("write"), c.Bool("v")
+	o.cfg.ReportSent = o.cfg.Flood && !o.quiet && !o.json // for the dots
+	return o, nil
+}
+
+// intervalFlag checks -i against what is allowed: 0.1ms with CAP_NET_RAW,
+// 2ms without (as iputils does), and anything above zero when flooding.
+func intervalFlag(c *cli.Context, o *pingOptions) error {
+	iv := c.Generic("i").(*seconds)
+	if !iv.set {
+		return nil
+	}
+	min := 100 * time.Microsecond
+	if !hasNetRaw() {
+		min = 2 * time.Millisecond
+	}
+	if iv.d < min && !(o.cfg.Flood && iv.d > 0) {
+		return usageErrorf("-i %s: interval must be at least %s (use -f to flood)", iv.d, min)
+	}
+	o.cfg.Interval = iv.d
+	return nil
+}
+
+func timeFlags(c *cli.Context, o *pingOptions) error {
+	if w := c.Generic("W").(*seconds); w.set {
+		if w.d <= 0 {
+			return usageErrorf("-W %s: timeout must be above zero", w.d)
+		}
+		o.cfg.Timeout = w.d
+	}
+	if w := c.Generic("w").(*seconds); w.set {
+		if w.d <= 0 {
+			return usageErrorf("-w %s: deadline must be above zero", w.d)
+		}
+		o.deadline = w.d
+	}
+	if c.IsSet("rate") {
+		o.cfg.Rate = c.Float64("rate")
+		if o.cfg.Rate <= 0 || o.cfg.Rate > 10_000_000 {
+			return usageErrorf("--rate %g: must be above 0 and at most 10000000 probes/s", o.cfg.Rate)
+		}
+	}
+	return nil
+}
+
+func socketFlags(c *cli.Context, o *pingOptions) error {
+	if c.Bool("4") && c.Bool("6") {
+		return usageErrorf("-4 and -6 exclude each other")
+	}
+	switch {
+	case c.Bool("4"):
+		o.family = target.V4
+	case c.Bool("6"):
+		o.family = target.V6
+	}
+	if s := c.String("Q"); s != "" {
+		tos, err := parseByte("-Q", s)
+		if err != nil {
+			return err
+		}
+		o.listen.TOS = tos
+	}
+	if s := c.String("p"); s != "" {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) == 0 || len(b) > 16 {
+			return usageErrorf("-p %s: pattern must be 1 to 16 bytes of hex digits", s)
+		}
+		o.cfg.Pattern = b
+	}
+	switch m := c.String("M"); m {
+	case "", "do", "dont", "want", "probe":
+		o.listen.PMTU = m
+	default:
+		return usageErrorf("-M %s: want do, dont, want or probe", m)
+	}
+	switch s := c.String("socket"); s {
+	case "auto":
+		o.listen.Mode = icmp.ModeAuto
+	case "raw":
+		o.listen.Mode = icmp.ModeRaw
+	case "datagram", "dgram":
+		o.listen.Mode = icmp.ModeDatagram
+	default:
+		return usageErrorf("--socket %s: want auto, raw or datagram", s)
+	}
+	if c.IsSet("id") {
+		id := c.Int("id")
+		if id < 1 || id > 65535 {
+			return usageErrorf("--id %d: identifier must be 1..65535", id)
+		}
+		o.listen.ID = uint16(id)
+	}
+	if s := c.String("I"); s != "" {
+		if a, err := netip.ParseAddr(s); err == nil {
+			o.listen.Source = a.Unmap()
+		} else {
+			o.listen.Interface = s
+		}
+	}
+	return nil
+}
+
+// openSockets opens one ICMP socket per address family the targets need.
+func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err error) {
+	need4, need6 := false, false
+	for _, t := range targets {
+		need4 = need4 || t.Addr.Is4()
+		need6 = need6 || !t.Addr.Is4()
+	}
+	lc := o.listen
+	if o.multi {
+		lc.RecvBuf = 8 << 20 // replies to a sweep arrive in bursts
+	}
+	lc.Blocking = o.cfg.Flood
+	if src := lc.Source; src.IsValid() && ((src.Is4() && need6) || (!src.Is4() && need4)) {
+		return nil, nil, usageErrorf("-I %s: source address family does not match every target", src)
+	}
+	if need4 {
+		if v4, err = icmp.Listen(lc); err != nil {
+			return nil, nil, err
+		}
+	}
+	if need6 {
+		lc.V6 = true
+		if v6, err = icmp.Listen(lc); err != nil {
+			closeAll(v4, nil)
+			return nil, nil, err
+		}
+	}
+	return v4, v6, nil
+}
+
+// hasNetRaw reports whether the process holds CAP_NET_RAW.
+func hasNetRaw() bool {
+	const capNetRaw = 13
+	eff, err := priv.Effective()
+	return err == nil && eff&(1<<capNetRaw) != 0
+}
+
+func closeAll(cs ...icmp.Conn) {
+	for _, c := range cs {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// dropPrivileges gives up every capability once sockets and files are open:
+// nothing ping does afterwards needs them.
+func dropPrivileges(out *pingOutput) {
+	if !hasNetRaw() {
+		return
+	}
+	err := priv.Drop()
+	switch {
+	case err == nil:
+		out.verbosef("capabilities dropped")
+	case errors.Is(err, priv.ErrDropUnsupported):
+		out.verbosef("capabilities kept: %v", err)
+	default:
+		fmt.Fprintf(os.Stderr, "rawnet: warning: %v\n", err)
+	}
 }

@@ -27,8 +27,9 @@ type Target struct {
 	Addr netip.Addr
 }
 
-// ErrBad marks input that is not a usable target.
-var ErrBad = errors.New("target: bad target")
+// ErrBad marks input that is not a usable target; its text is the prefix
+// of every such error ("target: cannot resolve ...").
+var ErrBad = errors.New("target")
 
 // Resolver looks up host names; *net.Resolver implements it.
 type Resolver interface {

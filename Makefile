@@ -1,0 +1,56 @@
+# rawnet: see README.md. Every target works on a fresh Debian machine as
+# root once .ci/run (or the apt-get line in README.md) has installed the tools.
+
+GO       ?= go
+PREFIX   ?= /usr/local
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN      := bin/rawnet
+# Pure Go: no cgo, so capabilities can be dropped on every thread after the
+# sockets are open (see internal/priv) and the binary runs anywhere.
+GOFLAGS_BUILD := -trimpath -tags netgo,osusergo -ldflags "-s -w -X main.version=$(VERSION)"
+FUZZTIME ?= 20s
+
+.PHONY: all build test bench demo install setcap fuzz lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/rawnet
+
+# Unit tests and lab tests (network namespaces; needs root). With CI=true a
+# lab test that would skip fails instead.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# Go benchmarks with allocation counts, then rawnet against the peer tools
+# (iputils ping, fping, nmap) in a throwaway lab.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	./scripts/bench-peers.sh $(BIN)
+
+# A throwaway lab network in namespaces, rawnet's main jobs against it,
+# and the lab removed again.
+demo: build
+	./scripts/demo.sh $(BIN)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rawnet
+
+# Lets non-root users run rawnet with raw sockets.
+setcap: install
+	setcap cap_net_raw,cap_net_admin+ep $(DESTDIR)$(PREFIX)/bin/rawnet
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// seconds is a duration flag that takes what ping users type: a plain
+// number of seconds ("0.2", "1") or a Go duration ("200ms", "1m").
+type seconds struct {
+	d   time.Duration
+	set bool
+}
+
+func (s *seconds) Set(v string) error {
+	d, err := parseSeconds(v)
+	if err != nil {
+		return err
+	}
+	s.d, s.set = d, true
+	return nil
+}
+
+func (s *seconds) String() string {
+	if s == nil || !s.set {
+		return ""
+	}
+	return s.d.String()
+}
+
+func parseSeconds(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f > 1e9 {
+			return 0, fmt.Errorf("%q is out of range", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither seconds (0.2) nor a duration (200ms)", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
+}
+
+// parseByte reads a number 0..255 in decimal or 0x hex (TOS values).
+func parseByte(flag, v string) (int, error) {
+	n, err := strconv.ParseUint(v, 0, 8)
+	if err != nil {
+		return 0, usageErrorf("%s %s: want a number 0..255 (decimal or 0x hex)", flag, v)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+)
+
+// Lab tests: rawnet ping run as a user runs it, inside the src namespace
+// of a lab the test builds, checked against what the topology must give.
+
+// inNS runs rawnet in node n's namespace.
+func inNS(t *testing.T, n *lab.Node, args ...string) result {
+	t.Helper()
+	return rawnetCmd(t, n.Command(context.Background(), rawnetBin, args...))
+}
+
+// jsonEvents parses JSON Lines output into maps, failing on any bad line.
+func jsonEvents(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, m)
+	}
+	return evs
+}
+
+func ofType(evs []map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, e := range evs {
+		if e["type"] == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func num(t *testing.T, e map[string]any, k string) float64 {
+	t.Helper()
+	v, ok := e[k].(float64)
+	if !ok {
+		t.Fatalf("event %v: %q is not a number", e, k)
+	}
+	return v
+}
+
+func TestPingAcrossFiveRouters(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 5})
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		r := inNS(t, l.Src, "ping", "--json", "-c", "3", "-i", "0.01", dst.String())
+		if r.code != 0 {
+			t.Fatalf("ping %s: exit %d: %s %s", dst, r.code, r.stdout, r.stderr)
+		}
+		evs := jsonEvents(t, r.stdout)
+		replies := ofType(evs, "reply")
+		if len(replies) != 3 {
+			t.Fatalf("ping %s: %d replies, want 3:\n%s", dst, len(replies), r.stdout)
+		}
+		for i, e := range replies {
+			// Five routers each take one off the TTL of 64.
+			if e["from"] != dst.String() || num(t, e, "ttl") != 59 || num(t, e, "seq") != float64(i+1) || e["ts_source"] != "kernel" {
+				t.Errorf("ping %s: reply %v: want from %s, ttl 59, seq %d, kernel timestamp", dst, e, dst, i+1)
+			}
+		}
+		sum := ofType(evs, "summary")
+		if len(sum) != 1 || num(t, sum[0], "transmitted") != 3 || num(t, sum[0], "received") != 3 || num(t, sum[0], "loss_pct") != 0 {
+			t.Errorf("ping %s: summary %v", dst, sum)
+		}
+	}
+	// The text output, as iputils prints it.
+	r := inNS(t, l.Src, "ping", "-c", "2", "-i", "0.01", l.Dst.Addr4.String())
+	for _, want := range []string{
+		"PING 198.18.5.2 (198.18.5.2) 56(84) bytes of data.",
+		"64 bytes from 198.18.5.2: icmp_seq=1 ttl=59 time=",
+		"64 bytes from 198.18.5.2: icmp_seq=2 ttl=59 time=",
+		"--- 198.18.5.2 ping statistics ---",
+		"2 packets transmitted, 2 received, 0% packet loss, time ",
+		"rtt min/avg/max/mdev = ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestPingLossMatchesNftablesRule(t *testing.T) {
+	t.Parallel()
+	const pct, n = 30, 400
+	l := labtest.Up(t, lab.Spec{Routers: 2, Loss: []lab.Loss{{Link: 1, Percent: pct}}})
+	r := inNS(t, l.Src, "ping", "--json", "-q", "-c", strconv.Itoa(n), "-i", "0.002", "-W", "0.5", l.Dst.Addr4.String())
+	sum := ofType(jsonEvents(t, r.stdout), "summary")
+	if len(sum) != 1 {
+		t.Fatalf("no summary: %s %s", r.stdout, r.stderr)
+	}
+	loss := num(t, sum[0], "loss_pct")
+	// Binomial(n, p): six standard deviations either side.
+	sd := 100 * math.Sqrt(pct/100.0*(1-pct/100.0)/n)
+	if math.Abs(loss-pct) > 6*sd {
+		t.Errorf("loss %.1f%%, want %d%% ± %.1f", loss, pct, 6*sd)
+	}
+	if r.code != 0 {
+		t.Errorf("exit %d with replies", r.code)
+	}
+}
+
+func TestPingRTTOfDelayedResponder(t *testing.T) {
+	t.Parallel()
+	const delay = 30 * time.Millisecond
+	l := labtest.Up(t, lab.Spec{Routers: 1, Delay: delay})
+	for _, dst := range []netip.Addr{l.Slow.Addr4, l.Slow.Addr6} {
+		r := inNS(t, l.Src, "ping", "--json", "-q", "-c", "5", "-i", "0.05", dst.String())
+		sum := ofType(jsonEvents(t, r.stdout), "summary")
+		if len(sum) != 1 || num(t, sum[0], "received") != 5 {
+			t.Fatalf("ping %s: %s %s", dst, r.stdout, r.stderr)
+		}
+		lo, avg := num(t, sum[0], "rtt_min_ms"), num(t, sum[0], "rtt_avg_ms")
+		if lo < 30 || avg > 36 {
+			t.Errorf("ping %s: rtt min %.3f avg %.3f ms, want within [30, 36] ms of a 30ms responder", dst, lo, avg)
+		}
+	}
+}
+
+func TestPingTTLExceededFromTheRightRouter(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 4, PingGroup: true})
+	hops4, hops6 := l.HopAddrs4(), l.HopAddrs6()
+	for _, tc := range []struct {
+		dst    netip.Addr
+		ttl    int
+		router netip.Addr
+		socket string
+	}{
+		{l.Dst.Addr4, 2, hops4[1], "raw"},
+		{l.Dst.Addr4, 3, hops4[2], "datagram"},
+		{l.Dst.Addr6, 3, hops6[2], "raw"},
+		{l.Dst.Addr6, 1, hops6[0], "datagram"},
+	} {
+		r := inNS(t, l.Src, "ping", "--socket", tc.socket, "-c", "2", "-i", "0.01", "-t", strconv.Itoa(tc.ttl), tc.dst.String())
+		want := fmt.Sprintf("From %s icmp_seq=1 Time to live exceeded", tc.router)
+		if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "+2 errors") {
+			t.Errorf("ping -t %d %s (%s socket): want %q and +2 errors in:\n%s%s", tc.ttl, tc.dst, tc.socket, want, r.stdout, r.stderr)
+		}
+		if r.code != 1 {
+			t.Errorf("ping -t %d: exit %d, want 1 (no reply)", tc.ttl, r.code)
+		}
+	}
+}
+
+func TestPingUnreachable(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2,
+		Unreachable4: []netip.Prefix{netip.MustParsePrefix("198.18.250.0/24")},
+		Unreachable6: []netip.Prefix{netip.MustParsePrefix("fd00:250::/64")}})
+	last4, last6 := l.Routers[1].Addr4, l.Routers[1].Addr6
+	for _, tc := range []struct{ dst, want string }{
+		{"198.18.200.1", "From 198.18.0.2 icmp_seq=1 Destination Net Unreachable"}, // r1 has no route
+		{"198.18.250.9", "From " + last4.String() + " icmp_seq=1 Destination Host Unreachable"},
+		{"fd00:250::9", "From " + last6.String() + " icmp_seq=1 Destination unreachable: No route"},
+	} {
+		r := inNS(t, l.Src, "ping", "-c", "1", "-W", "1", tc.dst)
+		if !strings.Contains(r.stdout, tc.want) || r.code != 1 {
+			t.Errorf("ping %s: exit %d, want 1 and %q in:\n%s%s", tc.dst, r.code, tc.want, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestConcurrentPingsDoNotCrossTalk: two rawnet processes with the same
+// echo identifier on the same host, one to a target whose replies never
+// come: each counts only its own replies.
+func TestConcurrentPingsDoNotCrossTalk(t *testing.T) {
+	t.Parallel()
+	hole := netip.MustParseAddr("198.19.0.77")
+	l := labtest.Up(t, lab.Spec{Routers: 1, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/24"), Blackhole: []netip.Addr{hole}})
+	args := func(dst string) []string {
+		return []string{"ping", "--json", "-q", "--id", "4242", "-c", "100", "-i", "0.005", "-W", "0.3", dst}
+	}
+	answered := l.Src.Command(context.Background(), rawnetBin, args(l.Dst.Addr4.String())...)
+	silent := l.Src.Command(context.Background(), rawnetBin, args(hole.String())...)
+	type res struct {
+		name string
+		r    result
+	}
+	done := make(chan res, 2)
+	go func() { done <- res{"answered", rawnetCmd(t, answered)} }()
+	go func() { done <- res{"silent", rawnetCmd(t, silent)} }()
+	for range 2 {
+		x := <-done
+		sum := ofType(jsonEvents(t, x.r.stdout), "summary")
+		if len(sum) != 1 {
+			t.Fatalf("%s: %s %s", x.name, x.r.stdout, x.r.stderr)
+		}
+		got, dups := num(t, sum[0], "received"), num(t, sum[0], "duplicates")
+		want := map[string]float64{"answered": 100, "silent": 0}[x.name]
+		if got != want || dups != 0 {
+			t.Errorf("%s ping: received %v, duplicates %v; want %v and 0", x.name, got, dups, want)
+		}
+	}
+}
+
+func TestPingSweepOfSlash22(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22")})
+	r := inNS(t, l.Src, "ping", "--json", "-q", "198.19.0.0/22")
+	evs := jsonEvents(t, r.stdout)
+	total := ofType(evs, "total")
+	if r.code != 0 || len(total) != 1 {
+		t.Fatalf("sweep: exit %d: %s", r.code, r.stderr)
+	}
+	if num(t, total[0], "targets") != 1024 || num(t, total[0], "alive") != 1024 || num(t, total[0], "received") != 1024 {
+		t.Errorf("sweep total %v: want 1024 targets, all alive", total[0])
+	}
+	if n := len(ofType(evs, "summary")); n != 1024 {
+		t.Errorf("%d per-target summaries, want 1024", n)
+	}
+}
+
+// tsharkCount counts the packets of file that match a display filter.
+func tsharkCount(t *testing.T, file, filter string) int {
+	t.Helper()
+	out, err := exec.Command("tshark", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number").Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s -Y %q: %v", file, filter, err)
+	}
+	return strings.Count(string(out), "\n")
+}
+
+func TestPingWritePcapReadByTshark(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2})
+	dir := t.TempDir()
+	for _, tc := range []struct{ dst, file, req, rep string }{
+		{l.Dst.Addr4.String(), dir + "/v4.pcap", "icmp.type == 8", "icmp.type == 0 && ip.src == " + l.Dst.Addr4.String()},
+		{l.Dst.Addr6.String(), dir + "/v6.pcapng", "icmpv6.type == 128", "icmpv6.type == 129 && ipv6.src == " + l.Dst.Addr6.String()},
+	} {
+		r := inNS(t, l.Src, "ping", "-q", "-c", "7", "-i", "0.01", "--write", tc.file, tc.dst)
+		if r.code != 0 {
+			t.Fatalf("ping: %s %s", r.stdout, r.stderr)
+		}
+		if n := tsharkCount(t, tc.file, tc.req); n != 7 {
+			t.Errorf("%s: %d requests, want 7", tc.file, n)
+		}
+		if n := tsharkCount(t, tc.file, tc.rep); n != 7 {
+			t.Errorf("%s: %d replies from %s, want 7", tc.file, n, tc.dst)
+		}
+		// Every checksum rawnet recorded is right.
+		if n := tsharkCount(t, tc.file, `icmp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad" || ip.checksum.status == "Bad"`); n != 0 {
+			t.Errorf("%s: %d packets with bad checksums", tc.file, n)
+		}
+	}
+}
+
+func TestPingInterruptPrintsStatisticsAndLeavesValidPcap(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	file := t.TempDir() + "/int.pcap"
+	cmd := l.Src.Command(context.Background(), rawnetBin, "ping", "-i", "0.02", "--write", file, l.Dst.Addr4.String())
+	wait := startRawnet(t, cmd)
+	time.Sleep(700 * time.Millisecond)
+	// ip netns exec replaces itself with rawnet, so the signal reaches it.
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := wait()
+	if r.code != 0 {
+		t.Fatalf("interrupted ping: exit %d: %s", r.code, r.stderr)
+	}
+	var tx, rx int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(line, "%d packets transmitted, %d received", &tx, &rx)
+		}
+	}
+	if tx < 10 || rx < tx-1 {
+		t.Fatalf("statistics after Ctrl-C: %d sent, %d received:\n%s", tx, rx, r.stdout)
+	}
+	out, err := exec.Command("tcpdump", "-nn", "-r", file).Output()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v", err)
+	}
+	if req, rep := strings.Count(string(out), "echo request"), strings.Count(string(out), "echo reply"); req != tx || rep != rx {
+		t.Errorf("pcap holds %d requests and %d replies, statistics say %d and %d", req, rep, tx, rx)
+	}
+}
+
+func TestFloodPing(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	r := inNS(t, l.Src, "ping", "-f", "-c", "2000", l.Dst.Addr4.String())
+	if r.code != 0 || !strings.Contains(r.stdout, "2000 packets transmitted, 2000 received, 0% packet loss") {
+		t.Fatalf("flood: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// ping -f prints a dot per probe and a backspace per reply.
+	if dots, bs := strings.Count(r.stdout, "."), strings.Count(r.stdout, "\b"); dots < 2000 || bs != 2000 {
+		t.Errorf("flood output: %d dots, %d backspaces; want 2000 of each", dots, bs)
+	}
+}

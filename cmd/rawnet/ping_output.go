@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/jsonl"
+	"github.com/rawnet/rawnet/internal/target"
+)
+
+// pingOutput prints ping events as iputils/fping-style text or JSON Lines.
+type pingOutput struct {
+	w       *bufio.Writer
+	errw    io.Writer
+	json    *jsonl.Writer
+	o       pingOptions
+	targets []target.Target
+	socket  string
+	flood   bool
+}
+
+func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4, v6 icmp.Conn) *pingOutput {
+	out := &pingOutput{w: bufio.NewWriter(w), errw: errw, o: o, targets: targets, flood: o.cfg.Flood && !o.json && !o.quiet}
+	if o.json {
+		out.json = jsonl.New(out.w)
+	}
+	out.socket = "raw"
+	for _, c := range []icmp.Conn{v4, v6} {
+		if c != nil && c.Datagram() {
+			out.socket = "datagram"
+		}
+	}
+	return out
+}
+
+func (out *pingOutput) verbosef(format string, a ...any) {
+	if out.o.verbose {
+		fmt.Fprintf(out.errw, "rawnet: "+format+"\n", a...)
+	}
+}
+
+// JSON event shapes (documented in README.md).
+type (
+	jsonStart struct {
+		Type       string  `json:"type"`
+		Targets    int     `json:"targets"`
+		Size       int     `json:"size"`
+		Count      int     `json:"count"`
+		IntervalMs float64 `json:"interval_ms"`
+		TimeoutMs  float64 `json:"timeout_ms"`
+		Socket     string  `json:"socket"`
+	}
+	jsonProbe struct {
+		Type     string   `json:"type"`
+		Time     string   `json:"time"`
+		Target   string   `json:"target"`
+		Name     string   `json:"name,omitempty"`
+		From     string   `json:"from,omitempty"`
+		Seq      uint32   `json:"seq"`
+		TTL      *int     `json:"ttl,omitempty"`
+		Size     int      `json:"size,omitempty"`
+		RTTMs    *float64 `json:"rtt_ms,omitempty"`
+		Dup      *bool    `json:"dup,omitempty"`
+		TSSource string   `json:"ts_source,omitempty"`
+		ICMPType *uint8   `json:"icmp_type,omitempty"`
+		ICMPCode *uint8   `json:"icmp_code,omitempty"`
+		Error    string   `json:"error,omitempty"`
+	}
+	jsonSummary struct {
+		Type        string   `json:"type"`
+		Target      string   `json:"target"`
+		Name        string   `json:"name,omitempty"`
+		Transmitted int      `json:"transmitted"`
+		Received    int      `json:"received"`
+		Duplicates  int      `json:"duplicates"`
+		Errors      int      `json:"errors"`
+		Late        int      `json:"late"`
+		SendErrors  int      `json:"send_errors"`
+		LossPct     float64  `json:"loss_pct"`
+		RTTMinMs    *float64 `json:"rtt_min_ms"`
+		RTTAvgMs    *float64 `json:"rtt_avg_ms"`
+		RTTMaxMs    *float64 `json:"rtt_max_ms"`
+		RTTMdevMs   *float64 `json:"rtt_mdev_ms"`
+		TimeMs      float64  `json:"time_ms"`
+	}
+	jsonTotal struct {
+		Type        string  `json:"type"`
+		Targets     int     `json:"targets"`
+		Alive       int     `json:"alive"`
+		Transmitted int     `json:"transmitted"`
+		Received    int     `json:"received"`
+		LossPct     float64 `json:"loss_pct"`
+		TimeMs      float64 `json:"time_ms"`
+	}
+)
+
+func (out *pingOutput) start() {
+	c := out.o.cfg
+	size := c.Size
+	if size == icmp.NoPayload {
+		size = 0
+	} else if size == 0 {
+		size = icmp.DefaultSize
+	}
+	if out.json != nil {
+		iv := c.Interval
+		if iv == 0 {
+			iv = icmp.DefaultInterval
+		}
+		to := c.Timeout
+		if to == 0 {
+			to = icmp.DefaultTimeout
+		}
+		out.emit(jsonStart{Type: "start", Targets: len(out.targets), Size: size, Count: c.Count,
+			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket})
+		return
+	}
+	if len(out.targets) == 1 {
+		t := out.targets[0]
+		fmt.Fprintf(out.w, "PING %s (%s) %d(%d) bytes of data.\n", t.Name, t.Addr, size, size+8+ipHeaderLen(t))
+	} else {
+		n4 := 0
+		for _, t := range out.targets {
+			if t.Addr.Is4() {
+				n4++
+			}
+		}
+		fmt.Fprintf(out.w, "PING %d targets (%d IPv4, %d IPv6) with %d bytes of data.\n", len(out.targets), n4, len(out.targets)-n4, size)
+	}
+	out.w.Flush()
+}
+
+func ipHeaderLen(t target.Target) int {
+	if t.Addr.Is4() {
+		return 20
+	}
+	return 40
+}
+
+func (out *pingOutput) emit(v any) {
+	if err := out.json.Emit(v); err != nil {
+		fmt.Fprintf(out.errw, "rawnet: %v\n", err)
+	}
+}
+
+// event is the sink the engine calls for every event, from one goroutine.
+func (out *pingOutput) event(ev icmp.Event) error {
+	if out.json != nil {
+		out.jsonEvent(ev)
+		return nil
+	}
+	if out.flood {
+		out.floodEvent(ev)
+		return nil
+	}
+	t := out.targets[ev.Target]
+	switch ev.Kind {
+	case icmp.EventSent:
+		if ev.Err != nil {
+			fmt.Fprintf(out.errw, "rawnet: %v\n", ev.Err)
+		}
+		return nil
+	case icmp.EventReply, icmp.EventLate:
+		if out.o.quiet {
+			return nil
+		}
+		out.stamp(ev.Time)
+		fmt.Fprintf(out.w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, formatRTT(ev.RTT))
+		if ev.Dup {
+			out.w.WriteString(" (DUP!)")
+		}
+		if ev.Kind == icmp.EventLate {
+			out.w.WriteString(" (late: counted as lost)")
+		}
+		out.w.WriteByte('\n')
+	case icmp.EventError:
+		if out.o.quiet {
+			return nil
+		}
+		out.stamp(ev.Time)
+		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s\n", ev.From, ev.Seq, icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+	case icmp.EventTimeout:
+		if !out.o.reportNo || out.o.quiet {
+			return nil
+		}
+		out.stamp(ev.Time)
+		if len(out.targets) > 1 {
+			fmt.Fprintf(out.w, "no answer yet from %s for icmp_seq=%d\n", t.Addr, ev.Seq)
+		} else {
+			fmt.Fprintf(out.w, "no answer yet for icmp_seq=%d\n", ev.Seq)
+		}
+	}
+	return out.w.Flush()
+}
+
+// floodEvent prints a dot per probe sent and takes one back per reply, as
+// ping -f does: the dots left standing are the probes that got no reply.
+func (out *pingOutput) floodEvent(ev icmp.Event) {
+	switch ev.Kind {
+	case icmp.EventSent:
+		out.w.WriteByte('.')
+	case icmp.EventReply:
+		if !ev.Dup {
+			out.w.WriteByte('\b')
+		}
+	case icmp.EventError:
+		out.w.WriteByte('E')
+	}
+	if out.w.Buffered() > 512 {
+		out.w.Flush()
+	}
+}
+
+func (out *pingOutput) stamp(t time.Time) {
+	if out.o.stamps {
+		fmt.Fprintf(out.w, "[%d.%06d] ", t.Unix(), t.Nanosecond()/1000)
+	}
+}
+
+func (out *pingOutput) jsonEvent(ev icmp.Event) {
+	t := out.targets[ev.Target]
+	j := jsonProbe{Type: ev.Kind.String(), Time: jsonl.Time(ev.Time), Target: t.Addr.String(), Seq: ev.Seq}
+	if t.Name != t.Addr.String() {
+		j.Name = t.Name
+	}
+	if ev.From.IsValid() {
+		j.From = ev.From.String()
+	}
+	if ev.TTL >= 0 {
+		j.TTL = &ev.TTL
+	}
+	switch ev.Kind {
+	case icmp.EventSent:
+		if ev.Err == nil {
+			return
+		}
+		j.Type, j.Error = "send_error", ev.Err.Error()
+	case icmp.EventReply, icmp.EventLate:
+		if out.o.quiet {
+			return
+		}
+		rtt, dup := jsonl.Ms(ev.RTT), ev.Dup
+		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, tsSource(ev.KernelStamp)
+	case icmp.EventError:
+		if out.o.quiet {
+			return
+		}
+		j.Size, j.ICMPType, j.ICMPCode = ev.Size, &ev.ICMPType, &ev.ICMPCode
+		j.Error = icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
+		j.TSSource = tsSource(ev.KernelStamp)
+	case icmp.EventTimeout:
+		if out.o.quiet {
+			return
+		}
+	}
+	out.emit(j)
+}
+
+func tsSource(kernel bool) string {
+	if kernel {
+		return "kernel"
+	}
+	return "user"
+}
+
+// formatRTT prints a round-trip time in milliseconds with three
+// significant digits or more, as iputils does (0.045, 1.23, 12.3, 123).
+func formatRTT(d time.Duration) string {
+	us := d.Microseconds()
+	switch {
+	case us >= 100000:
+		return fmt.Sprintf("%d", us/1000)
+	case us >= 10000:
+		return fmt.Sprintf("%d.%01d", us/1000, us%1000/100)
+	case us >= 1000:
+		return fmt.Sprintf("%d.%02d", us/1000, us%1000/10)
+	}
+	return fmt.Sprintf("%d.%03d", us/1000, us%1000)
+}
+
+func ms3(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/1e6) }
+
+func (out *pingOutput) summary(sum *icmp.Summary) {
+	defer out.w.Flush()
+	if out.flood {
+		out.w.WriteByte('\n')
+	}
+	if out.json != nil {
+		out.jsonSummary(sum)
+		return
+	}
+	if len(sum.Targets) == 1 {
+		out.singleSummary(&sum.Targets[0], sum.Elapsed)
+		return
+	}
+	out.multiSummary(sum)
+}
+
+func (out *pingOutput) singleSummary(s *icmp.TargetStats, elapsed time.Duration) {
+	fmt.Fprintf(out.w, "\n--- %s ping statistics ---\n", s.Target.Name)
+	fmt.Fprintf(out.w, "%d packets transmitted, %d received", s.Transmitted, s.Received)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(out.w, ", +%d duplicates", s.Duplicates)
+	}
+	if s.Errors > 0 {
+		fmt.Fprintf(out.w, ", +%d errors", s.Errors)
+	}
+	fmt.Fprintf(out.w, ", %g%% packet loss, time %dms\n", roundLoss(s.Loss()), elapsed.Milliseconds())
+	if s.RTT.Count() > 0 {
+		fmt.Fprintf(out.w, "rtt min/avg/max/mdev = %s/%s/%s/%s ms", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()), ms3(s.RTT.Mdev()))
+		if out.o.cfg.Flood && s.Transmitted > 0 {
+			fmt.Fprintf(out.w, ", ipg %s ms", ms3(elapsed/time.Duration(s.Transmitted)))
+		}
+		out.w.WriteByte('\n')
+	}
+}
+
+// roundLoss keeps loss percentages readable (33.3333 rather than
+// 33.33333333333333), as iputils' %g does.
+func roundLoss(l float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(l, 'g', 6, 64), 64)
+	return r
+}
+
+func (out *pingOutput) multiSummary(sum *icmp.Summary) {
+	alive, tx, rx := 0, 0, 0
+	var minRTT, maxRTT, totRTT time.Duration
+	fmt.Fprintln(out.w)
+	for i := range sum.Targets {
+		s := &sum.Targets[i]
+		tx, rx = tx+s.Transmitted, rx+s.Received
+		if s.Received > 0 {
+			alive++
+			if minRTT == 0 || s.RTT.Min() < minRTT {
+				minRTT = s.RTT.Min()
+			}
+			maxRTT = max(maxRTT, s.RTT.Max())
+			totRTT += s.RTT.Avg() * time.Duration(s.RTT.Count())
+		}
+		if out.o.quiet && s.Received == s.Transmitted {
+			continue
+		}
+		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Target.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
+		if s.Received > 0 {
+			fmt.Fprintf(out.w, ", min/avg/max = %s/%s/%s", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()))
+		}
+		if s.Errors > 0 {
+			fmt.Fprintf(out.w, ", %d errors", s.Errors)
+		}
+		out.w.WriteByte('\n')
+	}
+	loss := 0.0
+	if tx > 0 {
+		loss = 100 * float64(tx-rx) / float64(tx)
+	}
+	fmt.Fprintf(out.w, "--- %d targets: %d alive, %d without reply ---\n", len(sum.Targets), alive, len(sum.Targets)-alive)
+	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", tx, rx, roundLoss(loss), sum.Elapsed.Milliseconds())
+	if rx > 0 {
+		fmt.Fprintf(out.w, "rtt min/avg/max = %s/%s/%s ms\n", ms3(minRTT), ms3(totRTT/time.Duration(rx)), ms3(maxRTT))
+	}
+}
+
+func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
+	alive, tx, rx := 0, 0, 0
+	for i := range sum.Targets {
+		s := &sum.Targets[i]
+		j := jsonSummary{Type: "summary", Target: s.Target.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
+			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)}
+		if s.Target.Name != j.Target {
+			j.Name = s.Target.Name
+		}
+		if s.RTT.Count() > 0 {
+			mn, avg, mx, md := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max()), jsonl.Ms(s.RTT.Mdev())
+			j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs, j.RTTMdevMs = &mn, &avg, &mx, &md
+		}
+		out.emit(j)
+		tx, rx = tx+s.Transmitted, rx+s.Received
+		if s.Received > 0 {
+			alive++
+		}
+	}
+	if len(sum.Targets) > 1 {
+		loss := 0.0
+		if tx > 0 {
+			loss = 100 * float64(tx-rx) / float64(tx)
+		}
+		out.emit(jsonTotal{Type: "total", Targets: len(sum.Targets), Alive: alive, Transmitted: tx, Received: rx, LossPct: loss, TimeMs: jsonl.Ms(sum.Elapsed)})
+	}
+}

@@ -462,7 +462,7 @@ func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
 	n := len(p.targets)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for k := 0; ; k++ {
+	for k := 0; !p.allSent(); k++ {
 		var at time.Time
 		if p.cfg.Flood {
 			at = time.Unix(0, p.lastSend.Load()).Add(p.cfg.Interval)
@@ -487,6 +487,13 @@ func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
 			return
 		}
 	}
+}
+
+// allSent reports whether every probe has been sent (or sending stopped).
+func (p *Pinger) allSent() bool {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	return p.stopped.Load() || (p.total > 0 && p.next >= p.total)
 }
 
 // sendNext sends the next probe, if any is left; false when all are sent.

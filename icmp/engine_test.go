@@ -256,3 +256,17 @@ func TestExtendSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestNoWaitAfterLastProbe: once the last probe is answered the run ends;
+// it does not sleep another interval first (ping -c 1 returns at once).
+func TestNoWaitAfterLastProbe(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{{pkt: echoReply(req, dst, false), after: time.Millisecond}}
+	}
+	v4 := newFake(false, 21, reply)
+	start := time.Now()
+	sum, _ := run(t, Config{Targets: addrs("198.18.3.2"), Count: 2, Interval: 300 * time.Millisecond}, v4, nil)
+	if d := time.Since(start); d > 500*time.Millisecond || sum.Targets[0].Received != 2 {
+		t.Errorf("2 probes 300ms apart took %v (received %d); want about 300ms", d, sum.Targets[0].Received)
+	}
+}

@@ -1,0 +1,97 @@
+package priv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const runtimeGOOS = runtime.GOOS
+
+const pingGroupRangePath = "/proc/sys/net/ipv4/ping_group_range"
+
+// PingGroupRange returns the range of group ids allowed to open unprivileged
+// ICMP datagram sockets (net.ipv4.ping_group_range). The kernel default,
+// 1 0, is empty: lo > hi.
+func PingGroupRange() (lo, hi uint32, err error) {
+	b, err := os.ReadFile(pingGroupRangePath)
+	if err != nil {
+		return 0, 0, fmt.Errorf("priv: %w", err)
+	}
+	return parsePingGroupRange(string(b))
+}
+
+// PingGroupAllows reports whether this process may open unprivileged ICMP
+// datagram sockets (socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)): whether its
+// effective group id or one of its supplementary groups lies in
+// net.ipv4.ping_group_range. Those are the ids the kernel checks; the real
+// group id does not count. It is false when the range cannot be read.
+func PingGroupAllows() bool {
+	lo, hi, err := PingGroupRange()
+	if err != nil {
+		return false
+	}
+	groups, err := os.Getgroups()
+	if err != nil {
+		groups = nil
+	}
+	return anyInRange(lo, hi, append(groups, os.Getegid()))
+}
+
+func icmpHint() string {
+	now := ""
+	if lo, hi, err := PingGroupRange(); err == nil {
+		now = fmt.Sprintf(" (it is now \"%d %d\")", lo, hi)
+	}
+	return "; for ICMP, unprivileged ICMP datagram sockets also work when net.ipv4.ping_group_range includes your group" +
+		now + ", e.g. 'sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"'"
+}
+
+// Effective returns the effective capability set of the process (CapEff in
+// /proc/self/status) as a bit mask: bit n is capability n, e.g. 1<<13 for
+// CAP_NET_RAW.
+func Effective() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("priv: %w", err)
+	}
+	return parseCapability(string(b), "CapEff")
+}
+
+// Drop clears the effective, permitted and inheritable capability sets of
+// every thread of the process, for good: call it once the raw sockets are
+// open, so that a bug later on runs without privileges. (The ambient set
+// empties with them; the bounding set is left alone.) Capabilities belong
+// to threads, so Drop runs capset(2) on all of the Go runtime's threads at
+// once with syscall.AllThreadsSyscall; threads created later inherit the
+// empty sets.
+//
+// Drop does not change user ids: a root process keeps uid 0 (and so the
+// file access that goes with owning files), though not the overrides such
+// as CAP_DAC_OVERRIDE, and regains every capability if it execs a program.
+//
+// In a binary that links cgo the runtime does not know every thread and
+// Drop returns an error wrapping ErrDropUnsupported; nothing is dropped.
+func Drop() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // v3: two 32-bit halves, all zero
+	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET,
+		uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	return dropError(errno)
+}
+
+func dropError(errno syscall.Errno) error {
+	switch {
+	case errno == 0:
+		return nil
+	case errors.Is(errno, syscall.ENOTSUP):
+		return fmt.Errorf("%w: %w", ErrDropUnsupported, errno)
+	default:
+		return fmt.Errorf("priv: capset: %w", errno)
+	}
+}

@@ -1,0 +1,26 @@
+//go:build !linux
+
+package priv
+
+import "runtime"
+
+const runtimeGOOS = runtime.GOOS
+
+// PingGroupRange is implemented on Linux only; elsewhere it returns an error
+// wrapping ErrUnsupported.
+func PingGroupRange() (lo, hi uint32, err error) {
+	return 0, 0, unsupported("ping_group_range")
+}
+
+// PingGroupAllows is implemented on Linux only; elsewhere it is false.
+func PingGroupAllows() bool { return false }
+
+func icmpHint() string { return "" }
+
+// Effective is implemented on Linux only; elsewhere it returns an error
+// wrapping ErrUnsupported.
+func Effective() (uint64, error) { return 0, unsupported("reading capabilities") }
+
+// Drop is implemented on Linux only; elsewhere it returns an error wrapping
+// ErrUnsupported.
+func Drop() error { return unsupported("dropping capabilities") }

@@ -10,28 +10,32 @@ BIN      := bin/rawnet
 GOFLAGS_BUILD := -trimpath -tags netgo,osusergo -ldflags "-s -w -X main.version=$(VERSION)"
 FUZZTIME ?= 20s
 
-.PHONY: all build test bench demo install setcap fuzz lint clean
+.PHONY: all build deps test bench demo install setcap fuzz lint clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/rawnet
 
+# Debian packages the lab, tests and benchmarks use (installed when missing).
+deps:
+	@./scripts/deps.sh
+
 # Unit tests and lab tests (network namespaces; needs root). With CI=true a
 # lab test that would skip fails instead.
-test:
+test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 # Go benchmarks with allocation counts, then rawnet against the peer tools
 # (iputils ping, fping, nmap) in a throwaway lab.
-bench: build
+bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.
-demo: build
+demo: deps build
 	./scripts/demo.sh $(BIN)
 
 install: build

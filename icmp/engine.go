@@ -23,7 +23,7 @@ const (
 	DefaultInterval = time.Second
 	DefaultSize     = 56
 	DefaultTimeout  = 2 * time.Second
-	DefaultRate     = 5000 // probes per second over all targets, when there are several
+	DefaultRate     = 20000 // probes per second over all targets, when there are several
 	NoPayload       = -1   // Config.Size for echo messages without payload
 	floodGap        = 10 * time.Millisecond
 	maxRing         = 1 << 16

@@ -40,6 +40,10 @@ func permuteArgs(app *cli.App, args []string) []string {
 			break
 		}
 		name := strings.TrimLeft(a, "-")
+		if short, value, ok := splitAttached(a, takesValue); ok {
+			flags = append(flags, short, value) // -c3 is -c 3, as getopt reads it
+			continue
+		}
 		if _, isFlag := takesValue[name]; !isFlag && (len(a) < 2 || a[0] != '-' || isNegativeNumber(a)) {
 			positional = append(positional, a)
 			continue
@@ -93,4 +97,20 @@ func isNegativeNumber(s string) bool {
 		}
 	}
 	return true
+}
+
+// splitAttached recognises a one-letter flag with its value attached
+// ("-c3", "-i0.2", "-W1"), as ping users type them.
+func splitAttached(a string, takesValue map[string]bool) (flag, value string, ok bool) {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+		return "", "", false
+	}
+	if _, known := takesValue[a[1:]]; known {
+		return "", "", false // a flag named like this whole word
+	}
+	name := a[1:2]
+	if !takesValue[name] {
+		return "", "", false
+	}
+	return "-" + name, a[2:], true
 }

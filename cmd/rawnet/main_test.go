@@ -117,3 +117,20 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestPermuteArgs(t *testing.T) {
+	app := newApp(nil, nil)
+	for _, tc := range []struct{ in, want string }{
+		{"rawnet ping 198.18.0.1 -c 3", "rawnet ping -c 3 -- 198.18.0.1"},
+		{"rawnet ping -c3 -i0.2 -W1 198.18.0.1", "rawnet ping -c 3 -i 0.2 -W 1 -- 198.18.0.1"},
+		{"rawnet ping -q 198.18.0.1 -4 --json", "rawnet ping -q -4 --json -- 198.18.0.1"},
+		{"rawnet ping --count=2 198.18.0.1", "rawnet ping --count=2 -- 198.18.0.1"},
+		{"rawnet ping -- -weird", "rawnet ping -- -weird"},
+		{"rawnet lab down x --all", "rawnet lab down --all -- x"},
+	} {
+		got := strings.Join(permuteArgs(app, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("permuteArgs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# rawnet side by side with the peer tools, in a throwaway lab (make bench).
+# Every packet stays in the lab's namespaces. Needs root.
+#   flood:  ping -f -c 50000 (iputils)  vs  rawnet ping -f -c 50000
+#   sweep:  nmap -sn --min-rate 5000, fping -g  vs  rawnet ping of a /22
+set -euo pipefail
+bin=$(realpath "${1:-bin/rawnet}")
+runs=${RUNS:-5}
+flood=${FLOOD:-50000}
+[ "$(id -u)" = 0 ] || { echo "bench-peers needs root (network namespaces)" >&2; exit 1; }
+name="bench$$"; name=${name:0:12}
+trap '"$bin" lab down "$name" >/dev/null 2>&1 || true' EXIT INT TERM
+"$bin" lab up --name "$name" --routers 1 --prefix4 198.19.0.0/22 >/dev/null
+src() { ip netns exec "rn-$name-src" "$@"; }
+dst=198.18.1.2
+
+now() { date +%s.%N; }
+# wall SECONDS of a command (its output to /dev/null)
+wall() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; echo "$(now) - $t0" | bc -l; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "== flood ping, $flood round trips to a host one router away, $runs runs each (median)"
+for tool in iputils rawnet; do : > "/tmp/$name.$tool"; done
+for ((i = 0; i < runs; i++)); do
+  # alternate, so that drifting machine load hits both alike
+  wall src ping -f -q -c "$flood" "$dst" >> "/tmp/$name.iputils"
+  wall src "$bin" ping -f -q -c "$flood" "$dst" >> "/tmp/$name.rawnet"
+done
+for tool in iputils rawnet; do
+  m=$(median < "/tmp/$name.$tool")
+  printf '%-8s %7.3f s  %9.0f round trips/s\n' "$tool" "$m" "$(echo "$flood / $m" | bc -l)"
+done
+
+echo
+echo "== sweep of 198.19.0.0/22 (1024 live addresses), $runs runs each (median wall time)"
+alive() { "$@" 2>&1 | tr -d '\r'; }
+printf 'hosts up: nmap %s, fping %s, rawnet %s\n' \
+  "$(src nmap -sn -n --min-rate 5000 198.19.0.0/22 | grep -o '[0-9]* hosts up' | cut -d' ' -f1)" \
+  "$(src fping -a -q -i 1 -g 198.19.0.0/22 2>/dev/null | wc -l)" \
+  "$(src "$bin" ping --json -q 198.19.0.0/22 | grep '"type":"total"' | grep -o '"alive":[0-9]*' | cut -d: -f2)"
+declare -A cmds=(
+  ["nmap -sn -n --min-rate 5000"]="nmap -sn -n --min-rate 5000 198.19.0.0/22"
+  ["fping -g (defaults)"]="fping -q -g 198.19.0.0/22"
+  ["fping -g -i 1"]="fping -q -i 1 -g 198.19.0.0/22"
+  ["rawnet ping (default 20000/s)"]="$bin ping -q 198.19.0.0/22"
+  ["rawnet ping --rate 5000"]="$bin ping -q --rate 5000 198.19.0.0/22"
+)
+for label in "nmap -sn -n --min-rate 5000" "fping -g (defaults)" "fping -g -i 1" "rawnet ping (default 20000/s)" "rawnet ping --rate 5000"; do
+  : > "/tmp/$name.sweep"
+  for ((i = 0; i < runs; i++)); do
+    # shellcheck disable=SC2086
+    wall src ${cmds[$label]} >> "/tmp/$name.sweep"
+  done
+  printf '%-30s %7.3f s\n' "$label" "$(median < "/tmp/$name.sweep")"
+done
+rm -f "/tmp/$name".*

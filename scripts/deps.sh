@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rawnet's tests, demo and benchmarks use, when
+# they are missing. A no-op when everything is there; says what to do when
+# it cannot install (not root, no apt-get).
+set -euo pipefail
+packages=(iproute2 nftables iputils-ping fping nmap tcpdump tshark libpcap-dev libcap2-bin)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "missing packages: ${missing[*]} (install them, e.g. sudo apt-get install ${missing[*]})" >&2
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -24,7 +24,7 @@ const (
 	DefaultSize     = 56
 	DefaultTimeout  = 2 * time.Second
 	DefaultRate     = 20000 // probes per second over all targets, when there are several
-	NoPayload       = -1   // Config.Size for echo messages without payload
+	NoPayload       = -1    // Config.Size for echo messages without payload
 	floodGap        = 10 * time.Millisecond
 	maxRing         = 1 << 16
 )

@@ -1,8 +1,320 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// labCommand is written by the lab work; placeholder keeps the build green.
+	"github.com/urfave/cli/v2"
+
+	"github.com/rawnet/rawnet/internal/lab"
+)
+
+// labCommand builds, lists and removes lab networks: chains of network
+// namespaces to try rawnet on without touching any real network.
 func labCommand() *cli.Command {
-	return &cli.Command{Name: "lab", Usage: "throwaway lab networks in network namespaces"}
+	subs := []*cli.Command{labUpCommand(), labDownCommand(), labListCommand(), labResponderCommand()}
+	for _, s := range subs {
+		s.OnUsageError = onUsageError
+	}
+	return &cli.Command{
+		Name:  "lab",
+		Usage: "throwaway lab networks in network namespaces",
+		Description: "A lab is a chain src - r1 - ... - rN - dst of network namespaces joined by veth\n" +
+			"pairs, on 198.18.0.0/15 and fd00::/8 only. Link k joins node k and k+1 (node 0 is\n" +
+			"src) on 198.18.k.0/24 and fd00:0:0:k::/64, .1 on the src side. Needs root.",
+		Subcommands: subs,
+	}
+}
+
+func labUpCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "up",
+		Usage: "build a lab and print how to use it",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "lab name, 1-12 of a-z and 0-9 (default: random)"},
+			&cli.IntFlag{Name: "routers", Value: 3, Usage: "routers between src and dst (0-50)"},
+			&cli.StringSliceFlag{Name: "loss", Usage: "drop `LINK:PCT` percent of packets crossing link LINK toward dst (repeatable)"},
+			&cli.IntSliceFlag{Name: "silent", Usage: "router `I` (1-based) sends no ICMP errors (repeatable)"},
+			&cli.DurationFlag{Name: "delay", Usage: "add node slow (198.18.100.2) behind the last router, answering pings after `DUR`"},
+			&cli.StringFlag{Name: "prefix4", Value: "198.19.0.0/22", Usage: "IPv4 `PREFIX` dst answers for entirely (\"none\" for none)"},
+			&cli.StringFlag{Name: "prefix6", Value: "fd00:99::/64", Usage: "IPv6 `PREFIX` dst answers for entirely (\"none\" for none)"},
+			&cli.StringSliceFlag{Name: "unreachable", Usage: "`PREFIX` the last router rejects with ICMP unreachable (repeatable)"},
+			&cli.StringSliceFlag{Name: "blackhole", Usage: "`ADDR` of dst whose packets vanish (repeatable)"},
+			&cli.BoolFlag{Name: "ping-group", Usage: "allow unprivileged ICMP (ping) sockets in src"},
+			&cli.BoolFlag{Name: "keep-icmp-ratelimit", Usage: "keep the kernel's ICMP rate limits in routers and dst"},
+		},
+		Action: labUp,
+	}
+}
+
+func labUp(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageErrorf("lab up takes no arguments, got %q", c.Args().First())
+	}
+	spec, err := labSpec(c)
+	if err != nil {
+		return err
+	}
+	name := c.String("name")
+	l, err := lab.Up(c.Context, name, spec)
+	if errors.Is(err, lab.ErrInvalidSpec) {
+		return usageErrorf("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	printLab(c.App.Writer, l)
+	return nil
+}
+
+// labSpec turns the flags of lab up into a Spec, naming the flag at fault.
+func labSpec(c *cli.Context) (lab.Spec, error) {
+	spec := lab.Spec{
+		Routers:           c.Int("routers"),
+		Silent:            c.IntSlice("silent"),
+		Delay:             c.Duration("delay"),
+		PingGroup:         c.Bool("ping-group"),
+		KeepICMPRateLimit: c.Bool("keep-icmp-ratelimit"),
+	}
+	if spec.Routers < 0 || spec.Routers > lab.MaxRouters {
+		return spec, usageErrorf("--routers must be 0..%d, got %d", lab.MaxRouters, spec.Routers)
+	}
+	if name := c.String("name"); c.IsSet("name") && !lab.ValidName(name) {
+		return spec, usageErrorf("--name must be 1-12 of a-z and 0-9, got %q", name)
+	}
+	for _, s := range c.StringSlice("loss") {
+		l, err := parseLoss(s, spec.Routers)
+		if err != nil {
+			return spec, err
+		}
+		spec.Loss = append(spec.Loss, l)
+	}
+	for _, r := range spec.Silent {
+		if r < 1 || r > spec.Routers {
+			return spec, usageErrorf("--silent must name a router 1..%d, got %d", spec.Routers, r)
+		}
+	}
+	if spec.Delay < 0 {
+		return spec, usageErrorf("--delay must not be negative, got %s", spec.Delay)
+	}
+	var err error
+	if spec.LocalPrefix4, err = parseLabPrefix("prefix4", c.String("prefix4"), 4); err != nil {
+		return spec, err
+	}
+	if spec.LocalPrefix6, err = parseLabPrefix("prefix6", c.String("prefix6"), 6); err != nil {
+		return spec, err
+	}
+	for _, s := range c.StringSlice("unreachable") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return spec, usageErrorf("--unreachable wants a prefix such as 198.19.8.0/24, got %q", s)
+		}
+		if p.Addr().Is4() {
+			spec.Unreachable4 = append(spec.Unreachable4, p)
+		} else {
+			spec.Unreachable6 = append(spec.Unreachable6, p)
+		}
+	}
+	for _, s := range c.StringSlice("blackhole") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return spec, usageErrorf("--blackhole wants an address, got %q", s)
+		}
+		spec.Blackhole = append(spec.Blackhole, a)
+	}
+	if spec.Delay > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return spec, fmt.Errorf("lab up: cannot find the rawnet binary to run the responder: %w", err)
+		}
+		spec.DetachedResponder = func(ns string, d time.Duration) *exec.Cmd {
+			return exec.Command(self, "lab", "responder", "--netns", ns, "--delay", d.String())
+		}
+	}
+	return spec, nil
+}
+
+func parseLoss(s string, routers int) (lab.Loss, error) {
+	ls, ps, ok := strings.Cut(s, ":")
+	link, err1 := strconv.Atoi(ls)
+	pct, err2 := strconv.Atoi(strings.TrimSuffix(ps, "%"))
+	if !ok || err1 != nil || err2 != nil {
+		return lab.Loss{}, usageErrorf("--loss wants LINK:PERCENT such as 1:20, got %q", s)
+	}
+	if link < 0 || link > routers {
+		return lab.Loss{}, usageErrorf("--loss link must be 0..%d (link k joins node k and k+1, src is 0), got %d", routers, link)
+	}
+	if pct < 0 || pct > 100 {
+		return lab.Loss{}, usageErrorf("--loss percent must be 0..100, got %d", pct)
+	}
+	return lab.Loss{Link: link, Percent: pct}, nil
+}
+
+func parseLabPrefix(flag, s string, family int) (netip.Prefix, error) {
+	if s == "" || s == "none" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p.Addr().Is4() != (family == 4) {
+		return p, usageErrorf("--%s wants an IPv%d prefix or \"none\", got %q", flag, family, s)
+	}
+	return p, nil
+}
+
+// printLab shows the nodes of l, where things are, and how to use it.
+func printLab(w io.Writer, l *lab.Lab) {
+	spec := l.Spec()
+	fmt.Fprintf(w, "lab %s is up: src, %d router(s), dst", l.Name, len(l.Routers))
+	if l.Slow != nil {
+		fmt.Fprintf(w, ", slow (answers after %s)", spec.Delay)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tNAMESPACE\tINTERFACE\tIPv4\tIPv6")
+	for _, n := range l.Nodes {
+		for i, ifc := range n.Ifaces {
+			node, ns := n.Name, n.NS
+			if i > 0 {
+				node, ns = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\n", node, ns, ifc.Name, ifc.Peer, ifc.Addr4, ifc.Addr6)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "hops from src:   %s\n", joinAddrs(l.HopAddrs4()))
+	fmt.Fprintf(w, "                 %s\n", joinAddrs(l.HopAddrs6()))
+	for _, p := range []netip.Prefix{spec.LocalPrefix4, spec.LocalPrefix6} {
+		if p.IsValid() {
+			fmt.Fprintf(w, "dst answers:     every address in %s\n", p)
+		}
+	}
+	for _, ls := range spec.Loss {
+		fmt.Fprintf(w, "loss:            %d%% toward dst on link %d (%s -> %s)\n",
+			ls.Percent, ls.Link, l.Nodes[ls.Link].Name, l.Nodes[ls.Link+1].Name)
+	}
+	for _, r := range spec.Silent {
+		fmt.Fprintf(w, "silent:          r%d sends no ICMP errors\n", r)
+	}
+	for _, p := range append(append([]netip.Prefix{}, spec.Unreachable4...), spec.Unreachable6...) {
+		fmt.Fprintf(w, "unreachable:     %s, rejected by the last router\n", p)
+	}
+	for _, a := range spec.Blackhole {
+		fmt.Fprintf(w, "blackhole:       %s never answers\n", a)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "try:")
+	fmt.Fprintf(w, "  ip netns exec %s rawnet ping %s\n", l.Src.NS, l.Dst.Addr4)
+	fmt.Fprintf(w, "  ip netns exec %s rawnet ping %s\n", l.Src.NS, l.Dst.Addr6)
+	if p := spec.LocalPrefix4; p.IsValid() {
+		fmt.Fprintf(w, "  ip netns exec %s ping -c 3 %s\n", l.Src.NS, p.Addr().Next())
+	}
+	if l.Slow != nil {
+		fmt.Fprintf(w, "  ip netns exec %s ping -c 3 %s\n", l.Src.NS, l.Slow.Addr4)
+	}
+	if len(l.Routers) > 0 {
+		r := l.Routers[0]
+		fmt.Fprintf(w, "  ip netns exec %s tcpdump -ni %s\n", r.NS, r.Ifaces[0].Name)
+	}
+	fmt.Fprintf(w, "remove it:\n  rawnet lab down %s\n", l.Name)
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
+}
+
+func labDownCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "down",
+		Usage:     "remove labs, with their namespaces and responders",
+		ArgsUsage: "NAME... | --all",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "remove every lab"}},
+		Action:    labDown,
+	}
+}
+
+func labDown(c *cli.Context) error {
+	names := c.Args().Slice()
+	switch {
+	case c.Bool("all") && len(names) > 0:
+		return usageErrorf("lab down takes lab names or --all, not both")
+	case c.Bool("all"):
+		var err error
+		if names, err = lab.List(); err != nil {
+			return err
+		}
+	case len(names) == 0:
+		return usageErrorf("lab down needs a lab name or --all (see rawnet lab list)")
+	}
+	var errs []error
+	for _, name := range names {
+		if !lab.ValidName(name) {
+			errs = append(errs, usageErrorf("lab name must be 1-12 of a-z and 0-9, got %q", name))
+			continue
+		}
+		if err := lab.Down(name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(c.App.Writer, "removed lab %s\n", name)
+	}
+	return errors.Join(errs...)
+}
+
+func labListCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "print the names of the labs on this machine, one a line",
+		Action: func(c *cli.Context) error {
+			names, err := lab.List()
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				fmt.Fprintln(c.App.Writer, n)
+			}
+			return nil
+		},
+	}
+}
+
+// labResponderCommand is what lab up starts, detached, to answer pings in
+// the slow node after the delay; lab down stops it.
+func labResponderCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "responder",
+		Usage:  "answer echo requests in a namespace after a delay (started by lab up)",
+		Hidden: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "netns", Required: true, Usage: "network namespace `NAME` (as in ip netns)"},
+			&cli.DurationFlag{Name: "delay", Required: true, Usage: "reply delay"},
+		},
+		Action: func(c *cli.Context) error {
+			node := &lab.Node{NS: c.String("netns")}
+			var r *lab.Responder
+			err := node.Do(func() (err error) {
+				r, err = lab.ListenResponder(c.Duration("delay"))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			fmt.Fprintln(c.App.Writer, "ready")
+			return r.Serve(c.Context)
+		},
+	}
 }

@@ -23,6 +23,8 @@ type Packet struct {
 	To netip.Addr
 	// TTL is the IP TTL or IPv6 hop limit of the packet, -1 if unknown.
 	TTL int
+	// TOS is its TOS or traffic class, -1 if unknown.
+	TOS int
 	// Received is the kernel's receive timestamp when KernelStamp is true,
 	// otherwise the time user space read the packet.
 	Received    time.Time
@@ -55,11 +57,20 @@ type Conn interface {
 	ReadPacket(buf []byte, p *Packet) error
 	// SetReadDeadline sets when a blocked ReadPacket gives up.
 	SetReadDeadline(t time.Time) error
-	// TTL is the TTL or hop limit the socket sends with.
-	TTL() int
+	// Wire says what the IP header of the packets the socket sends carries.
+	Wire() Wire
 	// Source is the local address packets to dst leave from.
 	Source(dst netip.Addr) (netip.Addr, error)
 	Close() error
+}
+
+// Wire is what the IP header of a packet carries beyond its addresses, as
+// far as socket options decide it: rawnet writes it into the headers it
+// rebuilds for pcap files.
+type Wire struct {
+	TTL int  // TTL or hop limit
+	TOS int  // TOS or traffic class
+	DF  bool // IPv4 don't-fragment bit
 }
 
 // Mode chooses the kind of ICMP socket.

@@ -30,7 +30,7 @@ type sockConn struct {
 	id    uint16
 	route int // a UDP socket used only for route lookups (connect + getsockname)
 	src   netip.Addr
-	ttl   int
+	wire  Wire
 
 	// blocking sockets are read with blocking recvmsg calls in slices of
 	// blockingSlice (SO_RCVTIMEO), checking deadline between slices.
@@ -173,7 +173,7 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuf)
 		}
 	}
-	if c.ttl, err = sendTTL(fd, c.v6); err != nil {
+	if c.wire, err = sendWire(fd, c.v6); err != nil {
 		return err
 	}
 	if c.dgram {
@@ -191,17 +191,25 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	return attachIDFilter(fd, c.v6, c.id)
 }
 
-// sendTTL reads the TTL or hop limit the socket will send with.
-func sendTTL(fd int, v6 bool) (int, error) {
-	level, name := unix.IPPROTO_IP, unix.IP_TTL
+// sendWire reads back the TTL, TOS and don't-fragment setting the socket
+// sends with (the kernel's defaults included).
+func sendWire(fd int, v6 bool) (Wire, error) {
+	level, ttl, tos, pmtu := unix.IPPROTO_IP, unix.IP_TTL, unix.IP_TOS, unix.IP_MTU_DISCOVER
 	if v6 {
-		level, name = unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS
+		level, ttl, tos, pmtu = unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, unix.IPV6_TCLASS, unix.IPV6_MTU_DISCOVER
 	}
-	v, err := unix.GetsockoptInt(fd, level, name)
-	if err != nil {
-		return 0, fmt.Errorf("icmp: read the socket's TTL: %w", err)
+	var w Wire
+	var vals [3]int
+	for i, name := range []int{ttl, tos, pmtu} {
+		v, err := unix.GetsockoptInt(fd, level, name)
+		if err != nil {
+			return w, fmt.Errorf("icmp: read socket option %d: %w", name, err)
+		}
+		vals[i] = v
 	}
-	return v, nil
+	w.TTL, w.TOS = vals[0], vals[1]&0xff
+	w.DF = !v6 && vals[2] != unix.IP_PMTUDISC_DONT
+	return w, nil
 }
 
 func setTimestamps(fd int) error {
@@ -280,7 +288,8 @@ func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
 	if cfg.V6 {
 		opts = append(opts,
 			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"},
-			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"})
+			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"},
+			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS"})
 		if dgram {
 			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR"})
 		}
@@ -295,6 +304,7 @@ func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
 			opts = append(opts,
 				opt{unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"},
 				opt{unix.IPPROTO_IP, unix.IP_PKTINFO, 1, "IP_PKTINFO"},
+				opt{unix.IPPROTO_IP, unix.IP_RECVTOS, 1, "IP_RECVTOS"},
 				opt{unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR"})
 		}
 		if cfg.TTL > 0 {
@@ -422,7 +432,7 @@ func drain(fd int) {
 func (c *sockConn) V6() bool       { return c.v6 }
 func (c *sockConn) Datagram() bool { return c.dgram }
 func (c *sockConn) ID() uint16     { return c.id }
-func (c *sockConn) TTL() int       { return c.ttl }
+func (c *sockConn) Wire() Wire     { return c.wire }
 
 func (c *sockConn) SetReadDeadline(t time.Time) error {
 	if c.blocking {
@@ -603,7 +613,7 @@ func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
 // fill turns the bytes and control messages of one read into a Packet.
 func (c *sockConn) fill(b []byte, p *Packet) error {
 	m := &c.meta
-	*p = Packet{TTL: m.ttl, To: m.dst, Received: m.stamp, KernelStamp: !m.stamp.IsZero()}
+	*p = Packet{TTL: m.ttl, TOS: m.tos, To: m.dst, Received: m.stamp, KernelStamp: !m.stamp.IsZero()}
 	if !p.KernelStamp {
 		p.Received = time.Now()
 	}
@@ -632,7 +642,7 @@ func (c *sockConn) fill(b []byte, p *Packet) error {
 		return fmt.Errorf("icmp: bad IPv4 header length %d", ihl)
 	}
 	p.IP, p.Data = b, b[ihl:]
-	p.TTL = int(b[8])
+	p.TTL, p.TOS = int(b[8]), int(b[1])
 	p.To = netip.AddrFrom4([4]byte(b[16:20]))
 	return nil
 }

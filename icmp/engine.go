@@ -561,7 +561,7 @@ func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 		defer func() { msg[2], msg[3] = 0, 0 }()
 		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, t.src, t.Addr))
 	}
-	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.TTL(), 0, msg))
+	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.Wire(), msg))
 }
 
 // recvLoop reads one socket until the run stops.

@@ -36,7 +36,7 @@ func newFake(v6 bool, id uint16, respond func([]byte, netip.Addr) []fakeReply) *
 func (f *fakeConn) V6() bool       { return f.v6 }
 func (f *fakeConn) Datagram() bool { return f.dgram }
 func (f *fakeConn) ID() uint16     { return f.id }
-func (f *fakeConn) TTL() int       { return 64 }
+func (f *fakeConn) Wire() Wire     { return Wire{TTL: 64, DF: !f.v6} }
 func (f *fakeConn) Close() error   { return nil }
 
 func (f *fakeConn) Source(dst netip.Addr) (netip.Addr, error) {
@@ -138,7 +138,7 @@ func echoReply(req []byte, from netip.Addr, v6 bool) Packet {
 // timeExceeded4 is the ICMPv4 error a router sends about req (sent from
 // src to dst), quoting its IP header and the whole request.
 func timeExceeded4(req []byte, router, src, dst netip.Addr) Packet {
-	inner := wrapIPv4(make([]byte, 20+len(req)), src, dst, 1, 0, req)
+	inner := wrapIPv4(make([]byte, 20+len(req)), src, dst, Wire{TTL: 1}, req)
 	msg := make([]byte, 8+len(inner))
 	msg[0], msg[1] = TypeTimeExceeded4, 0
 	copy(msg[8:], inner)

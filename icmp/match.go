@@ -167,15 +167,15 @@ func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
 	if !local.IsValid() {
 		local = t.src
 	}
-	ttl := max(pkt.TTL, 0)
+	w := Wire{TTL: max(pkt.TTL, 0), TOS: max(pkt.TOS, 0)}
 	if !pkt.QueuedError {
-		p.cfg.Tap(tap.In, pkt.Received, wrapIP(scratch, pkt.From, local, ttl, 0, pkt.Data))
+		p.cfg.Tap(tap.In, pkt.Received, wrapIP(scratch, pkt.From, local, w, pkt.Data))
 		return
 	}
 	// A datagram socket reports errors without the error packet: rebuild
 	// it around the request it quotes, as the router would have sent it.
 	hdr := 8
-	inner := wrapIP(scratch[hdr:], t.src, t.Addr, c.TTL(), 0, pkt.Data)
+	inner := wrapIP(scratch[hdr:], t.src, t.Addr, c.Wire(), pkt.Data)
 	msg := scratch[:hdr+len(inner)]
 	msg[0], msg[1] = ev.ICMPType, ev.ICMPCode
 	msg[2], msg[3] = 0, 0
@@ -186,5 +186,6 @@ func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
 		binary.BigEndian.PutUint16(msg[2:], Checksum(msg, 0))
 	}
 	out := scratch[len(msg):]
-	p.cfg.Tap(tap.In, pkt.Received, wrapIP(out, pkt.From, local, 64, 0, msg))
+	w.TTL = 64 // what the router's error had is not known: a common default
+	p.cfg.Tap(tap.In, pkt.Received, wrapIP(out, pkt.From, local, w, msg))
 }

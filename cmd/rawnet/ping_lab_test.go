@@ -313,3 +313,63 @@ func TestFloodPing(t *testing.T) {
 		t.Errorf("flood output: %d dots, %d backspaces; want 2000 of each", dots, bs)
 	}
 }
+
+// tsharkFields prints fields of the packets of file that match filter,
+// one line per packet, fields separated by "|".
+func tsharkFields(t *testing.T, file, filter string, fields ...string) []string {
+	t.Helper()
+	args := []string{"-r", file, "-Y", filter, "-T", "fields", "-E", "separator=|"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark %v: %v", args, err)
+	}
+	return strings.Fields(strings.TrimSpace(string(out)))
+}
+
+// TestPingOptionsReachTheWire: -Q, -M do, -t, -s and -p as a capture in
+// the destination's namespace sees them, and as rawnet's own pcap records
+// them.
+func TestPingOptionsReachTheWire(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2})
+	dir := t.TempDir()
+	seen, written := dir+"/dst.pcap", dir+"/rawnet.pcap"
+	capture := l.Dst.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "--immediate-mode", "-U", "-w", seen, "icmp")
+	stderr, err := capture.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := capture.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := bufio.NewScanner(stderr)
+	for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
+	}
+	r := inNS(t, l.Src, "ping", "-c", "2", "-i", "0.01", "-Q", "0x28", "-M", "do", "-t", "10", "-s", "100", "-p", "abcd",
+		"--write", written, l.Dst.Addr4.String())
+	time.Sleep(100 * time.Millisecond)
+	capture.Process.Signal(syscall.SIGINT)
+	capture.Wait()
+	if r.code != 0 {
+		t.Fatalf("ping: %s %s", r.stdout, r.stderr)
+	}
+	pattern := strings.Repeat("abcd", 42)[:2*84] // 100 bytes minus rawnet's 16, as hex
+	for _, tc := range []struct {
+		file string
+		ttl  string // two routers between src and dst take two off
+	}{{seen, "8"}, {written, "10"}} {
+		rows := tsharkFields(t, tc.file, "icmp.type == 8", "ip.dsfield", "ip.flags.df", "ip.ttl", "ip.len", "data.data")
+		if len(rows) != 2 {
+			t.Fatalf("%s: %d echo requests, want 2: %v", tc.file, len(rows), rows)
+		}
+		for _, row := range rows {
+			f := strings.Split(row, "|")
+			if f[0] != "0x28" || (f[1] != "1" && f[1] != "True") || f[2] != tc.ttl || f[3] != "128" || !strings.HasSuffix(f[4], pattern) {
+				t.Errorf("%s: request %q: want tos 0x28, DF, ttl %s, length 128, payload ending in abcd...", tc.file, row, tc.ttl)
+			}
+		}
+	}
+}

@@ -1,0 +1,330 @@
+package lab
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// routeLines returns node name's routes in g as ip(8) commands.
+func routeLines(t *testing.T, g *graph, name string) []string {
+	t.Helper()
+	routes := g.routes()
+	for i, n := range g.nodes {
+		if n.name == name {
+			var lines []string
+			for _, r := range routes[i] {
+				lines = append(lines, r.command())
+			}
+			return lines
+		}
+	}
+	t.Fatalf("no node %q", name)
+	return nil
+}
+
+func assertRoutes(t *testing.T, g *graph, name string, want ...string) {
+	t.Helper()
+	got := routeLines(t, g, name)
+	if !slices.Equal(got, want) {
+		t.Errorf("routes of %s:\n got  %s\n want %s", name, strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
+}
+
+func TestChainRoutes(t *testing.T) {
+	c, err := buildChain(Spec{
+		Routers:      2,
+		LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22"),
+		LocalPrefix6: netip.MustParsePrefix("fd00:99::/64"),
+		Unreachable4: []netip.Prefix{netip.MustParsePrefix("198.19.8.0/24")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRoutes(t, c.g, "src",
+		"route add 198.18.0.0/15 via 198.18.0.2 dev to-r1",
+		"route add fd00::/8 via fd00::2 dev to-r1")
+	assertRoutes(t, c.g, "r1",
+		"route add 198.18.2.0/24 via 198.18.1.2 dev to-r2",
+		"route add fd00:0:0:2::/64 via fd00:0:0:1::2 dev to-r2",
+		"route add 198.19.8.0/24 via 198.18.1.2 dev to-r2",
+		"route add 198.19.0.0/22 via 198.18.1.2 dev to-r2",
+		"route add fd00:99::/64 via fd00:0:0:1::2 dev to-r2")
+	assertRoutes(t, c.g, "r2",
+		"route add 198.18.0.0/24 via 198.18.1.1 dev to-r1",
+		"route add fd00::/64 via fd00:0:0:1::1 dev to-r1",
+		"route add unreachable 198.19.8.0/24",
+		"route add 198.19.0.0/22 via 198.18.2.2 dev to-dst",
+		"route add fd00:99::/64 via fd00:0:0:2::2 dev to-dst")
+	assertRoutes(t, c.g, "dst",
+		"route add 198.18.0.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00::/64 via fd00:0:0:2::1 dev to-r2",
+		"route add 198.18.1.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00:0:0:1::/64 via fd00:0:0:2::1 dev to-r2",
+		"route add 198.19.8.0/24 via 198.18.2.1 dev to-r2",
+		"route add local 198.19.0.0/22 dev lo",
+		"route add local fd00:99::/64 dev lo")
+}
+
+// diamond builds src - r1 - {a, b} - r4 - dst: two equal paths.
+func diamond() *graph {
+	g := newGraph(LabNet4, LabNet6)
+	src := g.addNode(&node{name: "src", stub: true})
+	r1 := g.addNode(&node{name: "r1", forward: true})
+	a := g.addNode(&node{name: "a", forward: true})
+	b := g.addNode(&node{name: "b", forward: true})
+	r4 := g.addNode(&node{name: "r4", forward: true})
+	dst := g.addNode(&node{name: "dst"})
+	for k, ends := range [][2]int{{src, r1}, {r1, a}, {r1, b}, {a, r4}, {b, r4}, {r4, dst}} {
+		v4, v6 := chainNets(k)
+		g.connect(ends[0], ends[1], v4, v6)
+	}
+	return g
+}
+
+func TestRoutesKeepEqualCostNextHops(t *testing.T) {
+	g := diamond()
+	if err := g.check(); err != nil {
+		t.Fatal(err)
+	}
+	r1 := routeLines(t, g, "r1")
+	for _, want := range []string{
+		"route add 198.18.5.0/24 nexthop via 198.18.1.2 dev to-a nexthop via 198.18.2.2 dev to-b",
+		"route add fd00:0:0:5::/64 nexthop via fd00:0:0:1::2 dev to-a nexthop via fd00:0:0:2::2 dev to-b",
+		"route add 198.18.3.0/24 via 198.18.1.2 dev to-a", // a's far link: one path
+	} {
+		if !slices.Contains(r1, want) {
+			t.Errorf("r1 lacks %q; has\n%s", want, strings.Join(r1, "\n"))
+		}
+	}
+	r4 := routeLines(t, g, "r4")
+	want := "route add 198.18.0.0/24 nexthop via 198.18.3.1 dev to-a nexthop via 198.18.4.1 dev to-b"
+	if !slices.Contains(r4, want) {
+		t.Errorf("r4 lacks %q; has\n%s", want, strings.Join(r4, "\n"))
+	}
+	// dst is a host, not a stub: one route per lab subnet it lacks.
+	if got := len(routeLines(t, g, "dst")); got != 2*5 {
+		t.Errorf("dst has %d routes, want 10", got)
+	}
+}
+
+func TestParallelLinksGetDistinctNamesAndECMP(t *testing.T) {
+	g := newGraph(LabNet4, LabNet6)
+	x := g.addNode(&node{name: "x", forward: true})
+	y := g.addNode(&node{name: "y", forward: true})
+	z := g.addNode(&node{name: "z"})
+	for k, ends := range [][2]int{{x, y}, {x, y}, {y, z}} {
+		v4, _ := chainNets(k)
+		g.connect(ends[0], ends[1], v4, netip.Prefix{})
+	}
+	if g.links[0].ends[0].ifname != "to-y" || g.links[1].ends[0].ifname != "eth1" {
+		t.Errorf("interface names %q, %q; want to-y, eth1", g.links[0].ends[0].ifname, g.links[1].ends[0].ifname)
+	}
+	assertRoutes(t, g, "x", "route add 198.18.2.0/24 nexthop via 198.18.0.2 dev to-y nexthop via 198.18.1.2 dev eth1")
+	assertRoutes(t, g, "z",
+		"route add 198.18.0.0/24 via 198.18.2.1 dev to-y",
+		"route add 198.18.1.0/24 via 198.18.2.1 dev to-y")
+}
+
+func TestHostsDoNotForward(t *testing.T) {
+	// No routers: src links to dst and to slow, and forwards for neither.
+	// dst and slow reach src's address on the other link through src (it
+	// is on that subnet), but not dst's local prefix from slow.
+	c, err := buildChain(Spec{Delay: time.Millisecond, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRoutes(t, c.g, "src", "route add 198.19.0.0/22 via 198.18.0.2 dev to-dst")
+	assertRoutes(t, c.g, "dst",
+		"route add 198.18.100.0/24 via 198.18.0.1 dev to-src",
+		"route add fd00:0:0:100::/64 via fd00::1 dev to-src",
+		"route add local 198.19.0.0/22 dev lo")
+	assertRoutes(t, c.g, "slow",
+		"route add 198.18.0.0/24 via 198.18.100.1 dev to-src",
+		"route add fd00::/64 via fd00:0:0:100::1 dev to-src")
+}
+
+func TestChainAddressing(t *testing.T) {
+	v4, v6 := chainNets(12)
+	if v4.String() != "198.18.12.0/24" || v6.String() != "fd00:0:0:12::/64" {
+		t.Errorf("chainNets(12) = %s, %s", v4, v6)
+	}
+	c, err := buildChain(Spec{Routers: 3, Delay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLab("t", Spec{Routers: 3}, c)
+	want4 := "[198.18.0.2 198.18.1.2 198.18.2.2 198.18.3.2]"
+	want6 := "[fd00::2 fd00:0:0:1::2 fd00:0:0:2::2 fd00:0:0:3::2]"
+	if got := fmtAddrs(l.HopAddrs4()); got != want4 {
+		t.Errorf("HopAddrs4 = %s, want %s", got, want4)
+	}
+	if got := fmtAddrs(l.HopAddrs6()); got != want6 {
+		t.Errorf("HopAddrs6 = %s, want %s", got, want6)
+	}
+	if l.Src.NS != "rn-t-src" || l.Slow.Addr4.String() != "198.18.100.2" || l.Slow.Addr6.String() != "fd00:0:0:100::2" {
+		t.Errorf("src ns %s, slow %s %s", l.Src.NS, l.Slow.Addr4, l.Slow.Addr6)
+	}
+	if ifc := l.Node("r3").Ifaces; len(ifc) != 3 || ifc[2].Name != "to-slow" || ifc[2].Addr4.String() != "198.18.100.1/24" {
+		t.Errorf("r3 interfaces %+v, want the third to be to-slow 198.18.100.1/24", ifc)
+	}
+}
+
+func fmtAddrs(as []netip.Addr) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.String())
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func TestBadSpecs(t *testing.T) {
+	p := netip.MustParsePrefix
+	cases := map[string]Spec{
+		"too many routers":      {Routers: MaxRouters + 1},
+		"negative routers":      {Routers: -1},
+		"loss link":             {Routers: 2, Loss: []Loss{{Link: 3, Percent: 10}}},
+		"loss percent":          {Routers: 2, Loss: []Loss{{Link: 1, Percent: 101}}},
+		"silent router 0":       {Routers: 2, Silent: []int{0}},
+		"silent router N+1":     {Routers: 2, Silent: []int{3}},
+		"negative delay":        {Delay: -time.Second},
+		"unreachable no router": {Unreachable4: []netip.Prefix{p("198.19.8.0/24")}},
+		"v6 prefix as v4":       {LocalPrefix4: p("fd00:99::/64")},
+		"outside the lab":       {LocalPrefix4: p("10.0.0.0/8")},
+		"outside the lab v6":    {LocalPrefix6: p("2001:db8::/64")},
+		"overlaps a link":       {LocalPrefix4: p("198.18.0.0/16")},
+		"host bits":             {LocalPrefix4: p("198.19.0.1/22")},
+		"overlapping prefixes":  {Routers: 1, LocalPrefix4: p("198.19.0.0/22"), Unreachable4: []netip.Prefix{p("198.19.1.0/24")}},
+		"blackhole not dst":     {Routers: 1, Blackhole: []netip.Addr{netip.MustParseAddr("198.18.0.2")}},
+	}
+	for name, spec := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := buildChain(spec); !errors.Is(err, ErrInvalidSpec) {
+				t.Errorf("buildChain: %v, want ErrInvalidSpec", err)
+			}
+		})
+	}
+	if _, err := buildChain(Spec{Routers: MaxRouters, Delay: 1}); err != nil {
+		t.Errorf("largest chain: %v", err)
+	}
+}
+
+func TestNodeNames(t *testing.T) {
+	g := newGraph(LabNet4)
+	g.addNode(&node{name: "Bad-Name"})
+	if err := g.check(); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("bad node name: %v", err)
+	}
+	for ns, want := range map[string]string{"rn-abc-r1": "abc", "rn-abc": "", "rn-a-b-c": "", "other": ""} {
+		if got, _ := labOf(ns); got != want {
+			t.Errorf("labOf(%q) = %q, want %q", ns, got, want)
+		}
+	}
+}
+
+func TestNftScript(t *testing.T) {
+	c, err := buildChain(Spec{
+		Routers:      2,
+		LocalPrefix6: netip.MustParsePrefix("fd00:99::/64"),
+		Loss:         []Loss{{Link: 1, Percent: 30}, {Link: 2, Percent: 100}},
+		Silent:       []int{1},
+		Blackhole:    []netip.Addr{netip.MustParseAddr("fd00:99::9"), netip.MustParseAddr("198.18.2.2")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := func(name string) string {
+		for i, n := range c.g.nodes {
+			if n.name == name {
+				return c.g.nftScript(i)
+			}
+		}
+		return "no such node"
+	}
+	if s := script("src"); s != "" {
+		t.Errorf("src needs no rules, got\n%s", s)
+	}
+	for node, wants := range map[string][]string{
+		"r1":  {"hook output", "icmp type { destination-unreachable, time-exceeded, parameter-problem } drop", "icmpv6 type"},
+		"r2":  {"hook prerouting", `iifname "to-r1" numgen random mod 100 < 30 drop`, `iifname "to-r1" icmpv6 type { nd-neighbor-solicit`},
+		"dst": {`iifname "to-r2" drop`, "ip daddr { 198.18.2.2 } drop", "ip6 daddr { fd00:99::9 } drop"},
+	} {
+		s := script(node)
+		for _, w := range wants {
+			if !strings.Contains(s, w) {
+				t.Errorf("%s's rules lack %q:\n%s", node, w, s)
+			}
+		}
+	}
+	if s := script("r2"); strings.Contains(s, "hook output") {
+		t.Errorf("r2 is not silent:\n%s", s)
+	}
+}
+
+func TestSysctls(t *testing.T) {
+	has := func(n *node, key, value string) bool {
+		return slices.Contains(n.sysctls(), sysctl{key, value})
+	}
+	c, err := buildChain(Spec{Routers: 1, Delay: 1, PingGroup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, r1, dst, slow := c.g.nodes[c.src], c.g.nodes[c.routers[0]], c.g.nodes[c.dst], c.g.nodes[c.slow]
+	checks := []struct {
+		n          *node
+		key, value string
+		want       bool
+	}{
+		{r1, "net/ipv4/ip_forward", "1", true},
+		{r1, "net/ipv6/conf/all/forwarding", "1", true},
+		{r1, "net/ipv4/icmp_ratelimit", "0", true},
+		{r1, "net/ipv6/icmp/ratelimit", "0", true},
+		{dst, "net/ipv4/icmp_ratelimit", "0", true},
+		{dst, "net/ipv4/ip_forward", "1", false},
+		{src, "net/ipv4/ping_group_range", "0\t2147483647", true},
+		{src, "net/ipv6/conf/default/accept_dad", "0", true},
+		{slow, "net/ipv4/icmp_echo_ignore_all", "1", true},
+		{slow, "net/ipv6/icmp/echo_ignore_all", "1", true},
+	}
+	for _, c := range checks {
+		if got := has(c.n, c.key, c.value); got != c.want {
+			t.Errorf("%s: %s=%q set: %v, want %v", c.n.name, c.key, c.value, got, c.want)
+		}
+	}
+	c, _ = buildChain(Spec{Routers: 1, KeepICMPRateLimit: true})
+	if has(c.g.nodes[c.routers[0]], "net/ipv4/icmp_ratelimit", "0") {
+		t.Error("KeepICMPRateLimit still turns the rate limit off")
+	}
+}
+
+func TestScripts(t *testing.T) {
+	c, err := buildChain(Spec{Routers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := c.g.linkScript("t")
+	want := "link add to-r1 index 10 netns rn-t-src type veth peer name to-src index 11 netns rn-t-r1\n" +
+		"link add to-dst index 12 netns rn-t-r1 type veth peer name to-r1 index 13 netns rn-t-dst\n"
+	if links != want {
+		t.Errorf("linkScript:\n%s\nwant\n%s", links, want)
+	}
+	if ns := c.g.namespaceScript("t"); ns != "netns add rn-t-src\nnetns add rn-t-r1\nnetns add rn-t-dst\n" {
+		t.Errorf("namespaceScript:\n%s", ns)
+	}
+	r1 := c.g.nodeScript(c.routers[0], c.g.routes()[c.routers[0]])
+	for _, w := range []string{
+		"link set lo up\n",
+		"addr add 198.18.0.2/24 dev to-src\n",
+		"addr add fd00::2/64 dev to-src nodad\n",
+		"addr add fe80::2/64 dev to-src nodad\n",
+		"addr add fe80::1/64 dev to-dst nodad\n",
+		"link set to-dst up\n",
+	} {
+		if !strings.Contains(r1, w) {
+			t.Errorf("r1's script lacks %q:\n%s", w, r1)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package lab
+
+import (
+	"context"
+	"net/netip"
+	"os/exec"
+	"sync"
+)
+
+// A Lab is a running chain of namespaces. Close removes it.
+type Lab struct {
+	// Name is the lab's name; its namespaces are rn-<Name>-<node>.
+	Name    string
+	Src     *Node
+	Routers []*Node // r1..rN
+	Dst     *Node
+	Slow    *Node // nil unless Spec.Delay > 0
+	// Nodes holds every node: src, r1..rN, dst, then slow.
+	Nodes []*Node
+
+	spec  Spec
+	chain *chain
+
+	closeOnce     sync.Once
+	closeErr      error
+	stopResponder func() error // in-process responder, nil when none
+}
+
+// A Node is one namespace of a lab.
+type Node struct {
+	// Name is the node's name in the lab: "src", "r1", ..., "dst", "slow".
+	Name string
+	// NS is the network namespace, as ip netns knows it.
+	NS string
+	// Addr4 and Addr6 are the addresses others reach the node by: for a
+	// router, its interface toward src, which is also where its ICMP
+	// errors come from.
+	Addr4, Addr6 netip.Addr
+	// Ifaces lists the node's interfaces in the order its links were made.
+	Ifaces []Iface
+}
+
+// An Iface is one end of a link.
+type Iface struct {
+	Name         string       // e.g. "to-r2"
+	Peer         string       // the node at the other end
+	Addr4, Addr6 netip.Prefix // address and subnet length; zero if none
+}
+
+// newLab describes the nodes of chain c as they will exist in lab name.
+func newLab(name string, spec Spec, c *chain) *Lab {
+	l := &Lab{Name: name, spec: spec, chain: c}
+	g := c.g
+	for i, n := range g.nodes {
+		node := &Node{Name: n.name, NS: nsName(name, n.name)}
+		node.Addr4, node.Addr6 = g.primary(i)
+		for _, li := range n.links {
+			lk := g.links[li]
+			e := lk.end(i)
+			ifc := Iface{Name: e.ifname, Peer: g.nodes[lk.other(i).node].name}
+			if e.addr4.IsValid() {
+				ifc.Addr4 = netip.PrefixFrom(e.addr4, lk.net4.Bits())
+			}
+			if e.addr6.IsValid() {
+				ifc.Addr6 = netip.PrefixFrom(e.addr6, lk.net6.Bits())
+			}
+			node.Ifaces = append(node.Ifaces, ifc)
+		}
+		l.Nodes = append(l.Nodes, node)
+	}
+	l.Src = l.Nodes[c.src]
+	l.Dst = l.Nodes[c.dst]
+	for _, r := range c.routers {
+		l.Routers = append(l.Routers, l.Nodes[r])
+	}
+	if c.slow >= 0 {
+		l.Slow = l.Nodes[c.slow]
+	}
+	return l
+}
+
+// Spec returns the spec the lab was built from.
+func (l *Lab) Spec() Spec { return l.spec }
+
+// HopAddrs4 returns the IPv4 address each router answers from (its
+// interface toward src), in order, then dst's address: the hop list a trace
+// from src to dst must produce.
+func (l *Lab) HopAddrs4() []netip.Addr {
+	var as []netip.Addr
+	for _, r := range l.Routers {
+		as = append(as, r.Addr4)
+	}
+	return append(as, l.Dst.Addr4)
+}
+
+// HopAddrs6 is HopAddrs4 for IPv6.
+func (l *Lab) HopAddrs6() []netip.Addr {
+	var as []netip.Addr
+	for _, r := range l.Routers {
+		as = append(as, r.Addr6)
+	}
+	return append(as, l.Dst.Addr6)
+}
+
+// Node returns the node called name ("src", "r2", ...), or nil.
+func (l *Lab) Node(name string) *Node {
+	for _, n := range l.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Command returns a command that runs name with args inside n's namespace
+// (ip netns exec NS name args...).
+func (n *Node) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
+}

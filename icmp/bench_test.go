@@ -48,12 +48,13 @@ func BenchmarkReceiveMatch(b *testing.B) {
 	reply := MarshalEcho(make([]byte, 64), Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, Probe{Cookie: 99, Seq: 1}, nil)
 	pkt := Packet{Data: reply, From: netip.MustParseAddr("198.18.3.2"), TTL: 61, Received: time.Now(), KernelStamp: true}
 	t := &p.targets[0]
+	var ev Event
 	b.ReportAllocs()
 	for b.Loop() {
 		t.ring[1&t.mask].state = slotPending
 		p.pending++
 		p.fifo.push(pending{target: 0, seq: 1})
-		if _, ok := p.handle(c, &pkt); !ok {
+		if !p.handle(c, &pkt, &ev) {
 			b.Fatal("reply not matched")
 		}
 	}

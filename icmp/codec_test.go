@@ -174,9 +174,26 @@ func FuzzHandle(f *testing.F) {
 	f.Add([]byte{11, 0, 0, 0, 0, 0, 0, 0, 0x45}, true)
 	f.Fuzz(func(t *testing.T, b []byte, queued bool) {
 		pkt := Packet{Data: b, From: netip.MustParseAddr("198.18.3.2"), QueuedError: queued}
-		ev, ok := p.handle(c, &pkt)
+		var ev Event
+		ok := p.handle(c, &pkt, &ev)
 		if ok && len(b) >= 6 && binary.BigEndian.Uint16(b[4:]) != 0x1234 && !queued && ev.Kind == EventReply {
 			t.Fatalf("reply with foreign id %x matched", b[4:6])
 		}
 	})
+}
+
+// The template's incremental checksum gives exactly MarshalEcho's bytes.
+func TestEchoTemplateMatchesMarshalEcho(t *testing.T) {
+	for _, size := range []int{0, 7, 15, 16, 17, 56, 1471} {
+		for _, pattern := range [][]byte{nil, {0xab}, {1, 2, 3}} {
+			tmpl := newEchoTemplate(size, pattern)
+			for i, e := range []Echo{{Type: 8, ID: 1, Seq: 2}, {Type: 8, ID: 0xffff, Seq: 0xfffe}, {Type: 128, ID: 7, Seq: 9}} {
+				p := Probe{Cookie: 0xfedcba9876543210 + uint64(i), Target: uint32(i * 1000), Seq: uint32(e.Seq) + 1<<20}
+				want := MarshalEcho(make([]byte, 8+size), e, p, pattern)
+				if got := tmpl.marshal(e, p); !bytes.Equal(got, want) {
+					t.Fatalf("size %d pattern %x echo %+v:\n got %x\nwant %x", size, pattern, e, got, want)
+				}
+			}
+		}
+	}
 }

@@ -573,6 +573,16 @@ func (c *sockConn) doRead(fd uintptr) bool {
 // when a packet arrives, with no poller in between.
 func (c *sockConn) doBlockingRead(fd uintptr) bool {
 	c.rqueued = false
+	// Most often the packet is already queued (on a fast path the reply
+	// arrives while the request is still being sent): try without the
+	// scheduler's bookkeeping for a blocking call first.
+	if n, oobn, e := c.recvmsg(fd, unix.MSG_DONTWAIT); e != unix.EAGAIN {
+		c.rn, c.roobn, c.rerr = n, oobn, nil
+		if e != 0 {
+			c.rerr = e
+		}
+		return true
+	}
 	for {
 		n, oobn, e := c.recvmsg(fd, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {

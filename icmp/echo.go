@@ -115,18 +115,7 @@ func ParseEcho(b []byte) (e Echo, p Probe, ok bool, err error) {
 // Checksum returns the Internet checksum (RFC 1071) of b, starting from a
 // partial sum (for pseudo headers).
 func Checksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)&1 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	return fold(initial + sum16(b))
 }
 
 // pseudoHeaderSum6 is the partial checksum of the IPv6 pseudo header for an
@@ -146,4 +135,64 @@ func pseudoHeaderSum6(src, dst netip.Addr, length int, next uint8) uint32 {
 // EchoChecksum6 returns the ICMPv6 checksum of msg sent from src to dst.
 func EchoChecksum6(msg []byte, src, dst netip.Addr) uint16 {
 	return Checksum(msg, pseudoHeaderSum6(src, dst, len(msg), protoICMP6))
+}
+
+// echoTemplate marshals a run of echo messages that differ only in their
+// header and probe fields: the payload after the probe fields is written,
+// and its share of the checksum summed, once.
+type echoTemplate struct {
+	buf     []byte
+	pattern []byte
+	tailSum uint32 // one's complement sum of buf[echoHeaderLen+probeHeaderLen:]
+}
+
+func newEchoTemplate(size int, pattern []byte) *echoTemplate {
+	t := &echoTemplate{buf: make([]byte, echoHeaderLen+size), pattern: pattern}
+	MarshalEcho(t.buf, Echo{}, Probe{}, pattern)
+	if size >= probeHeaderLen {
+		t.tailSum = sum16(t.buf[echoHeaderLen+probeHeaderLen:])
+	}
+	return t
+}
+
+// marshal writes e and p into the template and returns the message; it
+// is the same as MarshalEcho with the template's payload.
+func (t *echoTemplate) marshal(e Echo, p Probe) []byte {
+	b := t.buf
+	if len(b) < echoHeaderLen+probeHeaderLen {
+		return MarshalEcho(b, e, p, t.pattern) // too short for probe fields
+
+	}
+	b[0], b[1] = e.Type, e.Code
+	b[2], b[3] = 0, 0
+	binary.BigEndian.PutUint16(b[4:], e.ID)
+	binary.BigEndian.PutUint16(b[6:], e.Seq)
+	binary.BigEndian.PutUint64(b[8:], p.Cookie)
+	binary.BigEndian.PutUint32(b[16:], p.Target)
+	binary.BigEndian.PutUint32(b[20:], p.Seq)
+	if e.Type == TypeEchoRequest4 || e.Type == TypeEchoReply4 {
+		binary.BigEndian.PutUint16(b[2:], fold(sum16(b[:echoHeaderLen+probeHeaderLen])+t.tailSum))
+	}
+	return b
+}
+
+// sum16 is the unfolded one's complement sum of b as 16-bit words.
+func sum16(b []byte) uint32 {
+	var sum uint32
+	n := len(b) &^ 1
+	for i := 0; i < n; i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)&1 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return sum
+}
+
+// fold folds a sum into 16 bits and complements it.
+func fold(sum uint32) uint16 {
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
 }

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,11 +160,11 @@ type Pinger struct {
 	timeout int64
 	total   int // probes to send over all targets; 0 = no limit
 
-	sendMu   sync.Mutex // serializes sends: txbuf, tapOut, next
+	sendMu   sync.Mutex // serializes sends: tmpl, tapOut, next
 	next     int        // index of the next probe to send
 	lastSend atomic.Int64
 	stopped  atomic.Bool // no more sends (ctx ended)
-	txbuf    []byte
+	tmpl     *echoTemplate
 	tapOut   []byte
 
 	mu           sync.Mutex // probe state and statistics
@@ -184,12 +185,14 @@ type Pinger struct {
 
 type target struct {
 	Target
-	conn Conn
-	src  netip.Addr
-	seq  uint32 // last sequence sent
-	ring []slot
-	mask uint32
-	st   TargetStats
+	conn    Conn
+	reqType uint8  // echo request type of the target's family
+	id      uint16 // the conn's echo identifier
+	src     netip.Addr
+	seq     uint32 // last sequence sent
+	ring    []slot
+	mask    uint32
+	st      TargetStats
 }
 
 const (
@@ -225,9 +228,9 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 	}
 	p.initPacing()
 	p.timeout = int64(cfg.Timeout)
-	p.txbuf = make([]byte, echoHeaderLen+cfg.Size)
+	p.tmpl = newEchoTemplate(cfg.Size, cfg.Pattern)
 	if cfg.Tap != nil {
-		p.tapOut = make([]byte, ipv6HeaderLen+len(p.txbuf))
+		p.tapOut = make([]byte, ipv6HeaderLen+len(p.tmpl.buf))
 	}
 	p.total = cfg.Count * len(cfg.Targets)
 	p.wake = make(chan struct{}, 1)
@@ -284,7 +287,11 @@ func (p *Pinger) initTargets() error {
 		if err != nil {
 			return err
 		}
-		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1)}
+		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
+			reqType: TypeEchoRequest4, id: c.ID()}
+		if c.V6() {
+			p.targets[i].reqType = TypeEchoRequest6
+		}
 		p.targets[i].st.Target = t
 		p.byAddr[t.Addr] = uint32(i)
 	}
@@ -356,13 +363,18 @@ func (p *Pinger) Run(ctx context.Context, sink func(Event) error) (Summary, erro
 }
 
 // coordinate expires probes until all are resolved, ctx ends, or the sink
-// fails.
+// fails. Its timer runs while probes may be waiting: the sender pokes it
+// only when it is not running (armed false), which in a steady run is once
+// per timeout period, not once per probe.
 func (p *Pinger) coordinate(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
+	running := false
 	for {
 		select {
 		case <-timer.C:
+			running = false
 			p.expire(time.Now())
 		case <-p.wake:
 		case <-ctx.Done():
@@ -372,12 +384,20 @@ func (p *Pinger) coordinate(ctx context.Context) {
 			return
 		}
 		p.mu.Lock()
-		if p.fifo.len() > 0 {
+		switch {
+		case running:
+		case p.fifo.len() > 0:
 			timer.Reset(time.Until(time.Unix(0, p.fifo.peek().deadline)))
-			p.armed = true
-		} else {
-			p.armed = false
+			running = true
+		case !p.armed:
+			// Nothing waits and nothing was sent since the timer stopped.
+		default:
+			// Probes were sent and already answered: look again a timeout
+			// from now rather than be woken for every probe.
+			timer.Reset(time.Duration(p.timeout))
+			running = true
 		}
+		p.armed = running
 		p.mu.Unlock()
 	}
 }
@@ -515,12 +535,8 @@ func (p *Pinger) send(ti int) {
 	t := &p.targets[ti]
 	t.seq++
 	seq := t.seq
-	typ := uint8(TypeEchoRequest4)
-	if t.conn.V6() {
-		typ = TypeEchoRequest6
-	}
-	msg := MarshalEcho(p.txbuf, Echo{Type: typ, ID: t.conn.ID(), Seq: uint16(seq)},
-		Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq}, p.cfg.Pattern)
+	msg := p.tmpl.marshal(Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
+		Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
 	now := time.Now()
 	s := &t.ring[seq&t.mask]
 	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
@@ -566,12 +582,19 @@ func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 
 // recvLoop reads one socket until the run stops.
 func (p *Pinger) recvLoop(c Conn) {
+	if p.cfg.Flood {
+		// The flood loop (read, match, send the next probe) keeps one OS
+		// thread to itself, as ping -f's single thread does.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	buf := make([]byte, 1<<16+ipv6HeaderLen)
 	var scratch []byte
 	if p.cfg.Tap != nil {
 		scratch = make([]byte, 2*len(buf))
 	}
 	var pkt Packet
+	var ev Event
 	for {
 		err := c.ReadPacket(buf, &pkt)
 		if err != nil {
@@ -585,8 +608,7 @@ func (p *Pinger) recvLoop(c Conn) {
 			}
 			continue // a deadline or transient receive error (ENOBUFS): keep reading
 		}
-		ev, ok := p.handle(c, &pkt)
-		if !ok {
+		if !p.handle(c, &pkt, &ev) {
 			continue
 		}
 		if ev.Kind == EventReply && p.cfg.Flood && !ev.Dup {

@@ -11,62 +11,62 @@ import (
 // handle matches one received packet to the probe it answers or reports
 // on. It returns false for packets that are not about this run's probes
 // (other processes' pings, stray errors). It allocates nothing.
-func (p *Pinger) handle(c Conn, pkt *Packet) (Event, bool) {
+func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
 	if pkt.QueuedError {
-		return p.handleQueued(c, pkt)
+		return p.handleQueued(c, pkt, ev)
 	}
 	b := pkt.Data
 	if len(b) < echoHeaderLen {
-		return Event{}, false
+		return false
 	}
 	v6 := c.V6()
 	switch {
 	case !v6 && b[0] == TypeEchoReply4, v6 && b[0] == TypeEchoReply6:
-		return p.handleReply(c, pkt)
+		return p.handleReply(c, pkt, ev)
 	case !v6 && IsError4(b[0]):
 		q, err := ParseError4(b)
 		if err != nil || q.Proto != protoICMP4 {
-			return Event{}, false
+			return false
 		}
-		return p.handleError(c, pkt, q, TypeEchoRequest4)
+		return p.handleError(c, pkt, q, TypeEchoRequest4, ev)
 	case v6 && IsError6(b[0]):
 		q, err := ParseError6(b)
 		if err != nil || q.Proto != protoICMP6 {
-			return Event{}, false
+			return false
 		}
-		return p.handleError(c, pkt, q, TypeEchoRequest6)
+		return p.handleError(c, pkt, q, TypeEchoRequest6, ev)
 	}
-	return Event{}, false
+	return false
 }
 
-func (p *Pinger) handleReply(c Conn, pkt *Packet) (Event, bool) {
+func (p *Pinger) handleReply(c Conn, pkt *Packet, ev *Event) bool {
 	e, pr, hasProbe, err := ParseEcho(pkt.Data)
 	if err != nil {
-		return Event{}, false
+		return false
 	}
-	ev := Event{Kind: EventReply, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received, KernelStamp: pkt.KernelStamp}
+	*ev = Event{Kind: EventReply, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received, KernelStamp: pkt.KernelStamp}
 	return p.resolve(c, e, pr, hasProbe, pkt.From, ev)
 }
 
 // handleError matches an ICMP error by the echo request it quotes.
-func (p *Pinger) handleError(c Conn, pkt *Packet, q Quote, reqType uint8) (Event, bool) {
+func (p *Pinger) handleError(c Conn, pkt *Packet, q Quote, reqType uint8, ev *Event) bool {
 	e, pr, hasProbe, err := ParseEcho(q.Payload)
 	if err != nil || e.Type != reqType {
-		return Event{}, false
+		return false
 	}
-	ev := Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
+	*ev = Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
 		KernelStamp: pkt.KernelStamp, ICMPType: q.Type, ICMPCode: q.Code, Info: q.Info}
 	return p.resolve(c, e, pr, hasProbe, q.Dst, ev)
 }
 
 // handleQueued matches an error that a datagram socket reported through
 // its error queue: pkt.Data is our echo request as it was sent.
-func (p *Pinger) handleQueued(c Conn, pkt *Packet) (Event, bool) {
+func (p *Pinger) handleQueued(c Conn, pkt *Packet, ev *Event) bool {
 	e, pr, hasProbe, err := ParseEcho(pkt.Data)
 	if err != nil {
-		return Event{}, false
+		return false
 	}
-	ev := Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
+	*ev = Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
 		KernelStamp: pkt.KernelStamp, ICMPType: pkt.ErrType, ICMPCode: pkt.ErrCode, Info: pkt.ErrInfo}
 	return p.resolve(c, e, pr, hasProbe, pkt.OrigDst, ev)
 }
@@ -75,35 +75,35 @@ func (p *Pinger) handleQueued(c Conn, pkt *Packet) (Event, bool) {
 // updates its state and the target's statistics. peer is the target's
 // address as the packet names it (reply source or quoted destination),
 // used when the payload is too short to carry the probe fields.
-func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Addr, ev Event) (Event, bool) {
+func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Addr, ev *Event) bool {
 	if e.ID != c.ID() {
-		return ev, false
+		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ti, ok := p.targetOf(pr, hasProbe, peer)
 	if !ok {
-		return ev, false
+		return false
 	}
 	t := &p.targets[ti]
 	if t.conn != c {
-		return ev, false
+		return false
 	}
 	seq := pr.Seq
 	if !hasProbe {
 		seq = extendSeq(t.seq, e.Seq)
 	} else if uint16(seq) != e.Seq {
-		return ev, false
+		return false
 	}
 	s := &t.ring[seq&t.mask]
 	if s.seq != seq || s.state == slotEmpty {
-		return ev, false
+		return false
 	}
 	ev.Target, ev.Seq = int(ti), seq
 	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
-	p.apply(t, s, &ev)
+	p.apply(t, s, ev)
 	ev.done = p.sendFinished && p.pending == 0
-	return ev, true
+	return true
 }
 
 // apply records what ev says about the probe in slot s of target t.

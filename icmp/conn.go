@@ -102,13 +102,15 @@ type ListenConfig struct {
 	// through Go's network poller: the kernel wakes the reading thread
 	// directly, which is what a flood ping's one-probe-at-a-time loop
 	// wants. The socket then holds an OS thread while it waits, and a read
-	// deadline is noticed within blockingSlice. Datagram sockets ignore it.
+	// deadline is noticed within BlockingSlice. Datagram sockets ignore it.
 	Blocking bool
+	// BlockingSlice bounds one blocking recvmsg call (SO_RCVTIMEO), so
+	// that a Blocking socket notices its read deadline in time (default
+	// 50ms).
+	BlockingSlice time.Duration
 }
 
-// blockingSlice bounds one blocking recvmsg call, so that a Blocking
-// socket notices its read deadline (and the end of a run) in time.
-const blockingSlice = 50 * time.Millisecond
+const defaultBlockingSlice = 50 * time.Millisecond
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
 var ErrUnsupported = errors.New("icmp: not implemented on this operating system")

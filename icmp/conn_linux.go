@@ -33,7 +33,8 @@ type sockConn struct {
 	wire  Wire
 
 	// blocking sockets are read with blocking recvmsg calls in slices of
-	// blockingSlice (SO_RCVTIMEO), checking deadline between slices.
+	// ListenConfig.BlockingSlice (SO_RCVTIMEO), checking deadline between
+	// slices.
 	blocking bool
 	deadline atomic.Int64 // unix nanoseconds; 0 = none
 
@@ -129,7 +130,11 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 	}
 	drain(fd)
 	if blocking {
-		tv := unix.NsecToTimeval(int64(blockingSlice))
+		slice := cfg.BlockingSlice
+		if slice <= 0 {
+			slice = defaultBlockingSlice
+		}
+		tv := unix.NsecToTimeval(int64(slice))
 		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return nil, fmt.Errorf("icmp: set SO_RCVTIMEO: %w", err)
 		}

@@ -164,6 +164,7 @@ type Pinger struct {
 	next     int        // index of the next probe to send
 	lastSend atomic.Int64
 	stopped  atomic.Bool // no more sends (ctx ended)
+	allSent  chan struct{} // closed when the last probe has been sent
 	tmpl     *echoTemplate
 	tapOut   []byte
 
@@ -234,6 +235,7 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 	}
 	p.total = cfg.Count * len(cfg.Targets)
 	p.wake = make(chan struct{}, 1)
+	p.allSent = make(chan struct{})
 	p.stopping = make(chan struct{})
 	return p, nil
 }
@@ -479,28 +481,21 @@ func (p *Pinger) summary(start time.Time) Summary {
 // the gap between sends and the period between rounds. Flooding, it only
 // steps in when a reply is overdue: the receiver sends on each reply.
 func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
+	if p.cfg.Flood {
+		p.floodStart(ctx)
+		return
+	}
 	n := len(p.targets)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for k := 0; !p.allSent(); k++ {
-		var at time.Time
-		if p.cfg.Flood {
-			at = time.Unix(0, p.lastSend.Load()).Add(p.cfg.Interval)
-			if k == 0 {
-				at = start
-			}
-		} else {
-			at = start.Add(time.Duration(k/n)*p.period + time.Duration(k%n)*p.gap)
-		}
+	for k := 0; !p.sentAll(); k++ {
+		at := start.Add(time.Duration(k/n)*p.period + time.Duration(k%n)*p.gap)
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
 				return
-			}
-			if p.cfg.Flood && time.Until(time.Unix(0, p.lastSend.Load()).Add(p.cfg.Interval)) > 0 {
-				continue // a reply sent the next probe meanwhile
 			}
 		}
 		if ctx.Err() != nil || !p.sendNext() {
@@ -509,8 +504,19 @@ func (p *Pinger) sendLoop(ctx context.Context, start time.Time) {
 	}
 }
 
-// allSent reports whether every probe has been sent (or sending stopped).
-func (p *Pinger) allSent() bool {
+// floodStart sends the first probe of a flood and waits until the last
+// has been sent: the receivers send every other probe, on each reply or
+// when a reply is overdue, as ping -f's single loop does.
+func (p *Pinger) floodStart(ctx context.Context) {
+	p.sendNext()
+	select {
+	case <-p.allSent:
+	case <-ctx.Done():
+	}
+}
+
+// sentAll reports whether every probe has been sent (or sending stopped).
+func (p *Pinger) sentAll() bool {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	return p.stopped.Load() || (p.total > 0 && p.next >= p.total)
@@ -525,6 +531,9 @@ func (p *Pinger) sendNext() bool {
 	}
 	ti := p.next % len(p.targets)
 	p.next++
+	if p.next == p.total {
+		close(p.allSent)
+	}
 	p.send(ti)
 	return true
 }
@@ -596,6 +605,10 @@ func (p *Pinger) recvLoop(c Conn) {
 	var pkt Packet
 	var ev Event
 	for {
+		if p.cfg.Flood {
+			// A reply overdue by the interval: the next probe leaves anyway.
+			_ = c.SetReadDeadline(time.Unix(0, p.lastSend.Load()+int64(p.cfg.Interval)))
+		}
 		err := c.ReadPacket(buf, &pkt)
 		if err != nil {
 			select {
@@ -606,12 +619,15 @@ func (p *Pinger) recvLoop(c Conn) {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
+			if p.cfg.Flood && errors.Is(err, os.ErrDeadlineExceeded) {
+				p.sendNext()
+			}
 			continue // a deadline or transient receive error (ENOBUFS): keep reading
 		}
 		if !p.handle(c, &pkt, &ev) {
 			continue
 		}
-		if ev.Kind == EventReply && p.cfg.Flood && !ev.Dup {
+		if p.cfg.Flood && (ev.Kind == EventReply && !ev.Dup || ev.Kind == EventError) {
 			p.sendNext()
 		}
 		if p.cfg.Tap != nil {

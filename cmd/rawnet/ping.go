@@ -273,7 +273,15 @@ func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err 
 	if o.multi {
 		lc.RecvBuf = 8 << 20 // replies to a sweep arrive in bursts
 	}
-	lc.Blocking = o.cfg.Flood
+	if o.cfg.Flood {
+		// One thread reads, matches and sends, as ping -f does; a read
+		// times out when a reply is overdue, and the next probe leaves.
+		lc.Blocking = true
+		lc.BlockingSlice = o.cfg.Interval
+		if lc.BlockingSlice == 0 {
+			lc.BlockingSlice = 10 * time.Millisecond
+		}
+	}
 	if src := lc.Source; src.IsValid() && ((src.Is4() && need6) || (!src.Is4() && need4)) {
 		return nil, nil, usageErrorf("-I %s: source address family does not match every target", src)
 	}

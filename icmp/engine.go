@@ -163,7 +163,7 @@ type Pinger struct {
 	sendMu   sync.Mutex // serializes sends: tmpl, tapOut, next
 	next     int        // index of the next probe to send
 	lastSend atomic.Int64
-	stopped  atomic.Bool // no more sends (ctx ended)
+	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
 	tmpl     *echoTemplate
 	tapOut   []byte

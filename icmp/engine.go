@@ -132,7 +132,12 @@ func (s *TargetStats) Loss() float64 {
 type Summary struct {
 	Targets []TargetStats
 	Start   time.Time
+	// Elapsed runs from the first probe to the last packet sent or
+	// received, as ping's "time" does; waiting for replies that never came
+	// is not in it.
 	Elapsed time.Duration
+	// Wall is the whole run, waits included.
+	Wall time.Duration
 }
 
 // Received is the number of replies over all targets.
@@ -173,7 +178,8 @@ type Pinger struct {
 	byAddr       map[netip.Addr]uint32
 	fifo         fifo // pending probes in send order (deadlines are monotonic)
 	pending      int
-	armed        bool // the expiry timer is set for the fifo's head
+	lastRecv     int64 // unix nanoseconds of the last matched packet
+	armed        bool  // the expiry timer is running
 	sendFinished bool
 
 	sinkMu  sync.Mutex
@@ -470,7 +476,11 @@ func (p *Pinger) deliver(ev Event) {
 func (p *Pinger) summary(start time.Time) Summary {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Summary{Start: start, Elapsed: time.Since(start), Targets: make([]TargetStats, len(p.targets))}
+	last := max(p.lastSend.Load(), p.lastRecv)
+	s := Summary{Start: start, Wall: time.Since(start), Targets: make([]TargetStats, len(p.targets))}
+	if last > 0 {
+		s.Elapsed = max(time.Unix(0, last).Sub(start), 0)
+	}
 	for i := range p.targets {
 		s.Targets[i] = p.targets[i].st
 	}

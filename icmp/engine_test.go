@@ -270,3 +270,19 @@ func TestNoWaitAfterLastProbe(t *testing.T) {
 		t.Errorf("2 probes 300ms apart took %v (received %d); want about 300ms", d, sum.Targets[0].Received)
 	}
 }
+
+// TestFloodWithoutReplies: when replies do not come, a flood still sends
+// one probe per interval, and ends a timeout after the last.
+func TestFloodWithoutReplies(t *testing.T) {
+	v4 := newFake(false, 23, func([]byte, netip.Addr) []fakeReply { return nil })
+	start := time.Now()
+	sum, evs := run(t, Config{Targets: addrs("198.18.3.2"), Count: 10, Flood: true, Interval: 5 * time.Millisecond, Timeout: 50 * time.Millisecond}, v4, nil)
+	d := time.Since(start)
+	if ts := sum.Targets[0]; ts.Transmitted != 10 || ts.Received != 0 || count(evs, EventTimeout) != 10 {
+		t.Fatalf("stats %+v, %d timeouts", ts, count(evs, EventTimeout))
+	}
+	// 9 gaps of 5ms, then the last probe's 50ms timeout.
+	if d < 90*time.Millisecond || d > 600*time.Millisecond {
+		t.Errorf("flood of 10 unanswered probes took %v, want about 95ms", d)
+	}
+}

@@ -102,6 +102,7 @@ func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Add
 	ev.Target, ev.Seq = int(ti), seq
 	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
 	p.apply(t, s, ev)
+	p.lastRecv = max(p.lastRecv, ev.Time.UnixNano())
 	ev.done = p.sendFinished && p.pending == 0
 	return true
 }

@@ -286,9 +286,6 @@ func ms3(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/1e6) }
 
 func (out *pingOutput) summary(sum *icmp.Summary) {
 	defer out.w.Flush()
-	if out.flood {
-		out.w.WriteByte('\n')
-	}
 	if out.json != nil {
 		out.jsonSummary(sum)
 		return

@@ -66,7 +66,7 @@ func labUp(c *cli.Context) error {
 	name := c.String("name")
 	l, err := lab.Up(c.Context, name, spec)
 	if errors.Is(err, lab.ErrInvalidSpec) {
-		return usageErrorf("%v", err)
+		return usageErrorf("lab up: %v", strings.TrimPrefix(err.Error(), lab.ErrInvalidSpec.Error()+": "))
 	}
 	if err != nil {
 		return err
@@ -117,6 +117,12 @@ func labSpec(c *cli.Context) (lab.Spec, error) {
 		if err != nil {
 			return spec, usageErrorf("--unreachable wants a prefix such as 198.19.8.0/24, got %q", s)
 		}
+		if err := inLab("--unreachable", p); err != nil {
+			return spec, err
+		}
+		if spec.Routers == 0 {
+			return spec, usageErrorf("--unreachable needs at least one router (--routers)")
+		}
 		if p.Addr().Is4() {
 			spec.Unreachable4 = append(spec.Unreachable4, p)
 		} else {
@@ -127,6 +133,9 @@ func labSpec(c *cli.Context) (lab.Spec, error) {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return spec, usageErrorf("--blackhole wants an address, got %q", s)
+		}
+		if err := inLab("--blackhole", netip.PrefixFrom(a, a.BitLen())); err != nil {
+			return spec, err
 		}
 		spec.Blackhole = append(spec.Blackhole, a)
 	}
@@ -166,7 +175,16 @@ func parseLabPrefix(flag, s string, family int) (netip.Prefix, error) {
 	if err != nil || p.Addr().Is4() != (family == 4) {
 		return p, usageErrorf("--%s wants an IPv%d prefix or \"none\", got %q", flag, family, s)
 	}
-	return p, nil
+	return p, inLab("--"+flag, p)
+}
+
+// inLab refuses prefixes outside the lab's address space, naming the flag.
+func inLab(flag string, p netip.Prefix) error {
+	if !(lab.LabNet4.Contains(p.Addr()) && p.Bits() >= lab.LabNet4.Bits()) &&
+		!(lab.LabNet6.Contains(p.Addr()) && p.Bits() >= lab.LabNet6.Bits()) {
+		return usageErrorf("%s %s is outside the lab's address space (%s, %s)", flag, p, lab.LabNet4, lab.LabNet6)
+	}
+	return nil
 }
 
 // printLab shows the nodes of l, where things are, and how to use it.
@@ -259,19 +277,22 @@ func labDown(c *cli.Context) error {
 	case len(names) == 0:
 		return usageErrorf("lab down needs a lab name or --all (see rawnet lab list)")
 	}
-	var errs []error
+	var failed []string // one line in all, however many names failed
 	for _, name := range names {
 		if !lab.ValidName(name) {
-			errs = append(errs, usageErrorf("lab name must be 1-12 of a-z and 0-9, got %q", name))
+			failed = append(failed, fmt.Sprintf("lab name must be 1-12 of a-z and 0-9, got %q", name))
 			continue
 		}
 		if err := lab.Down(name); err != nil {
-			errs = append(errs, err)
+			failed = append(failed, err.Error())
 			continue
 		}
 		fmt.Fprintf(c.App.Writer, "removed lab %s\n", name)
 	}
-	return errors.Join(errs...)
+	if len(failed) > 0 {
+		return usageErrorf("%s", strings.Join(failed, "; "))
+	}
+	return nil
 }
 
 func labListCommand() *cli.Command {

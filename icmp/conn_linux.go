@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,6 +39,8 @@ type sockConn struct {
 	// slices.
 	blocking bool
 	deadline atomic.Int64 // unix nanoseconds; 0 = none
+
+	zones map[string]uint32 // interface index of IPv6 zones (link-local targets)
 
 	// read side: one reader at a time
 	readFn    func(fd uintptr) bool
@@ -466,12 +470,12 @@ func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 	}
 	var sa unix.Sockaddr
 	if c.v6 {
-		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
+		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16(), ZoneId: c.zoneIndex(dst.Zone())}
 	} else {
 		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
 	}
 	if err := unix.Connect(c.route, sa); err != nil {
-		return netip.Addr{}, fmt.Errorf("icmp: no route to %s: %w", dst, err)
+		return netip.Addr{}, fmt.Errorf("icmp: route to %s: %w", dst, err)
 	}
 	local, err := unix.Getsockname(c.route)
 	if err != nil {
@@ -484,6 +488,28 @@ func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 		return netip.AddrFrom16(local.Addr), nil
 	}
 	return netip.Addr{}, fmt.Errorf("icmp: unexpected local address for %s", dst)
+}
+
+// zoneIndex is the interface index of an IPv6 zone ("eth0" or "2"), 0 for
+// none. Lookups are cached: the send path allocates nothing.
+func (c *sockConn) zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if i, ok := c.zones[zone]; ok {
+		return i
+	}
+	var idx uint32
+	if ifc, err := net.InterfaceByName(zone); err == nil {
+		idx = uint32(ifc.Index)
+	} else if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		idx = uint32(n)
+	}
+	if c.zones == nil {
+		c.zones = map[string]uint32{}
+	}
+	c.zones[zone] = idx
+	return idx
 }
 
 // WriteTo sends msg to dst.
@@ -508,6 +534,7 @@ func (c *sockConn) putSockaddr(dst netip.Addr) {
 		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&c.wsa[0]))
 		sa.Family = unix.AF_INET6
 		sa.Addr = dst.As16()
+		sa.Scope_id = c.zoneIndex(dst.Zone())
 		c.wsalen = unix.SizeofSockaddrInet6
 		return
 	}
@@ -578,6 +605,10 @@ func (c *sockConn) doRead(fd uintptr) bool {
 // when a packet arrives, with no poller in between.
 func (c *sockConn) doBlockingRead(fd uintptr) bool {
 	c.rqueued = false
+	if c.pastDeadline() { // as Go's poller does: a passed deadline wins
+		c.rerr = os.ErrDeadlineExceeded
+		return true
+	}
 	// Most often the packet is already queued (on a fast path the reply
 	// arrives while the request is still being sent): try without the
 	// scheduler's bookkeeping for a blocking call first.
@@ -591,7 +622,7 @@ func (c *sockConn) doBlockingRead(fd uintptr) bool {
 	for {
 		n, oobn, e := c.recvmsg(fd, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
-			if d := c.deadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+			if c.pastDeadline() {
 				c.rerr = os.ErrDeadlineExceeded
 				return true
 			}
@@ -603,6 +634,11 @@ func (c *sockConn) doBlockingRead(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+func (c *sockConn) pastDeadline() bool {
+	d := c.deadline.Load()
+	return d != 0 && time.Now().UnixNano() >= d
 }
 
 func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {

@@ -63,6 +63,10 @@ type Config struct {
 	// ReportSent asks for an EventSent per probe (send failures are
 	// always reported).
 	ReportSent bool
+	// UntilReplies makes Count the number of replies wanted from each
+	// target rather than of probes to send: sending goes on until every
+	// target has answered Count times (or ctx ends), as ping -c N -w D does.
+	UntilReplies bool
 	// Cookie identifies this run in every payload; 0 picks a random one.
 	Cookie uint64
 }
@@ -105,7 +109,8 @@ type Event struct {
 	Info        uint32
 	Err         error // send failure
 
-	done bool // the last pending probe was resolved after sending finished
+	done     bool // the last pending probe was resolved after sending finished
+	resolved bool // this packet settled a probe that was waiting
 }
 
 // TargetStats are the figures for one target.
@@ -171,6 +176,7 @@ type Pinger struct {
 	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
 	tmpl     *echoTemplate
+	tapMu    sync.Mutex // a probe is recorded before its reply
 	tapOut   []byte
 
 	mu           sync.Mutex // probe state and statistics
@@ -179,6 +185,7 @@ type Pinger struct {
 	fifo         fifo // pending probes in send order (deadlines are monotonic)
 	pending      int
 	lastRecv     int64 // unix nanoseconds of the last matched packet
+	satisfied    int   // targets with Count replies (UntilReplies)
 	armed        bool  // the expiry timer is running
 	sendFinished bool
 
@@ -230,16 +237,19 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 		_, _ = rand.Read(b[:])
 		p.cookie = binary.BigEndian.Uint64(b[:])
 	}
+	p.initPacing()
 	if err := p.initTargets(); err != nil {
 		return nil, err
 	}
-	p.initPacing()
 	p.timeout = int64(cfg.Timeout)
 	p.tmpl = newEchoTemplate(cfg.Size, cfg.Pattern)
 	if cfg.Tap != nil {
 		p.tapOut = make([]byte, ipv6HeaderLen+len(p.tmpl.buf))
 	}
 	p.total = cfg.Count * len(cfg.Targets)
+	if cfg.UntilReplies {
+		p.total = 0 // until every target has Count replies
+	}
 	p.wake = make(chan struct{}, 1)
 	p.allSent = make(chan struct{})
 	p.stopping = make(chan struct{})
@@ -291,17 +301,16 @@ func (p *Pinger) initTargets() error {
 		if c == nil {
 			return fmt.Errorf("icmp: no socket for %s", t.Addr)
 		}
-		src, err := c.Source(t.Addr)
-		if err != nil {
-			return err
-		}
+		// A target the kernel will not route to (a broadcast address, say)
+		// fails when its probes are sent, as send errors, not the run.
+		src, _ := c.Source(t.Addr)
 		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
 			reqType: TypeEchoRequest4, id: c.ID()}
 		if c.V6() {
 			p.targets[i].reqType = TypeEchoRequest6
 		}
 		p.targets[i].st.Target = t
-		p.byAddr[t.Addr] = uint32(i)
+		p.byAddr[t.Addr.WithZone("")] = uint32(i)
 	}
 	return nil
 }
@@ -309,7 +318,7 @@ func (p *Pinger) initTargets() error {
 // ringSize is how many recent probes per target are remembered: enough for
 // every probe that can still be waiting for its reply.
 func (p *Pinger) ringSize() int {
-	want := int(p.cfg.Timeout/p.cfg.Interval) + 2
+	want := int(p.cfg.Timeout/max(p.period, 1)) + 2
 	if p.cfg.Flood {
 		want = max(want, 4096)
 	}
@@ -321,7 +330,7 @@ func (p *Pinger) ringSize() int {
 }
 
 func (p *Pinger) initPacing() {
-	n := len(p.targets)
+	n := len(p.cfg.Targets)
 	if p.cfg.Rate > 0 {
 		p.gap = time.Duration(float64(time.Second) / p.cfg.Rate)
 	}
@@ -426,7 +435,8 @@ func (p *Pinger) finished() bool {
 	p.sinkMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return failed || (p.sendFinished && p.pending == 0)
+	return failed || (p.sendFinished && p.pending == 0) ||
+		(p.cfg.UntilReplies && p.satisfied == len(p.targets))
 }
 
 // forgetResolved drops answered probes from the head of the fifo, so that
@@ -525,6 +535,24 @@ func (p *Pinger) floodStart(ctx context.Context) {
 	}
 }
 
+// answeredEnough reports whether target ti has its Count replies; when
+// every target has, sending stops.
+func (p *Pinger) answeredEnough(ti int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.satisfied == len(p.targets) {
+		p.stopped.Store(true)
+	}
+	return p.targets[ti].st.Received >= p.cfg.Count
+}
+
+// overdue reports whether a flood has waited the interval since its last
+// probe.
+func (p *Pinger) overdue() bool {
+	last := p.lastSend.Load()
+	return last != 0 && time.Now().UnixNano() >= last+int64(p.cfg.Interval)
+}
+
 // sentAll reports whether every probe has been sent (or sending stopped).
 func (p *Pinger) sentAll() bool {
 	p.sendMu.Lock()
@@ -543,6 +571,9 @@ func (p *Pinger) sendNext() bool {
 	p.next++
 	if p.next == p.total {
 		close(p.allSent)
+	}
+	if p.cfg.UntilReplies && p.answeredEnough(ti) {
+		return !p.stopped.Load() // this target is done; its turn passes
 	}
 	p.send(ti)
 	return true
@@ -573,7 +604,16 @@ func (p *Pinger) send(ti int) {
 	}
 	p.lastSend.Store(now.UnixNano())
 
+	if p.cfg.Tap != nil {
+		p.tapMu.Lock() // the receiver may not record the reply before the request
+	}
 	err := t.conn.WriteTo(msg, t.Addr)
+	if err == nil && p.cfg.Tap != nil {
+		p.tapSent(t, msg, now)
+	}
+	if p.cfg.Tap != nil {
+		p.tapMu.Unlock()
+	}
 	if err != nil {
 		p.mu.Lock()
 		t.st.SendErrors++
@@ -582,8 +622,6 @@ func (p *Pinger) send(ti int) {
 			p.pending--
 		}
 		p.mu.Unlock()
-	} else if p.cfg.Tap != nil {
-		p.tapSent(t, msg, now)
 	}
 	if err != nil || p.cfg.ReportSent {
 		p.deliver(Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err})
@@ -617,7 +655,14 @@ func (p *Pinger) recvLoop(c Conn) {
 	for {
 		if p.cfg.Flood {
 			// A reply overdue by the interval: the next probe leaves anyway.
-			_ = c.SetReadDeadline(time.Unix(0, p.lastSend.Load()+int64(p.cfg.Interval)))
+			// Once the run stops, Run's deadline in the past must stand.
+			if p.stopped.Load() {
+				_ = c.SetReadDeadline(time.Unix(1, 0))
+			} else if last := p.lastSend.Load(); last != 0 {
+				_ = c.SetReadDeadline(time.Unix(0, last+int64(p.cfg.Interval)))
+			} else { // the first probe is on its way
+				_ = c.SetReadDeadline(time.Now().Add(p.cfg.Interval))
+			}
 		}
 		err := c.ReadPacket(buf, &pkt)
 		if err != nil {
@@ -629,19 +674,24 @@ func (p *Pinger) recvLoop(c Conn) {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			if p.cfg.Flood && errors.Is(err, os.ErrDeadlineExceeded) {
+			if p.cfg.Flood && errors.Is(err, os.ErrDeadlineExceeded) && p.overdue() {
 				p.sendNext()
 			}
 			continue // a deadline or transient receive error (ENOBUFS): keep reading
 		}
 		if !p.handle(c, &pkt, &ev) {
+			if p.cfg.Flood && p.overdue() {
+				p.sendNext() // other ICMP traffic keeps coming, our reply does not
+			}
 			continue
 		}
-		if p.cfg.Flood && (ev.Kind == EventReply && !ev.Dup || ev.Kind == EventError) {
-			p.sendNext()
-		}
 		if p.cfg.Tap != nil {
+			p.tapMu.Lock()
 			p.tapReceived(c, &pkt, &ev, scratch)
+			p.tapMu.Unlock()
+		}
+		if p.cfg.Flood && (ev.Kind == EventReply && !ev.Dup || ev.Kind == EventError && ev.resolved) {
+			p.sendNext()
 		}
 		p.deliver(ev)
 		if ev.done {

@@ -286,3 +286,53 @@ func TestFloodWithoutReplies(t *testing.T) {
 		t.Errorf("flood of 10 unanswered probes took %v, want about 95ms", d)
 	}
 }
+
+// redirect4 is the ICMPv4 redirect a router sends about req while it
+// forwards it all the same.
+func redirect4(req []byte, router, src, dst netip.Addr) Packet {
+	pkt := timeExceeded4(req, router, src, dst)
+	pkt.Data[0], pkt.Data[1] = TypeRedirect4, 1
+	pkt.Data[2], pkt.Data[3] = 0, 0
+	binary.BigEndian.PutUint16(pkt.Data[2:], Checksum(pkt.Data, 0))
+	return pkt
+}
+
+// TestRedirectDoesNotSettleProbe: a redirect is reported, but the reply
+// that follows still counts (it is no duplicate, and no error).
+func TestRedirectDoesNotSettleProbe(t *testing.T) {
+	router := netip.MustParseAddr("198.18.0.2")
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		return []fakeReply{
+			{pkt: redirect4(req, router, netip.MustParseAddr("198.18.0.1"), dst)},
+			{pkt: echoReply(req, dst, false), after: time.Millisecond},
+		}
+	}
+	v4 := newFake(false, 25, reply)
+	sum, evs := run(t, Config{Targets: addrs("198.18.3.2"), Count: 3, Interval: 5 * time.Millisecond}, v4, nil)
+	ts := sum.Targets[0]
+	if ts.Received != 3 || ts.Duplicates != 0 || ts.Errors != 0 {
+		t.Fatalf("stats %+v: want 3 received, no duplicates, no errors", ts)
+	}
+	if n := count(evs, EventError); n != 3 {
+		t.Errorf("%d redirect events, want 3", n)
+	}
+}
+
+// TestUntilReplies: with -w, -c counts replies: probes go on until each
+// target has answered Count times.
+func TestUntilReplies(t *testing.T) {
+	reply := func(req []byte, dst netip.Addr) []fakeReply {
+		if binary.BigEndian.Uint16(req[6:])%2 == 1 { // odd probes are lost
+			return nil
+		}
+		return []fakeReply{{pkt: echoReply(req, dst, false)}}
+	}
+	v4 := newFake(false, 27, reply)
+	sum, _ := run(t, Config{Targets: addrs("198.18.3.2", "198.18.3.3"), Count: 3, UntilReplies: true,
+		Interval: 5 * time.Millisecond, Timeout: 20 * time.Millisecond}, v4, nil)
+	for _, ts := range sum.Targets {
+		if ts.Received != 3 || ts.Transmitted < 6 || ts.Transmitted > 7 {
+			t.Errorf("%s: %d sent, %d received; want 3 replies from 6 or 7 probes", ts.Target.Addr, ts.Transmitted, ts.Received)
+		}
+	}
+}

@@ -103,19 +103,24 @@ func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Add
 	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
 	p.apply(t, s, ev)
 	p.lastRecv = max(p.lastRecv, ev.Time.UnixNano())
-	ev.done = p.sendFinished && p.pending == 0
+	ev.done = ev.done || p.sendFinished && p.pending == 0
 	return true
 }
 
 // apply records what ev says about the probe in slot s of target t.
 // Called with mu held.
 func (p *Pinger) apply(t *target, s *slot, ev *Event) {
+	ev.resolved, ev.done = false, false
 	if ev.Kind == EventError {
+		if advisory(t.conn.V6(), ev.ICMPType) {
+			return // a redirect or source quench: the reply may still come
+		}
 		t.st.Errors++
 		if s.state == slotPending {
 			s.state = slotAnswered // an error answers the probe: stop waiting for it
 			p.pending--
 			p.forgetResolved()
+			ev.resolved = true
 		}
 		return
 	}
@@ -124,8 +129,13 @@ func (p *Pinger) apply(t *target, s *slot, ev *Event) {
 		s.state = slotAnswered
 		p.pending--
 		p.forgetResolved()
+		ev.resolved = true
 		t.st.Received++
 		t.st.RTT.Add(ev.RTT)
+		if p.cfg.UntilReplies && t.st.Received == p.cfg.Count {
+			p.satisfied++
+			ev.done = true // wake Run: it may be finished
+		}
 	case slotAnswered:
 		ev.Dup = true
 		t.st.Duplicates++
@@ -135,6 +145,13 @@ func (p *Pinger) apply(t *target, s *slot, ev *Event) {
 	}
 }
 
+// advisory reports ICMPv4 errors that do not mean the datagram was lost:
+// a redirect (the router forwarded it) and a source quench. ping prints
+// them but keeps waiting for the reply.
+func advisory(v6 bool, typ uint8) bool {
+	return !v6 && (typ == TypeRedirect4 || typ == TypeSourceQuench4)
+}
+
 func (p *Pinger) targetOf(pr Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {
 	if hasProbe {
 		if pr.Cookie != p.cookie || int(pr.Target) >= len(p.targets) {
@@ -142,7 +159,7 @@ func (p *Pinger) targetOf(pr Probe, hasProbe bool, peer netip.Addr) (uint32, boo
 		}
 		return pr.Target, true
 	}
-	ti, ok := p.byAddr[peer]
+	ti, ok := p.byAddr[peer.WithZone("")]
 	return ti, ok
 }
 

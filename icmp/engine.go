@@ -570,7 +570,9 @@ func (p *Pinger) sendNext() bool {
 	ti := p.next % len(p.targets)
 	p.next++
 	if p.next == p.total {
-		close(p.allSent)
+		// Only once the last probe is registered may Run see sending as
+		// finished, or it could end before that probe's reply.
+		defer close(p.allSent)
 	}
 	if p.cfg.UntilReplies && p.answeredEnough(ti) {
 		return !p.stopped.Load() // this target is done; its turn passes

@@ -40,8 +40,14 @@ func permuteArgs(app *cli.App, args []string) []string {
 			break
 		}
 		name := strings.TrimLeft(a, "-")
-		if short, value, ok := splitAttached(a, takesValue); ok {
-			flags = append(flags, short, value) // -c3 is -c 3, as getopt reads it
+		if parts, ok := splitCluster(a, takesValue); ok {
+			// getopt style, as ping users type them: -c3 is -c 3, -qc3 is
+			// -q -c 3, and -qc takes its value from the next argument.
+			flags = append(flags, parts...)
+			if last := parts[len(parts)-1]; takesValue[last[1:]] && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
 			continue
 		}
 		if _, isFlag := takesValue[name]; !isFlag && (len(a) < 2 || a[0] != '-' || isNegativeNumber(a)) {
@@ -99,18 +105,31 @@ func isNegativeNumber(s string) bool {
 	return true
 }
 
-// splitAttached recognises a one-letter flag with its value attached
-// ("-c3", "-i0.2", "-W1"), as ping users type them.
-func splitAttached(a string, takesValue map[string]bool) (flag, value string, ok bool) {
+// splitCluster splits a cluster of one-letter flags ("-qc3", "-fq",
+// "-i0.2") into separate arguments. A flag that takes a value takes the
+// rest of the cluster; when nothing is left, the last part is that flag
+// and its value is the next argument.
+func splitCluster(a string, takesValue map[string]bool) ([]string, bool) {
 	if len(a) < 3 || a[0] != '-' || a[1] == '-' {
-		return "", "", false
+		return nil, false
 	}
 	if _, known := takesValue[a[1:]]; known {
-		return "", "", false // a flag named like this whole word
+		return nil, false // a flag named like this whole word
 	}
-	name := a[1:2]
-	if !takesValue[name] {
-		return "", "", false
+	var parts []string
+	for i := 1; i < len(a); i++ {
+		name := a[i : i+1]
+		value, known := takesValue[name]
+		if !known {
+			return nil, false
+		}
+		parts = append(parts, "-"+name)
+		if value {
+			if i+1 < len(a) {
+				parts = append(parts, a[i+1:])
+			}
+			return parts, true
+		}
 	}
-	return "-" + name, a[2:], true
+	return parts, true
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,8 +33,8 @@ func (s *seconds) String() string {
 
 func parseSeconds(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f < 0 || f > 1e9 {
+	if f, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if !(f >= 0 && f <= 1e9) { // NaN and infinities fail too
 			return 0, fmt.Errorf("%q is out of range", v)
 		}
 		return time.Duration(f * float64(time.Second)), nil

@@ -20,10 +20,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	rawnetBin = filepath.Join(dir, "rawnet")
-	// Built as `make build` builds it: pure Go, so that capabilities can
-	// be dropped on every thread.
-	build := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", rawnetBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// Built as `make build` builds it (pure Go, so that capabilities can
+	// be dropped on every thread), or with the race detector when the
+	// tests have it, so that the real-socket paths run under it too.
+	args := []string{"build", "-tags", "netgo,osusergo", "-o", rawnetBin, "."}
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	if raceEnabled {
+		args = append(args[:1], append([]string{"-race"}, args[1:]...)...)
+		env = os.Environ()
+	}
+	build := exec.Command("go", args...)
+	build.Env = env
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building rawnet: " + err.Error())
@@ -87,6 +94,10 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"ping", "-i", "0.00001", "127.0.0.1"}, "-i"},
 		{[]string{"ping", "-i", "-1", "127.0.0.1"}, "-i"},
 		{[]string{"ping", "-i", "soon", "127.0.0.1"}, "soon"},
+		{[]string{"ping", "-i", "nan", "127.0.0.1"}, "nan"},
+		{[]string{"ping", "-W", "inf", "127.0.0.1"}, "inf"},
+		{[]string{"ping", "--max-targets", "0", "127.0.0.1"}, "--max-targets"},
+		{[]string{"ping", "198.19.0.0/15"}, "--max-targets"},
 		{[]string{"ping", "-t", "0", "127.0.0.1"}, "-t 0"},
 		{[]string{"ping", "-t", "300", "127.0.0.1"}, "-t 300"},
 		{[]string{"ping", "-s", "70000", "127.0.0.1"}, "-s 70000"},
@@ -123,6 +134,10 @@ func TestPermuteArgs(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"rawnet ping 198.18.0.1 -c 3", "rawnet ping -c 3 -- 198.18.0.1"},
 		{"rawnet ping -c3 -i0.2 -W1 198.18.0.1", "rawnet ping -c 3 -i 0.2 -W 1 -- 198.18.0.1"},
+		{"rawnet ping -qc3 198.18.0.1 -fn", "rawnet ping -q -c 3 -f -n -- 198.18.0.1"},
+		{"rawnet ping -qc 3 198.18.0.1", "rawnet ping -q -c 3 -- 198.18.0.1"},
+		{"rawnet ping -4 198.18.0.1", "rawnet ping -4 -- 198.18.0.1"},
+		{"rawnet ping -xyz 198.18.0.1", "rawnet ping -xyz -- 198.18.0.1"},
 		{"rawnet ping -q 198.18.0.1 -4 --json", "rawnet ping -q -4 --json -- 198.18.0.1"},
 		{"rawnet ping --count=2 198.18.0.1", "rawnet ping --count=2 -- 198.18.0.1"},
 		{"rawnet ping -- -weird", "rawnet ping -- -weird"},

@@ -62,6 +62,7 @@ type pingOptions struct {
 	family   target.Family
 	listen   icmp.ListenConfig
 	deadline time.Duration
+	flood    bool // -f: dots, and (without -i) a probe per reply
 	quiet    bool
 	stamps   bool
 	reportNo bool
@@ -77,10 +78,18 @@ func runPing(c *cli.Context) error {
 		return err
 	}
 	ctx := c.Context
-	targets, err := target.Expand(ctx, c.Args().Slice(), target.Options{Family: o.family, Max: c.Int("max-targets")})
+	maxTargets := c.Int("max-targets")
+	if maxTargets < 1 {
+		return usageErrorf("--max-targets %d: must be at least 1", maxTargets)
+	}
+	targets, err := target.Expand(ctx, c.Args().Slice(), target.Options{Family: o.family, Max: maxTargets})
 	if err != nil {
+		if errors.Is(err, target.ErrTooMany) {
+			return usageErrorf("%s (raise --max-targets)", err)
+		}
 		return usageErrorf("%s", err)
 	}
+	targets = target.Dedup(targets)
 	o.cfg.Targets = targets
 	o.multi = len(targets) > 1
 	if o.multi && !c.IsSet("c") {
@@ -136,7 +145,7 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 	if c.IsSet("c") && o.cfg.Count < 1 {
 		return o, usageErrorf("-c %d: count must be at least 1", o.cfg.Count)
 	}
-	o.cfg.Flood = c.Bool("f")
+	o.flood = c.Bool("f")
 	if err := intervalFlag(c, &o); err != nil {
 		return o, err
 	}
@@ -161,22 +170,31 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 	}
 	o.quiet, o.stamps, o.reportNo = c.Bool("q"), c.Bool("D"), c.Bool("O")
 	o.json, o.write, o.verbose = c.Bool("json"), c.String("write"), c.Bool("v")
-	o.cfg.ReportSent = o.cfg.Flood && !o.quiet && !o.json // for the dots
+	o.cfg.ReportSent = o.flood && !o.quiet && !o.json      // for the dots
+	o.cfg.UntilReplies = o.deadline > 0 && o.cfg.Count > 0 // ping -c N -w D waits for N replies
 	return o, nil
 }
 
-// intervalFlag checks -i against what is allowed: 0.1ms with CAP_NET_RAW,
-// 2ms without (as iputils does), and anything above zero when flooding.
+// intervalFlag checks -i and -f against what is allowed, as iputils does:
+// without CAP_NET_RAW no interval below 2ms and no flood; with it, 0.1ms
+// (or anything above zero with -f). -f alone sends each probe when the
+// previous is answered (or 10ms later); -f with -i paces probes by -i and
+// only prints the flood dots.
 func intervalFlag(c *cli.Context, o *pingOptions) error {
 	iv := c.Generic("i").(*seconds)
+	privileged := hasNetRaw()
+	if o.flood && !iv.set && !privileged {
+		return usageErrorf("-f: cannot flood without CAP_NET_RAW; the smallest interval allowed is 2ms (-f -i 0.002)")
+	}
+	o.cfg.Flood = o.flood && !iv.set
 	if !iv.set {
 		return nil
 	}
 	min := 100 * time.Microsecond
-	if !hasNetRaw() {
+	if !privileged {
 		min = 2 * time.Millisecond
 	}
-	if iv.d < min && !(o.cfg.Flood && iv.d > 0) {
+	if iv.d < min && !(o.flood && iv.d > 0 && privileged) {
 		return usageErrorf("-i %s: interval must be at least %s (use -f to flood)", iv.d, min)
 	}
 	o.cfg.Interval = iv.d

@@ -132,9 +132,11 @@ func TestPingRTTOfDelayedResponder(t *testing.T) {
 		if len(sum) != 1 || num(t, sum[0], "received") != 5 {
 			t.Fatalf("ping %s: %s %s", dst, r.stdout, r.stderr)
 		}
-		lo, avg := num(t, sum[0], "rtt_min_ms"), num(t, sum[0], "rtt_avg_ms")
-		if lo < 30 || avg > 36 {
-			t.Errorf("ping %s: rtt min %.3f avg %.3f ms, want within [30, 36] ms of a 30ms responder", dst, lo, avg)
+		// Never below the delay; the minimum within a few ms of it (the
+		// average is left to machine load).
+		lo := num(t, sum[0], "rtt_min_ms")
+		if lo < 30 || lo > 36 {
+			t.Errorf("ping %s: rtt min %.3f ms, want within [30, 36] ms of a 30ms responder", dst, lo)
 		}
 	}
 }
@@ -371,5 +373,87 @@ func TestPingOptionsReachTheWire(t *testing.T) {
 				t.Errorf("%s: request %q: want tos 0x28, DF, ttl %s, length 128, payload ending in abcd...", tc.file, row, tc.ttl)
 			}
 		}
+	}
+}
+
+func TestPingDatagramSocket(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1, PingGroup: true})
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		r := inNS(t, l.Src, "ping", "--socket", "datagram", "--json", "-c", "3", "-i", "0.01", dst.String())
+		evs := jsonEvents(t, r.stdout)
+		start, sum := ofType(evs, "start"), ofType(evs, "summary")
+		if r.code != 0 || len(start) != 1 || start[0]["socket"] != "datagram" || len(sum) != 1 || num(t, sum[0], "received") != 3 {
+			t.Fatalf("datagram ping %s: exit %d\n%s%s", dst, r.code, r.stdout, r.stderr)
+		}
+		for _, e := range ofType(evs, "reply") {
+			if num(t, e, "ttl") != 63 || e["ts_source"] != "kernel" {
+				t.Errorf("datagram ping %s: reply %v: want ttl 63 and a kernel timestamp", dst, e)
+			}
+		}
+	}
+}
+
+// TestPingBroadcastTargetIsASendError: the kernel refuses to send to a
+// broadcast address (no SO_BROADCAST); that target fails, the run goes on.
+func TestPingBroadcastTargetIsASendError(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	r := inNS(t, l.Src, "ping", "--json", "-q", "-W", "0.5", "198.18.0.2", "198.18.0.255")
+	sums := ofType(jsonEvents(t, r.stdout), "summary")
+	if r.code != 0 || len(sums) != 2 {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range sums {
+		switch s["target"] {
+		case "198.18.0.2":
+			if num(t, s, "received") != 1 {
+				t.Errorf("router: %v", s)
+			}
+		case "198.18.0.255":
+			if num(t, s, "send_errors") != 1 || num(t, s, "received") != 0 {
+				t.Errorf("broadcast: %v, want one send error", s)
+			}
+		}
+	}
+}
+
+// TestFloodKeepsPaceAmidOtherICMP: ICMP errors for another process keep
+// arriving while rawnet floods a target that never answers; its probes
+// still leave one per interval.
+func TestFloodKeepsPaceAmidOtherICMP(t *testing.T) {
+	t.Parallel()
+	hole := netip.MustParseAddr("198.19.0.77")
+	l := labtest.Up(t, lab.Spec{Routers: 2, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/24"), Blackhole: []netip.Addr{hole}})
+	noise := l.Src.Command(context.Background(), "ping", "-q", "-i", "0.002", "-t", "1", "-w", "10", l.Dst.Addr4.String())
+	if err := noise.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { noise.Process.Kill(); noise.Wait() }()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	r := inNS(t, l.Src, "ping", "-f", "-q", "-c", "20", "-W", "0.2", hole.String())
+	// 20 probes 10ms apart and a 0.2s wait: well under a second; a flood
+	// that waits for a quiet socket took seconds per probe.
+	if d := time.Since(start); !strings.Contains(r.stdout, "20 packets transmitted, 0 received") || d > 3*time.Second {
+		t.Errorf("flood among ICMP noise took %v:\n%s%s", d, r.stdout, r.stderr)
+	}
+}
+
+// TestFloodInterruptStopsPromptly: Ctrl-C during a flood paced by a long
+// -i ends the run at once, with statistics.
+func TestFloodInterruptStopsPromptly(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	cmd := l.Src.Command(context.Background(), rawnetBin, "ping", "-f", "-i", "3", l.Dst.Addr4.String())
+	wait := startRawnet(t, cmd)
+	time.Sleep(300 * time.Millisecond)
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := wait()
+	if d := time.Since(sent); d > 1500*time.Millisecond || r.code != 0 || !strings.Contains(r.stdout, "1 packets transmitted, 1 received") {
+		t.Errorf("Ctrl-C took %v to end the flood (exit %d):\n%s%s", d, r.code, r.stdout, r.stderr)
 	}
 }

@@ -24,15 +24,22 @@ type pingOutput struct {
 }
 
 func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4, v6 icmp.Conn) *pingOutput {
-	out := &pingOutput{w: bufio.NewWriter(w), errw: errw, o: o, targets: targets, flood: o.cfg.Flood && !o.json && !o.quiet}
+	out := &pingOutput{w: bufio.NewWriter(w), errw: errw, o: o, targets: targets, flood: o.flood && !o.json && !o.quiet}
 	if o.json {
 		out.json = jsonl.New(out.w)
 	}
 	out.socket = "raw"
 	for _, c := range []icmp.Conn{v4, v6} {
-		if c != nil && c.Datagram() {
-			out.socket = "datagram"
+		if c == nil {
+			continue
 		}
+		kind := "raw"
+		if c.Datagram() {
+			kind, out.socket = "datagram", "datagram"
+		}
+		w := c.Wire()
+		out.verbosef("%s %s socket, echo id %d, ttl %d, tos %#x, kernel receive timestamps (SO_TIMESTAMPNS)",
+			kind, map[bool]string{false: "ICMP", true: "ICMPv6"}[c.V6()], c.ID(), w.TTL, w.TOS)
 	}
 	return out
 }
@@ -182,7 +189,11 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s\n", ev.From, ev.Seq, icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+		if len(out.targets) > 1 {
+			fmt.Fprintf(out.w, " (probe to %s)", t.Addr)
+		}
+		out.w.WriteByte('\n')
 	case icmp.EventTimeout:
 		if !out.o.reportNo || out.o.quiet {
 			return nil
@@ -208,7 +219,7 @@ func (out *pingOutput) floodEvent(ev icmp.Event) {
 			out.w.WriteByte('\b')
 		}
 	case icmp.EventError:
-		out.w.WriteByte('E')
+		out.w.WriteString("\bE") // the probe's dot becomes an E
 	}
 	if out.w.Buffered() > 512 {
 		out.w.Flush()
@@ -270,7 +281,7 @@ func tsSource(kernel bool) string {
 // formatRTT prints a round-trip time in milliseconds with three
 // significant digits or more, as iputils does (0.045, 1.23, 12.3, 123).
 func formatRTT(d time.Duration) string {
-	us := d.Microseconds()
+	us := (d + time.Microsecond/2).Microseconds() // rounded, as the statistics are
 	switch {
 	case us >= 100000:
 		return fmt.Sprintf("%d", us/1000)

@@ -31,6 +31,9 @@ type Target struct {
 // of every such error ("target: cannot resolve ...").
 var ErrBad = errors.New("target")
 
+// ErrTooMany marks arguments that expand to more than Options.Max targets.
+var ErrTooMany = fmt.Errorf("%w: too many targets", ErrBad)
+
 // Resolver looks up host names; *net.Resolver implements it.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -76,7 +79,7 @@ func expandOne(ctx context.Context, arg string, o Options, room int) ([]Target, 
 		return expandPrefix(arg, o.Family, room)
 	}
 	if room < 1 {
-		return nil, fmt.Errorf("%w: more than %d targets", ErrBad, o.Max)
+		return nil, fmt.Errorf("%w: more than %d", ErrTooMany, o.Max)
 	}
 	if a, err := netip.ParseAddr(arg); err == nil {
 		if err := checkFamily(a, o.Family, arg); err != nil {
@@ -149,7 +152,7 @@ func expandPrefix(arg string, f Family, room int) ([]Target, error) {
 	hostBits := p.Addr().BitLen() - p.Bits()
 	size := new(big.Int).Lsh(big.NewInt(1), uint(hostBits))
 	if room < 0 || size.Cmp(big.NewInt(int64(room))) > 0 {
-		return nil, fmt.Errorf("%w: prefix %s has %s addresses, more than the %d targets allowed", ErrBad, arg, size, room+0)
+		return nil, fmt.Errorf("%w: prefix %s has %s addresses, more than the %d allowed", ErrTooMany, arg, size, room)
 	}
 	n := int(size.Int64())
 	out := make([]Target, 0, n)
@@ -159,4 +162,18 @@ func expandPrefix(arg string, f Family, room int) ([]Target, error) {
 		a = a.Next()
 	}
 	return out, nil
+}
+
+// Dedup drops repeated addresses, keeping the first of each: a target
+// given twice is pinged once.
+func Dedup(ts []Target) []Target {
+	seen := make(map[netip.Addr]bool, len(ts))
+	out := ts[:0:0]
+	for _, t := range ts {
+		if !seen[t.Addr] {
+			seen[t.Addr] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -605,10 +605,6 @@ func (c *sockConn) doRead(fd uintptr) bool {
 // when a packet arrives, with no poller in between.
 func (c *sockConn) doBlockingRead(fd uintptr) bool {
 	c.rqueued = false
-	if c.pastDeadline() { // as Go's poller does: a passed deadline wins
-		c.rerr = os.ErrDeadlineExceeded
-		return true
-	}
 	// Most often the packet is already queued (on a fast path the reply
 	// arrives while the request is still being sent): try without the
 	// scheduler's bookkeeping for a blocking call first.
@@ -620,6 +616,12 @@ func (c *sockConn) doBlockingRead(fd uintptr) bool {
 		return true
 	}
 	for {
+		// A packet already queued is returned even past the deadline;
+		// the caller sees the deadline on its next read of an empty queue.
+		if c.pastDeadline() {
+			c.rerr = os.ErrDeadlineExceeded
+			return true
+		}
 		n, oobn, e := c.recvmsg(fd, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			if c.pastDeadline() {

@@ -563,7 +563,12 @@ func (p *Pinger) sentAll() bool {
 // sendNext sends the next probe, if any is left; false when all are sent.
 func (p *Pinger) sendNext() bool {
 	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
+	sent := p.sendNextLocked()
+	p.sendMu.Unlock()
+	return sent
+}
+
+func (p *Pinger) sendNextLocked() bool {
 	if p.stopped.Load() || (p.total > 0 && p.next >= p.total) {
 		return false
 	}

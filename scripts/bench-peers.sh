@@ -19,18 +19,21 @@ now() { date +%s.%N; }
 wall() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; echo "$(now) - $t0" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "== flood ping, $flood round trips to a host one router away, $runs runs each (median)"
-for tool in iputils rawnet; do : > "/tmp/$name.$tool"; done
+echo "== flood ping, $flood round trips to a host one router away, $runs runs each"
+# Runs alternate, so that drifting machine load hits both alike; the ratio
+# is the geometric mean of the per-pair ratios of wall time.
+: > "/tmp/$name.pairs"
 for ((i = 0; i < runs; i++)); do
-  # alternate, so that drifting machine load hits both alike
-  wall src ping -f -q -c "$flood" "$dst" >> "/tmp/$name.iputils"
-  wall src "$bin" ping -f -q -c "$flood" "$dst" >> "/tmp/$name.rawnet"
+  a=$(wall src ping -f -q -c "$flood" "$dst")
+  b=$(wall src "$bin" ping -f -q -c "$flood" "$dst")
+  echo "$a $b" >> "/tmp/$name.pairs"
 done
-for tool in iputils rawnet; do
-  m=$(median < "/tmp/$name.$tool")
-  printf '%-8s %7.3f s  %9.0f round trips/s\n' "$tool" "$m" "$(echo "$flood / $m" | bc -l)"
+for col in 1 2; do
+  m=$(awk -v c=$col '{print $c}' "/tmp/$name.pairs" | median)
+  tool=$([ $col = 1 ] && echo iputils || echo rawnet)
+  printf '%-8s median %7.3f s  %9.0f round trips/s\n' "$tool" "$m" "$(echo "$flood / $m" | bc -l)"
 done
-
+awk '{r += log($1 / $2); n++} END {printf "rawnet round trips/s relative to iputils (geometric mean of %d pairs): %.3f\n", n, exp(r / n)}' "/tmp/$name.pairs"
 echo
 echo "== sweep of 198.19.0.0/22 (1024 live addresses), $runs runs each (median wall time)"
 alive() { "$@" 2>&1 | tr -d '\r'; }

@@ -108,6 +108,12 @@ type ListenConfig struct {
 	// that a Blocking socket notices its read deadline in time (default
 	// 50ms).
 	BlockingSlice time.Duration
+	// HeaderIncluded (raw IPv4 sockets) makes rawnet write the IP header
+	// (IP_HDRINCL) with the TTL, TOS and DF the socket would have used:
+	// the kernel's path for such packets is shorter, which a flood feels.
+	// Packets must fit the path MTU, for the kernel will not fragment them:
+	// use it for small probes only.
+	HeaderIncluded bool
 }
 
 const defaultBlockingSlice = 50 * time.Millisecond

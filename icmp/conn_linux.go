@@ -42,6 +42,11 @@ type sockConn struct {
 
 	zones map[string]uint32 // interface index of IPv6 zones (link-local targets)
 
+	// hdrincl: rawnet writes the IPv4 header itself (ListenConfig.HeaderIncluded).
+	hdrincl bool
+	sources map[netip.Addr]netip.Addr // source per destination, from Source
+	wpkt    []byte                    // header and message, for hdrincl
+
 	// read side: one reader at a time
 	readFn    func(fd uintptr) bool
 	rbuf      []byte
@@ -131,6 +136,16 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 	}()
 	if err = c.configure(fd, cfg); err != nil {
 		return nil, err
+	}
+	if cfg.HeaderIncluded && !cfg.V6 && !dgram {
+		// The socket's TTL, TOS and DF setting were read back into c.wire
+		// by configure; from now on they travel in the header rawnet writes.
+		if err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+			return nil, fmt.Errorf("icmp: set IP_HDRINCL: %w", err)
+		}
+		c.hdrincl = true
+		c.sources = map[netip.Addr]netip.Addr{}
+		c.wpkt = make([]byte, ipv4HeaderLen+maxPayload4+echoHeaderLen)
 	}
 	drain(fd)
 	if blocking {
@@ -483,6 +498,9 @@ func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 	}
 	switch local := local.(type) {
 	case *unix.SockaddrInet4:
+		if c.hdrincl {
+			c.sources[dst] = netip.AddrFrom4(local.Addr)
+		}
 		return netip.AddrFrom4(local.Addr), nil
 	case *unix.SockaddrInet6:
 		return netip.AddrFrom16(local.Addr), nil
@@ -519,6 +537,15 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 	}
 	c.putSockaddr(dst)
 	c.wmsg = msg
+	if c.hdrincl {
+		// The kernel fills in the total length, checksum and (left 0) the
+		// identification, and the source if it is 0.0.0.0.
+		src, ok := c.sources[dst]
+		if !ok {
+			src = netip.IPv4Unspecified()
+		}
+		c.wmsg = wrapIPv4(c.wpkt, src, dst, c.wire, msg)
+	}
 	if err := c.rc.Write(c.writeFn); err != nil {
 		return err
 	}

@@ -295,6 +295,9 @@ func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err 
 		// One thread reads, matches and sends, as ping -f does; a read
 		// times out when a reply is overdue, and the next probe leaves.
 		lc.Blocking = true
+		// Small IPv4 probes fit any link (576 bytes): write their header
+		// ourselves, for the kernel's shorter IP_HDRINCL path.
+		lc.HeaderIncluded = o.cfg.Size >= 0 && o.cfg.Size+28 <= 576
 		lc.BlockingSlice = o.cfg.Interval
 		if lc.BlockingSlice == 0 {
 			lc.BlockingSlice = 10 * time.Millisecond

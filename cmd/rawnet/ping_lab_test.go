@@ -337,42 +337,50 @@ func tsharkFields(t *testing.T, file, filter string, fields ...string) []string 
 func TestPingOptionsReachTheWire(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 2})
-	dir := t.TempDir()
-	seen, written := dir+"/dst.pcap", dir+"/rawnet.pcap"
-	capture := l.Dst.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "--immediate-mode", "-U", "-w", seen, "icmp")
-	stderr, err := capture.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := capture.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := bufio.NewScanner(stderr)
-	for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
-	}
-	r := inNS(t, l.Src, "ping", "-c", "2", "-i", "0.01", "-Q", "0x28", "-M", "do", "-t", "10", "-s", "100", "-p", "abcd",
-		"--write", written, l.Dst.Addr4.String())
-	time.Sleep(100 * time.Millisecond)
-	capture.Process.Signal(syscall.SIGINT)
-	capture.Wait()
-	if r.code != 0 {
-		t.Fatalf("ping: %s %s", r.stdout, r.stderr)
-	}
-	pattern := strings.Repeat("abcd", 42)[:2*84] // 100 bytes minus rawnet's 16, as hex
-	for _, tc := range []struct {
-		file string
-		ttl  string // two routers between src and dst take two off
-	}{{seen, "8"}, {written, "10"}} {
-		rows := tsharkFields(t, tc.file, "icmp.type == 8", "ip.dsfield", "ip.flags.df", "ip.ttl", "ip.len", "data.data")
-		if len(rows) != 2 {
-			t.Fatalf("%s: %d echo requests, want 2: %v", tc.file, len(rows), rows)
-		}
-		for _, row := range rows {
-			f := strings.Split(row, "|")
-			if f[0] != "0x28" || (f[1] != "1" && f[1] != "True") || f[2] != tc.ttl || f[3] != "128" || !strings.HasSuffix(f[4], pattern) {
-				t.Errorf("%s: request %q: want tos 0x28, DF, ttl %s, length 128, payload ending in abcd...", tc.file, row, tc.ttl)
+	// A flood writes the IPv4 header of its small probes itself
+	// (IP_HDRINCL); paced probes leave that to the kernel. Both must put
+	// the same header on the wire.
+	for _, mode := range []string{"-i 0.01", "-f"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			seen, written := dir+"/dst.pcap", dir+"/rawnet.pcap"
+			capture := l.Dst.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "--immediate-mode", "-U", "-w", seen, "icmp")
+			stderr, err := capture.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			if err := capture.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ready := bufio.NewScanner(stderr)
+			for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
+			}
+			args := append([]string{"ping", "-q", "-c", "2"}, strings.Fields(mode)...)
+			args = append(args, "-Q", "0x28", "-M", "do", "-t", "10", "-s", "100", "-p", "abcd", "--write", written, l.Dst.Addr4.String())
+			r := inNS(t, l.Src, args...)
+			time.Sleep(100 * time.Millisecond)
+			capture.Process.Signal(syscall.SIGINT)
+			capture.Wait()
+			if r.code != 0 {
+				t.Fatalf("ping: %s %s", r.stdout, r.stderr)
+			}
+			pattern := strings.Repeat("abcd", 42)[:2*84] // 100 bytes minus rawnet's 16, as hex
+			for _, tc := range []struct {
+				file string
+				ttl  string // two routers between src and dst take two off
+			}{{seen, "8"}, {written, "10"}} {
+				rows := tsharkFields(t, tc.file, "icmp.type == 8", "ip.dsfield", "ip.flags.df", "ip.ttl", "ip.len", "data.data", "ip.src")
+				if len(rows) != 2 {
+					t.Fatalf("%s: %d echo requests, want 2: %v", tc.file, len(rows), rows)
+				}
+				for _, row := range rows {
+					f := strings.Split(row, "|")
+					if f[0] != "0x28" || (f[1] != "1" && f[1] != "True") || f[2] != tc.ttl || f[3] != "128" || !strings.HasSuffix(f[4], pattern) || f[5] != l.Src.Addr4.String() {
+						t.Errorf("%s: request %q: want tos 0x28, DF, ttl %s, length 128, payload ending in abcd..., from %s", tc.file, row, tc.ttl, l.Src.Addr4)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BIN      := bin/rawnet
 # Pure Go: no cgo, so capabilities can be dropped on every thread after the
 # sockets are open (see internal/priv) and the binary runs anywhere.
-GOFLAGS_BUILD := -trimpath -tags netgo,osusergo -ldflags "-s -w -X main.version=$(VERSION)"
+GOFLAGS_BUILD := -trimpath -tags netgo,osusergo,urfave_cli_no_docs -ldflags "-s -w -X main.version=$(VERSION)"
 FUZZTIME ?= 20s
 
 .PHONY: all build deps test bench demo install setcap fuzz lint clean

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 	// Built as `make build` builds it (pure Go, so that capabilities can
 	// be dropped on every thread), or with the race detector when the
 	// tests have it, so that the real-socket paths run under it too.
-	args := []string{"build", "-tags", "netgo,osusergo", "-o", rawnetBin, "."}
+	args := []string{"build", "-tags", "netgo,osusergo,urfave_cli_no_docs", "-o", rawnetBin, "."}
 	env := append(os.Environ(), "CGO_ENABLED=0")
 	if raceEnabled {
 		args = append(args[:1], append([]string{"-race"}, args[1:]...)...)

@@ -465,3 +465,22 @@ func TestFloodInterruptStopsPromptly(t *testing.T) {
 		t.Errorf("Ctrl-C took %v to end the flood (exit %d):\n%s%s", d, r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestPingInterfaceAndSource(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	for _, via := range []string{l.Src.Ifaces[0].Name, l.Src.Addr4.String()} {
+		r := inNS(t, l.Src, "ping", "-c", "1", "-I", via, l.Dst.Addr4.String())
+		if r.code != 0 || !strings.Contains(r.stdout, "1 received") {
+			t.Errorf("-I %s: exit %d:\n%s%s", via, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := inNS(t, l.Src, "ping", "-c", "1", "-I", "nosuchif0", l.Dst.Addr4.String())
+	if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "nosuchif0") {
+		t.Errorf("-I nosuchif0: exit %d, stderr %q: want 2 and one line naming the interface", r.code, r.stderr)
+	}
+	r = inNS(t, l.Src, "ping", "-c", "1", "-I", "fd00::1", l.Dst.Addr4.String())
+	if r.code != 2 || !strings.Contains(r.stderr, "-I fd00::1") {
+		t.Errorf("-I with the other family: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -673,8 +673,12 @@ func (c *sockConn) pastDeadline() bool {
 func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
 	c.riov.Base = &c.rbuf[0]
 	c.riov.SetLen(len(c.rbuf))
-	c.rmsg.Name = &c.rname[0]
-	c.rmsg.Namelen = uint32(len(c.rname))
+	if c.v6 || c.dgram || flags&unix.MSG_ERRQUEUE != 0 {
+		c.rmsg.Name = &c.rname[0]
+		c.rmsg.Namelen = uint32(len(c.rname))
+	} else { // raw IPv4: the source is in the IP header
+		c.rmsg.Name, c.rmsg.Namelen = nil, 0
+	}
 	c.rmsg.Iov = &c.riov
 	c.rmsg.SetIovlen(1)
 	c.rmsg.Control = &c.roob[0]
@@ -708,8 +712,8 @@ func (c *sockConn) fill(b []byte, p *Packet) error {
 		p.Data = b
 		return nil
 	}
-	p.From = sockaddrAddr(c.rname[:])
 	if c.v6 || c.dgram {
+		p.From = sockaddrAddr(c.rname[:])
 		p.Data = b
 		return nil
 	}
@@ -723,6 +727,7 @@ func (c *sockConn) fill(b []byte, p *Packet) error {
 	}
 	p.IP, p.Data = b, b[ihl:]
 	p.TTL, p.TOS = int(b[8]), int(b[1])
+	p.From = netip.AddrFrom4([4]byte(b[12:16]))
 	p.To = netip.AddrFrom4([4]byte(b[16:20]))
 	return nil
 }

@@ -29,7 +29,8 @@ func labCommand() *cli.Command {
 		Usage: "throwaway lab networks in network namespaces",
 		Description: "A lab is a chain src - r1 - ... - rN - dst of network namespaces joined by veth\n" +
 			"pairs, on 198.18.0.0/15 and fd00::/8 only. Link k joins node k and k+1 (node 0 is\n" +
-			"src) on 198.18.k.0/24 and fd00:0:0:k::/64, .1 on the src side. Needs root.",
+			"src) on 198.18.k.0/24 and fd00:0:0:k::/64, .1 on the src side. --diamond doubles\n" +
+			"r2 into r2a and r2b (r2b on links 101 and 102), an ECMP diamond. Needs root.",
 		Subcommands: subs,
 	}
 }
@@ -41,6 +42,7 @@ func labUpCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "lab name, 1-12 of a-z and 0-9 (default: random)"},
 			&cli.IntFlag{Name: "routers", Value: 3, Usage: "routers between src and dst (0-50)"},
+			&cli.BoolFlag{Name: "diamond", Usage: "double router 2 into parallel routers r2a and r2b: ECMP hashed on L4 ports (needs --routers >= 3)"},
 			&cli.StringSliceFlag{Name: "loss", Usage: "drop `LINK:PCT` percent of packets crossing link LINK toward dst (repeatable)"},
 			&cli.IntSliceFlag{Name: "silent", Usage: "router `I` (1-based) sends no ICMP errors (repeatable)"},
 			&cli.DurationFlag{Name: "delay", Usage: "add node slow (198.18.100.2) behind the last router, answering pings after `DUR`"},
@@ -79,6 +81,7 @@ func labUp(c *cli.Context) error {
 func labSpec(c *cli.Context) (lab.Spec, error) {
 	spec := lab.Spec{
 		Routers:           c.Int("routers"),
+		Diamond:           c.Bool("diamond"),
 		Silent:            c.IntSlice("silent"),
 		Delay:             c.Duration("delay"),
 		PingGroup:         c.Bool("ping-group"),
@@ -86,6 +89,9 @@ func labSpec(c *cli.Context) (lab.Spec, error) {
 	}
 	if spec.Routers < 0 || spec.Routers > lab.MaxRouters {
 		return spec, usageErrorf("--routers must be 0..%d, got %d", lab.MaxRouters, spec.Routers)
+	}
+	if spec.Diamond && spec.Routers < 3 {
+		return spec, usageErrorf("--diamond doubles router 2 between r1 and r3: it needs --routers >= 3, got %d", spec.Routers)
 	}
 	if name := c.String("name"); c.IsSet("name") && !lab.ValidName(name) {
 		return spec, usageErrorf("--name must be 1-12 of a-z and 0-9, got %q", name)
@@ -191,6 +197,9 @@ func inLab(flag string, p netip.Prefix) error {
 func printLab(w io.Writer, l *lab.Lab) {
 	spec := l.Spec()
 	fmt.Fprintf(w, "lab %s is up: src, %d router(s), dst", l.Name, len(l.Routers))
+	if len(l.Branches) > 0 {
+		fmt.Fprintf(w, ", router 2 doubled into %s and %s (ECMP)", l.Branches[0].Name, l.Branches[1].Name)
+	}
 	if l.Slow != nil {
 		fmt.Fprintf(w, ", slow (answers after %s)", spec.Delay)
 	}
@@ -209,8 +218,8 @@ func printLab(w io.Writer, l *lab.Lab) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "hops from src:   %s\n", joinAddrs(l.HopAddrs4()))
-	fmt.Fprintf(w, "                 %s\n", joinAddrs(l.HopAddrs6()))
+	fmt.Fprintf(w, "hops from src:   %s\n", joinHops(l.Hops4()))
+	fmt.Fprintf(w, "                 %s\n", joinHops(l.Hops6()))
 	for _, p := range []netip.Prefix{spec.LocalPrefix4, spec.LocalPrefix6} {
 		if p.IsValid() {
 			fmt.Fprintf(w, "dst answers:     every address in %s\n", p)
@@ -218,10 +227,10 @@ func printLab(w io.Writer, l *lab.Lab) {
 	}
 	for _, ls := range spec.Loss {
 		fmt.Fprintf(w, "loss:            %d%% toward dst on link %d (%s -> %s)\n",
-			ls.Percent, ls.Link, l.Nodes[ls.Link].Name, l.Nodes[ls.Link+1].Name)
+			ls.Percent, ls.Link, chainNode(l, ls.Link), chainNode(l, ls.Link+1))
 	}
 	for _, r := range spec.Silent {
-		fmt.Fprintf(w, "silent:          r%d sends no ICMP errors\n", r)
+		fmt.Fprintf(w, "silent:          %s sends no ICMP errors\n", chainNode(l, r))
 	}
 	for _, p := range append(append([]netip.Prefix{}, spec.Unreachable4...), spec.Unreachable6...) {
 		fmt.Fprintf(w, "unreachable:     %s, rejected by the last router\n", p)
@@ -244,6 +253,30 @@ func printLab(w io.Writer, l *lab.Lab) {
 		fmt.Fprintf(w, "  ip netns exec %s tcpdump -ni %s\n", r.NS, r.Ifaces[0].Name)
 	}
 	fmt.Fprintf(w, "remove it:\n  rawnet lab down %s\n", l.Name)
+}
+
+// chainNode names chain node k of l (0 is src): "r2a|r2b" for a diamond's
+// doubled router.
+func chainNode(l *lab.Lab, k int) string {
+	switch {
+	case k == 0:
+		return l.Src.Name
+	case k > len(l.Routers):
+		return l.Dst.Name
+	case k == 2 && len(l.Branches) == 2:
+		return l.Branches[0].Name + "|" + l.Branches[1].Name
+	}
+	return l.Routers[k-1].Name
+}
+
+// joinHops shows one hop per TTL, the addresses that may answer there
+// joined by "|" (a diamond's branches).
+func joinHops(hops [][]netip.Addr) string {
+	s := make([]string, len(hops))
+	for i, as := range hops {
+		s[i] = strings.ReplaceAll(joinAddrs(as), " ", "|")
+	}
+	return strings.Join(s, " ")
 }
 
 func joinAddrs(as []netip.Addr) string {

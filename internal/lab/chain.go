@@ -9,13 +9,24 @@ import (
 // slowLink is the link number of the delayed responder's link.
 const slowLink = 100
 
+// twinLinkOffset numbers the links of a diamond's second branch: chain
+// link k's twin is link twinLinkOffset+k (links 101 and 102).
+const twinLinkOffset = 100
+
 // chain is a chain graph plus where its named nodes are.
 type chain struct {
-	g       *graph
-	src     int
+	g   *graph
+	src int
+	// routers[k-1] is chain router k; in a diamond, router 2 is r2a.
 	routers []int
-	dst     int
-	slow    int // -1 when there is no slow node
+	// branches holds a diamond's parallel routers r2a and r2b (nil when
+	// there is no diamond).
+	branches []int
+	dst      int
+	slow     int // -1 when there is no slow node
+	// links[k] holds the graph links of chain link k: one, or a
+	// diamond's two branches.
+	links [][]int
 }
 
 // chainNets returns the subnets of chain link k.
@@ -36,22 +47,30 @@ func buildChain(s Spec) (*chain, error) {
 	noLimit := !s.KeepICMPRateLimit
 
 	c.src = g.addNode(&node{name: "src", stub: true, pingGroup: s.PingGroup})
-	prev := c.src
+	prev := []int{c.src}
 	for i := 1; i <= s.Routers; i++ {
-		r := g.addNode(&node{
-			name:          "r" + strconv.Itoa(i),
-			forward:       true,
-			noICMPLimit:   noLimit,
-			inboundICMPIf: true,
-		})
-		c.routers = append(c.routers, r)
-		v4, v6 := chainNets(i - 1)
-		g.connect(prev, r, v4, v6)
-		prev = r
+		names := []string{"r" + strconv.Itoa(i)}
+		if s.Diamond && i == 2 {
+			names = []string{"r2a", "r2b"}
+		}
+		var stage []int
+		for _, name := range names {
+			stage = append(stage, g.addNode(&node{
+				name:          name,
+				forward:       true,
+				noICMPLimit:   noLimit,
+				inboundICMPIf: true,
+			}))
+		}
+		c.routers = append(c.routers, stage[0])
+		if len(stage) == 2 {
+			c.branches = stage
+		}
+		c.connectStage(i-1, prev, stage)
+		prev = stage
 	}
 	c.dst = g.addNode(&node{name: "dst", noICMPLimit: noLimit})
-	v4, v6 := chainNets(s.Routers)
-	g.connect(prev, c.dst, v4, v6)
+	c.connectStage(s.Routers, prev, []int{c.dst})
 
 	dstNode := g.nodes[c.dst]
 	for _, p := range []netip.Prefix{s.LocalPrefix4, s.LocalPrefix6} {
@@ -66,10 +85,14 @@ func buildChain(s Spec) (*chain, error) {
 		}
 	}
 	for _, r := range s.Silent {
-		g.nodes[c.routers[r-1]].silent = true
+		for _, n := range c.routersAt(r) {
+			g.nodes[n].silent = true
+		}
 	}
 	for _, l := range s.Loss {
-		g.links[l.Link].loss[1] = l.Percent
+		for _, li := range c.links[l.Link] {
+			g.links[li].loss[1] = l.Percent
+		}
 	}
 	dst4, dst6 := g.primary(c.dst)
 	if err := s.checkBlackhole(dst4, dst6); err != nil {
@@ -90,4 +113,34 @@ func buildChain(s Spec) (*chain, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// connectStage makes chain link k between the nodes of one stage and the
+// next (each one node, or a diamond's two branches). The first branch gets
+// the link's own subnets, the second its twin's. A node that branches
+// out, or where branches merge, hashes its multipath routes on L4.
+func (c *chain) connectStage(k int, from, to []int) {
+	var ls []int
+	for j := range max(len(from), len(to)) {
+		a, b := from[min(j, len(from)-1)], to[min(j, len(to)-1)]
+		v4, v6 := chainNets(k + j*twinLinkOffset)
+		c.g.connect(a, b, v4, v6)
+		ls = append(ls, len(c.g.links)-1)
+	}
+	c.links = append(c.links, ls)
+	if len(from) == 1 && len(to) > 1 {
+		c.g.nodes[from[0]].hashL4 = true
+	}
+	if len(from) > 1 && len(to) == 1 {
+		c.g.nodes[to[0]].hashL4 = true
+	}
+}
+
+// routersAt returns the routers at chain position r (1-based): one, or a
+// diamond's two branches.
+func (c *chain) routersAt(r int) []int {
+	if r == 2 && c.branches != nil {
+		return c.branches
+	}
+	return []int{c.routers[r-1]}
 }

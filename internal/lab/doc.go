@@ -11,7 +11,8 @@
 //
 // The topology is a general graph of nodes, point-to-point links and owned
 // prefixes; routes are computed by shortest path with equal-cost next hops
-// kept (ECMP). The chain is one builder on top of that graph.
+// kept (ECMP). The chain is one builder on top of that graph; Spec.Diamond
+// makes it an ECMP diamond (router 2 doubled, multipath hashed on L4).
 //
 // Building a lab needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW) and
 // the ip (iproute2) and nft (nftables) commands. Tests use package labtest,

@@ -39,6 +39,10 @@ type node struct {
 	pingGroup     bool         // unprivileged ICMP datagram sockets for every group
 	noICMPLimit   bool         // ICMP error rate limits off
 	inboundICMPIf bool         // ICMPv4 errors come from the interface the packet arrived on
+	// hashL4 makes multipath routes hash on L4 (addresses, protocol,
+	// ports, as fib_multipath_hash_policy=1 does, but on the packet's
+	// fields only; see sysctls) instead of addresses only.
+	hashL4 bool
 }
 
 // prefixKind says how the owner of a prefix treats packets addressed into it.
@@ -403,4 +407,36 @@ func (g *graph) distances(d destination) []int {
 		}
 	}
 	return dist
+}
+
+// hops returns, for each hop count t = 1..d on the shortest paths from
+// node from to node to (d hops away), the addresses of the link ends that
+// a packet arrives on at hop t, in link order: the addresses routers there
+// answer from when they use the inbound interface. It is nil when to
+// cannot be reached.
+func (g *graph) hops(from, to int, is4 bool) [][]netip.Addr {
+	family := netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	if is4 {
+		family = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	fromDist := g.distances(destination{prefix: family, targets: []int{from}})
+	toDist := g.distances(destination{prefix: family, targets: []int{to}})
+	total := fromDist[to]
+	if total <= 0 {
+		return nil
+	}
+	out := make([][]netip.Addr, total)
+	onPath := func(n, t int) bool { return fromDist[n] == t && toDist[n] == total-t }
+	for t := 1; t <= total; t++ {
+		for _, l := range g.links {
+			for i := range 2 {
+				u, v := l.ends[i].node, l.ends[1-i].node
+				a := l.ends[1-i].addr(is4)
+				if onPath(u, t-1) && onPath(v, t) && a.IsValid() && !slices.Contains(out[t-1], a) {
+					out[t-1] = append(out[t-1], a)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -326,5 +327,195 @@ func TestScripts(t *testing.T) {
 		if !strings.Contains(r1, w) {
 			t.Errorf("r1's script lacks %q:\n%s", w, r1)
 		}
+	}
+}
+
+func diamondChain(t *testing.T, s Spec) *chain {
+	t.Helper()
+	s.Diamond = true
+	c, err := buildChain(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDiamondRoutes(t *testing.T) {
+	c := diamondChain(t, Spec{
+		Routers:      3,
+		LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22"),
+		LocalPrefix6: netip.MustParsePrefix("fd00:99::/64"),
+	})
+	var names []string
+	for _, n := range c.g.nodes {
+		names = append(names, n.name)
+	}
+	if want := []string{"src", "r1", "r2a", "r2b", "r3", "dst"}; !slices.Equal(names, want) {
+		t.Fatalf("nodes %v, want %v", names, want)
+	}
+	assertRoutes(t, c.g, "src",
+		"route add 198.18.0.0/15 via 198.18.0.2 dev to-r1",
+		"route add fd00::/8 via fd00::2 dev to-r1")
+	// r1 splits everything behind the diamond over both branches; a
+	// branch's own far link is reached through that branch only.
+	const (
+		viaBoth4  = " nexthop via 198.18.1.2 dev to-r2a nexthop via 198.18.101.2 dev to-r2b"
+		viaBoth6  = " nexthop via fd00:0:0:1::2 dev to-r2a nexthop via fd00:0:0:101::2 dev to-r2b"
+		backBoth4 = " nexthop via 198.18.2.1 dev to-r2a nexthop via 198.18.102.1 dev to-r2b"
+		backBoth6 = " nexthop via fd00:0:0:2::1 dev to-r2a nexthop via fd00:0:0:102::1 dev to-r2b"
+	)
+	assertRoutes(t, c.g, "r1",
+		"route add 198.18.2.0/24 via 198.18.1.2 dev to-r2a",
+		"route add fd00:0:0:2::/64 via fd00:0:0:1::2 dev to-r2a",
+		"route add 198.18.102.0/24 via 198.18.101.2 dev to-r2b",
+		"route add fd00:0:0:102::/64 via fd00:0:0:101::2 dev to-r2b",
+		"route add 198.18.3.0/24"+viaBoth4,
+		"route add fd00:0:0:3::/64"+viaBoth6,
+		"route add 198.19.0.0/22"+viaBoth4,
+		"route add fd00:99::/64"+viaBoth6)
+	// r3 splits the way back to src's link the same way.
+	assertRoutes(t, c.g, "r3",
+		"route add 198.18.0.0/24"+backBoth4,
+		"route add fd00::/64"+backBoth6,
+		"route add 198.18.1.0/24 via 198.18.2.1 dev to-r2a",
+		"route add fd00:0:0:1::/64 via fd00:0:0:2::1 dev to-r2a",
+		"route add 198.18.101.0/24 via 198.18.102.1 dev to-r2b",
+		"route add fd00:0:0:101::/64 via fd00:0:0:102::1 dev to-r2b",
+		"route add 198.19.0.0/22 via 198.18.3.2 dev to-dst",
+		"route add fd00:99::/64 via fd00:0:0:3::2 dev to-dst")
+	for _, b := range []string{"r2a", "r2b"} {
+		for _, line := range routeLines(t, c.g, b) {
+			if strings.Contains(line, "nexthop") {
+				t.Errorf("branch %s has a multipath route: %s", b, line)
+			}
+		}
+	}
+	// Only the routers with multipath routes hash on L4: policy 3 with
+	// policy 1's fields, for both families.
+	for _, n := range c.g.nodes {
+		want := n.name == "r1" || n.name == "r3"
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			policy := slices.Contains(n.sysctls(), sysctl{"net/" + fam + "/fib_multipath_hash_policy", "3"})
+			fields := slices.Contains(n.sysctls(), sysctl{"net/" + fam + "/fib_multipath_hash_fields", "0x0037"})
+			if policy != want || fields != want {
+				t.Errorf("%s: %s L4 hash policy %v, fields %v; want %v", n.name, fam, policy, fields, want)
+			}
+		}
+	}
+}
+
+func TestDiamondAddressing(t *testing.T) {
+	c := diamondChain(t, Spec{Routers: 4, Delay: time.Millisecond})
+	l := newLab("t", Spec{Routers: 4, Diamond: true}, c)
+	if got := fmtAddrs(l.DiamondBranches4()); got != "[198.18.1.2 198.18.101.2]" {
+		t.Errorf("DiamondBranches4 = %s", got)
+	}
+	if got := fmtAddrs(l.DiamondBranches6()); got != "[fd00:0:0:1::2 fd00:0:0:101::2]" {
+		t.Errorf("DiamondBranches6 = %s", got)
+	}
+	var routers []string
+	for _, r := range l.Routers {
+		routers = append(routers, r.Name)
+	}
+	if fmt.Sprint(routers) != "[r1 r2a r3 r4]" || len(l.Branches) != 2 || l.Branches[1].Name != "r2b" {
+		t.Errorf("Routers %v, Branches %+v", routers, l.Branches)
+	}
+	if got := fmtAddrs(l.HopAddrs4()); got != "[198.18.0.2 198.18.1.2 198.18.2.2 198.18.3.2 198.18.4.2]" {
+		t.Errorf("HopAddrs4 = %s", got)
+	}
+	want4 := "[[198.18.0.2] [198.18.1.2 198.18.101.2] [198.18.2.2 198.18.102.2] [198.18.3.2] [198.18.4.2]]"
+	if got := fmt.Sprint(l.Hops4()); got != want4 {
+		t.Errorf("Hops4 = %s, want %s", got, want4)
+	}
+	want6 := "[[fd00::2] [fd00:0:0:1::2 fd00:0:0:101::2] [fd00:0:0:2::2 fd00:0:0:102::2] [fd00:0:0:3::2] [fd00:0:0:4::2]]"
+	if got := fmt.Sprint(l.Hops6()); got != want6 {
+		t.Errorf("Hops6 = %s, want %s", got, want6)
+	}
+	// The slow node hangs off the last router, outside the diamond.
+	if l.Slow.Ifaces[0].Peer != "r4" {
+		t.Errorf("slow attached to %s, want r4", l.Slow.Ifaces[0].Peer)
+	}
+	for i, hop := range l.Hops4() {
+		if hop[0] != l.HopAddrs4()[i] {
+			t.Errorf("Hops4()[%d][0] = %s, want HopAddrs4's %s", i, hop[0], l.HopAddrs4()[i])
+		}
+	}
+}
+
+func TestChainHopsAreHopAddrs(t *testing.T) {
+	for _, routers := range []int{0, 1, 5} {
+		c, err := buildChain(Spec{Routers: routers, Delay: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := newLab("t", Spec{Routers: routers}, c)
+		for fam, hops := range map[string][][]netip.Addr{"4": l.Hops4(), "6": l.Hops6()} {
+			flat := l.HopAddrs4()
+			if fam == "6" {
+				flat = l.HopAddrs6()
+			}
+			if len(hops) != len(flat) {
+				t.Fatalf("%d routers, IPv%s: Hops %v, HopAddrs %v", routers, fam, hops, flat)
+			}
+			for i := range hops {
+				if len(hops[i]) != 1 || hops[i][0] != flat[i] {
+					t.Errorf("%d routers, IPv%s: Hops %v, HopAddrs %v", routers, fam, hops, flat)
+				}
+			}
+		}
+		if l.DiamondBranches4() != nil || l.Branches != nil {
+			t.Errorf("a chain has diamond branches %v", l.DiamondBranches4())
+		}
+	}
+}
+
+func TestDiamondLossAndSilenceCoverBothBranches(t *testing.T) {
+	c := diamondChain(t, Spec{
+		Routers:      3,
+		Loss:         []Loss{{Link: 1, Percent: 30}, {Link: 2, Percent: 40}, {Link: 3, Percent: 50}},
+		Silent:       []int{2},
+		Unreachable4: []netip.Prefix{netip.MustParsePrefix("198.19.8.0/24")},
+	})
+	script := func(name string) string {
+		for i, n := range c.g.nodes {
+			if n.name == name {
+				return c.g.nftScript(i)
+			}
+		}
+		return "no such node"
+	}
+	for node, wants := range map[string][]string{
+		"r2a": {`iifname "to-r1" numgen random mod 100 < 30 drop`, "hook output"},
+		"r2b": {`iifname "to-r1" numgen random mod 100 < 30 drop`, "hook output"},
+		"r3":  {`iifname "to-r2a" numgen random mod 100 < 40 drop`, `iifname "to-r2b" numgen random mod 100 < 40 drop`},
+		"dst": {`iifname "to-r3" numgen random mod 100 < 50 drop`},
+	} {
+		s := script(node)
+		for _, w := range wants {
+			if !strings.Contains(s, w) {
+				t.Errorf("%s's rules lack %q:\n%s", node, w, s)
+			}
+		}
+	}
+	for _, n := range []string{"r1", "r3"} {
+		if strings.Contains(script(n), "hook output") {
+			t.Errorf("%s is not silent:\n%s", n, script(n))
+		}
+	}
+	// The last router, r3, owns the unreachable prefix.
+	if r3 := routeLines(t, c.g, "r3"); !slices.Contains(r3, "route add unreachable 198.19.8.0/24") {
+		t.Errorf("r3 lacks the unreachable route:\n%s", strings.Join(r3, "\n"))
+	}
+}
+
+func TestDiamondNeedsThreeRouters(t *testing.T) {
+	for _, routers := range []int{0, 2} {
+		_, err := buildChain(Spec{Routers: routers, Diamond: true})
+		if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "3 routers") {
+			t.Errorf("diamond with %d routers: %v, want ErrInvalidSpec naming 3 routers", routers, err)
+		}
+	}
+	if _, err := buildChain(Spec{Routers: MaxRouters, Diamond: true, Delay: 1}); err != nil {
+		t.Errorf("largest diamond: %v", err)
 	}
 }

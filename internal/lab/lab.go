@@ -10,12 +10,18 @@ import (
 // A Lab is a running chain of namespaces. Close removes it.
 type Lab struct {
 	// Name is the lab's name; its namespaces are rn-<Name>-<node>.
-	Name    string
-	Src     *Node
-	Routers []*Node // r1..rN
-	Dst     *Node
-	Slow    *Node // nil unless Spec.Delay > 0
-	// Nodes holds every node: src, r1..rN, dst, then slow.
+	Name string
+	Src  *Node
+	// Routers holds chain routers r1..rN: Routers[k-1] is router k. In a
+	// diamond (Spec.Diamond), router 2 is r2a.
+	Routers []*Node
+	// Branches holds a diamond's two parallel routers r2a and r2b; nil
+	// without Spec.Diamond.
+	Branches []*Node
+	Dst      *Node
+	Slow     *Node // nil unless Spec.Delay > 0
+	// Nodes holds every node: src, r1..rN (r2a then r2b in a diamond),
+	// dst, then slow.
 	Nodes []*Node
 
 	spec  Spec
@@ -73,6 +79,9 @@ func newLab(name string, spec Spec, c *chain) *Lab {
 	for _, r := range c.routers {
 		l.Routers = append(l.Routers, l.Nodes[r])
 	}
+	for _, b := range c.branches {
+		l.Branches = append(l.Branches, l.Nodes[b])
+	}
 	if c.slow >= 0 {
 		l.Slow = l.Nodes[c.slow]
 	}
@@ -84,7 +93,9 @@ func (l *Lab) Spec() Spec { return l.spec }
 
 // HopAddrs4 returns the IPv4 address each router answers from (its
 // interface toward src), in order, then dst's address: the hop list a trace
-// from src to dst must produce.
+// from src to dst must produce. In a diamond it is the path through r2a
+// (r2 is r2a, r3 answers from its interface toward r2a); a flow that
+// takes r2b sees the other addresses that Hops4 lists.
 func (l *Lab) HopAddrs4() []netip.Addr {
 	var as []netip.Addr
 	for _, r := range l.Routers {
@@ -100,6 +111,39 @@ func (l *Lab) HopAddrs6() []netip.Addr {
 		as = append(as, r.Addr6)
 	}
 	return append(as, l.Dst.Addr6)
+}
+
+// Hops4 returns, for each hop (TTL 1, 2, ...) from src to dst, every IPv4
+// address that may answer there, HopAddrs4's first: in a chain one per
+// hop; in a diamond, r2a's and r2b's at TTL 2 and r3's two interfaces
+// toward them at TTL 3. The last hop is dst. Routers answer with IPv4 ICMP
+// errors from the interface a probe arrived on, so r3's address tells
+// which branch the probe took.
+func (l *Lab) Hops4() [][]netip.Addr { return l.chain.g.hops(l.chain.src, l.chain.dst, true) }
+
+// Hops6 is Hops4 for IPv6. IPv6 has no "inbound interface" setting: the
+// kernel picks the source of an ICMPv6 error by its route back to src,
+// which at r3 is itself multipath, so a trace test should accept either
+// of r3's addresses at TTL 3 rather than expect the probe's branch.
+func (l *Lab) Hops6() [][]netip.Addr { return l.chain.g.hops(l.chain.src, l.chain.dst, false) }
+
+// DiamondBranches4 returns the IPv4 addresses r2a and r2b answer from (their
+// interfaces toward r1), or nil without Spec.Diamond.
+func (l *Lab) DiamondBranches4() []netip.Addr {
+	var as []netip.Addr
+	for _, b := range l.Branches {
+		as = append(as, b.Addr4)
+	}
+	return as
+}
+
+// DiamondBranches6 is DiamondBranches4 for IPv6.
+func (l *Lab) DiamondBranches6() []netip.Addr {
+	var as []netip.Addr
+	for _, b := range l.Branches {
+		as = append(as, b.Addr6)
+	}
+	return as
 }
 
 // Node returns the node called name ("src", "r2", ...), or nil.

@@ -28,6 +28,11 @@ func labOf(ns string) (string, bool) {
 	return name, true
 }
 
+// l4HashFields selects, for fib_multipath_hash_policy 3, the fields
+// policy 1 hashes: source IP (0x01), destination IP (0x02), IP protocol
+// (0x04), source port (0x10) and destination port (0x20).
+const l4HashFields = "0x0037"
+
 // A sysctl is one setting, by its path under /proc/sys.
 type sysctl struct{ key, value string }
 
@@ -49,6 +54,20 @@ func (n *node) sysctls() []sysctl {
 		s = append(s,
 			sysctl{"net/ipv4/ip_forward", "1"},
 			sysctl{"net/ipv6/conf/all/forwarding", "1"})
+	}
+	if n.hashL4 {
+		// Policy 3 (custom) with policy 1's fields: source and
+		// destination address, protocol, source and destination port.
+		// Policy 1 itself first takes the hash a local socket left on the
+		// packet (skb->l4_hash, random per connected socket), which
+		// survives the veth into the router: in a lab, two sockets with
+		// one 5-tuple would then take different branches, which no real
+		// router does. Policy 3 hashes only what is in the packet.
+		s = append(s,
+			sysctl{"net/ipv4/fib_multipath_hash_fields", l4HashFields},
+			sysctl{"net/ipv4/fib_multipath_hash_policy", "3"},
+			sysctl{"net/ipv6/fib_multipath_hash_fields", l4HashFields},
+			sysctl{"net/ipv6/fib_multipath_hash_policy", "3"})
 	}
 	if n.inboundICMPIf {
 		s = append(s, sysctl{"net/ipv4/icmp_errors_use_inbound_ifaddr", "1"})

@@ -38,9 +38,28 @@ var (
 // and ::1 on the left (src side) and .2 and ::2 on the right. The IPv6
 // subnet is written with k's decimal digits (link 12: fd00:0:0:12::/64), so
 // it reads like the IPv4 one.
+//
+// With Diamond, router 2 is doubled into two parallel routers r2a and r2b
+// (see Diamond and diamondLink).
 type Spec struct {
 	// Routers is the number of routers between src and dst (0..MaxRouters).
 	Routers int
+
+	// Diamond (needs Routers >= 3) replaces router 2 by two parallel
+	// routers, an ECMP diamond: src - r1 - {r2a, r2b} - r3 - ... - dst.
+	// r2a sits on chain links 1 and 2 as r2 would; r2b on their twins
+	// 198.18.101.0/24 (r1 - r2b) and 198.18.102.0/24 (r2b - r3), and
+	// fd00:0:0:101::/64, fd00:0:0:102::/64. r1 routes everything behind
+	// the diamond, and r3 everything before it, over both branches
+	// ("nexthop via A nexthop via B"), hashing on L4 for IPv4 and IPv6:
+	// the fields of fib_multipath_hash_policy=1 (addresses, protocol,
+	// ports), set as policy 3 so that only the packet counts, not the
+	// sending socket's hash. Each flow takes one branch, flows with other
+	// ports spread over both; ICMP has no ports, so all ICMP between two
+	// addresses takes one branch.
+	// Loss on link 1 or 2 applies to both branches of that link, and
+	// Silent 2 silences r2a and r2b.
+	Diamond bool
 
 	// LocalPrefix4 and LocalPrefix6, when valid, are answered by dst for
 	// every address in them (AnyIP), e.g. 198.19.0.0/22 and fd00:99::/64.
@@ -114,6 +133,9 @@ func (s *Spec) validate() error {
 	}
 	if s.Delay < 0 {
 		return specErrorf("delay must not be negative, got %s", s.Delay)
+	}
+	if s.Diamond && s.Routers < 3 {
+		return specErrorf("a diamond doubles router 2 between r1 and r3: it needs at least 3 routers, got %d", s.Routers)
 	}
 	if s.Routers == 0 && len(s.Unreachable4)+len(s.Unreachable6) > 0 {
 		return specErrorf("unreachable prefixes need at least one router")

@@ -703,6 +703,9 @@ func (p *Pinger) recvLoop(c Conn) {
 		p.deliver(ev)
 		if ev.done {
 			p.poke()
+			if p.finished() {
+				return // nothing more to read; Run need not wake this reader
+			}
 		}
 	}
 }

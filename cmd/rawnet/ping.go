@@ -305,10 +305,9 @@ func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err 
 		// Small IPv4 probes fit any link (576 bytes): write their header
 		// ourselves, for the kernel's shorter IP_HDRINCL path.
 		lc.HeaderIncluded = o.cfg.Size >= 0 && o.cfg.Size+28 <= 576
-		lc.BlockingSlice = o.cfg.Interval
-		if lc.BlockingSlice == 0 {
-			lc.BlockingSlice = 10 * time.Millisecond
-		}
+		// Short slices: a read blocked in the kernel notices the end of
+		// the run (Ctrl-C, -w) within 2ms.
+		lc.BlockingSlice = 2 * time.Millisecond
 	}
 	if src := lc.Source; src.IsValid() && ((src.Is4() && need6) || (!src.Is4() && need4)) {
 		return nil, nil, usageErrorf("-I %s: source address family does not match every target", src)

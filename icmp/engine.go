@@ -576,8 +576,16 @@ func (p *Pinger) sendNextLocked() bool {
 	p.next++
 	if p.next == p.total {
 		// Only once the last probe is registered may Run see sending as
-		// finished, or it could end before that probe's reply.
-		defer close(p.allSent)
+		// finished, or it could end before that probe's reply. Mark it
+		// here, not in the sender goroutine: a flood's reader must see it
+		// when the last reply comes, and the sender may not get to run
+		// before then (one P, the reader never blocking).
+		defer func() {
+			p.mu.Lock()
+			p.sendFinished = true
+			p.mu.Unlock()
+			close(p.allSent)
+		}()
 	}
 	if p.cfg.UntilReplies && p.answeredEnough(ti) {
 		return !p.stopped.Load() // this target is done; its turn passes

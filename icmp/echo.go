@@ -8,29 +8,27 @@ import (
 
 // ICMP types rawnet sends and expects.
 const (
-	TypeEchoReply4        = 0
-	TypeDestUnreachable4  = 3
-	TypeSourceQuench4     = 4
-	TypeRedirect4         = 5
-	TypeEchoRequest4      = 8
-	TypeTimeExceeded4     = 11
-	TypeParamProblem4     = 12
-	TypeDestUnreachable6  = 1
-	TypePacketTooBig6     = 2
-	TypeTimeExceeded6     = 3
-	TypeParamProblem6     = 4
-	TypeEchoRequest6      = 128
-	TypeEchoReply6        = 129
-	protoICMP4            = 1
-	protoICMP6            = 58
-	echoHeaderLen         = 8
-	cookieLen             = 8
-	probeHeaderLen        = cookieLen + 8 // cookie, target index, sequence
-	ipv4HeaderLen         = 20
-	ipv6HeaderLen         = 40
-	maxPayload4           = 65535 - ipv4HeaderLen - echoHeaderLen
-	maxPayload6           = 65535 - echoHeaderLen
-	defaultPayloadPattern = 0
+	TypeEchoReply4       = 0
+	TypeDestUnreachable4 = 3
+	TypeSourceQuench4    = 4
+	TypeRedirect4        = 5
+	TypeEchoRequest4     = 8
+	TypeTimeExceeded4    = 11
+	TypeParamProblem4    = 12
+	TypeDestUnreachable6 = 1
+	TypePacketTooBig6    = 2
+	TypeTimeExceeded6    = 3
+	TypeParamProblem6    = 4
+	TypeEchoRequest6     = 128
+	TypeEchoReply6       = 129
+	protoICMP4           = 1
+	protoICMP6           = 58
+	echoHeaderLen        = 8
+	cookieLen            = 8
+	probeHeaderLen       = cookieLen + 8 // cookie, target index, sequence
+	ipv4HeaderLen        = 20
+	ipv6HeaderLen        = 40
+	maxPayload4          = 65535 - ipv4HeaderLen - echoHeaderLen
 )
 
 // ErrShort reports a message too short for the header it should hold.

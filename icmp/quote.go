@@ -39,16 +39,10 @@ func IsError6(t uint8) bool { return t < 128 }
 // ParseError4 parses an ICMPv4 error message (starting at the ICMP header)
 // and the IPv4 header it quotes.
 func ParseError4(msg []byte) (Quote, error) {
-	var q Quote
-	if len(msg) < echoHeaderLen {
-		return q, ErrShort
+	q, ip, err := errorHeader(msg, IsError4)
+	if err != nil {
+		return q, err
 	}
-	if !IsError4(msg[0]) {
-		return q, ErrNotError
-	}
-	q.Type, q.Code = msg[0], msg[1]
-	q.Info = binary.BigEndian.Uint32(msg[4:])
-	ip := msg[echoHeaderLen:]
 	if len(ip) < ipv4HeaderLen || ip[0]>>4 != 4 {
 		return q, fmt.Errorf("%w: quoted IPv4 header", ErrShort)
 	}
@@ -66,16 +60,10 @@ func ParseError4(msg []byte) (Quote, error) {
 // ParseError6 parses an ICMPv6 error message (starting at the ICMPv6
 // header) and the IPv6 header it quotes, skipping extension headers.
 func ParseError6(msg []byte) (Quote, error) {
-	var q Quote
-	if len(msg) < echoHeaderLen {
-		return q, ErrShort
+	q, ip, err := errorHeader(msg, IsError6)
+	if err != nil {
+		return q, err
 	}
-	if !IsError6(msg[0]) {
-		return q, ErrNotError
-	}
-	q.Type, q.Code = msg[0], msg[1]
-	q.Info = binary.BigEndian.Uint32(msg[4:])
-	ip := msg[echoHeaderLen:]
 	if len(ip) < ipv6HeaderLen || ip[0]>>4 != 6 {
 		return q, fmt.Errorf("%w: quoted IPv6 header", ErrShort)
 	}
@@ -99,6 +87,22 @@ func ParseError6(msg []byte) (Quote, error) {
 	}
 	q.Proto, q.Payload = next, rest
 	return q, nil
+}
+
+// errorHeader reads the ICMP(v6) error header both families share (type,
+// code, the 32-bit field after the checksum) and returns what follows: the
+// quoted IP header.
+func errorHeader(msg []byte, isError func(uint8) bool) (Quote, []byte, error) {
+	var q Quote
+	if len(msg) < echoHeaderLen {
+		return q, nil, ErrShort
+	}
+	if !isError(msg[0]) {
+		return q, nil, ErrNotError
+	}
+	q.Type, q.Code = msg[0], msg[1]
+	q.Info = binary.BigEndian.Uint32(msg[4:])
+	return q, msg[echoHeaderLen:], nil
 }
 
 func isExtension6(next uint8) bool {

@@ -28,14 +28,14 @@ targets (or a prefix) probes are paced across all of them, fping-style, with a
 statistics line per target. Exit status: 0 when any reply came, 1 when none
 did, 2 on bad input or errors.`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets)"},
+			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets); with -w, after N replies"},
 			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{}, Usage: "wait `SECONDS` (0.2 or 200ms) between probes to a target (default 1s)"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"size"}, Value: icmp.DefaultSize, Usage: "echo payload `BYTES`"},
 			&cli.IntFlag{Name: "t", Aliases: []string{"ttl"}, Usage: "IP TTL / IPv6 hop limit `N` (1..255)"},
 			&cli.GenericFlag{Name: "W", Aliases: []string{"timeout"}, Value: &seconds{}, Usage: "wait `SECONDS` for each reply; later replies count as lost (default 2s)"},
 			&cli.GenericFlag{Name: "w", Aliases: []string{"deadline"}, Value: &seconds{}, Usage: "stop after `SECONDS` whatever has been sent or received"},
-			&cli.BoolFlag{Name: "f", Aliases: []string{"flood"}, Usage: "flood: send each probe as soon as the previous is answered (or after -i, 10ms by default)"},
-			&cli.BoolFlag{Name: "q", Aliases: []string{"quiet"}, Usage: "quiet: print only statistics"},
+			&cli.BoolFlag{Name: "f", Aliases: []string{"flood"}, Usage: "flood: send each probe as soon as the previous is answered or 10ms have passed; with -i, pace by -i and print dots (needs CAP_NET_RAW)"},
+			&cli.BoolFlag{Name: "q", Aliases: []string{"quiet"}, Usage: "quiet: print only statistics (with several targets, only those that lost probes, and the totals)"},
 			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send from interface `IFACE` or source address"},
 			&cli.StringFlag{Name: "Q", Aliases: []string{"tos"}, Usage: "IP TOS / IPv6 traffic class `TOS` (decimal or 0x hex)"},
 			&cli.StringFlag{Name: "p", Aliases: []string{"pattern"}, Usage: "fill the payload with `HEX` bytes (up to 16)"},

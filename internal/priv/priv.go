@@ -6,7 +6,6 @@ package priv
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -74,7 +73,3 @@ type permissionError struct {
 func (e *permissionError) Error() string { return e.err.Error() + ": " + e.hint }
 
 func (e *permissionError) Unwrap() []error { return []error{ErrPermission, e.err} }
-
-func unsupported(what string) error {
-	return fmt.Errorf("%w: %s on %s", ErrUnsupported, what, runtimeGOOS)
-}

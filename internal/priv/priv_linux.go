@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-const runtimeGOOS = runtime.GOOS
 
 const pingGroupRangePath = "/proc/sys/net/ipv4/ping_group_range"
 

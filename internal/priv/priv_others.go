@@ -2,9 +2,14 @@
 
 package priv
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+)
 
-const runtimeGOOS = runtime.GOOS
+func unsupported(what string) error {
+	return fmt.Errorf("%w: %s on %s", ErrUnsupported, what, runtime.GOOS)
+}
 
 // PingGroupRange is implemented on Linux only; elsewhere it returns an error
 // wrapping ErrUnsupported.

@@ -21,6 +21,8 @@ type Quote struct {
 	Proto      uint8      // its transport protocol (after IPv6 extension headers)
 	TTL        uint8      // its TTL or hop limit when the router quoted it
 	TOS        uint8      // its TOS / traffic class
+	DF         bool       // its IPv4 don't-fragment bit
+	ID         uint16     // its IPv4 identification
 	Payload    []byte     // quoted transport header and data; aliases the message
 }
 
@@ -51,6 +53,7 @@ func ParseError4(msg []byte) (Quote, error) {
 		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, ihl)
 	}
 	q.TOS, q.TTL, q.Proto = ip[1], ip[8], ip[9]
+	q.ID, q.DF = binary.BigEndian.Uint16(ip[4:]), ip[6]&0x40 != 0
 	q.Src = netip.AddrFrom4([4]byte(ip[12:16]))
 	q.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	q.Payload = ip[ihl:]

@@ -70,6 +70,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		pingCommand(),
+		traceCommand(),
 		labCommand(),
 	}
 }

@@ -112,8 +112,10 @@ func (r *Report) Finish() {
 	}
 }
 
-// lessLoss reports whether a's loss is below b's beyond chance: a
-// one-sided two-proportion z test at about 99.4% (z > 2.5).
+// lessLoss reports whether a's loss is below b's beyond chance (a
+// one-sided two-proportion z test, z > 3) and below half of it: a path's
+// loss only grows along it, so two hops behind one lossy link show the
+// same loss.
 func lessLoss(a, b *ReportHop) bool {
 	la, lb := float64(a.Sent-a.Received), float64(b.Sent-b.Received)
 	na, nb := float64(a.Sent), float64(b.Sent)
@@ -123,7 +125,7 @@ func lessLoss(a, b *ReportHop) bool {
 	}
 	p := (la + lb) / (na + nb)
 	se := math.Sqrt(p * (1 - p) * (1/na + 1/nb))
-	return se > 0 && (pb-pa)/se > 2.5
+	return se > 0 && (pb-pa)/se > 3 && pa < pb/2
 }
 
 func containsAddr(as []netip.Addr, a netip.Addr) bool {

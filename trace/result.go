@@ -180,11 +180,11 @@ type Result struct {
 	Target      netip.Addr
 	Source      netip.Addr
 	Cycle       int
-	Reached     bool // the target answered
-	Hops        int  // TTL of the last hop reported
-	Sent        int  // probes sent
-	Answered    int  // probes answered
-	Interrupted bool // stopped by the caller before it ended
+	Reached     bool   // the target answered
+	Hops        int    // TTL of the last hop reported
+	Sent        int    // probes sent
+	Answered    int    // probes answered
+	Interrupted bool   // stopped by the caller before it ended
 	SendError   string // the first error the kernel gave sending a probe
 	Start       time.Time
 	Duration    time.Duration

@@ -15,23 +15,23 @@ type jsonTraceHop struct {
 }
 
 type jsonTraceProbe struct {
-	Flow       int           `json:"flow"`
-	Timeout    bool          `json:"timeout,omitempty"`
-	Addr       string        `json:"addr,omitempty"`
-	RTTMs      *float64      `json:"rtt_ms,omitempty"`
-	Kind       string        `json:"kind,omitempty"`
-	ICMPType   *uint8        `json:"icmp_type,omitempty"`
-	ICMPCode   *uint8        `json:"icmp_code,omitempty"`
-	Reached    bool          `json:"reached,omitempty"`
-	Annotation string        `json:"annotation,omitempty"`
-	QuotedTTL  *int          `json:"quoted_ttl,omitempty"`
-	Changed    *jsonChanges  `json:"changed,omitempty"`
-	MPLS       []jsonMPLS    `json:"mpls,omitempty"`
-	MTU        uint32        `json:"mtu,omitempty"`
+	Flow       int          `json:"flow"`
+	Timeout    bool         `json:"timeout,omitempty"`
+	Addr       string       `json:"addr,omitempty"`
+	RTTMs      *float64     `json:"rtt_ms,omitempty"`
+	Kind       string       `json:"kind,omitempty"`
+	ICMPType   *uint8       `json:"icmp_type,omitempty"`
+	ICMPCode   *uint8       `json:"icmp_code,omitempty"`
+	Reached    bool         `json:"reached,omitempty"`
+	Annotation string       `json:"annotation,omitempty"`
+	QuotedTTL  *int         `json:"quoted_ttl,omitempty"`
+	Changed    *jsonChanges `json:"changed,omitempty"`
+	MPLS       []jsonMPLS   `json:"mpls,omitempty"`
+	MTU        uint32       `json:"mtu,omitempty"`
 }
 
 type jsonChanges struct {
-	TOS   []uint8  `json:"tos,omitempty"`   // [sent, quoted]
+	TOS   []int    `json:"tos,omitempty"`   // [sent, quoted] (not []uint8: that encodes as base64)
 	DF    []bool   `json:"df,omitempty"`    // [sent, quoted]
 	Ports []uint16 `json:"ports,omitempty"` // [sport, dport, quoted sport, quoted dport]
 }
@@ -113,7 +113,7 @@ func jsonProbeOf(p *trace.Probe, v6 bool) jsonTraceProbe {
 	if ch := p.Changed; ch.Any() {
 		j.Changed = &jsonChanges{}
 		if ch.TOS {
-			j.Changed.TOS = []uint8{ch.SentTOS, ch.GotTOS}
+			j.Changed.TOS = []int{int(ch.SentTOS), int(ch.GotTOS)}
 		}
 		if ch.DF {
 			j.Changed.DF = []bool{ch.SentDF, ch.GotDF}

@@ -32,6 +32,7 @@ test: deps
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
+	./scripts/bench-trace.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

@@ -31,8 +31,8 @@ func (out *traceOutput) printReport(i int, r *trace.Report) {
 		return
 	}
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "report for %s (%s), %d cycles, %s\n", out.targets[i].Name, r.Target, r.Cycles, out.o.cfg.Method)
-	fmt.Fprintf(b, "%-4s %-32s %6s %5s %7s %7s %7s %7s %7s %7s\n", "", "Host", "Loss%", "Snt", "Last", "Avg", "Best", "Wrst", "StDev", "Jttr")
+	fmt.Fprintf(b, "report for %s (%s), %d cycles, %s probes, times in ms\n", out.targets[i].Name, r.Target, r.Cycles, out.o.cfg.Method)
+	fmt.Fprintf(b, "%-4s %-32s %6s %5s %8s %8s %8s %8s %8s %8s\n", "", "Host", "Loss%", "Snt", "Last", "Avg", "Best", "Wrst", "StDev", "Jttr")
 	limited := false
 	for k := range r.Hops {
 		h := &r.Hops[k]
@@ -44,7 +44,7 @@ func (out *traceOutput) printReport(i int, r *trace.Report) {
 		if h.RateLimited {
 			mark, limited = " (rate limited?)", true
 		}
-		fmt.Fprintf(b, "%3d. %-32s %5.1f%% %5d %7s %7s %7s %7s %7s %7s%s\n", h.TTL, host, h.Loss(), h.Sent,
+		fmt.Fprintf(b, "%3d. %-32s %5.1f%% %5d %8s %8s %8s %8s %8s %8s%s\n", h.TTL, host, h.Loss(), h.Sent,
 			ms2(h.Last, h.Received), ms2(h.RTT.Avg(), h.Received), ms2(h.RTT.Min(), h.Received), ms2(h.RTT.Max(), h.Received),
 			ms2(h.RTT.Mdev(), h.Received), ms2(h.Jitter, h.Received), mark)
 		for _, a := range h.Addrs[min(1, len(h.Addrs)):] {
@@ -61,7 +61,7 @@ func ms2[T ~int64](d T, n int) string {
 	if n == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f", float64(d)/1e6)
+	return fmt.Sprintf("%.3f", float64(d)/1e6)
 }
 
 type jsonReportHop struct {

@@ -188,7 +188,7 @@ func newEngine(cfg Config, conns []Conn) (*engine, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	e := &engine{cfg: cfg, conns: conns, replies: make(chan reply, 1024), nextID: 1}
+	e := &engine{cfg: cfg, conns: conns, replies: make(chan reply, 256), nextID: 1}
 	if cfg.Multipath {
 		e.mdaN = mdaTable(cfg.Confidence, cfg.MaxFlows)
 	}
@@ -379,8 +379,13 @@ func (e *engine) startReaders(ctx context.Context, wg *sync.WaitGroup) {
 func (e *engine) read(ctx context.Context, rd Reader, fp *flowParams) {
 	stop := context.AfterFunc(ctx, func() { _ = rd.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	buf := make([]byte, 65536)
-	wrapBuf := make([]byte, 65536+40)
+	// ICMP errors quote at most 576 (IPv4) or 1280 (IPv6) bytes, and
+	// answers to probes are no bigger.
+	buf := make([]byte, 16384)
+	var wrapBuf []byte
+	if e.cfg.Tap != nil {
+		wrapBuf = make([]byte, len(buf)+64)
+	}
 	var p Packet
 	var r reply
 	for ctx.Err() == nil {

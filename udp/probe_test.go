@@ -21,7 +21,7 @@ type network struct {
 	dup     func(seq uint64) bool
 	swap    func(seq uint64) bool // hold seq and send it after seq+1
 	reflect time.Duration         // > 0: a reflector that takes this long
-	extra   [][]byte // sent to the client with every reply
+	extra   [][]byte              // sent to the client with every reply
 	mu      sync.Mutex
 	held    []byte
 }
@@ -94,8 +94,8 @@ func countKind(evs []ProbeEvent, k ProbeEventKind) int {
 func TestProbeCountsLossDuplicatesAndReordering(t *testing.T) {
 	const n = 300
 	sum, evs := runFakeProbe(t, ProbeConfig{Count: n, Rate: 20000, Timeout: 200 * time.Millisecond}, &network{
-		drop: func(s uint64) bool { return s%10 == 3 },           // 30 lost
-		dup:  func(s uint64) bool { return s%25 == 0 },           // 12 duplicated
+		drop: func(s uint64) bool { return s%10 == 3 },            // 30 lost
+		dup:  func(s uint64) bool { return s%25 == 0 },            // 12 duplicated
 		swap: func(s uint64) bool { return s%20 == 7 && s < n-1 }, // 15 arrive after their successor
 	})
 	if sum.Sent != n || sum.Received != n-30 || sum.Duplicates != 12 || sum.Reordered != 15 || sum.MaxReorder != 1 {

@@ -24,10 +24,10 @@ func Payload(port uint16, id uint16) []byte {
 func DNSQuery(id uint16) []byte {
 	b := make([]byte, 12, 17)
 	binary.BigEndian.PutUint16(b[0:], id)
-	binary.BigEndian.PutUint16(b[2:], 0x0100) // QR=0 query, opcode 0, RD
-	binary.BigEndian.PutUint16(b[4:], 1)      // one question, no records
-	b = append(b, 0)                          // the root name
-	b = binary.BigEndian.AppendUint16(b, 2)   // NS
+	binary.BigEndian.PutUint16(b[2:], 0x0100)  // QR=0 query, opcode 0, RD
+	binary.BigEndian.PutUint16(b[4:], 1)       // one question, no records
+	b = append(b, 0)                           // the root name
+	b = binary.BigEndian.AppendUint16(b, 2)    // NS
 	return binary.BigEndian.AppendUint16(b, 1) // IN
 }
 
@@ -46,11 +46,11 @@ var sysDescr0 = []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}
 // "public", which agents with a default setup answer.
 func SNMPGet(id uint16) []byte {
 	varbind := tlv(0x30, append(tlv(0x06, sysDescr0), 0x05, 0x00)) // OID, NULL
-	pdu := tlv(0x02, []byte{0, 0, byte(id >> 8), byte(id)})         // request-id
-	pdu = append(pdu, tlv(0x02, []byte{0})...)                      // error-status
-	pdu = append(pdu, tlv(0x02, []byte{0})...)                      // error-index
-	pdu = append(pdu, tlv(0x30, varbind)...)                        // variable bindings
-	msg := tlv(0x02, []byte{1})                                     // version: 1 is v2c
+	pdu := tlv(0x02, []byte{0, 0, byte(id >> 8), byte(id)})        // request-id
+	pdu = append(pdu, tlv(0x02, []byte{0})...)                     // error-status
+	pdu = append(pdu, tlv(0x02, []byte{0})...)                     // error-index
+	pdu = append(pdu, tlv(0x30, varbind)...)                       // variable bindings
+	msg := tlv(0x02, []byte{1})                                    // version: 1 is v2c
 	msg = append(msg, tlv(0x04, []byte("public"))...)
 	msg = append(msg, tlv(0xa0, pdu)...) // GetRequest-PDU
 	return tlv(0x30, msg)

@@ -27,7 +27,14 @@ func udpCommand() *cli.Command {
 number of clients; rawnet udp probe measures loss, duplicates, reordering, RTT
 percentiles and jitter against such a server (or any RFC 862 echo server);
 rawnet udp scan tells open, closed and open|filtered UDP ports apart.`,
-		Subcommands: []*cli.Command{udpServeCommand(), udpProbeCommand(), udpScanCommand()},
+		Subcommands:     []*cli.Command{udpServeCommand(), udpProbeCommand(), udpScanCommand()},
+		HideHelpCommand: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("udp: unknown command %q (serve, probe or scan)", c.Args().First())
+			}
+			return cli.ShowSubcommandHelp(c)
+		},
 	}
 	for _, sub := range cmd.Subcommands {
 		sub.OnUsageError = onUsageError

@@ -83,6 +83,9 @@ func NewProbe(cfg ProbeConfig, conn Conn) (*Probe, error) {
 	return p, nil
 }
 
+// singleSendGap: paced at this gap or more, datagrams leave one by one.
+const singleSendGap = 20 * time.Microsecond
+
 // rxLen is the receive buffer for replies to datagrams of size bytes.
 func rxLen(size int) int { return max(size+256, 2048) }
 
@@ -170,6 +173,12 @@ func (p *Probe) due(now time.Time) int {
 	}
 	if now.Before(p.nextSend) {
 		return 0
+	}
+	if p.gap >= singleSendGap {
+		// Below 50,000 datagrams a second, one at a time: a batch would
+		// queue its datagrams behind each other at the server and add
+		// that wait to their round trips.
+		return min(n, 1)
 	}
 	return min(n, 1+int(now.Sub(p.nextSend)/p.gap))
 }

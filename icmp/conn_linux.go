@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/priv"
 )
 
@@ -57,7 +58,7 @@ type sockConn struct {
 	riov      unix.Iovec
 	rname     [unix.SizeofSockaddrAny]byte
 	roob      [512]byte
-	meta      rxMeta
+	meta      cmsg.Meta
 
 	// write side: one writer at a time
 	writeFn func(fd uintptr) bool
@@ -598,8 +599,8 @@ func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
 	if c.rerr != nil {
 		return fmt.Errorf("icmp: receive: %w", c.rerr)
 	}
-	c.meta.reset()
-	parseCmsgs(c.roob[:c.roobn], &c.meta)
+	c.meta.Reset()
+	cmsg.Parse(c.roob[:c.roobn], &c.meta)
 	return c.fill(buf[:c.rn], p)
 }
 
@@ -697,17 +698,17 @@ func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
 // fill turns the bytes and control messages of one read into a Packet.
 func (c *sockConn) fill(b []byte, p *Packet) error {
 	m := &c.meta
-	*p = Packet{TTL: m.ttl, TOS: m.tos, To: m.dst, Received: m.stamp, KernelStamp: !m.stamp.IsZero()}
+	*p = Packet{TTL: m.TTL, TOS: m.TOS, To: m.Dst, Received: m.Stamp, KernelStamp: !m.Stamp.IsZero()}
 	if !p.KernelStamp {
 		p.Received = time.Now()
 	}
 	if c.rqueued {
-		if !m.hasErr {
+		if !m.HasErr {
 			return fmt.Errorf("icmp: error queue entry without extended error")
 		}
 		p.QueuedError = true
-		p.ErrType, p.ErrCode, p.ErrInfo = m.errType, m.errCode, m.errInfo
-		p.From = m.offender
+		p.ErrType, p.ErrCode, p.ErrInfo = m.ErrType, m.ErrCode, m.ErrInfo
+		p.From = m.Offender
 		p.OrigDst = sockaddrAddr(c.rname[:])
 		p.Data = b
 		return nil

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"github.com/rawnet/rawnet/internal/ipwrap"
 )
 
 // ICMP types rawnet sends and expects.
@@ -113,26 +115,12 @@ func ParseEcho(b []byte) (e Echo, p Probe, ok bool, err error) {
 // Checksum returns the Internet checksum (RFC 1071) of b, starting from a
 // partial sum (for pseudo headers).
 func Checksum(b []byte, initial uint32) uint16 {
-	return fold(initial + sum16(b))
-}
-
-// pseudoHeaderSum6 is the partial checksum of the IPv6 pseudo header for an
-// upper-layer packet of the given length and next header.
-func pseudoHeaderSum6(src, dst netip.Addr, length int, next uint8) uint32 {
-	var sum uint32
-	s, d := src.As16(), dst.As16()
-	for i := 0; i < 16; i += 2 {
-		sum += uint32(s[i])<<8 | uint32(s[i+1])
-		sum += uint32(d[i])<<8 | uint32(d[i+1])
-	}
-	sum += uint32(length>>16) + uint32(length&0xffff)
-	sum += uint32(next)
-	return sum
+	return ipwrap.Checksum(b, initial)
 }
 
 // EchoChecksum6 returns the ICMPv6 checksum of msg sent from src to dst.
 func EchoChecksum6(msg []byte, src, dst netip.Addr) uint16 {
-	return Checksum(msg, pseudoHeaderSum6(src, dst, len(msg), protoICMP6))
+	return Checksum(msg, ipwrap.PseudoSum(src, dst, len(msg), protoICMP6))
 }
 
 // echoTemplate marshals a run of echo messages that differ only in their
@@ -148,7 +136,7 @@ func newEchoTemplate(size int, pattern []byte) *echoTemplate {
 	t := &echoTemplate{buf: make([]byte, echoHeaderLen+size), pattern: pattern}
 	MarshalEcho(t.buf, Echo{}, Probe{}, pattern)
 	if size >= probeHeaderLen {
-		t.tailSum = sum16(t.buf[echoHeaderLen+probeHeaderLen:])
+		t.tailSum = ipwrap.Sum16(t.buf[echoHeaderLen+probeHeaderLen:])
 	}
 	return t
 }
@@ -169,28 +157,7 @@ func (t *echoTemplate) marshal(e Echo, p Probe) []byte {
 	binary.BigEndian.PutUint32(b[16:], p.Target)
 	binary.BigEndian.PutUint32(b[20:], p.Seq)
 	if e.Type == TypeEchoRequest4 || e.Type == TypeEchoReply4 {
-		binary.BigEndian.PutUint16(b[2:], fold(sum16(b[:echoHeaderLen+probeHeaderLen])+t.tailSum))
+		binary.BigEndian.PutUint16(b[2:], ipwrap.Fold(ipwrap.Sum16(b[:echoHeaderLen+probeHeaderLen])+t.tailSum))
 	}
 	return b
-}
-
-// sum16 is the unfolded one's complement sum of b as 16-bit words.
-func sum16(b []byte) uint32 {
-	var sum uint32
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)&1 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	return sum
-}
-
-// fold folds a sum into 16 bits and complements it.
-func fold(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

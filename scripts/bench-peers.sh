@@ -3,6 +3,9 @@
 # Every packet stays in the lab's namespaces. Needs root.
 #   flood:  ping -f -c 50000 (iputils)  vs  rawnet ping -f -c 50000
 #   sweep:  nmap -sn --min-rate 5000, fping -g  vs  rawnet ping of a /22
+#   udp echo server: round trips/s of sockperf's server vs rawnet udp serve,
+#           both driven by the same batched client (rawnet udp probe --rate 0)
+#   udp RTT: sockperf ping-pong median vs rawnet udp probe median (same server)
 set -euo pipefail
 bin=$(realpath "${1:-bin/rawnet}")
 runs=${RUNS:-5}
@@ -56,4 +59,46 @@ for label in "nmap -sn -n --min-rate 5000" "fping -g (defaults)" "fping -g -i 1"
   done
   printf '%-30s %7.3f s\n' "$label" "$(median < "/tmp/$name.sweep")"
 done
+
+echo
+udp_runs=${UDP_RUNS:-5}
+udp_n=${UDP_N:-200000}
+dstns="rn-$name-dst"
+echo "== UDP echo server: $udp_n round trips from src, 64 in flight, 72-byte datagrams, $udp_runs alternating pairs"
+# The same client drives both servers: rawnet udp probe --rate 0 with
+# sockperf's 14-byte header in front (--sockperf), which sockperf's server
+# answers and rawnet's echo server returns unchanged.
+ip netns exec "$dstns" sockperf sr -i 0.0.0.0 -p 11111 >/dev/null 2>&1 &
+sp=$!
+ip netns exec "$dstns" "$bin" udp serve :11112 >/dev/null 2>&1 &
+rs=$!
+trap 'kill $sp $rs 2>/dev/null; "$bin" lab down "$name" >/dev/null 2>&1 || true' EXIT INT TERM
+sleep 1
+rtps() { src "$bin" udp probe --sockperf --json -q --rate 0 --window 64 -c "$udp_n" -s 72 "$dst:$1" |
+  awk -F'"time_ms":' '/"type":"summary"/ {split($2, a, ","); split($0, r, "\"received\":"); split(r[2], b, ","); printf "%.0f\n", b[1] / (a[1] / 1000)}'; }
+: > "/tmp/$name.udp"
+for ((i = 0; i < udp_runs; i++)); do
+  echo "$(rtps 11111) $(rtps 11112)" >> "/tmp/$name.udp"
+done
+for col in 1 2; do
+  m=$(awk -v c=$col '{print $c}' "/tmp/$name.udp" | median)
+  printf '%-16s median %9.0f round trips/s\n' "$([ $col = 1 ] && echo "sockperf sr" || echo "rawnet serve")" "$m"
+done
+awk '{r += log($2 / $1); n++} END {printf "rawnet serve relative to sockperf sr (geometric mean of %d pairs): %.3f\n", n, exp(r / n)}' "/tmp/$name.udp"
+
+echo
+echo "== UDP RTT against sockperf's server: sockperf ping-pong vs rawnet udp probe, 72-byte datagrams at 10000/s (sockperf for 2 s, rawnet 20000), $udp_runs alternating pairs"
+: > "/tmp/$name.rtt"
+for ((i = 0; i < udp_runs; i++)); do
+  # sockperf reports one-way latency (RTT/2): its median doubled is the RTT.
+  a=$(src sockperf pp -i "$dst" -p 11111 -m 72 --mps 10000 -t 2 2>/dev/null | awk '/50.000 = / {print 2 * $NF}')
+  b=$(src "$bin" udp probe --sockperf --json -q --rate 10000 -c 20000 -s 72 "$dst:11111" |
+    grep '"type":"summary"' | grep -o '"rtt_p50_ms":[0-9.]*' | cut -d: -f2 | awk '{print $1 * 1000}')
+  echo "$a $b" >> "/tmp/$name.rtt"
+done
+for col in 1 2; do
+  m=$(awk -v c=$col '{print $c}' "/tmp/$name.rtt" | median)
+  printf '%-22s median RTT %7.2f us\n' "$([ $col = 1 ] && echo "sockperf ping-pong" || echo "rawnet udp probe")" "$m"
+done
+awk '{d += $2 - $1; n++} END {printf "rawnet minus sockperf, mean of %d paired medians: %+.2f us\n", n, d / n}' "/tmp/$name.rtt"
 rm -f "/tmp/$name".*

@@ -73,6 +73,7 @@ func commands() []*cli.Command {
 		pingCommand(),
 		traceCommand(),
 		labCommand(),
+		udpCommand(),
 	}
 }
 

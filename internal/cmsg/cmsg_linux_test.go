@@ -1,4 +1,4 @@
-package icmp
+package cmsg
 
 import (
 	"encoding/binary"
@@ -20,7 +20,7 @@ func cmsg(level, typ int32, data []byte) []byte {
 	return b
 }
 
-func TestParseCmsgs(t *testing.T) {
+func TestParse(t *testing.T) {
 	ts := make([]byte, 16)
 	binary.NativeEndian.PutUint64(ts, 1700000000)
 	binary.NativeEndian.PutUint64(ts[8:], 123456789)
@@ -41,41 +41,25 @@ func TestParseCmsgs(t *testing.T) {
 	oob = append(oob, cmsg(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, ttl)...)
 	oob = append(oob, cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pktinfo)...)
 	oob = append(oob, cmsg(unix.IPPROTO_IPV6, unix.IPV6_RECVERR, ee)...)
-	var m rxMeta
-	m.reset()
-	parseCmsgs(oob, &m)
-	if !m.stamp.Equal(time.Unix(1700000000, 123456789)) || m.ttl != 61 || m.dst != netip.AddrFrom16(dst) || m.ifIndex != 7 ||
-		!m.hasErr || m.errType != 3 || m.offender != netip.AddrFrom16(off) {
+	var m Meta
+	m.Reset()
+	Parse(oob, &m)
+	if !m.Stamp.Equal(time.Unix(1700000000, 123456789)) || m.TTL != 61 || m.Dst != netip.AddrFrom16(dst) || m.IfIndex != 7 ||
+		!m.HasErr || m.ErrType != 3 || m.Offender != netip.AddrFrom16(off) {
 		t.Errorf("parsed %+v", m)
 	}
 }
 
-// FuzzParseCmsgs: any control buffer parses without a panic or a read
+// FuzzParse: any control buffer parses without a panic or a read
 // outside it.
-func FuzzParseCmsgs(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add(cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, make([]byte, 16)))
 	f.Add(cmsg(unix.IPPROTO_IP, unix.IP_RECVERR, make([]byte, 16+16)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m rxMeta
-		m.reset()
-		parseCmsgs(b, &m)
-	})
-}
-
-// FuzzFill: whatever bytes a raw or datagram socket hands over, fill makes
-// a Packet whose Data lies inside them, or an error.
-func FuzzFill(f *testing.F) {
-	f.Add([]byte{0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1}, false, false)
-	f.Add([]byte{0x4f, 0, 0}, false, true)
-	f.Fuzz(func(t *testing.T, b []byte, v6, queued bool) {
-		c := &sockConn{v6: v6, rqueued: queued}
-		c.meta.reset()
-		c.meta.hasErr = queued
-		var p Packet
-		if err := c.fill(b, &p); err == nil && len(p.Data) > len(b) {
-			t.Fatalf("Data of %d bytes from %d", len(p.Data), len(b))
-		}
+		var m Meta
+		m.Reset()
+		Parse(b, &m)
 	})
 }
 

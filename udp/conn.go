@@ -1,0 +1,84 @@
+package udp
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// MsgKind says what a received Message is.
+type MsgKind uint8
+
+const (
+	// MsgData is a datagram.
+	MsgData MsgKind = iota
+	// MsgICMP is an ICMP error about a datagram this socket sent, from
+	// the socket's error queue (IP_RECVERR): Buf holds the payload of the
+	// datagram it reports on, Addr that datagram's destination.
+	MsgICMP
+)
+
+// Message is one datagram to send or one received, with its metadata. The
+// engines own the buffers and reuse them, and a Conn fills Messages in
+// place, so that nothing is allocated per datagram.
+type Message struct {
+	// Buf is the datagram. For a read, its length is the room there is;
+	// the Conn sets N to the bytes received. For a write, N bytes of Buf
+	// are sent.
+	Buf []byte
+	N   int
+	// Addr is the peer: the source of a received datagram, the
+	// destination of one to send (ignored by a connected Conn).
+	Addr netip.AddrPort
+	// Local is the local address a datagram was sent to (for a reply to
+	// leave from the same address); zero when unknown or not wanted.
+	Local netip.Addr
+	// Time is the kernel's receive timestamp, or when user space read the
+	// datagram when KernelStamp is false.
+	Time        time.Time
+	KernelStamp bool
+	Kind        MsgKind
+	// For MsgICMP: the ICMP type and code, and who sent the error.
+	ICMPType, ICMPCode uint8
+	Offender           netip.Addr
+}
+
+// Data returns the N bytes of m's datagram.
+func (m *Message) Data() []byte { return m.Buf[:m.N] }
+
+// Conn is the engines' view of one UDP socket. ReadBatch and WriteBatch
+// may be called from two goroutines at once, but not two of either.
+type Conn interface {
+	// ReadBatch waits for at least one message (or the read deadline,
+	// os.ErrDeadlineExceeded) and fills up to len(ms) of them; it returns
+	// how many.
+	ReadBatch(ms []Message) (int, error)
+	// WriteBatch sends the messages in order and returns how many left;
+	// fewer than len(ms) comes with an error.
+	WriteBatch(ms []Message) (int, error)
+	// SetReadDeadline sets when a blocked ReadBatch gives up.
+	SetReadDeadline(t time.Time) error
+	// LocalAddr is the address and port the socket is bound to.
+	LocalAddr() netip.AddrPort
+	Close() error
+}
+
+// ListenConfig says how to open a UDP socket.
+type ListenConfig struct {
+	// Addr is the local address and port to bind (port 0: any). An
+	// unspecified IPv6 address ([::]) takes IPv4 as well (dual stack).
+	Addr netip.AddrPort
+	// Remote, when valid, connects the socket: only datagrams from it are
+	// received, and writes need no address.
+	Remote netip.AddrPort
+	// RecvBuf and SendBuf set SO_RCVBUF / SO_SNDBUF in bytes (0: default).
+	RecvBuf, SendBuf int
+	// ReusePort sets SO_REUSEPORT.
+	ReusePort bool
+	// TTL and TOS of sent datagrams (0: kernel default).
+	TTL, TOS int
+}
+
+// ErrUnsupported is returned on systems where rawnet has no UDP socket
+// code.
+var ErrUnsupported = errors.New("udp: not implemented on this operating system")

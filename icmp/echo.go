@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/netip"
 
-	"github.com/rawnet/rawnet/internal/ipwrap"
+	"github.com/rawnet/rawnet/internal/inet"
 )
 
 // ICMP types rawnet sends and expects.
@@ -115,12 +115,12 @@ func ParseEcho(b []byte) (e Echo, p Probe, ok bool, err error) {
 // Checksum returns the Internet checksum (RFC 1071) of b, starting from a
 // partial sum (for pseudo headers).
 func Checksum(b []byte, initial uint32) uint16 {
-	return ipwrap.Checksum(b, initial)
+	return inet.Checksum(b, initial)
 }
 
 // EchoChecksum6 returns the ICMPv6 checksum of msg sent from src to dst.
 func EchoChecksum6(msg []byte, src, dst netip.Addr) uint16 {
-	return Checksum(msg, ipwrap.PseudoSum(src, dst, len(msg), protoICMP6))
+	return Checksum(msg, inet.PseudoSum(src, dst, protoICMP6, len(msg)))
 }
 
 // echoTemplate marshals a run of echo messages that differ only in their
@@ -136,7 +136,7 @@ func newEchoTemplate(size int, pattern []byte) *echoTemplate {
 	t := &echoTemplate{buf: make([]byte, echoHeaderLen+size), pattern: pattern}
 	MarshalEcho(t.buf, Echo{}, Probe{}, pattern)
 	if size >= probeHeaderLen {
-		t.tailSum = ipwrap.Sum16(t.buf[echoHeaderLen+probeHeaderLen:])
+		t.tailSum = inet.Sum(t.buf[echoHeaderLen+probeHeaderLen:], 0)
 	}
 	return t
 }
@@ -157,7 +157,7 @@ func (t *echoTemplate) marshal(e Echo, p Probe) []byte {
 	binary.BigEndian.PutUint32(b[16:], p.Target)
 	binary.BigEndian.PutUint32(b[20:], p.Seq)
 	if e.Type == TypeEchoRequest4 || e.Type == TypeEchoReply4 {
-		binary.BigEndian.PutUint16(b[2:], ipwrap.Fold(ipwrap.Sum16(b[:echoHeaderLen+probeHeaderLen])+t.tailSum))
+		binary.BigEndian.PutUint16(b[2:], inet.Checksum(b[:echoHeaderLen+probeHeaderLen], t.tailSum))
 	}
 	return b
 }

@@ -19,8 +19,9 @@ const (
 	ProtoICMPv6   = 58
 )
 
-// Sum is the unfolded one's complement sum of b as big-endian 16-bit
-// words, plus initial; an odd last byte is padded with zero.
+// Sum is the one's complement sum of b as big-endian 16-bit words, plus
+// initial, folded to 16 bits (so that callers may add a few more words to
+// it without overflow); an odd last byte is padded with zero.
 func Sum(b []byte, initial uint32) uint32 {
 	s := uint64(initial)
 	for len(b) >= 8 {
@@ -34,8 +35,8 @@ func Sum(b []byte, initial uint32) uint32 {
 	if len(b) == 1 {
 		s += uint64(b[0]) << 8
 	}
-	for s>>32 != 0 {
-		s = s&0xffffffff + s>>32
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
 	}
 	return uint32(s)
 }
@@ -57,15 +58,13 @@ func Checksum(b []byte, initial uint32) uint16 {
 // PseudoSum is the partial sum of the IPv4 or IPv6 pseudo header for an
 // upper-layer packet of length bytes and protocol proto from src to dst.
 func PseudoSum(src, dst netip.Addr, proto uint8, length int) uint32 {
-	var s uint32
+	s := uint32(proto) + uint32(length>>16) + uint32(length&0xffff)
 	if src.Is4() {
 		a, b := src.As4(), dst.As4()
-		s = Sum(a[:], Sum(b[:], 0))
-	} else {
-		a, b := src.As16(), dst.As16()
-		s = Sum(a[:], Sum(b[:], 0))
+		return Sum(a[:], Sum(b[:], s))
 	}
-	return s + uint32(proto) + uint32(length>>16) + uint32(length&0xffff)
+	a, b := src.As16(), dst.As16()
+	return Sum(a[:], Sum(b[:], s))
 }
 
 // Compensate returns the 16-bit word w that lets a message carry the

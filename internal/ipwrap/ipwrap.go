@@ -1,24 +1,25 @@
 // Package ipwrap builds whole IPv4 and IPv6 packets around payloads that a
 // socket sent or received without their IP header (datagram sockets, IPv6
 // raw sockets), so that they can be recorded in pcap files as they were on
-// the wire. It also holds the Internet checksum (RFC 1071) that the headers,
-// UDP and ICMPv6 need. Everything here is a pure function over byte slices
-// and allocates nothing.
+// the wire; headers and checksums come from internal/inet. Everything here
+// is a pure function over byte slices and allocates nothing.
 package ipwrap
 
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/rawnet/rawnet/internal/inet"
 )
 
 // Header and protocol constants.
 const (
-	IPv4HeaderLen = 20
-	IPv6HeaderLen = 40
+	IPv4HeaderLen = inet.IPv4HeaderLen
+	IPv6HeaderLen = inet.IPv6HeaderLen
 	UDPHeaderLen  = 8
-	ProtoICMP4    = 1
-	ProtoUDP      = 17
-	ProtoICMP6    = 58
+	ProtoICMP4    = inet.ProtoICMP
+	ProtoUDP      = inet.ProtoUDP
+	ProtoICMP6    = inet.ProtoICMPv6
 )
 
 // Header is what an IP header carries beyond its addresses and length.
@@ -40,35 +41,16 @@ func IP(b []byte, src, dst netip.Addr, h Header, payload []byte) []byte {
 }
 
 func ipv4(b []byte, src, dst netip.Addr, h Header, payload []byte) []byte {
-	total := IPv4HeaderLen + len(payload)
-	ip := b[:IPv4HeaderLen]
-	ip[0] = 0x45
-	ip[1] = byte(h.TOS)
-	binary.BigEndian.PutUint16(ip[2:], uint16(total))
-	binary.BigEndian.PutUint32(ip[4:], 0) // id 0 (the kernel's is not known), no fragment offset
-	if h.DF {
-		ip[6] = 0x40
-	}
-	ip[8], ip[9] = byte(h.TTL), h.Proto
-	ip[10], ip[11] = 0, 0
-	s, d := src.Unmap().As4(), dst.Unmap().As4()
-	copy(ip[12:16], s[:])
-	copy(ip[16:20], d[:])
-	binary.BigEndian.PutUint16(ip[10:], Checksum(ip, 0))
-	copy(b[IPv4HeaderLen:], payload)
-	return b[:total]
+	// id 0 (the kernel's is not known), no fragment offset
+	inet.WriteIPv4(b, inet.IPv4{TOS: uint8(h.TOS), DF: h.DF, TTL: uint8(h.TTL), Proto: h.Proto, Src: src.Unmap(), Dst: dst.Unmap()}, len(payload))
+	n := copy(b[IPv4HeaderLen:], payload)
+	return b[:IPv4HeaderLen+n]
 }
 
 func ipv6(b []byte, src, dst netip.Addr, h Header, payload []byte) []byte {
-	ip := b[:IPv6HeaderLen]
-	binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(h.TOS&0xff)<<20)
-	binary.BigEndian.PutUint16(ip[4:], uint16(len(payload)))
-	ip[6], ip[7] = h.Proto, byte(h.TTL)
-	s, d := src.As16(), dst.As16()
-	copy(ip[8:24], s[:])
-	copy(ip[24:40], d[:])
-	copy(b[IPv6HeaderLen:], payload)
-	return b[:IPv6HeaderLen+len(payload)]
+	inet.WriteIPv6(b, inet.IPv6{TrafficClass: uint8(h.TOS), HopLimit: uint8(h.TTL), Next: h.Proto, Src: src, Dst: dst}, len(payload))
+	n := copy(b[IPv6HeaderLen:], payload)
+	return b[:IPv6HeaderLen+n]
 }
 
 // HeaderLen is the IP header length of a packet to dst.
@@ -92,7 +74,7 @@ func UDP(b []byte, src, dst netip.AddrPort, h Header, payload []byte) []byte {
 	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
 	u[6], u[7] = 0, 0
 	copy(u[UDPHeaderLen:], payload)
-	sum := Checksum(u, PseudoSum(sa, da, len(u), ProtoUDP))
+	sum := inet.Checksum(u, inet.PseudoSum(sa, da, ProtoUDP, len(u)))
 	if sum == 0 {
 		sum = 0xffff // 0 means "no checksum" in UDP
 	}
@@ -116,51 +98,8 @@ func ICMPError(b []byte, router, dst netip.Addr, typ, code uint8, quoted []byte)
 	var initial uint32
 	if !dst.Is4() {
 		h.Proto = ProtoICMP6
-		initial = PseudoSum(router, dst, len(m), ProtoICMP6)
+		initial = inet.PseudoSum(router, dst, ProtoICMP6, len(m))
 	}
-	binary.BigEndian.PutUint16(m[2:], Checksum(m, initial))
+	binary.BigEndian.PutUint16(m[2:], inet.Checksum(m, initial))
 	return IP(b, router, dst, h, m)
-}
-
-// Checksum returns the Internet checksum (RFC 1071) of b, starting from a
-// partial sum (for pseudo headers).
-func Checksum(b []byte, initial uint32) uint16 {
-	return Fold(initial + Sum16(b))
-}
-
-// PseudoSum is the partial checksum of the IPv4 or IPv6 pseudo header for
-// an upper-layer packet of the given length and protocol.
-func PseudoSum(src, dst netip.Addr, length int, proto uint8) uint32 {
-	var sum uint32
-	if src.Is4() && dst.Is4() {
-		s, d := src.As4(), dst.As4()
-		sum = Sum16(s[:]) + Sum16(d[:])
-	} else {
-		s, d := src.As16(), dst.As16()
-		sum = Sum16(s[:]) + Sum16(d[:])
-	}
-	sum += uint32(length>>16) + uint32(length&0xffff)
-	sum += uint32(proto)
-	return sum
-}
-
-// Sum16 is the unfolded one's complement sum of b as 16-bit words.
-func Sum16(b []byte) uint32 {
-	var sum uint32
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)&1 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	return sum
-}
-
-// Fold folds a sum into 16 bits and complements it.
-func Fold(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

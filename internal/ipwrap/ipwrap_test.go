@@ -1,6 +1,8 @@
 package ipwrap
 
 import (
+	"github.com/rawnet/rawnet/internal/inet"
+
 	"bytes"
 	"net/netip"
 	"testing"
@@ -34,10 +36,10 @@ func TestUDPDecodesWithValidChecksums(t *testing.T) {
 		// The one's complement sum over pseudo header and datagram,
 		// checksum included, is all ones: Fold gives 0.
 		hl := HeaderLen(dst.Addr().Unmap())
-		if got := Checksum(pkt[hl:], PseudoSum(src.Addr().Unmap(), dst.Addr().Unmap(), len(pkt)-hl, ProtoUDP)); got != 0 {
+		if got := inet.Checksum(pkt[hl:], inet.PseudoSum(src.Addr().Unmap(), dst.Addr().Unmap(), ProtoUDP, len(pkt)-hl)); got != 0 {
 			t.Errorf("%s: UDP checksum does not verify (%#x)", tc.dst, got)
 		}
-		if hl == IPv4HeaderLen && Checksum(pkt[:hl], 0) != 0 {
+		if hl == IPv4HeaderLen && inet.Checksum(pkt[:hl], 0) != 0 {
 			t.Errorf("%s: IPv4 header checksum does not verify", tc.dst)
 		}
 	}
@@ -52,7 +54,7 @@ func TestICMPErrorQuotesThePacket(t *testing.T) {
 	if !ok || icmp.TypeCode.Type() != 1 || icmp.TypeCode.Code() != 4 {
 		t.Fatalf("not an ICMPv6 port unreachable: %v", p)
 	}
-	if Checksum(pkt[IPv6HeaderLen:], PseudoSum(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), len(pkt)-IPv6HeaderLen, ProtoICMP6)) != 0 {
+	if inet.Checksum(pkt[IPv6HeaderLen:], inet.PseudoSum(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), ProtoICMP6, len(pkt)-IPv6HeaderLen)) != 0 {
 		t.Error("ICMPv6 checksum does not verify")
 	}
 	if !bytes.Equal(pkt[IPv6HeaderLen+8:], inner) {

@@ -347,9 +347,11 @@ func (e *engine) nextWake(now time.Time) time.Time {
 			next = d
 		}
 	}
-	for _, t := range e.targets {
-		if d, ok := t.nextSend(); ok && d.Before(next) {
-			next = d
+	if len(e.busy) < e.inFlightCap() {
+		for _, t := range e.targets {
+			if d, ok := t.nextSend(now); ok && d.Before(next) {
+				next = d
+			}
 		}
 	}
 	if next.Before(now) {
@@ -377,6 +379,9 @@ func (e *engine) startReaders(ctx context.Context, wg *sync.WaitGroup) {
 // read runs in a goroutine per socket: it parses what arrives and passes
 // what belongs to this run to the loop.
 func (e *engine) read(ctx context.Context, rd Reader, fp *flowParams) {
+	// A Conn may serve run after run: clear the deadline the last one
+	// left to stop its readers.
+	_ = rd.SetReadDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { _ = rd.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// ICMP errors quote at most 576 (IPv4) or 1280 (IPv6) bytes, and

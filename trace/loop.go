@@ -21,10 +21,7 @@ func (e *engine) firstFlows() int {
 // send sends every probe that is due, round robin over the targets,
 // within the in-flight cap.
 func (e *engine) send(now time.Time) {
-	limit := slotCount
-	if e.cfg.InFlight > 0 {
-		limit = min(limit, e.cfg.InFlight)
-	}
+	limit := e.inFlightCap()
 	for progress := true; progress; {
 		progress = false
 		for _, t := range e.targets {
@@ -70,6 +67,14 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	s := &e.slots[id&(slotCount-1)]
 	*s = slot{busy: true, id: id, flow: uint16(flow), ttl: uint8(ttl), target: int32(t.index), index: int32(idx), sent: rec.Sent}
 	e.busy = append(e.busy, int32(id&(slotCount-1)))
+}
+
+// inFlightCap is the most probes awaiting answers at once.
+func (e *engine) inFlightCap() int {
+	if e.cfg.InFlight > 0 {
+		return min(slotCount, e.cfg.InFlight)
+	}
+	return slotCount
 }
 
 // takeID returns the next probe identity whose slot is free. The caller
@@ -212,7 +217,12 @@ func (e *engine) endCycle(t *targetState, interrupted bool) error {
 		t.finished = true
 		return nil
 	}
+	// The next cycle starts Interval after this one began, and not
+	// before this one ended.
 	next := t.cycleStart.Add(e.cfg.Interval)
+	if now := time.Now(); next.Before(now) {
+		next = now
+	}
 	t.startCycle(next, e.firstFlows())
 	return nil
 }

@@ -144,19 +144,37 @@ func (t *targetState) flowOf(n int) int {
 	return n % t.cfg.Flows
 }
 
-// nextSend is when the trace next has something to send that is waiting
-// for time alone.
-func (t *targetState) nextSend() (time.Time, bool) {
+// nextSend is when the trace next has something to send that waits for
+// time alone: the start of its cycle, or the end of the first wave's gap.
+// The caller does not ask while the in-flight cap holds probes back:
+// answers and expiries wake the loop then.
+func (t *targetState) nextSend(now time.Time) (time.Time, bool) {
 	if t.finished {
 		return time.Time{}, false
 	}
-	if t.phase0Done.IsZero() {
+	if now.Before(t.cycleStart) {
 		return t.cycleStart, true
 	}
-	if !t.final {
-		return t.phase0Done.Add(t.gap()), true
+	if t.phase0Done.IsZero() {
+		return now, true // a new cycle's first wave
+	}
+	if t.final || !t.unsent() {
+		return time.Time{}, false
+	}
+	if g := t.phase0Done.Add(t.gap()); now.Before(g) {
+		return g, true
 	}
 	return time.Time{}, false
+}
+
+// unsent reports whether some TTL up to the limit still has probes to get.
+func (t *targetState) unsent() bool {
+	for ttl := t.cfg.FirstTTL; ttl <= t.limit; ttl++ {
+		if len(t.hops[ttl]) < t.want() {
+			return true
+		}
+	}
+	return false
 }
 
 // wait is how long a probe at ttl may wait for its answer.
@@ -182,7 +200,8 @@ func (t *targetState) record(ttl int, index int, r *reply, sent time.Time) {
 	t.pendingAt[ttl]--
 	t.answered++
 	rtt := max(r.received.Sub(sent), 0)
-	rec.Addr, rec.RTT, rec.Kind, rec.Type, rec.Code, rec.MTU = r.from, rtt, r.kind, r.typ, r.code, r.info
+	rec.Addr, rec.RTT, rec.Kind, rec.Type, rec.Code = r.from, rtt, r.kind, r.typ, r.code
+	rec.MTU = mtu(r, t.fp.v6)
 	rec.Reached = r.from == t.addr && r.kind != KindTimeExceeded
 	rec.QuotedTTL = -1
 	if r.quoted {
@@ -201,6 +220,19 @@ func (t *targetState) record(ttl int, index int, r *reply, sent time.Time) {
 		t.horizon = min(t.horizon, ttl)
 		t.limit = min(t.limit, ttl)
 	}
+}
+
+// mtu is the next-hop MTU an answer reports: "fragmentation needed"
+// (IPv4) and "packet too big" (IPv6) carry one; in other errors the field
+// holds other things (the RFC 4884 length, a pointer).
+func mtu(r *reply, v6 bool) uint32 {
+	switch {
+	case !v6 && r.kind == KindUnreachable && r.code == 4:
+		return r.info & 0xffff
+	case v6 && r.typ == 2: // packet too big
+		return r.info
+	}
+	return 0
 }
 
 // changes compares the quoted probe with what was sent.

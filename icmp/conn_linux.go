@@ -210,7 +210,7 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 		_, _ = rand.Read(b[:])
 		c.id = binary.BigEndian.Uint16(b[:])
 	}
-	if err := setICMPFilter(fd, c.v6); err != nil {
+	if err := SetFilter(fd, c.v6); err != nil {
 		return err
 	}
 	return attachIDFilter(fd, c.v6, c.id)
@@ -374,9 +374,10 @@ func pmtuValue(s string) (int, error) {
 	return 0, fmt.Errorf("icmp: path MTU discovery mode %q is not one of do, dont, want, probe", s)
 }
 
-// setICMPFilter lets only echo replies and error messages reach a raw
-// socket (ICMP_FILTER / ICMP6_FILTER: a set bit blocks that type).
-func setICMPFilter(fd int, v6 bool) error {
+// SetFilter sets the kernel's ICMP filter on a raw socket so that only
+// echo replies and error messages reach it (ICMP_FILTER / ICMP6_FILTER: a
+// set bit blocks that type). The trace engine's sockets use it too.
+func SetFilter(fd int, v6 bool) error {
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {

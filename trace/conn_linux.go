@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
 )
@@ -120,7 +120,7 @@ func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
 	if err != nil {
 		return priv.Hint(fmt.Errorf("trace: open raw ICMP socket: %w", err))
 	}
-	if err := setICMPFilter(fd, cfg.V6); err != nil {
+	if err := icmp.SetFilter(fd, cfg.V6); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -178,28 +178,6 @@ func drain(fd int) {
 			return
 		}
 	}
-}
-
-// setICMPFilter lets only echo replies and error messages through.
-func setICMPFilter(fd int, v6 bool) error {
-	if v6 {
-		var f unix.ICMPv6Filter
-		for i := range f.Data {
-			f.Data[i] = ^uint32(0)
-		}
-		for _, t := range []uint8{icmp.TypeEchoReply6, icmp.TypeDestUnreachable6, icmp.TypePacketTooBig6, icmp.TypeTimeExceeded6, icmp.TypeParamProblem6} {
-			f.Data[t>>5] &^= 1 << (t & 31)
-		}
-		if err := unix.SetsockoptICMPv6Filter(fd, unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f); err != nil {
-			return fmt.Errorf("trace: set ICMP6_FILTER: %w", err)
-		}
-		return nil
-	}
-	pass := uint32(1<<icmp.TypeEchoReply4 | 1<<icmp.TypeDestUnreachable4 | 1<<icmp.TypeTimeExceeded4 | 1<<icmp.TypeParamProblem4)
-	if err := unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(^pass))); err != nil {
-		return fmt.Errorf("trace: set ICMP_FILTER: %w", err)
-	}
-	return nil
 }
 
 // tcpPortFilter passes TCP segments from the probed port only. Raw IPv4
@@ -350,6 +328,7 @@ type sockReader struct {
 	iov    unix.Iovec
 	name   [unix.SizeofSockaddrAny]byte
 	oob    [256]byte
+	meta   cmsg.Meta
 }
 
 func (r *sockReader) SetReadDeadline(t time.Time) error { return r.f.SetReadDeadline(t) }
@@ -362,8 +341,8 @@ func (r *sockReader) Read(buf []byte, p *Packet) error {
 	if r.err != 0 {
 		return fmt.Errorf("trace: receive: %w", r.err)
 	}
-	*p = Packet{Proto: r.proto, TTL: -1}
-	parseCmsgs(r.oob[:r.oobn], p)
+	*p = Packet{Proto: r.proto}
+	r.parseCmsgs(p)
 	b := buf[:r.n]
 	if r.v6 {
 		p.Data = b
@@ -405,28 +384,10 @@ func (r *sockReader) doRead(fd uintptr) bool {
 // parseCmsgs reads the receive time (SO_TIMESTAMPNS; the current time
 // when there is none) and, for IPv6, the destination and hop limit from
 // control messages.
-func parseCmsgs(oob []byte, p *Packet) {
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		hlen := int(h.Len)
-		if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
-			break
-		}
-		data := oob[unix.CmsgLen(0):hlen]
-		switch {
-		case h.Level == unix.SOL_SOCKET && (h.Type == unix.SO_TIMESTAMPNS || h.Type == unix.SO_TIMESTAMPNS_NEW) && len(data) >= 16:
-			p.Received = time.Unix(int64(binary.NativeEndian.Uint64(data)), int64(binary.NativeEndian.Uint64(data[8:])))
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= 16:
-			p.To = netip.AddrFrom16([16]byte(data[:16]))
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
-			p.TTL = int(int32(binary.NativeEndian.Uint32(data)))
-		}
-		next := unix.CmsgSpace(hlen - unix.CmsgLen(0))
-		if next > len(oob) {
-			break
-		}
-		oob = oob[next:]
-	}
+func (r *sockReader) parseCmsgs(p *Packet) {
+	r.meta.Reset()
+	cmsg.Parse(r.oob[:r.oobn], &r.meta)
+	p.Received, p.TTL, p.To = r.meta.Stamp, r.meta.TTL, r.meta.Dst
 	if p.Received.IsZero() {
 		p.Received = time.Now()
 	}

@@ -180,6 +180,7 @@ type engine struct {
 	sink    func(Event) error
 	event   Event
 	hop     Hop
+	res     Result
 	timer   *time.Timer
 	mdaN    []int // MDA: probes needed to rule out k+1 interfaces after seeing k
 }
@@ -210,7 +211,7 @@ func newEngine(cfg Config, conns []Conn) (*engine, error) {
 		}
 		e.params[fam] = &flowParams{
 			method: cfg.Method, v6: v6, size: size, tos: uint8(cfg.TOS), df: cfg.DF,
-			dport: uint16(cfg.Port), sport: uint16(sport), icmpID: random16(), csum: random16(),
+			dport: uint16(cfg.Port), sport: uint16(sport), flows: uint16(cfg.flowCount()), icmpID: random16(), csum: random16(),
 			cookie: random16(), label: uint32(random16())<<4 | 1,
 		}
 		if len(e.pkt) < size {
@@ -393,13 +394,21 @@ func (e *engine) read(ctx context.Context, rd Reader, fp *flowParams) {
 	}
 	var p Packet
 	var r reply
+	failures := 0
 	for ctx.Err() == nil {
 		if err := rd.Read(buf, &p); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			// A socket that keeps failing (closed under us) is given up
+			// rather than spun on; the trace goes on with the others, and
+			// its probes time out.
+			if failures++; failures > 100 {
+				return
+			}
 			continue
 		}
+		failures = 0
 		var ok bool
 		if p.Proto == 6 {
 			ok = fp.parseTCP(p.Data, p.From, &r)

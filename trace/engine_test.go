@@ -57,7 +57,7 @@ func (l *traceLog) sink(ev Event) error {
 
 // hangGuard bounds a Run that should end on its own; it is not a speed
 // claim, only a way to fail instead of hanging.
-const hangGuard = 10 * time.Second
+const hangGuard = 5 * time.Second
 
 type runOut struct {
 	log *traceLog
@@ -65,35 +65,51 @@ type runOut struct {
 	err error
 }
 
-// runTrace runs the engine over fakes and fails the test if it does not
-// end within hangGuard.
+// runGuarded is Run, failing the test instead of hanging when Run does
+// not end within hangGuard (the Run goroutine is then left behind).
+func runGuarded(tb testing.TB, ctx context.Context, cfg Config, conns []Conn, sink func(Event) error) (Summary, error) {
+	tb.Helper()
+	return runGuardedFor(tb, hangGuard, ctx, cfg, conns, sink)
+}
+
+func runGuardedFor(tb testing.TB, guard time.Duration, ctx context.Context, cfg Config, conns []Conn, sink func(Event) error) (Summary, error) {
+	tb.Helper()
+	type result struct {
+		sum Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := Run(ctx, cfg, conns, sink)
+		done <- result{sum, err}
+	}()
+	select {
+	case r := <-done:
+		return r.sum, r.err
+	case <-time.After(guard):
+		tb.Fatalf("Run did not end within %v", guard)
+		return Summary{}, nil
+	}
+}
+
+// runTrace runs the engine over fakes, logging what it reports.
 func runTrace(t *testing.T, ctx context.Context, cfg Config, log *traceLog, conns ...Conn) runOut {
 	t.Helper()
 	if log == nil {
 		log = newTraceLog()
 	}
-	done := make(chan runOut, 1)
-	go func() {
-		sum, err := Run(ctx, cfg, conns, log.sink)
-		done <- runOut{log, sum, err}
-	}()
-	select {
-	case out := <-done:
-		for _, p := range log.problems {
-			t.Errorf("reporting: %s", p)
-		}
-		for _, c := range conns {
-			if f, ok := c.(*fakeNet); ok {
-				if _, _, bad := f.stats(); bad != "" {
-					t.Errorf("the engine sent a malformed probe: %s", bad)
-				}
+	sum, err := runGuarded(t, ctx, cfg, conns, log.sink)
+	for _, p := range log.problems {
+		t.Errorf("reporting: %s", p)
+	}
+	for _, c := range conns {
+		if f, ok := c.(*fakeNet); ok {
+			if _, _, bad := f.stats(); bad != "" {
+				t.Errorf("the engine sent a malformed probe: %s", bad)
 			}
 		}
-		return out
-	case <-time.After(hangGuard):
-		t.Fatalf("Run did not end within %v", hangGuard)
-		return runOut{}
 	}
+	return runOut{log, sum, err}
 }
 
 func testConfig(m Method, targets ...netip.Addr) Config {
@@ -658,7 +674,7 @@ func TestEngineSinkError(t *testing.T) {
 	f := newFakeNet(false).addPath(dst, linearPath(false, 5, 1))
 	stop := errors.New("enough")
 	n := 0
-	_, err := Run(context.Background(), testConfig(UDP, dst), []Conn{f}, func(ev Event) error {
+	_, err := runGuarded(t, context.Background(), testConfig(UDP, dst), []Conn{f}, func(ev Event) error {
 		n++
 		if ev.Kind == EventHop && ev.Hop.TTL == 2 {
 			return stop
@@ -671,36 +687,55 @@ func TestEngineSinkError(t *testing.T) {
 }
 
 func TestEngineManyTargets(t *testing.T) {
-	f4, f6 := newFakeNet(false), newFakeNet(true)
-	type tgt struct {
-		dst  netip.Addr
-		path *fakePath
-		f    *fakeNet
-	}
-	tgts := []tgt{
-		{targetAddr(false, 1), linearPath(false, 2, 1), f4},
-		{targetAddr(true, 2), linearPath(true, 6, 2), f6},
-		{targetAddr(false, 3), linearPath(false, 9, 3), f4},
-		{targetAddr(true, 4), linearPath(true, 0, 4), f6},
-	}
-	tgts[2].path.hops[4].silent = true
-	var addrs []netip.Addr
-	for _, g := range tgts {
-		g.f.addPath(g.dst, g.path)
-		addrs = append(addrs, g.dst)
-	}
 	for _, m := range methods {
-		cfg := testConfig(m, addrs...)
-		cfg.Wait.Max = 300 * time.Millisecond
-		out := runTrace(t, context.Background(), cfg, nil, f4, f6)
-		if out.err != nil {
-			t.Fatal(out.err)
-		}
-		for i, g := range tgts {
-			checkPath(t, out, i, 0, cfg, path(g.path), g.dst, false)
-		}
-		if out.sum.Targets != 4 || out.sum.Reached != 4 {
-			t.Errorf("%s: summary %+v", m, out.sum)
+		t.Run(m.String(), func(t *testing.T) {
+			t.Parallel()
+			f4, f6 := newFakeNet(false), newFakeNet(true)
+			type tgt struct {
+				dst  netip.Addr
+				path *fakePath
+				f    *fakeNet
+			}
+			tgts := []tgt{
+				{targetAddr(false, 1), linearPath(false, 2, 1), f4},
+				{targetAddr(true, 2), linearPath(true, 6, 2), f6},
+				{targetAddr(false, 3), linearPath(false, 9, 3), f4},
+				{targetAddr(true, 4), linearPath(true, 0, 4), f6},
+			}
+			tgts[2].path.hops[4].silent = true
+			var addrs []netip.Addr
+			for _, g := range tgts {
+				g.f.addPath(g.dst, g.path)
+				addrs = append(addrs, g.dst)
+			}
+			cfg := testConfig(m, addrs...)
+			cfg.Wait.Max = 300 * time.Millisecond
+			out := runTrace(t, context.Background(), cfg, nil, f4, f6)
+			if out.err != nil {
+				t.Fatal(out.err)
+			}
+			for i, g := range tgts {
+				checkPath(t, out, i, 0, cfg, path(g.path), g.dst, false)
+			}
+			if out.sum.Targets != 4 || out.sum.Reached != 4 {
+				t.Errorf("summary %+v", out.sum)
+			}
+		})
+	}
+}
+
+// TestEngineConnReusable runs twice over the same Conn. The engine stops
+// its readers with a past read deadline; a second Run must still read.
+func TestEngineConnReusable(t *testing.T) {
+	dst := targetAddr(false, 1)
+	p := linearPath(false, 2, 1)
+	f := newFakeNet(false).addPath(dst, p)
+	cfg := testConfig(UDP, dst)
+	cfg.Wait.Max = 300 * time.Millisecond
+	for run := 0; run < 2; run++ {
+		out := runTrace(t, context.Background(), cfg, nil, f)
+		if res := out.log.results[[2]int{0, 0}]; !res.Reached || res.Hops != 3 {
+			t.Errorf("run %d over the same Conn: %+v, want the target reached at 3", run, res)
 		}
 	}
 }
@@ -901,7 +936,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	f := newFakeNet(false).addPath(dst, linearPath(false, 1, 1))
 	for i, c := range bad {
-		_, err := Run(context.Background(), c, []Conn{f}, func(Event) error { return nil })
+		_, err := runGuarded(t, context.Background(), c, []Conn{f}, func(Event) error { return nil })
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("config %d (%+v): %v, want ErrConfig", i, c, err)
 		}
@@ -932,5 +967,173 @@ func TestWait(t *testing.T) {
 	cfg.Wait.Max = 20 * ms
 	if got := ts.wait(5); got != 20*ms {
 		t.Errorf("Max under MinWait: %v, want Max", got)
+	}
+}
+
+// TestEngineSleepsWhenNothingIsDue drives the engine's loop steps by hand.
+// When nothing can be sent until a probe is answered or expires, the
+// loop's next wake-up must be that expiry, not now: waking now makes
+// loop() spin (timer.Reset(0) again and again) for as long as the probes
+// wait, up to Wait.Max.
+func TestEngineSleepsWhenNothingIsDue(t *testing.T) {
+	setup := func(t *testing.T, inFlight int) (*engine, time.Time) {
+		dst := targetAddr(false, 1)
+		p := linearPath(false, 10, 1)
+		for i := range p.hops {
+			p.hops[i].silent = true
+		}
+		cfg := testConfig(UDP, dst)
+		cfg.MaxTTL, cfg.Wait.Max, cfg.InFlight = 5, 10*time.Second, inFlight
+		e, err := newEngine(cfg, []Conn{newFakeNet(false).addPath(dst, p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		e.start = start
+		for _, tg := range e.targets {
+			tg.startCycle(start, e.firstFlows())
+		}
+		return e, start
+	}
+	t.Run("all probes out, target silent", func(t *testing.T) {
+		e, start := setup(t, 0)
+		e.send(start) // the first wave
+		later := start.Add(e.cfg.Wait.Max/10 + time.Millisecond)
+		e.send(later) // the rest, once the first wave's gap has passed
+		if len(e.busy) != 15 {
+			t.Fatalf("%d probes out, want 5 TTLs x 3", len(e.busy))
+		}
+		if _, _, ok := e.targets[0].next(later); ok {
+			t.Fatal("the trace still has probes to send")
+		}
+		if wake := e.nextWake(later); !wake.After(later) {
+			t.Errorf("nextWake = now (+%v) with every probe out and none due to expire for %v: the loop spins",
+				wake.Sub(later), e.cfg.Wait.Max-later.Sub(start))
+		}
+	})
+	t.Run("in-flight cap reached", func(t *testing.T) {
+		e, start := setup(t, 2)
+		e.send(start)
+		if len(e.busy) != 2 {
+			t.Fatalf("%d probes out, want the cap of 2", len(e.busy))
+		}
+		now := start.Add(time.Millisecond)
+		if wake := e.nextWake(now); !wake.After(now) {
+			t.Errorf("nextWake = now (+%v) while the cap holds every probe back for %v: the loop spins",
+				wake.Sub(now), e.cfg.Wait.Max)
+		}
+	})
+}
+
+// TestEngineTCPPortRewrite: a middlebox that redirects the probed port
+// shows in the quotes of every router after it.
+func TestEngineTCPPortRewrite(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		dst := targetAddr(v6, 1)
+		p := linearPath(v6, 5, 1)
+		p.hops[1].setDport, p.hops[1].dport = true, 8080
+		f := newFakeNet(v6).addPath(dst, p)
+		cfg := testConfig(TCP, dst)
+		out := runTrace(t, context.Background(), cfg, nil, f)
+		checkPathIgnoringChanges(t, out, cfg, path(p), dst)
+		for _, h := range out.log.hops[[2]int{0, 0}] {
+			want := h.TTL > 2 && h.TTL < 6 // the target's RST quotes nothing
+			for _, pr := range h.Probes {
+				c := pr.Changed
+				if c.Ports != want || c.TOS || c.DF {
+					t.Errorf("%s ttl %d: changed %+v, want ports %v only", famName(v6), h.TTL, c, want)
+				}
+				if want && (c.SentDport != 80 || c.Dport != 8080 || c.SentSport != 40000 || c.Sport != 40000) {
+					t.Errorf("%s ttl %d: ports %d:%d->%d:%d, want 40000:80->40000:8080", famName(v6), h.TTL, c.SentSport, c.SentDport, c.Sport, c.Dport)
+				}
+			}
+		}
+	}
+}
+
+// checkPathIgnoringChanges is checkPath for paths with middleboxes.
+func checkPathIgnoringChanges(t *testing.T, out runOut, cfg Config, want []netip.Addr, dst netip.Addr) {
+	t.Helper()
+	stripped := runOut{log: newTraceLog(), sum: out.sum, err: out.err}
+	for k, hs := range out.log.hops {
+		var c []Hop
+		for _, h := range hs {
+			h2 := Hop{TTL: h.TTL, Probes: slices.Clone(h.Probes)}
+			for i := range h2.Probes {
+				h2.Probes[i].Changed = Changes{}
+			}
+			c = append(c, h2)
+		}
+		stripped.log.hops[k] = c
+	}
+	stripped.log.results = out.log.results
+	checkPath(t, stripped, 0, 0, cfg, want, dst, false)
+}
+
+// TestEngineFragNeededMTU: an IPv4 "fragmentation needed" carries the
+// next-hop MTU in its low 16 bits; with an RFC 4884 extension (length
+// byte 5) Probe.MTU must still be the MTU.
+func TestEngineFragNeededMTU(t *testing.T) {
+	for _, labels := range [][]MPLSLabel{nil, twoLabels} {
+		dst := targetAddr(false, 1)
+		p := linearPath(false, 4, 1)
+		p.hops[2].unreach, p.hops[2].code, p.hops[2].info, p.hops[2].labels = true, 4, 1400, labels
+		f := newFakeNet(false).addPath(dst, p)
+		cfg := testConfig(UDP, dst)
+		cfg.DF = true
+		out := runTrace(t, context.Background(), cfg, nil, f)
+		hops := out.log.hops[[2]int{0, 0}]
+		if len(hops) != 3 {
+			t.Fatalf("%d hops, want the trace to end at 3", len(hops))
+		}
+		for _, pr := range hops[2].Probes {
+			if pr.MTU != 1400 || pr.Annotation(false) != "!F-1400" || !slices.Equal(pr.Labels, labels) {
+				t.Errorf("labels %v: MTU %d (%#x), annotation %q, labels %v; want 1400, !F-1400", labels, pr.MTU, pr.MTU, pr.Annotation(false), pr.Labels)
+			}
+		}
+	}
+}
+
+// TestEngineOneQuery: with one probe per hop, the target's answers to the
+// first wave's probes beyond it must not be reported as hops.
+func TestEngineOneQuery(t *testing.T) {
+	for _, m := range methods {
+		for _, v6 := range []bool{false, true} {
+			dst := targetAddr(v6, 1)
+			p := linearPath(v6, 3, 1)
+			f := newFakeNet(v6).addPath(dst, p)
+			f.delay = time.Millisecond
+			cfg := testConfig(m, dst)
+			cfg.Queries = 1
+			out := runTrace(t, context.Background(), cfg, nil, f)
+			checkPath(t, out, 0, 0, cfg, path(p), dst, false)
+		}
+	}
+}
+
+// TestEngineCycleStartAfterPreviousEnd: "a cycle starts Interval after the
+// one before it began, and not before it ended". When a cycle outlasts
+// the interval, the next one cannot have started before it ended.
+func TestEngineCycleStartAfterPreviousEnd(t *testing.T) {
+	dst := targetAddr(false, 1)
+	p := linearPath(false, 3, 1)
+	p.hops[1].silent = true // each cycle waits Wait.Max for TTL 2
+	f := newFakeNet(false).addPath(dst, p)
+	cfg := testConfig(UDP, dst)
+	cfg.Cycles, cfg.Interval, cfg.Wait.Max = 3, 20*time.Millisecond, 200*time.Millisecond
+	out := runTrace(t, context.Background(), cfg, nil, f)
+	for c := 1; c < 3; c++ {
+		prev, cur := out.log.results[[2]int{0, c - 1}], out.log.results[[2]int{0, c}]
+		if prevEnd := prev.Start.Add(prev.Duration); cur.Start.Before(prevEnd) {
+			t.Errorf("cycle %d: Start %v is %v before cycle %d ended (it took %v)",
+				c, cur.Start.Format("15:04:05.000"), prevEnd.Sub(cur.Start), c-1, prev.Duration)
+		}
+		for _, h := range out.log.hops[[2]int{0, c}] {
+			for _, pr := range h.Probes {
+				if pr.Sent.Before(cur.Start) {
+					t.Errorf("cycle %d ttl %d: a probe sent at %v, before the cycle's Start %v", c, h.TTL, pr.Sent.Format("15:04:05.000"), cur.Start.Format("15:04:05.000"))
+				}
+			}
+		}
 	}
 }

@@ -29,6 +29,7 @@ type fakeHop struct {
 	// answered with destination unreachable, code code.
 	unreach bool
 	code    uint8
+	info    uint32      // ... with this 32-bit field (frag needed: the MTU)
 	labels  []MPLSLabel // RFC 4950 label stack in its Time Exceeded
 	compat  bool        // ... in the pre-RFC 4884 layout
 	// setTOS rewrites the TOS / traffic class of packets it forwards to
@@ -36,6 +37,11 @@ type fakeHop struct {
 	setTOS  bool
 	tos     uint8
 	clearDF bool
+	// setDport rewrites the destination port of what it forwards to
+	// dport (a port-redirecting middlebox); the target's answer is
+	// translated back.
+	setDport bool
+	dport    uint16
 }
 
 // fakePath is the way to one target: routers at TTL 1..len(hops), the
@@ -239,18 +245,20 @@ func (f *fakeNet) Send(pkt []byte, dst netip.Addr) error {
 	}
 	f.sentTTL[dst][p.ttl]++
 	tos, df := p.tos, p.df
+	var dport uint16 // rewritten destination port, 0: unchanged
 	ttl := int(p.ttl)
 	for i := 1; ; i++ {
 		if i > len(path.hops) { // the target
 			if !path.silentDest {
-				f.answerTarget(path, &p, pkt, uint8(ttl-i+1), tos, df)
+				f.answerTarget(path, &p, pkt, uint8(ttl-i+1), tos, df, dport)
 			}
 			return nil
 		}
 		h := &path.hops[i-1]
 		router := h.addrAt(p.key, i)
 		if h.unreach {
-			s := errSpec{v6: f.v6, typ: tUnreach4, code: h.code, from: router, to: f.src, ttl: uint8(ttl - i + 1), tos: tos, clearDF: !df && p.df}
+			s := errSpec{v6: f.v6, typ: tUnreach4, code: h.code, info: h.info, from: router, to: f.src, ttl: uint8(ttl - i + 1), tos: tos, clearDF: !df && p.df,
+				labels: h.labels, compat: h.compat, setDport: dport != 0, dport: dport}
 			if f.v6 {
 				s.typ = tUnreach6
 			}
@@ -260,7 +268,7 @@ func (f *fakeNet) Send(pkt []byte, dst netip.Addr) error {
 		if ttl == i {
 			if !h.silent {
 				s := errSpec{v6: f.v6, typ: tTimeExceeded4, from: router, to: f.src, ttl: 1, tos: tos, clearDF: !df && p.df,
-					labels: h.labels, compat: h.compat}
+					labels: h.labels, compat: h.compat, setDport: dport != 0, dport: dport}
 				if f.v6 {
 					s.typ = tTimeExceeded6
 				}
@@ -274,14 +282,18 @@ func (f *fakeNet) Send(pkt []byte, dst netip.Addr) error {
 		if h.clearDF {
 			df = false
 		}
+		if h.setDport {
+			dport = h.dport
+		}
 	}
 }
 
 // answerTarget queues the target's own answer.
-func (f *fakeNet) answerTarget(path *fakePath, p *probeInfo, pkt []byte, qttl, tos uint8, df bool) {
+func (f *fakeNet) answerTarget(path *fakePath, p *probeInfo, pkt []byte, qttl, tos uint8, df bool, dport uint16) {
 	switch p.proto {
 	case inet.ProtoUDP:
-		s := errSpec{v6: f.v6, typ: tUnreach4, code: 3, from: p.dst, to: f.src, ttl: qttl, tos: tos, clearDF: !df && p.df}
+		s := errSpec{v6: f.v6, typ: tUnreach4, code: 3, from: p.dst, to: f.src, ttl: qttl, tos: tos, clearDF: !df && p.df,
+			setDport: dport != 0, dport: dport}
 		if f.v6 {
 			s.typ, s.code = tUnreach6, 4
 		}
@@ -328,13 +340,13 @@ func (f *fakeNet) quoteCap() int {
 
 func (f *fakeNet) queueError(s *errSpec, pkt []byte) {
 	s.quote = f.quoteCap()
+	if f.noise { // first, so that taking it by mistake would show
+		f.queueNoise(s, pkt)
+	}
 	for i := 0; i < f.copies(); i++ {
 		e := f.icmp.alloc(s.from, f.src, i == 0)
 		msg := s.write(e.data[f.hl():], pkt)
 		f.finish(e, msg, inet.ProtoICMP)
-	}
-	if f.noise {
-		f.queueNoise(s, pkt)
 	}
 }
 

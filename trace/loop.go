@@ -161,7 +161,7 @@ func (e *engine) report(now time.Time) error {
 		if !t.complete() {
 			continue
 		}
-		if err := e.endCycle(t, false); err != nil {
+		if err := e.endCycle(t, false, now); err != nil {
 			return err
 		}
 	}
@@ -170,7 +170,7 @@ func (e *engine) report(now time.Time) error {
 
 // endCycle reports what is left of a trace and how it ended, then starts
 // the next cycle or retires the target.
-func (e *engine) endCycle(t *targetState, interrupted bool) error {
+func (e *engine) endCycle(t *targetState, interrupted bool, now time.Time) error {
 	last := t.limit
 	if interrupted {
 		last = t.lastAnswered()
@@ -194,22 +194,23 @@ func (e *engine) endCycle(t *targetState, interrupted bool) error {
 			e.release(i)
 		}
 	}
-	res := Result{
+	e.res = Result{
 		Target: t.addr, Source: t.src, Cycle: t.cycle, Hops: last,
 		Sent: t.sent, Answered: t.answered, Interrupted: interrupted,
-		Start: t.cycleStart, Duration: time.Since(t.cycleStart),
+		Start: t.cycleStart, Duration: now.Sub(t.cycleStart), Links: e.res.Links[:0],
 	}
+	res := &e.res
 	if t.sendErr != nil {
 		res.SendError = t.sendErr.Error()
 	}
 	res.Reached = t.reached(last)
 	if e.cfg.Multipath {
-		res.Links = t.links(last)
+		res.Links = t.links(last, res.Links)
 	}
 	if res.Reached && t.cycle == 0 {
 		e.sum.Reached++
 	}
-	e.event = Event{Kind: EventDone, Target: t.index, Addr: t.addr, Cycle: t.cycle, Result: &res}
+	e.event = Event{Kind: EventDone, Target: t.index, Addr: t.addr, Cycle: t.cycle, Result: res}
 	if err := e.sink(e.event); err != nil {
 		return err
 	}
@@ -220,7 +221,7 @@ func (e *engine) endCycle(t *targetState, interrupted bool) error {
 	// The next cycle starts Interval after this one began, and not
 	// before this one ended.
 	next := t.cycleStart.Add(e.cfg.Interval)
-	if now := time.Now(); next.Before(now) {
+	if next.Before(now) {
 		next = now
 	}
 	t.startCycle(next, e.firstFlows())
@@ -276,7 +277,7 @@ func (e *engine) interrupt() error {
 		if t.finished {
 			continue
 		}
-		if err := e.endCycle(t, true); err != nil {
+		if err := e.endCycle(t, true, time.Now()); err != nil {
 			return err
 		}
 	}

@@ -67,10 +67,9 @@ func seenBefore(probes []probeRec, a netip.Addr) bool {
 	return false
 }
 
-// links lists, once each, the pairs of interfaces at consecutive TTLs that
-// one flow answered from.
-func (t *targetState) links(last int) []Link {
-	var out []Link
+// links appends to out, once each, the pairs of interfaces at consecutive
+// TTLs that one flow answered from.
+func (t *targetState) links(last int, out []Link) []Link {
 	for ttl := t.cfg.FirstTTL; ttl < last; ttl++ {
 		here, there := t.hops[ttl], t.hops[ttl+1]
 		for f := 0; f < len(here) && f < len(there); f++ {

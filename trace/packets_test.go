@@ -61,6 +61,10 @@ type errSpec struct {
 	ttl     uint8
 	tos     uint8
 	clearDF bool // a middlebox before the router cleared DF (IPv4)
+	// setDport: a middlebox before the router changed the destination
+	// port to dport (UDP, TCP)
+	setDport bool
+	dport    uint16
 	// quote caps the bytes of the datagram quoted; 0 quotes all of it.
 	quote int
 	// RFC 4950 label stack in an RFC 4884 extension structure.
@@ -103,6 +107,9 @@ func (s *errSpec) write(b, dg []byte) []byte {
 		}
 		quoted[10], quoted[11] = 0, 0
 		binary.BigEndian.PutUint16(quoted[10:], refChecksum(quoted[:20], 0))
+	}
+	if hl := hdrLen(s.v6); s.setDport && n >= hl+4 {
+		binary.BigEndian.PutUint16(quoted[hl+2:], s.dport)
 	}
 	end := 8 + n
 	if len(s.labels) > 0 {
@@ -205,7 +212,7 @@ func testParams(m Method, v6 bool, size int) *flowParams {
 	}
 	return &flowParams{
 		method: m, v6: v6, size: size, tos: 0x28, df: true,
-		dport: 33434, sport: 40000, icmpID: 0x1234, csum: 0x4321,
+		dport: 33434, sport: 40000, flows: 256, icmpID: 0x1234, csum: 0x4321,
 		cookie: 0xc00c, label: 0x5a5a1,
 	}
 }

@@ -116,11 +116,15 @@ type flowParams struct {
 	df     bool   // IPv4 don't fragment
 	dport  uint16 // UDP, TCP
 	sport  uint16 // first source port: flow f uses sport+f (UDP, TCP)
+	flows  uint16 // how many flows the run uses (1 when unset)
 	icmpID uint16 // echo identifier (ICMP)
 	csum   uint16 // flow 0's ICMP checksum; flow f uses the f-th after it
 	cookie uint16 // high half of the TCP sequence number
 	label  uint32 // flow 0's IPv6 flow label
 }
+
+// flowCount is how many flows the run uses.
+func (fp *flowParams) flowCount() uint16 { return max(fp.flows, 1) }
 
 // flowChecksum is the ICMP checksum of flow f: never 0 or 0xffff.
 func (fp *flowParams) flowChecksum(f uint16) uint16 {

@@ -96,8 +96,12 @@ func (fp *flowParams) parseICMP(msg []byte, from netip.Addr, r *reply) bool {
 		return false
 	}
 	*r = reply{typ: q.Type, code: q.Code, info: q.Info, from: from, target: q.Dst, kind: errorKind(q.Type, fp.v6)}
-	if !fp.matchQuote(q.Payload, r) {
-		return false
+	if ok := fp.matchQuote(q.Payload, r); !ok || (r.hasFlow && r.flow >= fp.flowCount()) {
+		// Not a probe of ours as quoted; over IPv4 it may be a UDP probe
+		// whose source port (and so checksum) a NAT rewrote.
+		if !fp.matchIPID(q, r) {
+			return false
+		}
 	}
 	r.quoted, r.qTTL, r.qTOS, r.qDF = true, q.TTL, q.TOS, q.DF
 	r.nLabels = uint8(parseMPLS(msg, fp.v6, r.labels[:]))
@@ -123,6 +127,11 @@ func (fp *flowParams) matchQuote(p []byte, r *reply) bool {
 		r.id = uint16(seq)
 		r.qSport, r.qDport = binary.BigEndian.Uint16(p[0:]), binary.BigEndian.Uint16(p[2:])
 		r.flow, r.hasFlow = r.qSport-fp.sport, true
+		if r.flow >= fp.flowCount() {
+			// The cookie says it is ours, the source port is not: a NAT
+			// rewrote it. The quoted ports show what it made of it.
+			r.flow, r.hasFlow = 0, false
+		}
 	default:
 		r.qSport, r.qDport = binary.BigEndian.Uint16(p[0:]), binary.BigEndian.Uint16(p[2:])
 		if r.qDport != fp.dport {
@@ -131,6 +140,24 @@ func (fp *flowParams) matchQuote(p []byte, r *reply) bool {
 		r.id = binary.BigEndian.Uint16(p[6:])
 		r.flow, r.hasFlow = r.qSport-fp.sport, true
 	}
+	return validID(r.id)
+}
+
+// matchIPID finds an IPv4 UDP probe by the identity it also carries in the
+// IP identification, when its UDP header no longer says who it is: a NAT
+// rewrote the source port (and with it the checksum) on the way. The flow
+// is then unknown; the quoted ports show what the NAT made of it.
+func (fp *flowParams) matchIPID(q icmp.Quote, r *reply) bool {
+	if fp.v6 || fp.method != UDP || len(q.Payload) < 8 {
+		return false
+	}
+	r.qSport, r.qDport = binary.BigEndian.Uint16(q.Payload[0:]), binary.BigEndian.Uint16(q.Payload[2:])
+	if r.qDport != fp.dport || r.qSport-fp.sport < fp.flowCount() {
+		// A source NAT leaves the destination port, and changes the
+		// source port: with ours intact the checksum would be too.
+		return false
+	}
+	r.id, r.flow, r.hasFlow = q.ID, 0, false
 	return validID(r.id)
 }
 
@@ -147,6 +174,9 @@ func (fp *flowParams) parseTCP(seg []byte, from netip.Addr, r *reply) bool {
 	}
 	ack := binary.BigEndian.Uint32(seg[8:]) - 1
 	if uint16(ack>>16) != fp.cookie {
+		return false
+	}
+	if dport-fp.sport >= fp.flowCount() {
 		return false
 	}
 	*r = reply{kind: KindSynAck, from: from, target: from, id: uint16(ack), flow: dport - fp.sport, hasFlow: true}

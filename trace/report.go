@@ -91,7 +91,17 @@ func (r *Report) AddResult(res *Result) {
 // Finish computes jitter and labels the losses that are ICMP rate
 // limiting: loss at a hop that a farther hop, which every probe to it had
 // to cross, significantly does not show.
+//
+// Rows past the first where the target answered are dropped: they come
+// from cycles whose probe to the target's own TTL was lost, so that a
+// farther probe reached it; that loss is counted on the target's row.
 func (r *Report) Finish() {
+	for i := range r.Hops {
+		if containsAddr(r.Hops[i].Addrs, r.Target) {
+			r.Hops = r.Hops[:i+1]
+			break
+		}
+	}
 	for i := range r.Hops {
 		h := &r.Hops[i]
 		if h.jitterN > 0 {

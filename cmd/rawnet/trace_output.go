@@ -59,10 +59,14 @@ func (out *traceOutput) start() {
 		out.header(&out.blocks[0], 0)
 		out.flushBlock(0)
 	}
-	go out.print()
+	if out.names != nil {
+		go out.print()
+	}
 }
 
-// event is the engine's sink: it copies the event and queues it.
+// event is the engine's sink. Without name lookups it prints at once;
+// with them it copies the event and queues it for the printer, which
+// waits for the names.
 func (out *traceOutput) event(ev trace.Event) error {
 	it := traceItem{kind: ev.Kind, target: ev.Target, cycle: ev.Cycle}
 	if ev.Hop != nil {
@@ -77,30 +81,41 @@ func (out *traceOutput) event(ev trace.Event) error {
 	}
 	if ev.Result != nil {
 		it.result = *ev.Result
+		it.result.Links = append([]trace.Link(nil), ev.Result.Links...)
+	}
+	if out.names == nil {
+		out.handle(&it)
+		return nil
 	}
 	out.queue <- it
 	return nil
 }
 
 func (out *traceOutput) finish() {
-	close(out.queue)
-	<-out.done
+	if out.names != nil {
+		close(out.queue)
+		<-out.done
+	}
 	out.w.Flush()
 }
 
 func (out *traceOutput) print() {
 	defer close(out.done)
 	for it := range out.queue {
-		switch {
-		case out.o.report:
-			out.reportItem(&it)
-		case out.o.json:
-			out.jsonItem(&it)
-		default:
-			out.textItem(&it)
-		}
-		out.w.Flush()
+		out.handle(&it)
 	}
+}
+
+func (out *traceOutput) handle(it *traceItem) {
+	switch {
+	case out.o.report:
+		out.reportItem(it)
+	case out.o.json:
+		out.jsonItem(it)
+	default:
+		out.textItem(it)
+	}
+	out.w.Flush()
 }
 
 func (out *traceOutput) v6(i int) bool { return !out.targets[i].Addr.Is4() }

@@ -67,24 +67,39 @@ dstns="rn-$name-dst"
 echo "== UDP echo server: $udp_n round trips from src, 64 in flight, 72-byte datagrams, $udp_runs alternating pairs"
 # The same client drives both servers: rawnet udp probe --rate 0 with
 # sockperf's 14-byte header in front (--sockperf), which sockperf's server
-# answers and rawnet's echo server returns unchanged.
+# answers and rawnet's echo server returns unchanged. Both servers listen
+# on an IPv4 socket bound to 0.0.0.0.
 ip netns exec "$dstns" sockperf sr -i 0.0.0.0 -p 11111 >/dev/null 2>&1 &
 sp=$!
-ip netns exec "$dstns" "$bin" udp serve :11112 >/dev/null 2>&1 &
+ip netns exec "$dstns" "$bin" udp serve 0.0.0.0:11112 >/dev/null 2>&1 &
 rs=$!
-trap 'kill $sp $rs 2>/dev/null; "$bin" lab down "$name" >/dev/null 2>&1 || true' EXIT INT TERM
+ip netns exec "$dstns" "$bin" udp serve --mode reflect 0.0.0.0:11113 >/dev/null 2>&1 &
+rr=$!
+trap 'kill $sp $rs $rr 2>/dev/null; "$bin" lab down "$name" >/dev/null 2>&1 || true' EXIT INT TERM
 sleep 1
-rtps() { src "$bin" udp probe --sockperf --json -q --rate 0 --window 64 -c "$udp_n" -s 72 "$dst:$1" |
-  awk -F'"time_ms":' '/"type":"summary"/ {split($2, a, ","); split($0, r, "\"received\":"); split(r[2], b, ","); printf "%.0f\n", b[1] / (a[1] / 1000)}'; }
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "round trips/s server-CPU-µs-per-round-trip" of one run against port $1,
+# server pid $2 (ip netns exec execs the server: $! is its pid)
+rtps() {
+  local t0 t1 out
+  t0=$(cputicks "$2")
+  out=$(src "$bin" udp probe --sockperf --json -q --rate 0 --window 64 -c "$udp_n" -s 72 "$dst:$1")
+  t1=$(cputicks "$2")
+  echo "$out" | awk -F'"time_ms":' -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$udp_n" '/"type":"summary"/ {
+    split($2, a, ","); split($0, r, "\"received\":"); split(r[2], b, ",")
+    printf "%.0f %.2f\n", b[1] / (a[1] / 1000), ticks / hz * 1e6 / n }'
+}
 : > "/tmp/$name.udp"
 for ((i = 0; i < udp_runs; i++)); do
-  echo "$(rtps 11111) $(rtps 11112)" >> "/tmp/$name.udp"
+  if ((i % 2)); then b=$(rtps 11112 $rs); a=$(rtps 11111 $sp); else a=$(rtps 11111 $sp); b=$(rtps 11112 $rs); fi
+  echo "$a $b" >> "/tmp/$name.udp"
 done
-for col in 1 2; do
+for col in 1 3; do
   m=$(awk -v c=$col '{print $c}' "/tmp/$name.udp" | median)
-  printf '%-16s median %9.0f round trips/s\n' "$([ $col = 1 ] && echo "sockperf sr" || echo "rawnet serve")" "$m"
+  cpu=$(awk -v c=$((col + 1)) '{print $c}' "/tmp/$name.udp" | median)
+  printf '%-16s median %9.0f round trips/s, server CPU %.2f us per round trip\n' "$([ $col = 1 ] && echo "sockperf sr" || echo "rawnet serve")" "$m" "$cpu"
 done
-awk '{r += log($2 / $1); n++} END {printf "rawnet serve relative to sockperf sr (geometric mean of %d pairs): %.3f\n", n, exp(r / n)}' "/tmp/$name.udp"
+awk '{r += log($3 / $1); n++} END {printf "rawnet serve relative to sockperf sr (geometric mean of %d pairs): %.3f\n", n, exp(r / n)}' "/tmp/$name.udp"
 
 echo
 echo "== UDP RTT against sockperf's server: sockperf ping-pong vs rawnet udp probe, 72-byte datagrams at 10000/s (sockperf for 2 s, rawnet 20000), $udp_runs alternating pairs"
@@ -101,4 +116,10 @@ for col in 1 2; do
   printf '%-22s median RTT %7.2f us\n' "$([ $col = 1 ] && echo "sockperf ping-pong" || echo "rawnet udp probe")" "$m"
 done
 awk '{d += $2 - $1; n++} END {printf "rawnet minus sockperf, mean of %d paired medians: %+.2f us\n", n, d / n}' "/tmp/$name.rtt"
+# Where a round trip goes: one clock on both ends, so rawnet's reflector
+# splits it exactly (medians of one run at 10000/s).
+src "$bin" udp probe --json --rate 10000 -c 20000 -s 72 "$dst:11113" | grep '"type":"reply"' > "/tmp/$name.refl"
+field() { grep -o "\"$1\":[0-9.]*" "/tmp/$name.refl" | cut -d: -f2 | median | awk '{printf "%.1f", $1 * 1000}'; }
+printf 'rawnet probe against rawnet reflect, medians: RTT %s us = to the server %s us (send to kernel receive stamp), in the server %s us (receive stamp to reply), back %s us\n' \
+  "$(field rtt_ms)" "$(field fwd_ms)" "$(field server_ms)" "$(field rev_ms)"
 rm -f "/tmp/$name".*

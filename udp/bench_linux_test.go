@@ -8,10 +8,11 @@ import (
 
 // BenchmarkEchoRoundTrip: one batched round trip of MaxBatch datagrams
 // through a real echo Server on loopback, driven over a raw Conn; reported
-// per datagram. The server's allocations count (same process).
+// per datagram. Both sockets are Blocking, as rawnet udp serve and probe
+// open them. The server's allocations count (same process).
 func BenchmarkEchoRoundTrip(b *testing.B) {
-	srv := startServer(b, "127.0.0.1:0", ServerConfig{})
-	conn, err := Dial(ListenConfig{Remote: srv, RecvBuf: 4 << 20})
+	srv := startServer(b, "127.0.0.1:0", true, ServerConfig{})
+	conn, err := Dial(ListenConfig{Remote: srv, RecvBuf: 4 << 20, Blocking: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,8 +42,8 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 // BenchmarkProbeUnpaced: the probe engine against a real echo Server on
 // loopback, 64 datagrams in flight; reported per datagram.
 func BenchmarkProbeUnpaced(b *testing.B) {
-	srv := startServer(b, "127.0.0.1:0", ServerConfig{})
-	p := dialProbe(b, srv, ProbeConfig{Count: max(b.N, 1), Unpaced: true, Window: 64})
+	srv := startServer(b, "127.0.0.1:0", true, ServerConfig{})
+	p := dialProbe(b, srv, true, ProbeConfig{Count: max(b.N, 1), Unpaced: true, Window: 64})
 	b.ReportAllocs()
 	b.ResetTimer()
 	sum, err := p.Run(context.Background(), func(ProbeEvent) error { return nil })
@@ -55,9 +56,9 @@ func BenchmarkProbeUnpaced(b *testing.B) {
 // more round trips through the server and the probe engine (in this
 // process) cost no allocation per datagram.
 func TestServeAndProbeAllocateNothingPerDatagram(t *testing.T) {
-	srv := startServer(t, "127.0.0.1:0", ServerConfig{Mode: ModeReflect})
+	srv := startServer(t, "127.0.0.1:0", true, ServerConfig{Mode: ModeReflect})
 	run := func(n int) float64 {
-		p := dialProbe(t, srv, ProbeConfig{Count: n, Unpaced: true, Window: 32})
+		p := dialProbe(t, srv, true, ProbeConfig{Count: n, Unpaced: true, Window: 32})
 		allocs := testing.AllocsPerRun(1, func() {
 			if _, err := p.Run(context.Background(), func(ProbeEvent) error { return nil }); err != nil {
 				t.Fatal(err)

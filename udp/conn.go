@@ -77,7 +77,23 @@ type ListenConfig struct {
 	ReusePort bool
 	// TTL and TOS of sent datagrams (0: kernel default).
 	TTL, TOS int
+	// Blocking waits for datagrams in the kernel (ppoll on a socket that
+	// Go's network poller does not know) instead of parking the goroutine
+	// in the poller: the kernel wakes the reading thread itself, and a
+	// read deadline is kept to the microsecond, where the poller costs
+	// 10-25µs per wake-up on a busy machine and rounds timers up to the
+	// millisecond. The reading goroutine then holds an OS thread while it
+	// waits. For one goroutine that reads in a tight loop (the server, the
+	// probe).
+	Blocking bool
+	// BlockingSlice bounds one wait of a Blocking socket, so that it
+	// notices Close and a deadline moved by another goroutine (a
+	// cancelled run) in time (default 20ms).
+	BlockingSlice time.Duration
 }
+
+// defaultBlockingSlice: see ListenConfig.BlockingSlice.
+const defaultBlockingSlice = 20 * time.Millisecond
 
 // ErrUnsupported is returned on systems where rawnet has no UDP socket
 // code.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -36,6 +37,16 @@ type sockConn struct {
 	connected bool
 	recvErr   bool
 	local     netip.AddrPort
+
+	// A blocking socket (ListenConfig.Blocking) waits in ppoll, in slices,
+	// for its deadline (unix nanoseconds, 0: none) or Close.
+	blocking bool
+	slice    time.Duration
+	deadline atomic.Int64
+	closed   atomic.Bool
+	pfd      unix.PollFd
+	pts      unix.Timespec
+	rstop    error // os.ErrDeadlineExceeded or os.ErrClosed, returned as is
 
 	// read side: one reader at a time
 	readFn func(fd uintptr) bool
@@ -87,11 +98,18 @@ func listen(cfg ListenConfig, recvErr bool) (_ *sockConn, err error) {
 	if v6 {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	flags := unix.SOCK_CLOEXEC
+	if !cfg.Blocking {
+		flags |= unix.SOCK_NONBLOCK
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|flags, unix.IPPROTO_UDP)
 	if err != nil {
 		return nil, fmt.Errorf("udp: open socket: %w", err)
 	}
-	c := &sockConn{v6: v6, recvErr: recvErr}
+	c := &sockConn{v6: v6, recvErr: recvErr, blocking: cfg.Blocking, slice: cfg.BlockingSlice}
+	if c.slice <= 0 {
+		c.slice = defaultBlockingSlice
+	}
 	defer func() {
 		if err != nil {
 			if c.f != nil {
@@ -107,11 +125,21 @@ func listen(cfg ListenConfig, recvErr bool) (_ *sockConn, err error) {
 	if err = c.bindConnect(fd, cfg); err != nil {
 		return nil, err
 	}
+	if c.blocking {
+		tv := unix.NsecToTimeval(int64(c.slice))
+		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return nil, fmt.Errorf("udp: set SO_RCVTIMEO: %w", err)
+		}
+	}
+	// A blocking fd is not registered with Go's poller (see Blocking).
 	c.f = os.NewFile(uintptr(fd), "udp")
 	if c.rc, err = c.f.SyscallConn(); err != nil {
 		return nil, fmt.Errorf("udp: %w", err)
 	}
 	c.readFn, c.writeFn = c.doRead, c.doWrite
+	if c.blocking {
+		c.readFn = c.doBlockingRead
+	}
 	return c, nil
 }
 
@@ -228,9 +256,24 @@ func (c *sockConn) sockaddr(ap netip.AddrPort) unix.Sockaddr {
 	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 }
 
-func (c *sockConn) LocalAddr() netip.AddrPort         { return c.local }
-func (c *sockConn) SetReadDeadline(t time.Time) error { return c.f.SetReadDeadline(t) }
-func (c *sockConn) Close() error                      { return c.f.Close() }
+func (c *sockConn) LocalAddr() netip.AddrPort { return c.local }
+
+func (c *sockConn) SetReadDeadline(t time.Time) error {
+	if !c.blocking {
+		return c.f.SetReadDeadline(t)
+	}
+	if t.IsZero() {
+		c.deadline.Store(0)
+	} else {
+		c.deadline.Store(max(1, t.UnixNano()))
+	}
+	return nil
+}
+
+func (c *sockConn) Close() error {
+	c.closed.Store(true)
+	return c.f.Close()
+}
 
 // ReadBatch reads up to len(ms) (at most MaxBatch) messages.
 func (c *sockConn) ReadBatch(ms []Message) (int, error) {
@@ -239,9 +282,14 @@ func (c *sockConn) ReadBatch(ms []Message) (int, error) {
 	}
 	c.rms = ms[:min(len(ms), MaxBatch)]
 	c.prepareRead()
+	c.rstop = nil
 	if err := c.rc.Read(c.readFn); err != nil {
 		c.rms = nil
 		return 0, err
+	}
+	if c.rstop != nil {
+		c.rms = nil
+		return 0, c.rstop
 	}
 	if c.rerr != nil {
 		c.rms = nil
@@ -275,10 +323,21 @@ func (c *sockConn) prepareRead() {
 	}
 }
 
-func (c *sockConn) doRead(fd uintptr) bool {
+func (c *sockConn) doRead(fd uintptr) bool { return c.recv(fd, unix.MSG_DONTWAIT) }
+
+// recv makes one recvmmsg call with flags; false when nothing came (the
+// queue was empty, a wait was interrupted, or an error already taken from
+// the queue left nothing to report).
+func (c *sockConn) recv(fd uintptr, flags int) bool {
 	c.queued = false
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(len(c.rms)),
-		unix.MSG_DONTWAIT, 0, 0)
+	var n uintptr
+	var e unix.Errno
+	if flags&unix.MSG_DONTWAIT != 0 {
+		// Cannot block: skip the scheduler's bookkeeping for a system call.
+		n, _, e = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(len(c.rms)), uintptr(flags), 0, 0)
+	} else {
+		n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(len(c.rms)), uintptr(flags), 0, 0)
+	}
 	if e == 0 {
 		c.rn, c.rerr = int(n), nil
 		return true
@@ -286,8 +345,8 @@ func (c *sockConn) doRead(fd uintptr) bool {
 	if c.recvErr && (e == unix.EAGAIN || isICMPErrno(e)) && c.readQueued(fd) {
 		return true
 	}
-	if e == unix.EAGAIN || isICMPErrno(e) {
-		return false // an error already taken from the queue leaves nothing to report
+	if e == unix.EAGAIN || e == unix.EINTR || isICMPErrno(e) {
+		return false
 	}
 	c.rn, c.rerr = 0, e
 	return true
@@ -447,7 +506,10 @@ func (c *sockConn) putPktinfo(b []byte, local netip.Addr) int {
 		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
 		a := local.As16()
 		copy(data, a[:])
-		return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+		// The length without the trailing padding (36 bytes, not 40):
+		// Linux copies a control buffer of up to 36 bytes onto the stack
+		// and allocates one for anything longer, per datagram.
+		return unix.CmsgLen(unix.SizeofInet6Pktinfo)
 	}
 	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
 	h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
@@ -460,9 +522,14 @@ func (c *sockConn) doWrite(fd uintptr) bool {
 	for c.wn < len(c.wms) {
 		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[c.wn])), uintptr(len(c.wms)-c.wn),
 			unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN && c.blocking {
+			// Not pollable: wait for room in the kernel.
+			n, _, e = unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[c.wn])), uintptr(len(c.wms)-c.wn), 0, 0, 0)
+		}
 		switch {
 		case e == unix.EAGAIN:
 			return false // wait until the socket is writable
+		case e == unix.EINTR:
 		case e != 0:
 			c.werr = e
 			c.wn++ // the first message failed: skip it

@@ -2,16 +2,19 @@ package udp
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
 
-// startServer serves on addr (port 0: any) over a real socket until the
-// test ends, and returns the address to probe.
-func startServer(t testing.TB, addr string, cfg ServerConfig) netip.AddrPort {
+// startServer serves on addr (port 0: any) over a real socket (blocking:
+// see ListenConfig.Blocking) until the test ends, and returns the address
+// to probe.
+func startServer(t testing.TB, addr string, blocking bool, cfg ServerConfig) netip.AddrPort {
 	t.Helper()
-	conn, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort(addr)})
+	conn, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort(addr), Blocking: blocking})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +34,9 @@ func startServer(t testing.TB, addr string, cfg ServerConfig) netip.AddrPort {
 	return conn.LocalAddr()
 }
 
-func dialProbe(t testing.TB, remote netip.AddrPort, cfg ProbeConfig) *Probe {
+func dialProbe(t testing.TB, remote netip.AddrPort, blocking bool, cfg ProbeConfig) *Probe {
 	t.Helper()
-	conn, err := Dial(ListenConfig{Remote: remote})
+	conn, err := Dial(ListenConfig{Remote: remote, Blocking: blocking})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,15 +53,19 @@ func TestLoopbackEchoAndReflect(t *testing.T) {
 	for _, tc := range []struct {
 		listen, target string
 		mode           Mode
+		blocking       bool
 	}{
-		{"127.0.0.1:0", "127.0.0.1", ModeEcho},
-		{"[::1]:0", "::1", ModeReflect},
-		{"[::]:0", "127.0.0.1", ModeReflect}, // dual stack: IPv4 on an IPv6 socket
-		{"[::]:0", "::1", ModeEcho},
+		{"127.0.0.1:0", "127.0.0.1", ModeEcho, false},
+		{"[::1]:0", "::1", ModeReflect, false},
+		{"[::]:0", "127.0.0.1", ModeReflect, false}, // dual stack: IPv4 on an IPv6 socket
+		{"[::]:0", "::1", ModeEcho, false},
+		{"127.0.0.1:0", "127.0.0.1", ModeReflect, true},
+		{"[::]:0", "127.0.0.1", ModeEcho, true},
+		{"[::]:0", "::1", ModeReflect, true},
 	} {
-		srv := startServer(t, tc.listen, ServerConfig{Mode: tc.mode})
+		srv := startServer(t, tc.listen, tc.blocking, ServerConfig{Mode: tc.mode})
 		remote := netip.AddrPortFrom(netip.MustParseAddr(tc.target), srv.Port())
-		p := dialProbe(t, remote, ProbeConfig{Count: 200, Rate: 10000, Size: 200})
+		p := dialProbe(t, remote, tc.blocking, ProbeConfig{Count: 200, Rate: 10000, Size: 200})
 		kernel := 0
 		sum, err := p.Run(context.Background(), func(ev ProbeEvent) error {
 			if ev.Kind == EventReply && ev.KernelStamp {
@@ -70,7 +77,7 @@ func TestLoopbackEchoAndReflect(t *testing.T) {
 			t.Fatal(err)
 		}
 		if sum.Sent != 200 || sum.Received != 200 || sum.Duplicates != 0 || kernel != 200 {
-			t.Errorf("%s -> %s: sent %d received %d dups %d kernel stamps %d", tc.listen, remote, sum.Sent, sum.Received, sum.Duplicates, kernel)
+			t.Errorf("%s -> %s (blocking %v): sent %d received %d dups %d kernel stamps %d", tc.listen, remote, tc.blocking, sum.Sent, sum.Received, sum.Duplicates, kernel)
 		}
 		if reflected := sum.Reflected == 200; reflected != (tc.mode == ModeReflect) || (reflected && sum.ServerReceived != 200) {
 			t.Errorf("%s: %d reflected, server count %d", tc.listen, sum.Reflected, sum.ServerReceived)
@@ -79,19 +86,47 @@ func TestLoopbackEchoAndReflect(t *testing.T) {
 }
 
 func TestLoopbackNothingListening(t *testing.T) {
-	// A port nobody listens on: the kernel answers port unreachable.
-	conn, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort("127.0.0.1:0")})
+	for _, blocking := range []bool{false, true} {
+		// A port nobody listens on: the kernel answers port unreachable.
+		conn, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort("127.0.0.1:0")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := conn.LocalAddr().Port()
+		conn.Close()
+		p := dialProbe(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), blocking,
+			ProbeConfig{Count: 3, Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond})
+		sum, err := p.Run(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Received != 0 || sum.Unreachable == 0 {
+			t.Errorf("blocking %v: received %d, unreachable %d; want 0 and some", blocking, sum.Received, sum.Unreachable)
+		}
+	}
+}
+
+// TestBlockingReadStops: a blocking socket's read ends at its deadline,
+// when another goroutine moves the deadline into the past (how a run is
+// cancelled), and at Close, each with the error Go's poller gives.
+func TestBlockingReadStops(t *testing.T) {
+	conn, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Blocking: true, BlockingSlice: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := conn.LocalAddr().Port()
-	conn.Close()
-	p := dialProbe(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), ProbeConfig{Count: 3, Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond})
-	sum, err := p.Run(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
+	ms := []Message{{Buf: make([]byte, 2048)}}
+	conn.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+	if _, err := conn.ReadBatch(ms); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
-	if sum.Received != 0 || sum.Unreachable == 0 {
-		t.Errorf("received %d, unreachable %d; want 0 and some", sum.Received, sum.Unreachable)
+	conn.SetReadDeadline(time.Time{})
+	time.AfterFunc(10*time.Millisecond, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	if _, err := conn.ReadBatch(ms); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read whose deadline another goroutine moved: %v, want os.ErrDeadlineExceeded", err)
+	}
+	conn.SetReadDeadline(time.Time{})
+	time.AfterFunc(10*time.Millisecond, func() { conn.Close() })
+	if _, err := conn.ReadBatch(ms); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("read of a closed socket: %v, want os.ErrClosed", err)
 	}
 }

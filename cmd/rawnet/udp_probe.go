@@ -67,7 +67,7 @@ func runUDPProbe(c *cli.Context) error {
 		return err
 	}
 	cfg.Remote = remote
-	conn, err := udp.Dial(udp.ListenConfig{Remote: remote, RecvBuf: 4 << 20, SendBuf: 4 << 20})
+	conn, err := udp.Dial(udp.ListenConfig{Remote: remote, RecvBuf: 4 << 20, SendBuf: 4 << 20, Blocking: true})
 	if err != nil {
 		return err
 	}

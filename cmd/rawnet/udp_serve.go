@@ -58,7 +58,7 @@ func runUDPServe(c *cli.Context) error {
 		return err
 	}
 	defer cancel()
-	conn, err := udp.Listen(udp.ListenConfig{Addr: addr, RecvBuf: 4 << 20, SendBuf: 4 << 20})
+	conn, err := udp.Listen(udp.ListenConfig{Addr: addr, RecvBuf: 4 << 20, SendBuf: 4 << 20, Blocking: true})
 	if err != nil {
 		return bindHint(err, addr.Port())
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawnet/rawnet/internal/target"
-	"github.com/rawnet/rawnet/pcap"
 	"github.com/rawnet/rawnet/trace"
 )
 
@@ -94,14 +93,12 @@ func runTrace(c *cli.Context) error {
 			c.Close()
 		}
 	}()
-	var file *pcap.File
-	if o.write != "" {
-		if file, err = pcap.Create(o.write, pcap.Raw); err != nil {
-			return err
-		}
-		defer file.Close()
-		o.cfg.Tap = file.Tap()
+	file, tapFn, err := openPcap(c)
+	if err != nil {
+		return err
 	}
+	defer closePcap(file)
+	o.cfg.Tap = tapFn
 	out := newTraceOutput(c.App.Writer, o, targets)
 	out.start()
 	sum, err := trace.Run(ctx, o.cfg, conns, out.event)
@@ -112,10 +109,8 @@ func runTrace(c *cli.Context) error {
 		}
 		return err
 	}
-	if file != nil {
-		if err := file.Close(); err != nil {
-			return err
-		}
+	if err := closePcap(file); err != nil {
+		return err
 	}
 	if ctx.Err() == nil && sum.Reached < sum.Targets {
 		return exitError(1)

@@ -14,9 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rawnet/rawnet/internal/tap"
 	"github.com/rawnet/rawnet/internal/target"
-	"github.com/rawnet/rawnet/pcap"
 )
 
 func udpCommand() *cli.Command {
@@ -40,26 +38,6 @@ rawnet udp scan tells open, closed and open|filtered UDP ports apart.`,
 		sub.OnUsageError = onUsageError
 	}
 	return cmd
-}
-
-// openPcap creates the --write file (nil, nil without one).
-func openPcap(c *cli.Context) (*pcap.File, tap.Func, error) {
-	name := c.String("write")
-	if name == "" {
-		return nil, nil, nil
-	}
-	f, err := pcap.Create(name, pcap.Raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, f.Tap(), nil
-}
-
-func closePcap(f *pcap.File) error {
-	if f == nil {
-		return nil
-	}
-	return f.Close()
 }
 
 // withDuration bounds ctx by the --duration flag, if given.

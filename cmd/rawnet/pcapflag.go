@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/pcap"
+)
+
+// openPcap creates the --write file (pcap, or pcapng for *.pcapng) and
+// the tap that records into it; nil, nil without --write.
+func openPcap(c *cli.Context) (*pcap.File, tap.Func, error) {
+	name := c.String("write")
+	if name == "" {
+		return nil, nil, nil
+	}
+	f, err := pcap.Create(name, pcap.Raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Tap(), nil
+}
+
+// closePcap closes the --write file, if there is one.
+func closePcap(f *pcap.File) error {
+	if f == nil {
+		return nil
+	}
+	return f.Close()
+}

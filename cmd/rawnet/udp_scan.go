@@ -211,7 +211,7 @@ func (o *scanOutput) summary(s *udp.ScanSummary) {
 	if s.Limited {
 		limited = " (the target rate-limits its ICMP errors)"
 	}
-	fmt.Fprintf(o.w, "\n%d ports in %.1f s: %d open, %d closed, %d filtered, %d open|filtered; %d datagrams, final rate %.3g/s%s\n",
+	fmt.Fprintf(o.w, "\n%d ports in %.1f s: %d open, %d closed, %d filtered, %d open|filtered; %d datagrams, final rate %.0f/s%s\n",
 		len(s.Ports), s.Elapsed.Seconds(), s.Count(udp.Open), s.Count(udp.Closed), s.Count(udp.Filtered), s.Count(udp.OpenFiltered),
 		s.Sent, s.Rate, limited)
 }

@@ -148,7 +148,7 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 		c.sources = map[netip.Addr]netip.Addr{}
 		c.wpkt = make([]byte, ipv4HeaderLen+maxPayload4+echoHeaderLen)
 	}
-	drain(fd)
+	Drain(fd)
 	if blocking {
 		slice := cfg.BlockingSlice
 		if slice <= 0 {
@@ -427,7 +427,14 @@ func idFilter(v6 bool, id uint16) []bpf.Instruction {
 }
 
 func attachIDFilter(fd int, v6 bool, id uint16) error {
-	raw, err := bpf.Assemble(idFilter(v6, id))
+	return AttachBPF(fd, idFilter(v6, id))
+}
+
+// AttachBPF assembles a classic BPF program and attaches it to a socket
+// (SO_ATTACH_FILTER). Packets queued before it are not filtered: Drain
+// them. The trace engine's sockets use it too.
+func AttachBPF(fd int, prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		return fmt.Errorf("icmp: assemble BPF filter: %w", err)
 	}
@@ -435,17 +442,17 @@ func attachIDFilter(fd int, v6 bool, id uint16) error {
 	for i, r := range raw {
 		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
-	prog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+	fp := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
 		return fmt.Errorf("icmp: attach BPF filter: %w", err)
 	}
 	return nil
 }
 
-// drain discards what the socket queued before its filters were attached
+// Drain discards what a socket queued before its filters were attached
 // (a raw socket receives from the moment it exists); nothing has been sent
 // yet, so nothing of ours is lost.
-func drain(fd int) {
+func Drain(fd int) {
 	var buf [1500]byte
 	for i := 0; i < 10000; i++ {
 		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)

@@ -136,7 +136,7 @@ func (c *sockConn) addTCPReader(family int, cfg ListenConfig) error {
 	if err != nil {
 		return priv.Hint(fmt.Errorf("trace: open raw TCP socket: %w", err))
 	}
-	if err := attachFilter(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
+	if err := icmp.AttachBPF(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -158,7 +158,7 @@ func (c *sockConn) addReader(fd int, v6 bool, proto uint8, name string) error {
 			}
 		}
 	}
-	drain(fd)
+	icmp.Drain(fd)
 	f, rc, err := wrap(fd, name)
 	if err != nil {
 		return err
@@ -168,16 +168,6 @@ func (c *sockConn) addReader(fd int, v6 bool, proto uint8, name string) error {
 	r.readFn = r.doRead
 	c.readers = append(c.readers, r)
 	return nil
-}
-
-// drain discards what a raw socket queued before its filters were set.
-func drain(fd int) {
-	var buf [2048]byte
-	for i := 0; i < 10000; i++ {
-		if n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT); err != nil || n < 0 {
-			return
-		}
-	}
 }
 
 // tcpPortFilter passes TCP segments from the probed port only. Raw IPv4
@@ -199,22 +189,6 @@ func tcpPortFilter(v6 bool, port uint16) []bpf.Instruction {
 		bpf.RetConstant{Val: accept},
 		bpf.RetConstant{Val: drop},
 	}
-}
-
-func attachFilter(fd int, prog []bpf.Instruction) error {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return fmt.Errorf("trace: assemble BPF filter: %w", err)
-	}
-	ins := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fp := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
-		return fmt.Errorf("trace: attach BPF filter: %w", err)
-	}
-	return nil
 }
 
 func (c *sockConn) V6() bool          { return c.v6 }

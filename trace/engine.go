@@ -75,7 +75,7 @@ type Config struct {
 	Tap tap.Func
 }
 
-// Errors for bad configurations.
+// ErrConfig marks a Config the engine cannot run: a value out of range.
 var ErrConfig = errors.New("trace: bad configuration")
 
 func (c *Config) defaults() error {
@@ -162,6 +162,7 @@ type slot struct {
 	ttl    uint8
 	target int32
 	index  int32 // into targetState.hops[ttl]
+	pos    int32 // in engine.busy
 	sent   time.Time
 }
 

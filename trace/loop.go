@@ -1,9 +1,6 @@
 package trace
 
 import (
-	"errors"
-	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/tap"
@@ -65,7 +62,7 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	}
 	t.pendingAt[ttl]++
 	s := &e.slots[id&(slotCount-1)]
-	*s = slot{busy: true, id: id, flow: uint16(flow), ttl: uint8(ttl), target: int32(t.index), index: int32(idx), sent: rec.Sent}
+	*s = slot{busy: true, id: id, flow: uint16(flow), ttl: uint8(ttl), target: int32(t.index), index: int32(idx), sent: rec.Sent, pos: int32(len(e.busy))}
 	e.busy = append(e.busy, int32(id&(slotCount-1)))
 }
 
@@ -92,17 +89,15 @@ func (e *engine) takeID() uint16 {
 	}
 }
 
-// release frees slot i.
+// release frees slot i, taking it out of the busy list in constant time.
 func (e *engine) release(i int32) {
-	e.slots[i].busy = false
-	for k, b := range e.busy {
-		if b == i {
-			last := len(e.busy) - 1
-			e.busy[k] = e.busy[last]
-			e.busy = e.busy[:last]
-			return
-		}
-	}
+	s := &e.slots[i]
+	s.busy = false
+	last := len(e.busy) - 1
+	moved := e.busy[last]
+	e.busy[s.pos] = moved
+	e.slots[moved].pos = s.pos
+	e.busy = e.busy[:last]
 }
 
 // answer takes one answer from a reader.
@@ -283,11 +278,3 @@ func (e *engine) interrupt() error {
 	}
 	return nil
 }
-
-// IsUnreachable reports whether a send error means the kernel has no way
-// to the target (no route, neighbour unreachable).
-func IsUnreachable(err error) bool {
-	return errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)
-}
-
-var _ = netip.Addr{}

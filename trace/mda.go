@@ -3,6 +3,7 @@ package trace
 import (
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // mdaTable returns n where n[k] is how many flows a TTL must see answered,
@@ -78,19 +79,10 @@ func (t *targetState) links(last int, out []Link) []Link {
 				continue
 			}
 			l := Link{TTL: ttl, From: a.Addr, To: b.Addr}
-			if !hasLink(out, l) {
+			if !slices.Contains(out, l) {
 				out = append(out, l)
 			}
 		}
 	}
 	return out
-}
-
-func hasLink(ls []Link, l Link) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }

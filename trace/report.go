@@ -3,6 +3,7 @@ package trace
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
@@ -63,7 +64,7 @@ func (r *Report) Add(h *Hop) {
 			continue
 		}
 		rh.Received++
-		if !containsAddr(rh.Addrs, p.Addr) {
+		if !slices.Contains(rh.Addrs, p.Addr) {
 			rh.Addrs = append(rh.Addrs, p.Addr)
 		}
 		rh.RTT.Add(p.RTT)
@@ -97,7 +98,7 @@ func (r *Report) AddResult(res *Result) {
 // farther probe reached it; that loss is counted on the target's row.
 func (r *Report) Finish() {
 	for i := range r.Hops {
-		if containsAddr(r.Hops[i].Addrs, r.Target) {
+		if slices.Contains(r.Hops[i].Addrs, r.Target) {
 			r.Hops = r.Hops[:i+1]
 			break
 		}
@@ -136,13 +137,4 @@ func lessLoss(a, b *ReportHop) bool {
 	p := (la + lb) / (na + nb)
 	se := math.Sqrt(p * (1 - p) * (1/na + 1/nb))
 	return se > 0 && (pb-pa)/se > 3 && pa < pb/2
-}
-
-func containsAddr(as []netip.Addr, a netip.Addr) bool {
-	for _, x := range as {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

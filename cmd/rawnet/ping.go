@@ -15,7 +15,6 @@ import (
 	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/target"
-	"github.com/rawnet/rawnet/pcap"
 )
 
 func pingCommand() *cli.Command {
@@ -68,7 +67,6 @@ type pingOptions struct {
 	stamps   bool
 	reportNo bool
 	json     bool
-	write    string
 	verbose  bool
 	multi    bool
 }
@@ -101,14 +99,12 @@ func runPing(c *cli.Context) error {
 		return err
 	}
 	defer closeAll(v4, v6)
-	var file *pcap.File
-	if o.write != "" {
-		if file, err = pcap.Create(o.write, pcap.Raw); err != nil {
-			return err
-		}
-		defer file.Close()
-		o.cfg.Tap = file.Tap()
+	file, tapFn, err := openPcap(c)
+	if err != nil {
+		return err
 	}
+	defer closePcap(file)
+	o.cfg.Tap = tapFn
 	out := newPingOutput(c.App.Writer, c.App.ErrWriter, o, targets, v4, v6)
 	dropPrivileges(out)
 	p, err := icmp.New(o.cfg, v4, v6)
@@ -132,10 +128,8 @@ func runPing(c *cli.Context) error {
 		return err
 	}
 	out.summary(&sum)
-	if file != nil {
-		if err := file.Close(); err != nil {
-			return err
-		}
+	if err := closePcap(file); err != nil {
+		return err
 	}
 	if sum.Received() == 0 {
 		return exitError(1)
@@ -176,7 +170,7 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 		return o, err
 	}
 	o.quiet, o.stamps, o.reportNo = c.Bool("q"), c.Bool("D"), c.Bool("O")
-	o.json, o.write, o.verbose = c.Bool("json"), c.String("write"), c.Bool("v")
+	o.json, o.verbose = c.Bool("json"), c.Bool("v")
 	o.cfg.ReportSent = o.flood && !o.quiet && !o.json      // for the dots
 	o.cfg.UntilReplies = o.deadline > 0 && o.cfg.Count > 0 // ping -c N -w D waits for N replies
 	return o, nil

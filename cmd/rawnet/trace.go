@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -67,7 +66,6 @@ type traceOptions struct {
 	numeric bool
 	report  bool
 	json    bool
-	write   string
 }
 
 func runTrace(c *cli.Context) error {
@@ -207,7 +205,7 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 		}
 	}
 	o.cfg = cfg
-	o.numeric, o.json, o.write = c.Bool("n"), c.Bool("json"), c.String("write")
+	o.numeric, o.json = c.Bool("n"), c.Bool("json")
 	return o, nil
 }
 
@@ -265,5 +263,3 @@ func openTraceConns(o traceOptions, targets []target.Target) ([]trace.Conn, erro
 	}
 	return conns, nil
 }
-
-var _ = context.Background

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/trace"
 )
@@ -76,7 +78,7 @@ func (out *traceOutput) jsonItem(it *traceItem) {
 		v6 := out.v6(it.target)
 		for i := range it.hop.Probes {
 			j.Probes = append(j.Probes, jsonProbeOf(&it.hop.Probes[i], v6))
-			if p := &it.hop.Probes[i]; out.o.cfg.Multipath && !p.Timeout && !containsStr(j.Addrs, p.Addr.String()) {
+			if p := &it.hop.Probes[i]; out.o.cfg.Multipath && !p.Timeout && !slices.Contains(j.Addrs, p.Addr.String()) {
 				j.Addrs = append(j.Addrs, p.Addr.String())
 			}
 		}
@@ -126,13 +128,4 @@ func jsonProbeOf(p *trace.Probe, v6 bool) jsonTraceProbe {
 		j.MPLS = append(j.MPLS, jsonMPLS{Label: l.Label, TC: l.TC, S: l.S, TTL: l.TTL})
 	}
 	return j
-}
-
-func containsStr(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

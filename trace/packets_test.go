@@ -231,15 +231,6 @@ func hdrLen(v6 bool) int {
 	return inet.IPv4HeaderLen
 }
 
-// timeExceeded is the Time Exceeded a router sends about probe pkt.
-func timeExceeded(b []byte, fp *flowParams, pkt []byte, router, src netip.Addr) []byte {
-	s := errSpec{v6: fp.v6, typ: tTimeExceeded4, from: router, to: src, ttl: 1, tos: fp.tos}
-	if fp.v6 {
-		s.typ = tTimeExceeded6
-	}
-	return s.write(b, pkt)
-}
-
 var methods = []Method{UDP, ICMP, TCP}
 
 func famName(v6 bool) string {

@@ -254,3 +254,6 @@ func (p *Plan) Each(limit uint64, fn func(i uint64, frame []byte) error) error {
 // fragmentID is the IPv6 fragment id: random per packet. (IPv4 fragments
 // keep the packet's own id.)
 func (p *Plan) fragmentID(pkt []byte) uint32 { return uint32(p.b.r.next()) }
+
+// SetRecord sets the hook that sees every frame sent and every answer.
+func (p *Plan) SetRecord(fn func(dir tap.Dir, ts time.Time, frame []byte)) { p.cfg.Record = fn }

@@ -67,9 +67,9 @@ func TestVerboseChecksums(t *testing.T) {
 		offset int    // where its first byte is in the frame
 	}{
 		{pk[0], "Header checksum", 14 + 10},
-		{pk[0], "    Checksum", 14 + 20 + 2}, // ICMPv4
-		{pk[2], "    Checksum", 14 + 40 + 2}, // ICMPv6
-		{pk[12], "    Checksum", 14 + 20 + 6}, // UDP
+		{pk[0], "    Checksum", 14 + 20 + 2},   // ICMPv4
+		{pk[2], "    Checksum", 14 + 40 + 2},   // ICMPv6
+		{pk[12], "    Checksum", 14 + 20 + 6},  // UDP
 		{pk[15], "    Checksum", 14 + 20 + 16}, // TCP
 	}
 	for i, c := range cases {

@@ -255,6 +255,22 @@ func (s *stack) decode(data []byte, first kind, outer bool) {
 
 var errTruncated = errors.New("capture: truncated packet")
 
+// minLen is the header length of the layers whose decoders fail on less.
+var minLen = [...]int{
+	kindEthernet: 14, kindDot1Q: 4, kindLinuxSLL: 16, kindLinuxSLL2: 20, kindLoopback: 4,
+	kindARP: 8, kindIPv4: 20, kindIPv6: 40, kindIPv6Fragment: 8, kindICMPv4: 8, kindICMPv6: 4,
+	kindUDP: 8, kindTCP: 20, kindPayload: 0,
+}
+
+// short reports a packet too short for layer k's fixed header, or for the
+// TCP header its data offset announces.
+func short(k kind, data []byte) bool {
+	if int(k) < len(minLen) && len(data) < minLen[k] {
+		return true
+	}
+	return k == kindTCP && int(data[12]>>4)*4 > len(data)
+}
+
 func isNetwork(k kind) bool {
 	return k == kindIPv4 || k == kindIPv6 || k == kindARP
 }
@@ -275,6 +291,12 @@ func rawIPKind(data []byte) kind {
 // decodeOne decodes layer k from data and says what follows.
 func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error) {
 	df := &s.fb
+	if short(k, data) {
+		// gopacket would say so with a newly formatted error; truncated
+		// quotes in ICMP errors are common enough to avoid that.
+		df.truncated = true
+		return 0, nil, errTruncated
+	}
 	switch k {
 	case kindEthernet:
 		if err := s.eth.DecodeFromBytes(data, df); err != nil {

@@ -128,10 +128,12 @@ func routeAttrs(m *syscall.NetlinkMessage, dst netip.Addr) (Route, error) {
 // choice for a connected UDP socket (connecting sends nothing).
 func SourceFor(dst netip.Addr) (netip.Addr, error) {
 	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
+	var sa unix.Sockaddr
 	if dst.Is6() {
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
+	} else {
+		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

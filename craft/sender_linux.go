@@ -1,6 +1,7 @@
 package craft
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,7 @@ type rawSender struct {
 	fd    int
 	l2    bool
 	v6    bool
+	index int32 // the interface of an L2 sender
 	hdrs  [MaxBatch]unix.Mmsghdr
 	iovs  [MaxBatch]unix.Iovec
 	names [MaxBatch]unix.RawSockaddrInet6 // large enough for IPv4 too
@@ -60,7 +62,7 @@ func openL2(ifc *net.Interface) (*rawSender, error) {
 		return nil, fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
 	}
 	setSendBuffer(fd)
-	return &rawSender{fd: fd, l2: true}, nil
+	return &rawSender{fd: fd, l2: true, index: int32(ifc.Index)}, nil
 }
 
 func setSendBuffer(fd int) {
@@ -81,8 +83,10 @@ func (s *rawSender) send(pkts [][]byte, dsts []netip.Addr) (ok, failed int, err 
 		s.iovs[i].SetLen(len(p))
 		h := &s.hdrs[i].Hdr
 		*h = unix.Msghdr{Iov: &s.iovs[i], Iovlen: 1}
-		if !s.l2 {
-			h.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		h.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		if s.l2 {
+			h.Namelen = s.linkaddr(i, p)
+		} else {
 			h.Namelen = s.sockaddr(i, dsts[i])
 		}
 	}
@@ -126,6 +130,18 @@ func (s *rawSender) sockaddr(i int, dst netip.Addr) uint32 {
 	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.names[i]))
 	*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
 	return unix.SizeofSockaddrInet4
+}
+
+// linkaddr addresses a frame to the sender's interface with the frame's
+// EtherType as protocol: a packet socket sends with protocol 0 into the
+// void on some devices (veth among them).
+func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
+	sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.names[i]))
+	*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Ifindex: s.index}
+	if len(frame) >= 14 {
+		sa.Protocol = binary.NativeEndian.Uint16(frame[12:]) // network order in memory
+	}
+	return unix.SizeofSockaddrLinklayer
 }
 
 func (s *rawSender) close() error { return unix.Close(s.fd) }

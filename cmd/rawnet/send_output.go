@@ -52,7 +52,7 @@ type jsonPacket struct {
 func (out *sendOutput) dryRun(plan *craft.Plan) error {
 	return plan.Each(0, func(i uint64, frame []byte) error {
 		_ = out.dec.Decode(frame)
-		if out.json {
+		if out.json != nil {
 			return out.json.Emit(jsonPacket{Type: "packet", Index: i, Length: len(frame),
 				Hex: hex.EncodeToString(frame), Layers: out.dec.AppendJSON(nil)})
 		}
@@ -84,7 +84,7 @@ func (out *sendOutput) answer(a craft.Answer) error {
 		return nil
 	}
 	_ = out.dec.Decode(a.Frame)
-	if out.json {
+	if out.json != nil {
 		return out.json.Emit(jsonAnswer{Type: "answer", Probe: a.Probe, Time: jsonl.Time(a.Time), RTTMs: jsonl.Ms(a.RTT),
 			Error: a.Error, Length: len(a.Frame), Layers: out.dec.AppendJSON(nil)})
 	}
@@ -122,7 +122,7 @@ func (out *sendOutput) summary(s craft.Summary, interrupted bool) {
 	if s.Elapsed > 0 {
 		rate = float64(s.Sent) / s.Elapsed.Seconds()
 	}
-	if out.json {
+	if out.json != nil {
 		j := jsonSendSummary{Type: "summary", Packets: s.Packets, Sent: s.Sent, Failed: s.Failed, Bytes: s.Bytes,
 			TimeMs: jsonl.Ms(s.Elapsed), RatePPS: rate, Interrupted: interrupted}
 		if s.FirstError != nil {

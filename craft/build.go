@@ -462,16 +462,16 @@ func (b *Builder) writeRaw(p []byte, l *Layer) []byte {
 	}
 	if given(l, rawRand) && l.vals[rawRand].cur == 1 {
 		from := len(p)
-		p = p[:want]
-		if cap(p) < want {
-			p = append(p[:from], make([]byte, want-from)...)
-		}
+		p = append(p, make([]byte, want-from)...)
 		b.r.fill(p[from:want])
 		return p
 	}
-	fill := byte(num(l, rawFill, 0))
-	for len(p) < want {
-		p = append(p, fill)
+	from := len(p)
+	p = append(p, make([]byte, want-from)...)
+	if fill := byte(num(l, rawFill, 0)); fill != 0 {
+		for i := from; i < want; i++ {
+			p[i] = fill
+		}
 	}
 	return p
 }

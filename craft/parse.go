@@ -239,6 +239,9 @@ func (p *parser) item(l *Layer, start int, tok string, last *int) error {
 		*last = -1
 		return nil
 	}
+	if fi := def.field(strings.ToLower(word)); fi >= 0 {
+		return p.errf(col, "%s.%s needs a value: %s=...", def.name, def.fields[fi].name, def.fields[fi].name)
+	}
 	if *last >= 0 && continues(def.fields[*last].kind) && word != "" {
 		v := &l.vals[*last]
 		if v.rand {
@@ -248,9 +251,6 @@ func (p *parser) item(l *Layer, start int, tok string, last *int) error {
 	}
 	if word == "" {
 		return p.errf(col, "expected a field of %s (%s)", def.name, def.fieldNames())
-	}
-	if fi := def.field(strings.ToLower(word)); fi >= 0 {
-		return p.errf(col, "%s.%s needs a value: %s=...", def.name, def.fields[fi].name, def.fields[fi].name)
 	}
 	return p.unknownField(def, word, col)
 }

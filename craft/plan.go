@@ -18,6 +18,7 @@ type Config struct {
 	Duration time.Duration // stop sending after this long (0: no limit)
 	Fragment int           // split the IP payload into fragments of at most this many bytes
 	L2       bool          // send whole frames with AF_PACKET even when L3 would do
+	L3       bool          // never switch to AF_PACKET for speed (fields the kernel rewrites still need L2)
 	Iface    string        // interface for L2 sends (default: the route's)
 	Wait     time.Duration // after sending, take answers for this long
 	Seed     uint64        // seed for rand values (0: from the clock)
@@ -96,10 +97,38 @@ func (p *Plan) environment() (Env, error) {
 	} else {
 		env.Src6 = src
 	}
+	if !p.l2 && p.bulk() {
+		if r, err := LookupRoute(dst); err == nil && isEthernet(r.Iface) {
+			p.l2 = true
+			p.notes = append(p.notes, "sending on L2 (AF_PACKET) for speed: a bulk send at --rate 0 to one destination; --l3 keeps the kernel's IP output path")
+		}
+	}
 	if !p.l2 {
 		return env, nil
 	}
 	return env, p.l2Env(&env, dst)
+}
+
+// bulk reports whether the plan is a bulk send that L2 makes faster: as
+// fast as possible, many packets, one destination (so one route and one
+// next hop serve them all).
+func (p *Plan) bulk() bool {
+	if p.cfg.L3 || p.cfg.Rate != 0 || p.cfg.DryRun || p.ipAt != 0 {
+		return false
+	}
+	if total := p.Total(); total != 0 && total < 1000 {
+		return false
+	}
+	l := p.spec.Layers[p.ipAt]
+	fi := ipDst
+	if p.v6 {
+		fi = ip6Dst
+	}
+	return l.vals[fi].count == 1
+}
+
+func isEthernet(ifc *net.Interface) bool {
+	return ifc != nil && ifc.Flags&net.FlagLoopback == 0 && len(ifc.HardwareAddr) == 6
 }
 
 // l2Env finds the interface, its MAC and the next hop's for L2 sends.

@@ -1,6 +1,9 @@
 package craft
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // follows lists, for each layer, what may come right before it in a stack.
 // ip after icmp (and ip6 after icmp6) is the packet an error message quotes;
@@ -45,7 +48,7 @@ func (s *Spec) checkOrder() error {
 		return &SpecError{Col: last.col + len(last.def.name), Msg: fmt.Sprintf("expected a layer after %s (ip, ip6 or raw)", last.def.name)}
 	}
 	for _, l := range s.Layers {
-		if l.def.kind == lRaw && given(l, rawRand) && l.vals[rawRand].cur == 1 && !given(l, rawLen) {
+		if l.def.kind == lRaw && given(l, rawRand) && l.vals[rawRand].nums[0].lo == 1 && !given(l, rawLen) {
 			return &SpecError{Col: l.vals[rawRand].col, Msg: "raw.rand needs a length: raw(len=N,rand)"}
 		}
 	}
@@ -108,6 +111,8 @@ func (s *Spec) index() error {
 			}
 		}
 	}
+	// The field written last in the spec varies fastest.
+	slices.SortStableFunc(s.multi, func(a, b *Value) int { return a.ord - b.ord })
 	return nil
 }
 

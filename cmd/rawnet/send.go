@@ -31,9 +31,10 @@ the packet after it: icmp(type=3,code=3)/ip(...)/udp(...). 'rawnet send --fields
 lists every field of every layer.
 
 IPv4 goes out through a raw IP socket, IPv6 through IPV6_HDRINCL; frames go out
-through AF_PACKET when the spec starts with eth, with --l2, or when the kernel
-would rewrite a field the spec sets (the IPv4 total length or header checksum;
--v says so). --wait takes the answers (replies, ICMP errors quoting a sent
+through AF_PACKET when the spec starts with eth, with --l2, when the kernel
+would rewrite a field the spec sets (the IPv4 total length or header checksum),
+and for bulk sends (--rate 0, 1000 or more packets to one destination over
+Ethernet; --l3 keeps those on the IP path). -v says which and why. --wait takes the answers (replies, ICMP errors quoting a sent
 packet) like scapy's sr(). Exit status: 0 when sent (with --wait: when an answer
 came), 1 with --wait and no answer, 2 on bad input or errors.`,
 		Flags: []cli.Flag{
@@ -43,6 +44,7 @@ came), 1 with --wait and no answer, 2 on bad input or errors.`,
 			&cli.GenericFlag{Name: "duration", Value: &seconds{}, Usage: "stop sending after `SECONDS`"},
 			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send frames on `IFACE` (L2)"},
 			&cli.BoolFlag{Name: "l2", Usage: "send whole frames through AF_PACKET even when L3 would do"},
+			&cli.BoolFlag{Name: "l3", Usage: "keep bulk sends (--rate 0, 1000+ packets) on the kernel's IP path instead of AF_PACKET"},
 			&cli.IntFlag{Name: "fragment", Usage: "split the IP payload into fragments of at most `BYTES` (a multiple of 8)"},
 			&cli.GenericFlag{Name: "wait", Value: &seconds{}, Usage: "after sending, take answers for `SECONDS`"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "build and show the packets, send nothing"},
@@ -91,6 +93,10 @@ func sendFlags(c *cli.Context) (sendOptions, error) {
 	o.cfg.Wait = c.Generic("wait").(*seconds).d
 	o.cfg.Iface = c.String("I")
 	o.cfg.L2 = c.Bool("l2") || o.cfg.Iface != ""
+	o.cfg.L3 = c.Bool("l3")
+	if o.cfg.L2 && o.cfg.L3 {
+		return o, usageErrorf("--l2 (or -I) and --l3: give one of them")
+	}
 	o.cfg.Fragment = c.Int("fragment")
 	if c.IsSet("fragment") && (o.cfg.Fragment < 8 || o.cfg.Fragment > 65528) {
 		return o, usageErrorf("--fragment %d: want 8 to 65528 bytes", o.cfg.Fragment)

@@ -354,7 +354,7 @@ func parseValue(def *layerDef, fi int, text string, col int, v *Value) error {
 		if u, err := strconv.Unquote(text); err == nil {
 			name = u
 		}
-		b, err := os.ReadFile(name)
+		b, err := readPayloadFile(name)
 		if err != nil {
 			return valueErr(def, fi, col, "%v", err)
 		}
@@ -602,4 +602,17 @@ func parseAddrs6(def *layerDef, fi int, text string, col int, v *Value) error {
 	}
 	v.bytes, v.count = b, 1
 	return nil
+}
+
+// readPayloadFile reads a regular file of at most 65535 bytes (an IP
+// packet holds no more).
+func readPayloadFile(name string) ([]byte, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > 65535 {
+		return nil, fmt.Errorf("%s: want a regular file of at most 65535 bytes", name)
+	}
+	return os.ReadFile(name)
 }

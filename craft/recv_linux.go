@@ -1,7 +1,6 @@
 package craft
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -23,8 +22,6 @@ type replyConn struct {
 	buf []byte
 	oob []byte
 }
-
-var errTimeout = errors.New("craft: receive timeout")
 
 // replyFilter accepts inbound IPv4 and IPv6 (the kernel's protocol and
 // packet type, so the check costs nothing per packet in user space).

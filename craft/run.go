@@ -3,7 +3,9 @@ package craft
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"syscall"
 	"time"
 )
 
@@ -90,4 +92,17 @@ func (p *Plan) run(ctx context.Context, tx sender, rx receiver, fn func(Answer) 
 	}
 	r.stopReceiver()
 	return r.sum, err
+}
+
+var errTimeout = errors.New("craft: receive timeout")
+
+// sendError explains the errors a send can end in.
+func sendError(err error, l2 bool) error {
+	switch {
+	case errors.Is(err, syscall.EMSGSIZE):
+		return fmt.Errorf("craft: packet larger than the interface MTU: %w (use --fragment SIZE)", err)
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Errorf("craft: no route: %w", err)
+	}
+	return fmt.Errorf("craft: send: %w", err)
 }

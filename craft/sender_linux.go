@@ -2,7 +2,6 @@ package craft
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -145,14 +144,3 @@ func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
 }
 
 func (s *rawSender) close() error { return unix.Close(s.fd) }
-
-// sendError explains the errors a send can end in.
-func sendError(err error, l2 bool) error {
-	switch {
-	case errors.Is(err, unix.EMSGSIZE):
-		return fmt.Errorf("craft: packet larger than the interface MTU: %w (use --fragment SIZE)", err)
-	case errors.Is(err, unix.ENETUNREACH), errors.Is(err, unix.EHOSTUNREACH):
-		return fmt.Errorf("craft: no route: %w", err)
-	}
-	return fmt.Errorf("craft: send: %w", err)
-}

@@ -256,6 +256,13 @@ func (p *Plan) Each(limit uint64, fn func(i uint64, frame []byte) error) error {
 	}
 	buf := make([]byte, 0, 2048)
 	frag := make([]byte, 0, 2048)
+	if rec := p.cfg.Record; rec != nil {
+		inner := fn
+		fn = func(i uint64, frame []byte) error {
+			rec(tap.Out, time.Now(), frame)
+			return inner(i, frame)
+		}
+	}
 	for i := uint64(0); i < total; i++ {
 		pkt := p.b.Build(buf, i)
 		buf = pkt[:0]

@@ -144,6 +144,10 @@ func (out *sendOutput) summary(s craft.Summary, interrupted bool) {
 		fmt.Fprintf(out.w, "%d refused by the kernel: %v\n", s.Failed, s.FirstError)
 	}
 	if s.Waited {
-		fmt.Fprintf(out.w, "answered %d, unanswered %d (%d answers received)\n", s.Answered, s.Unanswered(), s.Answers)
+		plural := "s"
+		if s.Answers == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(out.w, "answered %d, unanswered %d (%d answer%s received)\n", s.Answered, s.Unanswered(), s.Answers, plural)
 	}
 }

@@ -224,12 +224,12 @@ func (b *Builder) ipOptions(p []byte, l *Layer) []byte {
 	if given(l, ipRR) {
 		n := int(l.vals[ipRR].cur)
 		p = append(p, 7, byte(3+4*n), 4)
-		p = append(p, make([]byte, 4*n)...)
+		p = extend(p, 4*n)
 	}
 	if given(l, ipTS) {
 		n := int(l.vals[ipTS].cur)
 		p = append(p, 68, byte(4+4*n), 5, 0)
-		p = append(p, make([]byte, 4*n)...)
+		p = extend(p, 4*n)
 	}
 	if given(l, ipOpts) {
 		p = append(p, l.vals[ipOpts].bytes...)
@@ -282,7 +282,7 @@ func appendPad(p []byte, n int) []byte {
 		}
 		m := min(n, 257)
 		p = append(p, 1, byte(m-2))
-		p = append(p, make([]byte, m-2)...)
+		p = extend(p, m-2)
 		n -= m
 	}
 	return p
@@ -462,12 +462,12 @@ func (b *Builder) writeRaw(p []byte, l *Layer) []byte {
 	}
 	if given(l, rawRand) && l.vals[rawRand].cur == 1 {
 		from := len(p)
-		p = append(p, make([]byte, want-from)...)
+		p = extend(p, want-from)
 		b.r.fill(p[from:want])
 		return p
 	}
 	from := len(p)
-	p = append(p, make([]byte, want-from)...)
+	p = extend(p, want-from)
 	if fill := byte(num(l, rawFill, 0)); fill != 0 {
 		for i := from; i < want; i++ {
 			p[i] = fill
@@ -537,4 +537,13 @@ func (b *Builder) pseudo(p []byte, k int, proto uint8, length int) uint32 {
 		}
 	}
 	return 0
+}
+
+// extend appends n zero bytes to p, growing it only when it must (the
+// append(p, make(...)...) idiom allocates under the race detector).
+func extend(p []byte, n int) []byte {
+	p = slices.Grow(p, n)
+	p = p[:len(p)+n]
+	clear(p[len(p)-n:])
+	return p
 }

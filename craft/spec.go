@@ -136,7 +136,3 @@ func (s *Spec) draw(r *rng) {
 		rf.v.cur = r.upTo(rf.max)
 	}
 }
-
-// Varies reports whether packets differ from each other (lists, ranges,
-// rand, or defaults that change per packet).
-func (s *Spec) varies() bool { return len(s.multi) > 0 || len(s.rands) > 0 }

@@ -27,14 +27,6 @@ type Value struct {
 	addr netip.Addr // the current address
 }
 
-// alternatives is how many values the field takes in the expansion.
-func (v *Value) alternatives() uint64 {
-	if !v.set || v.rand {
-		return 1
-	}
-	return v.count
-}
-
 // pick makes the i-th alternative current.
 func (v *Value) pick(i uint64) {
 	if len(v.nums) > 0 {

@@ -61,14 +61,13 @@ came), 1 with --wait and no answer, 2 on bad input or errors.`,
 }
 
 type sendOptions struct {
-	cfg    craft.Config
-	dry    bool
-	hex    bool
-	json   bool
-	quiet  bool
-	verb   bool
-	write  string
-	counts bool
+	cfg   craft.Config
+	dry   bool
+	hex   bool
+	json  bool
+	quiet bool
+	verb  bool
+	write string
 }
 
 func sendFlags(c *cli.Context) (sendOptions, error) {

@@ -19,7 +19,7 @@ type Config struct {
 	Fragment int           // split the IP payload into fragments of at most this many bytes
 	L2       bool          // send whole frames with AF_PACKET even when L3 would do
 	L3       bool          // never switch to AF_PACKET for speed (fields the kernel rewrites still need L2)
-	Iface    string        // interface for L2 sends (default: the route's)
+	Iface    string        // the interface to send on (default: the route's)
 	Wait     time.Duration // after sending, take answers for this long
 	Seed     uint64        // seed for rand values (0: from the clock)
 	DryRun   bool          // build only: no sockets, no neighbour resolution

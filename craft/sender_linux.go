@@ -30,8 +30,9 @@ type rawSender struct {
 	names [MaxBatch]unix.RawSockaddrInet6 // large enough for IPv4 too
 }
 
-// openL3 opens a raw IP socket that sends packets with their own header.
-func openL3(v6 bool) (*rawSender, error) {
+// openL3 opens a raw IP socket that sends packets with their own header,
+// bound to iface when one is given.
+func openL3(v6 bool, iface string) (*rawSender, error) {
 	family := unix.AF_INET
 	if v6 {
 		family = unix.AF_INET6
@@ -44,6 +45,12 @@ func openL3(v6 bool) (*rawSender, error) {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
+		}
+	}
+	if iface != "" {
+		if err := unix.BindToDevice(fd, iface); err != nil {
+			unix.Close(fd)
+			return nil, priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
 		}
 	}
 	setSendBuffer(fd)

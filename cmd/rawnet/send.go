@@ -42,7 +42,7 @@ came), 1 with --wait and no answer, 2 on bad input or errors.`,
 			&cli.Float64Flag{Name: "rate", Usage: "`PPS` packets per second (0: as fast as the kernel takes them)"},
 			&cli.StringFlag{Name: "i", Aliases: []string{"interval"}, Usage: "`SECONDS` between packets (or uN for N microseconds, as hping3)"},
 			&cli.GenericFlag{Name: "duration", Value: &seconds{}, Usage: "stop sending after `SECONDS`"},
-			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send frames on `IFACE` (L2)"},
+			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send on `IFACE`: frames go out there (L2), IP packets are bound to it"},
 			&cli.BoolFlag{Name: "l2", Usage: "send whole frames through AF_PACKET even when L3 would do"},
 			&cli.BoolFlag{Name: "l3", Usage: "keep bulk sends (--rate 0, 1000+ packets) on the kernel's IP path instead of AF_PACKET"},
 			&cli.IntFlag{Name: "fragment", Usage: "split the IP payload into fragments of at most `BYTES` (a multiple of 8)"},
@@ -91,10 +91,10 @@ func sendFlags(c *cli.Context) (sendOptions, error) {
 	o.cfg.Duration = c.Generic("duration").(*seconds).d
 	o.cfg.Wait = c.Generic("wait").(*seconds).d
 	o.cfg.Iface = c.String("I")
-	o.cfg.L2 = c.Bool("l2") || o.cfg.Iface != ""
+	o.cfg.L2 = c.Bool("l2")
 	o.cfg.L3 = c.Bool("l3")
 	if o.cfg.L2 && o.cfg.L3 {
-		return o, usageErrorf("--l2 (or -I) and --l3: give one of them")
+		return o, usageErrorf("--l2 and --l3: give one of them")
 	}
 	o.cfg.Fragment = c.Int("fragment")
 	if c.IsSet("fragment") && (o.cfg.Fragment < 8 || o.cfg.Fragment > 65528) {

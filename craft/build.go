@@ -307,15 +307,25 @@ func (b *Builder) writeRouting(p []byte, k int, l *Layer) []byte {
 	return p
 }
 
-func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
+// icmpHead writes the type, code and checksum (zero unless given) that
+// ICMP and ICMPv6 share; done is true when rest= has written the other 4.
+func icmpHead(p []byte, l *Layer, defType uint64) (_ []byte, typ uint64, done bool) {
 	start := len(p)
-	typ := num(l, icmpType, 8)
+	typ = num(l, icmpType, defType)
 	p = append(p, byte(typ), byte(num(l, icmpCode, 0)), 0, 0)
 	if v := &l.vals[icmpChksum]; v.set {
 		binary.BigEndian.PutUint16(p[start+2:], uint16(v.cur))
 	}
 	if v := &l.vals[icmpRest]; v.set {
-		return append(p, fit4(v.bytes)...)
+		return append(p, fit4(v.bytes)...), typ, true
+	}
+	return p, typ, false
+}
+
+func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
+	p, typ, done := icmpHead(p, l, 8)
+	if done {
+		return p
 	}
 	switch typ {
 	case 0, 8, 13, 14, 15, 16, 17, 18:
@@ -332,14 +342,9 @@ func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
 }
 
 func (b *Builder) writeICMP6(p []byte, l *Layer) []byte {
-	start := len(p)
-	typ := num(l, icmpType, 128)
-	p = append(p, byte(typ), byte(num(l, icmpCode, 0)), 0, 0)
-	if v := &l.vals[icmpChksum]; v.set {
-		binary.BigEndian.PutUint16(p[start+2:], uint16(v.cur))
-	}
-	if v := &l.vals[icmpRest]; v.set {
-		return append(p, fit4(v.bytes)...)
+	p, typ, done := icmpHead(p, l, 128)
+	if done {
+		return p
 	}
 	switch typ {
 	case 128, 129:

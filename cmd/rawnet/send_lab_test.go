@@ -196,3 +196,31 @@ func startTcpdump(t *testing.T, n *lab.Node, iface, file, filter string) func() 
 	t.Cleanup(stop)
 	return stop
 }
+
+// TestSendInterruptPrintsSummaryAndLeavesValidPcap: Ctrl-C stops a long
+// paced send; the summary counts what went out and the pcap holds exactly
+// that, readable by tshark.
+func TestSendInterruptPrintsSummaryAndLeavesValidPcap(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	file := filepath.Join(t.TempDir(), "sent.pcapng")
+	cmd := l.Src.Command(context.Background(), rawnetBin, "send", "--json", "--duration", "30", "--rate", "200", "--write", file,
+		fmt.Sprintf("ip(dst=%s)/udp(dport=9)/raw(len=20)", l.Dst.Addr4))
+	wait := startRawnet(t, cmd)
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := wait()
+	sums := ofType(jsonEvents(t, r.stdout), "summary")
+	if r.code != 0 || len(sums) != 1 || sums[0]["interrupted"] != true {
+		t.Fatalf("interrupted send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sent := int(num(t, sums[0], "sent"))
+	if sent < 20 || sent > 200 {
+		t.Errorf("%d sent in 0.5 s at 200/s", sent)
+	}
+	if n := tsharkCount(t, file, "udp.dstport == 9"); n != sent {
+		t.Errorf("pcap holds %d packets, summary says %d sent", n, sent)
+	}
+}

@@ -61,6 +61,29 @@ in_src "$bin" trace -n --multipath 198.18.3.2
 step "mtr-style report, 20 cycles of ICMP probes, to the host that answers after 25ms" "rawnet trace -n -P icmp --report -c 20 -i 0.05 198.18.100.2"
 in_src "$bin" trace -n -P icmp --report -c 20 -i 0.05 198.18.100.2 || true
 
+step "Craft a packet: UDP to a closed port, and take the answer (port unreachable)" \
+  "rawnet send --wait 1 'ip(dst=198.18.3.2,id=7,df)/udp(sport=4000,dport=33999)/raw(text=hello)'"
+in_src "$bin" send --wait 1 'ip(dst=198.18.3.2,id=7,df)/udp(sport=4000,dport=33999)/raw(text=hello)'
+
+step "A range of TTLs is a traceroute in one line: every router answers its own" \
+  "rawnet send --wait 1 'ip(dst=198.18.3.2,ttl=1..4)/udp(dport=33434)'"
+in_src "$bin" send --wait 1 'ip(dst=198.18.3.2,ttl=1..4)/udp(dport=33434)'
+
+step "An echo request in 7 fragments of 64 bytes: the host reassembles it and replies" \
+  "rawnet send --fragment 64 --wait 1 'ip6(dst=fd00:0:0:3::2)/icmp6(id=7,seq=1)/raw(len=400)'"
+in_src "$bin" send --fragment 64 --wait 1 'ip6(dst=fd00:0:0:3::2)/icmp6(id=7,seq=1)/raw(len=400)'
+
+step "A dry run shows every field; this checksum is wrong on purpose" \
+  "rawnet send --dry-run --hex 'ip(dst=198.18.3.2,chksum=0xbad)/tcp(dport=80,syn,mss=1460,ws=7)'"
+in_src "$bin" send --dry-run --hex 'ip(dst=198.18.3.2,chksum=0xbad)/tcp(dport=80,syn,mss=1460,ws=7)'
+
+step "200,000 packets of 64 bytes as fast as the kernel takes them (to a host whose packets vanish)" \
+  "rawnet send -v -q -c 200000 'ip(dst=198.19.0.200)/udp(dport=9)/raw(len=36)'"
+in_src "$bin" send -v -q -c 200000 'ip(dst=198.19.0.200)/udp(dport=9)/raw(len=36)'
+
+step "Decode bytes given in hex" "rawnet decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef"
+"$bin" decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef
+
 step "Removing the lab" "rawnet lab down $name"
 "$bin" lab down "$name"
 trap - EXIT INT TERM

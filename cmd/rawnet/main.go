@@ -74,6 +74,8 @@ func commands() []*cli.Command {
 		traceCommand(),
 		labCommand(),
 		udpCommand(),
+		sendCommand(),
+		decodeCommand(),
 	}
 }
 

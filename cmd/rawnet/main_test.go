@@ -113,6 +113,21 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"ping", "--bogus", "127.0.0.1"}, "bogus"},
 		{[]string{"ping"}, "TARGET"},
 		{[]string{"pong", "127.0.0.1"}, "pong"},
+		{[]string{"send"}, "SPEC"},
+		{[]string{"send", "ip(dst=127.0.0.1,ttl=300)"}, "column 22: ip.ttl: 300 is out of range 0..255"},
+		{[]string{"send", "ip(dst=127.0.0.1)/udp(dport=70000)"}, "udp.dport: 70000 is out of range 0..65535"},
+		{[]string{"send", "ip(dst=127.0.0.1,tll=1)"}, `column 18: unknown field "tll" for ip`},
+		{[]string{"send", "ip(dst=127.0.0.1"}, "column 17: expected ',' or ')'"},
+		{[]string{"send", "ip(dst=127.0.0.1)/icmp6"}, "icmp6 cannot follow ip"},
+		{[]string{"send", "--rate", "-1", "ip(dst=127.0.0.1)"}, "--rate"},
+		{[]string{"send", "-i", "u0", "ip(dst=127.0.0.1)"}, "-i u0"},
+		{[]string{"send", "-i", "1", "--rate", "5", "ip(dst=127.0.0.1)"}, "--rate"},
+		{[]string{"send", "--fragment", "4", "ip(dst=127.0.0.1)"}, "--fragment 4"},
+		{[]string{"send", "-c", "0", "ip(dst=127.0.0.1)"}, "-c 0"},
+		{[]string{"send", "--l2", "--l3", "ip(dst=127.0.0.1)"}, "--l3"},
+		{[]string{"send", "--dry-run", "--wait", "1", "ip(dst=127.0.0.1)"}, "--wait"},
+		{[]string{"send", "--wait", "soon", "ip(dst=127.0.0.1)"}, "soon"},
+		{[]string{"decode", "zz"}, "zz"},
 	} {
 		r := rawnet(t, tc.args...)
 		line := strings.TrimSpace(r.stderr)

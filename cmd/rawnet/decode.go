@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/internal/jsonl"
+	"github.com/rawnet/rawnet/pcap"
+)
+
+func decodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "decode",
+		Usage:     "decode raw packet bytes given in hex and show every field",
+		ArgsUsage: "HEX... | - (hex on standard input; tcpdump -x output works too)",
+		Description: `Decodes the bytes of one packet given as hex (spaces, colons and a 0x prefix
+are fine) and prints every field of every layer, like tshark -V. With '-', reads
+standard input: packets are separated by blank lines, and tcpdump -x / -xx
+output decodes packet by packet (its offsets are skipped and its summary lines
+start the next packet). The link layer is told from the first byte (IPv4, IPv6,
+else Ethernet) unless --link names it.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "link", Aliases: []string{"l"}, Value: "auto", Usage: "`TYPE` of the first layer: auto, eth, ip (IPv4 or IPv6), ip4, ip6, sll, sll2, null"},
+			&cli.BoolFlag{Name: "line", Usage: "one tcpdump-style line per packet instead of every field"},
+			&cli.BoolFlag{Name: "x", Aliases: []string{"hex"}, Usage: "add a hex dump"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "one JSON object per packet"},
+		},
+		Action: runDecode,
+	}
+}
+
+var linkNames = map[string]pcap.LinkType{
+	"eth": pcap.Ethernet, "ether": pcap.Ethernet, "ethernet": pcap.Ethernet, "ip": pcap.Raw, "raw": pcap.Raw,
+	"ip4": pcap.IPv4, "ipv4": pcap.IPv4, "ip6": pcap.IPv6, "ipv6": pcap.IPv6, "sll": pcap.LinuxSLL,
+	"sll2": pcap.LinuxSLL2, "null": pcap.Null, "loop": pcap.Loop,
+}
+
+func runDecode(c *cli.Context) error {
+	name := strings.ToLower(c.String("link"))
+	link, known := linkNames[name]
+	if !known && name != "auto" {
+		return usageErrorf("--link %s: want auto, eth, ip, ip4, ip6, sll, sll2 or null", c.String("link"))
+	}
+	var packets [][]byte
+	args := c.Args().Slice()
+	switch {
+	case len(args) == 0:
+		return usageErrorf("decode: missing HEX (or - for standard input)")
+	case len(args) == 1 && args[0] == "-":
+		var err error
+		if packets, err = readHexPackets(os.Stdin); err != nil {
+			return err
+		}
+	default:
+		b, err := parseHexBytes(strings.Join(args, " "))
+		if err != nil {
+			return usageErrorf("decode: %v", err)
+		}
+		packets = [][]byte{b}
+	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
+	var j *jsonl.Writer
+	if c.Bool("json") {
+		j = jsonl.New(w)
+	}
+	for i, p := range packets {
+		if err := decodeOne(w, j, c, i, p, link, known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type jsonDecoded struct {
+	Type   string          `json:"type"`
+	Index  int             `json:"index"`
+	Length int             `json:"length"`
+	Link   string          `json:"link"`
+	Layers json.RawMessage `json:"layers"`
+}
+
+func decodeOne(w *bufio.Writer, j *jsonl.Writer, c *cli.Context, i int, p []byte, link pcap.LinkType, known bool) error {
+	if !known {
+		link = guessLink(p)
+	}
+	d := capture.NewDecoder(link)
+	_ = d.Decode(p)
+	if j != nil {
+		return j.Emit(jsonDecoded{Type: "packet", Index: i, Length: len(p), Link: link.String(), Layers: d.AppendJSON(nil)})
+	}
+	if i > 0 {
+		w.WriteByte('\n')
+	}
+	if c.Bool("line") {
+		w.Write(d.AppendLine(nil))
+		w.WriteByte('\n')
+	} else {
+		w.Write(d.AppendVerbose(nil))
+	}
+	if c.Bool("x") {
+		w.Write(capture.AppendHexDump(nil, p))
+	}
+	return nil
+}
+
+// guessLink tells raw IPv4 and IPv6 from Ethernet by the version nibble and
+// a plausible header.
+func guessLink(p []byte) pcap.LinkType {
+	if len(p) >= 20 && p[0]>>4 == 4 && p[0]&0xf >= 5 {
+		return pcap.Raw
+	}
+	if len(p) >= 40 && p[0]>>4 == 6 {
+		return pcap.Raw
+	}
+	return pcap.Ethernet
+}
+
+// parseHexBytes reads hex with optional 0x prefixes and separators.
+func parseHexBytes(s string) ([]byte, error) {
+	var clean []byte
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ':' || r == '\t' || r == '\n' || r == ',' }) {
+		tok = strings.TrimPrefix(strings.TrimPrefix(tok, "0x"), "0X")
+		clean = append(clean, tok...)
+	}
+	if len(clean) == 0 {
+		return nil, fmt.Errorf("no hex bytes given")
+	}
+	if len(clean)%2 == 1 {
+		return nil, fmt.Errorf("odd number of hex digits (%d)", len(clean))
+	}
+	b := make([]byte, len(clean)/2)
+	if _, err := hex.Decode(b, clean); err != nil {
+		for k := 0; k+1 < len(clean); k += 2 {
+			if _, e := strconv.ParseUint(string(clean[k:k+2]), 16, 8); e != nil {
+				return nil, fmt.Errorf("byte %d: %q is not hex", k/2, clean[k:k+2])
+			}
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// readHexPackets reads packets from text: hex lines, separated by blank
+// lines; tcpdump -x offsets ("0x0010:") are skipped, offset 0 and lines
+// that are not hex start a new packet.
+func readHexPackets(r io.Reader) ([][]byte, error) {
+	var packets [][]byte
+	var cur []byte
+	end := func() {
+		if len(cur) > 0 {
+			packets = append(packets, cur)
+		}
+		cur = nil
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			end()
+			continue
+		}
+		if off, rest, ok := cutOffset(text); ok {
+			if off == 0 {
+				end()
+			}
+			text = rest
+		}
+		b, err := parseHexBytes(text)
+		if err != nil {
+			end() // a summary line or other text: the next packet starts
+			continue
+		}
+		cur = append(cur, b...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("decode: standard input line %d: %w", line, err)
+	}
+	end()
+	if len(packets) == 0 {
+		return nil, usageErrorf("decode: no hex bytes on standard input")
+	}
+	return packets, nil
+}
+
+// cutOffset splits tcpdump's "0x0010:" offset from a hex dump line.
+func cutOffset(s string) (int64, string, bool) {
+	head, rest, ok := strings.Cut(s, ":")
+	if !ok || !strings.HasPrefix(head, "0x") || len(head) < 3 {
+		return 0, s, false
+	}
+	off, err := strconv.ParseInt(head[2:], 16, 64)
+	if err != nil {
+		return 0, s, false
+	}
+	return off, rest, true
+}

@@ -1,0 +1,108 @@
+package craft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Answer is a received packet that answers a sent one: a reply in the
+// reverse direction of its flow, an ICMP query reply, or an ICMP error that
+// quotes it.
+type Answer struct {
+	Probe uint64        // the answered packet's number in send order, from 0
+	Time  time.Time     // kernel receive time
+	RTT   time.Duration // from just before the send call
+	Error bool          // an ICMP error quoting the packet
+	Frame []byte        // as received (IP packet on L3, Ethernet frame on L2); valid during the call
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Packets    uint64        // packets of the spec built and sent (before fragmenting)
+	Sent       uint64        // frames put on the wire (fragments count one each)
+	Failed     uint64        // frames the kernel refused
+	Bytes      uint64        // bytes of the frames sent
+	Elapsed    time.Duration // from the first send to the last
+	FirstError error         // the first refused frame's error
+	Waited     bool          // answers were taken (--wait)
+	Answered   uint64        // sent packets that got at least one answer
+	Answers    uint64        // answering packets received (duplicates included)
+}
+
+// Unanswered is how many sent packets got no answer.
+func (s Summary) Unanswered() uint64 { return s.Packets - s.Answered }
+
+// sender is what Run sends through: the raw sockets, or a fake in tests.
+type sender interface {
+	send(pkts [][]byte, dsts []netip.Addr) (ok, failed int, err error)
+	close() error
+}
+
+// receiver is what Run takes answers from.
+type receiver interface {
+	read() ([]byte, time.Time, error)
+	close() error
+}
+
+// Run sends the plan's packets and, with Wait, hands every answer to fn.
+func (p *Plan) Run(ctx context.Context, fn func(Answer) error) (Summary, error) {
+	if p.cfg.DryRun {
+		return Summary{}, errors.New("craft: Run on a dry-run plan")
+	}
+	var rx receiver
+	if p.cfg.Wait > 0 {
+		r, err := openReplies(p.iface, p.l2)
+		if err != nil {
+			return Summary{}, err
+		}
+		rx = r
+	}
+	tx, err := p.openSender()
+	if err != nil {
+		if rx != nil {
+			rx.close()
+		}
+		return Summary{}, err
+	}
+	return p.run(ctx, tx, rx, fn)
+}
+
+func (p *Plan) openSender() (sender, error) {
+	if p.l2 {
+		return openL2(p.iface)
+	}
+	return openL3(p.v6, p.cfg.Iface)
+}
+
+// run is Run over any sender and receiver.
+func (p *Plan) run(ctx context.Context, tx sender, rx receiver, fn func(Answer) error) (Summary, error) {
+	defer tx.close()
+	r := newRunner(p, tx, fn)
+	if rx != nil {
+		r.startReceiver(ctx, rx)
+		defer rx.close()
+	}
+	err := r.sendAll(ctx)
+	if err == nil && rx != nil {
+		err = r.awaitAnswers(ctx)
+	}
+	r.stopReceiver()
+	return r.sum, err
+}
+
+var errTimeout = errors.New("craft: receive timeout")
+
+// sendError explains the errors a send can end in.
+func sendError(err error, l2 bool) error {
+	switch {
+	case errors.Is(err, syscall.EMSGSIZE):
+		return fmt.Errorf("craft: packet larger than the interface MTU: %w (use --fragment SIZE)", err)
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Errorf("craft: no route: %w", err)
+	}
+	return fmt.Errorf("craft: send: %w", err)
+}

@@ -1,0 +1,366 @@
+package craft
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/tap"
+)
+
+// runner is one run's sending and matching state. Everything but the
+// receiver goroutine runs on the caller's goroutine.
+type runner struct {
+	p   *Plan
+	tx  sender
+	fn  func(Answer) error
+	sum Summary
+
+	slots   [MaxBatch][]byte
+	views   [MaxBatch][]byte
+	dsts    [MaxBatch]netip.Addr
+	pending [MaxBatch]int32 // probe record of each frame, -1 for none
+	n       int
+	scratch []byte
+	start   time.Time
+	timer   *time.Timer
+
+	match  bool
+	probes []probeRec
+	heads  map[flowKey]int32
+	tails  map[flowKey]int32
+	rx     chan rxPacket
+	stop   atomic.Bool
+	wg     sync.WaitGroup
+}
+
+type probeRec struct {
+	key      flowKey
+	sent     time.Time
+	next     int32
+	answered bool
+}
+
+type rxPacket struct {
+	data []byte
+	ts   time.Time
+}
+
+func newRunner(p *Plan, tx sender, fn func(Answer) error) *runner {
+	r := &runner{p: p, tx: tx, fn: fn, match: p.cfg.Wait > 0}
+	for i := range r.slots {
+		r.slots[i] = make([]byte, 0, 256)
+	}
+	r.scratch = make([]byte, 0, 2048)
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	if r.match {
+		r.heads = make(map[flowKey]int32)
+		r.tails = make(map[flowKey]int32)
+		r.probes = make([]probeRec, 0, min(p.Total(), 1<<20))
+	}
+	return r
+}
+
+// sendAll sends Count rounds of the expansion, paced by Rate, bounded by
+// Duration and ctx.
+func (r *runner) sendAll(ctx context.Context) error {
+	cfg := r.p.cfg
+	total := r.p.spec.total
+	reps := cfg.Count
+	if reps == 0 {
+		reps = 1
+		if cfg.Duration > 0 {
+			reps = ^uint64(0)
+		}
+	}
+	r.start = time.Now()
+	var stopAt time.Time
+	if cfg.Duration > 0 {
+		stopAt = r.start.Add(cfg.Duration)
+	}
+	var queued uint64
+	for rep := uint64(0); rep < reps; rep++ {
+		for i := uint64(0); i < total; i++ {
+			if queued&63 == 0 && r.stopped(ctx, stopAt) {
+				return r.flush()
+			}
+			if cfg.Rate > 0 {
+				if !r.pace(ctx, queued) {
+					return r.flush()
+				}
+				if !stopAt.IsZero() && time.Now().After(stopAt) {
+					return r.flush()
+				}
+			}
+			if err := r.add(i); err != nil {
+				return err
+			}
+			queued++
+		}
+	}
+	return r.flush()
+}
+
+func (r *runner) stopped(ctx context.Context, stopAt time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	return !stopAt.IsZero() && time.Now().After(stopAt)
+}
+
+// pace waits until packet number queued is due, sending what is batched
+// before it sleeps. It returns false when ctx ends.
+func (r *runner) pace(ctx context.Context, queued uint64) bool {
+	rate := r.p.cfg.Rate
+	for {
+		elapsed := time.Since(r.start)
+		if queued < uint64(elapsed.Seconds()*rate)+1 {
+			return true
+		}
+		if r.flush() != nil {
+			return false
+		}
+		next := time.Duration(float64(queued) / rate * float64(time.Second))
+		r.timer.Reset(next - time.Since(r.start))
+		select {
+		case <-ctx.Done():
+			r.timer.Stop()
+			return false
+		case <-r.timer.C:
+		}
+	}
+}
+
+// add builds packet i (and its fragments) into the batch.
+func (r *runner) add(i uint64) error {
+	p := r.p
+	r.sum.Packets++
+	if p.cfg.Fragment <= 0 {
+		if r.n == MaxBatch {
+			if err := r.flush(); err != nil {
+				return err
+			}
+		}
+		pkt := p.b.Build(r.slots[r.n], i)
+		r.slots[r.n] = pkt[:0]
+		r.queue(pkt, r.record(pkt))
+		return nil
+	}
+	pkt := p.b.Build(r.scratch, i)
+	r.scratch = pkt[:0]
+	fp, err := planFragments(pkt[p.linkLen:], p.cfg.Fragment)
+	if err != nil {
+		return err
+	}
+	rec := r.record(pkt)
+	id := p.fragmentID(pkt)
+	for k := 0; k < fp.count; k++ {
+		if r.n == MaxBatch {
+			if err := r.flush(); err != nil {
+				return err
+			}
+		}
+		frag := writeFragment(r.slots[r.n], pkt[:p.linkLen], pkt[p.linkLen:], fp, k, id)
+		r.slots[r.n] = frag[:0]
+		r.queue(frag, rec)
+		rec = -1
+	}
+	return nil
+}
+
+func (r *runner) queue(frame []byte, rec int32) {
+	r.views[r.n] = frame
+	r.pending[r.n] = rec
+	if !r.p.l2 {
+		r.dsts[r.n] = ipDestination(frame)
+	}
+	r.n++
+}
+
+// record notes a sent packet for matching; -2 means there is nothing to
+// note (no --wait), -1 a packet no answer can be told for.
+func (r *runner) record(pkt []byte) int32 {
+	if !r.match {
+		return -2
+	}
+	k, ok := sentKey(pkt[r.p.linkLen:])
+	idx := int32(len(r.probes))
+	r.probes = append(r.probes, probeRec{key: k, next: -1})
+	if !ok {
+		return idx
+	}
+	if t, found := r.tails[k]; found {
+		r.probes[t].next = idx
+		if h := r.heads[k]; r.probes[h].answered && r.probes[h].next == idx {
+			r.heads[k] = idx
+		}
+	} else {
+		r.heads[k] = idx
+	}
+	r.tails[k] = idx
+	return idx
+}
+
+// ipDestination is the destination of the IP packet frame.
+func ipDestination(ip []byte) netip.Addr {
+	if len(ip) >= 40 && ip[0]>>4 == 6 {
+		return netip.AddrFrom16([16]byte(ip[24:40]))
+	}
+	if len(ip) >= 20 {
+		return netip.AddrFrom4([4]byte(ip[16:20]))
+	}
+	return netip.IPv4Unspecified()
+}
+
+// flush sends the batch. A batch the kernel refuses entirely ends the run.
+func (r *runner) flush() error {
+	if r.n == 0 {
+		return nil
+	}
+	now := time.Now()
+	for _, rec := range r.pending[:r.n] {
+		if rec >= 0 {
+			r.probes[rec].sent = now
+		}
+	}
+	ok, failed, err := r.tx.send(r.views[:r.n], r.dsts[:r.n])
+	r.sum.Sent += uint64(ok)
+	r.sum.Failed += uint64(failed)
+	for _, v := range r.views[:r.n] {
+		r.sum.Bytes += uint64(len(v))
+	}
+	if rec := r.p.cfg.Record; rec != nil {
+		for _, v := range r.views[:r.n] {
+			rec(tap.Out, now, v)
+		}
+	}
+	if err != nil && r.sum.FirstError == nil {
+		r.sum.FirstError = sendError(err, r.p.l2)
+	}
+	r.sum.Elapsed = time.Since(r.start)
+	r.n = 0
+	if ok == 0 && failed > 0 {
+		return r.sum.FirstError
+	}
+	if r.match {
+		return r.drain()
+	}
+	return nil
+}
+
+// startReceiver reads answers on a goroutine until stopReceiver.
+func (r *runner) startReceiver(ctx context.Context, rx receiver) {
+	r.rx = make(chan rxPacket, 4096)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for !r.stop.Load() && ctx.Err() == nil {
+			data, ts, err := rx.read()
+			if err == errTimeout {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			select {
+			case r.rx <- rxPacket{data: append([]byte(nil), data...), ts: ts}:
+			default: // the matcher is far behind: drop rather than block the socket
+			}
+		}
+	}()
+}
+
+func (r *runner) stopReceiver() {
+	if r.rx == nil {
+		return
+	}
+	r.stop.Store(true)
+	r.wg.Wait()
+}
+
+// drain matches the answers received so far.
+func (r *runner) drain() error {
+	for {
+		select {
+		case pk := <-r.rx:
+			if err := r.answer(pk); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// awaitAnswers takes answers for Wait after the last send, or until every
+// sent packet has one.
+func (r *runner) awaitAnswers(ctx context.Context) error {
+	r.sum.Waited = true
+	r.timer.Reset(r.p.cfg.Wait)
+	defer r.timer.Stop()
+	for r.sum.Answered < uint64(len(r.probes)) {
+		select {
+		case pk := <-r.rx:
+			if err := r.answer(pk); err != nil {
+				return err
+			}
+		case <-r.timer.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// answer matches one received packet against the sent ones.
+func (r *runner) answer(pk rxPacket) error {
+	ip := pk.data
+	if r.p.l2 {
+		ip = stripEthernet(ip)
+	}
+	k, isErr, ok := answerKey(ip)
+	if !ok {
+		return nil
+	}
+	idx, found := r.heads[k]
+	if !found {
+		return nil
+	}
+	rec := &r.probes[idx]
+	if !rec.answered {
+		rec.answered = true
+		r.sum.Answered++
+		if rec.next >= 0 {
+			r.heads[k] = rec.next
+		}
+	}
+	r.sum.Answers++
+	if f := r.p.cfg.Record; f != nil {
+		f(tap.In, pk.ts, pk.data)
+	}
+	if r.fn == nil {
+		return nil
+	}
+	return r.fn(Answer{Probe: uint64(idx), Time: pk.ts, RTT: pk.ts.Sub(rec.sent), Error: isErr, Frame: pk.data})
+}
+
+// stripEthernet returns the IP packet inside an Ethernet frame (skipping
+// 802.1Q tags), or nil.
+func stripEthernet(f []byte) []byte {
+	if len(f) < 14 {
+		return nil
+	}
+	t, b := binary.BigEndian.Uint16(f[12:]), f[14:]
+	for (t == 0x8100 || t == 0x88a8) && len(b) >= 4 {
+		t, b = binary.BigEndian.Uint16(b[2:]), b[4:]
+	}
+	if t != 0x0800 && t != 0x86dd {
+		return nil
+	}
+	return b
+}

@@ -102,6 +102,8 @@ type stack struct {
 	// l4Len is the transport length the IP header(s) declare, after
 	// extension headers: the lengths tcpdump prints.
 	l4Len int
+	// l4 is the packet from the transport header on (as captured).
+	l4 []byte
 	// fragment is set for fragmented IP packets (first or not).
 	fragment bool
 	// quoted is the packet quoted by an ICMP error, when this is the outer stack.
@@ -197,6 +199,7 @@ func (s *stack) reset() {
 	s.netOff = 0
 	s.ipProto = 0
 	s.l4Len = 0
+	s.l4 = nil
 	s.fragment = false
 	s.hasQuoted = false
 }
@@ -353,6 +356,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 		s.fragment = true
 		s.ipProto = s.frag6.NextHeader
 		s.l4Len -= 8
+		s.l4 = s.frag6.Payload
 		if s.frag6.FragmentOffset != 0 {
 			return kindFragment, s.frag6.Payload, nil
 		}
@@ -396,6 +400,7 @@ func (s *stack) decodeIPv4(data []byte) (kind, []byte, error) {
 	s.add(kindIPv4, 0)
 	s.ipProto = s.ip4.Protocol
 	s.l4Len = int(s.ip4.Length) - int(s.ip4.IHL)*4
+	s.l4 = s.ip4.Payload
 	s.fragment = s.ip4.FragOffset != 0 || s.ip4.Flags&layers.IPv4MoreFragments != 0
 	if s.ip4.FragOffset != 0 {
 		return kindFragment, s.ip4.Payload, nil
@@ -415,6 +420,7 @@ func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
 	s.add(kindIPv6, 0)
 	next := s.ip6.NextHeader
 	s.l4Len = int(s.ip6.Length)
+	s.l4 = s.ip6.Payload
 	if s.ip6.HopByHop != nil {
 		next = s.ip6.HopByHop.NextHeader
 		s.l4Len -= s.ip6.HopByHop.ActualLength
@@ -444,6 +450,7 @@ func (s *stack) decodeExt(data []byte) (kind, []byte, error) {
 	s.next++
 	s.ipProto = e.next
 	s.l4Len -= n
+	s.l4 = data[n:]
 	return protoKind(e.next), data[n:], nil
 }
 

@@ -12,7 +12,6 @@ type fieldWriter struct {
 	json   bool
 	depth  int  // text: indentation level of the current layer
 	first  bool // json: no field written yet in the current object
-	inList bool // json: inside an array of objects
 }
 
 func (w *fieldWriter) indent(extra int) {

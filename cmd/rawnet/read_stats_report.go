@@ -39,7 +39,7 @@ type icmpReport struct {
 	Count  int    `json:"count"`
 }
 
-type rttReport struct {
+type RTTStats struct {
 	Min  float64 `json:"rtt_min_ms"`
 	Avg  float64 `json:"rtt_avg_ms"`
 	Max  float64 `json:"rtt_max_ms"`
@@ -53,7 +53,7 @@ type pingReport struct {
 	Replies    int     `json:"replies"`
 	Duplicates int     `json:"unmatched_replies"`
 	LossPct    float64 `json:"loss_pct"`
-	*rttReport
+	*RTTStats
 }
 
 type hopReport struct {
@@ -66,16 +66,16 @@ type hopReport struct {
 	Code      uint8  `json:"code"`
 	Name      string `json:"name,omitempty"`
 	Replies   int    `json:"replies"`
-	*rttReport
+	*RTTStats
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func newRTTReport(r *stats.RTT) *rttReport {
+func newRTTReport(r *stats.RTT) *RTTStats {
 	if r.Count() == 0 {
 		return nil
 	}
-	return &rttReport{ms(r.Min()), ms(r.Avg()), ms(r.Max()), ms(r.Mdev())}
+	return &RTTStats{ms(r.Min()), ms(r.Avg()), ms(r.Max()), ms(r.Mdev())}
 }
 
 func protoName(p uint8) string {
@@ -165,7 +165,7 @@ func (r *statsReport) print(w *bufio.Writer) {
 			if pg.Duplicates > 0 {
 				fmt.Fprintf(w, ", %d unmatched replies", pg.Duplicates)
 			}
-			if pg.rttReport != nil {
+			if pg.RTTStats != nil {
 				fmt.Fprintf(w, ", rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", pg.Min, pg.Avg, pg.Max, pg.Mdev)
 			}
 			w.WriteByte('\n')
@@ -175,7 +175,7 @@ func (r *statsReport) print(w *bufio.Writer) {
 		fmt.Fprintf(w, "traces (probes answered by ICMP errors):\n")
 		for _, h := range r.Traces {
 			fmt.Fprintf(w, "  %s > %s %s ttl %d: %s %s (code %d), %d replies", h.Src, h.Dst, h.Proto, h.TTL, h.Responder, h.Name, h.Code, h.Replies)
-			if h.rttReport != nil {
+			if h.RTTStats != nil {
 				fmt.Fprintf(w, ", rtt min/avg/max = %.3f/%.3f/%.3f ms", h.Min, h.Avg, h.Max)
 			}
 			w.WriteByte('\n')

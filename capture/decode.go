@@ -413,20 +413,36 @@ func (s *stack) decodeIPv4(data []byte) (kind, []byte, error) {
 }
 
 func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
-	// gopacket decodes a hop-by-hop header inside the IPv6 layer.
-	if err := s.ip6.DecodeFromBytes(data, &s.fb); err != nil {
-		return 0, nil, err
+	// The fixed header is filled in here rather than by gopacket's
+	// DecodeFromBytes, which decodes a hop-by-hop header as part of the
+	// IPv6 layer and allocates for each of its options (every MLD report
+	// has one); here it is an extension header like the others.
+	ip := &s.ip6
+	ip.Version = data[0] >> 4
+	ip.TrafficClass = data[0]<<4 | data[1]>>4
+	ip.FlowLabel = be.Uint32(data[0:4]) & 0x000fffff
+	ip.Length = be.Uint16(data[4:6])
+	ip.NextHeader = layers.IPProtocol(data[6])
+	ip.HopLimit = data[7]
+	ip.SrcIP, ip.DstIP = data[8:24], data[24:40]
+	ip.HopByHop = nil
+	payload := data[40:]
+	if ip.Length != 0 { // 0: a jumbogram, whose length is in a hop-by-hop option
+		if int(ip.Length) <= len(payload) {
+			payload = payload[:ip.Length]
+		} else {
+			s.fb.truncated = true
+		}
 	}
+	ip.Contents, ip.Payload = data[:40], payload
 	s.add(kindIPv6, 0)
-	next := s.ip6.NextHeader
-	s.l4Len = int(s.ip6.Length)
-	s.l4 = s.ip6.Payload
-	if s.ip6.HopByHop != nil {
-		next = s.ip6.HopByHop.NextHeader
-		s.l4Len -= s.ip6.HopByHop.ActualLength
+	s.ipProto = ip.NextHeader
+	s.l4Len = int(ip.Length)
+	if ip.Length == 0 {
+		s.l4Len = len(payload)
 	}
-	s.ipProto = next
-	return protoKind(next), s.ip6.Payload, nil
+	s.l4 = payload
+	return protoKind(ip.NextHeader), payload, nil
 }
 
 func (s *stack) decodeExt(data []byte) (kind, []byte, error) {

@@ -203,6 +203,14 @@ func (s *readStats) matchError(sum *capture.Summary, d *capture.Decoder, at time
 		s.unmatched++
 		return
 	}
+	if q.ICMP && isEchoRequest(&q) {
+		// A traceroute probe, not a ping whose reply went missing.
+		k := echoKey{q.Src, q.Dst, q.ICMPID, q.ICMPSeq}
+		if _, waiting := s.echoes[k]; waiting {
+			delete(s.echoes, k)
+			s.ping(q.Src, q.Dst).requests--
+		}
+	}
 	k := hopKey{q.Src, q.Dst, q.Proto, pr.ttl, sum.Src, sum.ICMPType, sum.ICMPCode}
 	h := s.hops[k]
 	if h == nil {

@@ -116,6 +116,9 @@ func (s *readStats) report() *statsReport {
 		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Code, b.Code))
 	})
 	for k, p := range s.pings {
+		if p.requests == 0 && p.replies == 0 {
+			continue // only traceroute probes
+		}
 		loss := 0.0
 		if p.requests > 0 {
 			loss = 100 * float64(p.requests-p.replies) / float64(p.requests)

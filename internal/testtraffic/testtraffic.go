@@ -193,6 +193,12 @@ func Frames() [][]byte {
 	o := ip4(v4A, v4B, layers.IPProtocolUDP, 64)
 	o.Options = []layers.IPv4Option{{OptionType: 7, OptionLength: 11, OptionData: []byte{4, 0, 0, 0, 0, 0, 0, 0, 0}}, {OptionType: 0, OptionLength: 1}}
 	add(serialize(eth4(), o, &layers.UDP{SrcPort: 4000, DstPort: 5004}, payload(4)))
+	// An MLDv2 report behind a hop-by-hop header (router alert), as Linux
+	// sends on every link.
+	mld := append([]byte{0, 0, 0, 1, 4, 0, 0, 0}, net.ParseIP("ff02::1:ff00:1")...)
+	add(serialize(eth6(), ip6(net.ParseIP("fe80::1"), net.ParseIP("ff02::16"), layers.IPProtocolIPv6HopByHop),
+		gopacket.Payload([]byte{byte(layers.IPProtocolICMPv6), 0, 5, 2, 0, 0, 1, 0}),
+		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(143, 0)}, gopacket.Payload(mld)))
 	return out
 }
 

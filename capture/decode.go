@@ -122,6 +122,8 @@ type Decoder struct {
 	data  []byte
 	outer stack
 	inner stack
+	// ifNames caches interface names by index for Linux cooked v2 lines.
+	ifNames map[uint32]string
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the

@@ -116,6 +116,15 @@ type stack struct {
 // grown to the packets' option counts. A Decoder is not safe for concurrent
 // use; what it decoded stays valid until the next Decode, and aliases the
 // data passed to Decode.
+//
+// It works as gopacket's DecodingLayerParser with IgnoreUnsupported does
+// (each layer's DecodeFromBytes into a preallocated layer, unknown
+// protocols left as payload), but chooses the next layer itself: so that a
+// first fragment is decoded on (gopacket stops at every fragment), the
+// packet an ICMPv4/ICMPv6 error quotes is decoded into a second set of
+// layers, and headers too short for their layer stop decoding without the
+// allocation of a formatted gopacket error. IPv6 extension headers are
+// kept as raw headers (gopacket's allocate per option).
 type Decoder struct {
 	link  pcap.LinkType
 	first kind

@@ -19,7 +19,7 @@ func readCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "read",
 		Usage:     "print, filter, copy or summarize the packets of a pcap or pcapng file, like tcpdump -r",
-		ArgsUsage: "FILE [FILTER...]",
+		ArgsUsage: "FILE|- [FILTER...]",
 		Description: `FILTER is tcpdump's filter language ('icmp or udp port 53', 'ip6 and
 icmp6[0]==129'), compiled by libpcap for the file's link type. Each packet
 is printed on one line as tcpdump -nn prints it (local time), with -v every
@@ -27,7 +27,8 @@ field of every layer, with -x the bytes in hex, with --json one JSON object.
 --stats prints a summary instead: protocols, top talkers, ICMP types, and
 ping and traceroute probes matched to their replies with round-trip times.
 A truncated or corrupt file is printed up to the damage, then rawnet names
-the packet and byte offset and exits with status 1.`,
+the packet and byte offset and exits with status 1. FILE - reads standard
+input. Ctrl-C stops reading cleanly (a --write file is complete).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every field of every layer after each line"},
 			&cli.BoolFlag{Name: "hex", Aliases: []string{"x"}, Usage: "print each packet (without its link-layer header) in hex, like tcpdump -x"},
@@ -107,13 +108,18 @@ func runRead(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(cfg.path)
-	if err != nil {
-		return usageErrorf("read: %v", err)
+	var in io.Reader = os.Stdin
+	if cfg.path != "-" {
+		f, err := os.Open(cfg.path)
+		if err != nil {
+			return usageErrorf("read: %v", err)
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
 	out := bufio.NewWriterSize(c.App.Writer, 256<<10)
 	rd := newPacketReader(cfg)
+	rd.stop = c.Context.Done()
 	var sink packetSink
 	switch {
 	case cfg.stats:
@@ -123,7 +129,7 @@ func runRead(c *cli.Context) error {
 	default:
 		sink = newPrintSink(cfg, out)
 	}
-	readErr := rd.run(f, sink)
+	readErr := rd.run(in, sink)
 	err = sink.finish(out)
 	if ferr := out.Flush(); err == nil {
 		err = ferr
@@ -158,6 +164,9 @@ type packetReader struct {
 	filters  map[pcap.LinkType]*capture.Filter
 	index    int // packets read
 	matched  int
+	// stop ends reading early and cleanly (Ctrl-C, SIGTERM): what was read
+	// is printed, summarized or written as usual.
+	stop <-chan struct{}
 }
 
 func newPacketReader(cfg readConfig) *packetReader {
@@ -181,6 +190,9 @@ func (r *packetReader) run(in io.Reader, sink packetSink) error {
 			return err
 		}
 		r.index++
+		if r.index&1023 == 0 && r.stopped() {
+			return nil
+		}
 		if p.LinkType != last {
 			if d, flt, err = r.forLink(p.LinkType); err != nil {
 				return err
@@ -197,6 +209,15 @@ func (r *packetReader) run(in io.Reader, sink packetSink) error {
 		}
 	}
 	return nil
+}
+
+func (r *packetReader) stopped() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // forLink returns the decoder and filter for packets of one link type.

@@ -193,6 +193,12 @@ func TestReadWriteAndCount(t *testing.T) {
 		}
 		f.Close()
 	}
+	// Standard input.
+	cmd := exec.Command(rawnetBin, "read", "-", "icmp6")
+	cmd.Stdin, _ = os.Open(path)
+	if got := lines(rawnetCmd(t, cmd).stdout); len(got) != len(tcpdump(t, "-r", path, "icmp6")) {
+		t.Errorf("read - icmp6: %d lines", len(got))
+	}
 	r := rawnetUTC(t, "read", "-c", "3", path, "udp")
 	if got := lines(r.stdout); len(got) != 3 || !strings.Contains(got[2], "UDP") {
 		t.Errorf("-c 3: %q", r.stdout)

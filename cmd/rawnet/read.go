@@ -181,8 +181,9 @@ func (r *packetReader) run(in io.Reader, sink packetSink) error {
 	var last pcap.LinkType = 1<<32 - 1
 	var d *capture.Decoder
 	var flt *capture.Filter
+	var p pcap.Packet // one for the whole file: the sinks take &p
 	for r.cfg.count == 0 || r.matched < r.cfg.count {
-		p, err := pr.Next()
+		p, err = pr.Next()
 		if err == io.EOF {
 			return nil
 		}

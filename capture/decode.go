@@ -438,7 +438,10 @@ func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
 	ip.SrcIP, ip.DstIP = data[8:24], data[24:40]
 	ip.HopByHop = nil
 	payload := data[40:]
-	if ip.Length != 0 { // 0: a jumbogram, whose length is in a hop-by-hop option
+	switch {
+	case ip.Length == 0 && ip.NextHeader != layers.IPProtocolIPv6HopByHop:
+		payload = payload[:0] // nothing but link-layer padding
+	case ip.Length != 0: // 0 with hop-by-hop: a jumbogram, its length in an option
 		if int(ip.Length) <= len(payload) {
 			payload = payload[:ip.Length]
 		} else {
@@ -449,7 +452,7 @@ func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
 	s.add(kindIPv6, 0)
 	s.ipProto = ip.NextHeader
 	s.l4Len = int(ip.Length)
-	if ip.Length == 0 {
+	if ip.Length == 0 && ip.NextHeader == layers.IPProtocolIPv6HopByHop {
 		s.l4Len = len(payload)
 	}
 	s.l4 = payload

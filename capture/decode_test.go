@@ -99,7 +99,7 @@ func TestTruncatedShown(t *testing.T) {
 	if err := d.Decode(f[:14+20+10]); err == nil {
 		t.Fatal("no error for a cut TCP header")
 	}
-	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567: [|tcp]"; got != want {
+	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567:  [|tcp]"; got != want {
 		t.Errorf("line = %q, want %q", got, want)
 	}
 	if v := string(d.AppendVerbose(nil)); !strings.Contains(v, "[Malformed or truncated packet]") || !strings.Contains(v, "Layer: tcp") {

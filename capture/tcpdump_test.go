@@ -35,7 +35,7 @@ func tcpdumpLines(t *testing.T, path string, args ...string) []string {
 // stripQuote removes the bracketed quoted packet rawnet appends to ICMP
 // errors, which tcpdump -nn does not print.
 func stripQuote(line string) string {
-	if i := strings.Index(line, " ["); i >= 0 && strings.HasSuffix(line, "]") && !strings.Contains(line[:i], "[|") {
+	if i := strings.Index(line, " [IP"); i >= 0 && strings.HasSuffix(line, "]") {
 		return line[:i]
 	}
 	return line

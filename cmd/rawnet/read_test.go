@@ -242,7 +242,7 @@ func TestReadStats(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
-	if s.Packets != n || s.Protocols.ARP != 1 || s.Protocols.ICMP != 13 || s.Protocols.ICMPv6 != 13 || s.Protocols.TCP != 6 || s.Protocols.Fragments != 2 {
+	if s.Packets != n || s.Protocols.ARP != 1 || s.Protocols.ICMP != 13 || s.Protocols.ICMPv6 != 13 || s.Protocols.TCP != 7 || s.Protocols.Fragments != 2 {
 		t.Errorf("counts: %+v", s)
 	}
 	if len(s.Pings) != 2 {

@@ -324,7 +324,11 @@ func TestReadStats(t *testing.T) {
 func TestReadWithoutCgo(t *testing.T) {
 	path, n := mixedPcap(t)
 	bin := filepath.Join(t.TempDir(), "rawnet-static")
-	build := exec.Command("go", "build", "-tags", "netgo,osusergo,urfave_cli_no_docs", "-o", bin, ".")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = "/usr/local/go/bin/go" // where this project's machines have it
+	}
+	build := exec.Command(goTool, "build", "-tags", "netgo,osusergo,urfave_cli_no_docs", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -133,6 +133,8 @@ type Decoder struct {
 	inner stack
 	// ifNames caches interface names by index for Linux cooked v2 lines.
 	ifNames map[uint32]string
+	// linkErr is Decode's error for every packet of an unsupported link type.
+	linkErr error
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the
@@ -145,6 +147,9 @@ var ErrUnsupportedLink = errors.New("capture: unsupported link type")
 func NewDecoder(link pcap.LinkType) *Decoder {
 	d := &Decoder{link: link, first: firstKind(link)}
 	d.outer.quoted = &d.inner
+	if d.first == kindNone {
+		d.linkErr = fmt.Errorf("%w: %v", ErrUnsupportedLink, link)
+	}
 	return d
 }
 
@@ -181,7 +186,7 @@ func (d *Decoder) Decode(data []byte) error {
 		d.outer.reset()
 		d.outer.add(kindPayload, 0)
 		d.outer.payload = data
-		return fmt.Errorf("%w: %v", ErrUnsupportedLink, d.link)
+		return d.linkErr
 	}
 	d.outer.decode(data, d.first, true)
 	return d.outer.err

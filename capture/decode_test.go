@@ -2,6 +2,8 @@ package capture
 
 import (
 	"encoding/json"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,7 +100,7 @@ func TestTruncatedShown(t *testing.T) {
 	if err := d.Decode(f[:14+20+10]); err == nil {
 		t.Fatal("no error for a cut TCP header")
 	}
-	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567: [|tcp]"; got != want {
+	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567:  [|tcp]"; got != want {
 		t.Errorf("line = %q, want %q", got, want)
 	}
 	if v := string(d.AppendVerbose(nil)); !strings.Contains(v, "[Malformed or truncated packet]") || !strings.Contains(v, "Layer: tcp") {
@@ -110,14 +112,13 @@ func TestOtherLinkTypes(t *testing.T) {
 	ipPacket := testPackets(t)[12][14:] // IPv4 UDP without Ethernet
 	want := "IP 198.18.0.1.4000 > 198.18.5.2.5001: UDP, length 4"
 	sll := append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0x0a, 0, 0, 0x08, 0x00}, ipPacket...)
-	sll2 := append([]byte{0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 2, 0, 0, 0, 0, 0x0a, 0, 0}, ipPacket...)
 	null := append([]byte{2, 0, 0, 0}, ipPacket...)
 	loop := append([]byte{0, 0, 0, 2}, ipPacket...)
 	for _, c := range []struct {
 		link pcap.LinkType
 		data []byte
 	}{
-		{pcap.Raw, ipPacket}, {pcap.IPv4, ipPacket}, {pcap.LinuxSLL, sll}, {pcap.LinuxSLL2, sll2},
+		{pcap.Raw, ipPacket}, {pcap.IPv4, ipPacket}, {pcap.LinuxSLL, sll},
 		{pcap.Null, null}, {pcap.Loop, loop},
 	} {
 		d := NewDecoder(c.link)
@@ -130,6 +131,43 @@ func TestOtherLinkTypes(t *testing.T) {
 		if got := len(d.NetworkData()); got != len(ipPacket) {
 			t.Errorf("%v: network data of %d bytes, want %d", c.link, got, len(ipPacket))
 		}
+	}
+}
+
+// TestSLL2Lines compares Linux cooked v2 lines (interface and direction
+// first) with tcpdump's.
+func TestSLL2Lines(t *testing.T) {
+	var frames [][]byte
+	for i, f := range testPackets(t) {
+		// Interface 1 (lo here, as tcpdump resolves it) and every direction.
+		h := []byte{f[12], f[13], 0, 0, 0, 0, 0, 1, 0, 1, byte(i % 5), 6, 2, 0, 0, 0, 0, 0x0a, 0, 0}
+		if f[12] == 0x81 { // VLAN tags are not in cooked captures
+			continue
+		}
+		frames = append(frames, append(h, f[14:]...))
+	}
+	path := filepath.Join(t.TempDir(), "sll2.pcap")
+	writeTestPcap(t, path, pcap.LinuxSLL2, frames)
+	want := tcpdumpLines(t, path)
+	d := NewDecoder(pcap.LinuxSLL2)
+	for i, f := range frames {
+		d.Decode(f)
+		if got := stripQuote(string(d.AppendLine(nil))); got != want[i] {
+			t.Errorf("packet %d:\n got  %s\n want %s", i+1, got, want[i])
+		}
+	}
+}
+
+func TestUnsupportedLink(t *testing.T) {
+	d := NewDecoder(pcap.LinkType(147))
+	if err := d.Decode([]byte{1, 2, 3}); !errors.Is(err, ErrUnsupportedLink) {
+		t.Errorf("err = %v", err)
+	}
+	if got, want := string(d.AppendLine(nil)), "unsupported link type 147, length 3"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	if got := string(d.AppendJSON(nil)); got != `[{"layer":"payload","data":"010203"}]` {
+		t.Errorf("json %s", got)
 	}
 }
 

@@ -8,11 +8,10 @@ import (
 // (AppendVerbose) or as JSON objects (AppendJSON), so that both formats
 // list the same fields.
 type fieldWriter struct {
-	b      []byte
-	json   bool
-	depth  int  // text: indentation level of the current layer
-	first  bool // json: no field written yet in the current object
-	inList bool // json: inside an array of objects
+	b     []byte
+	json  bool
+	depth int  // text: indentation level of the current layer
+	first bool // json: no field written yet in the current object
 }
 
 func (w *fieldWriter) indent(extra int) {

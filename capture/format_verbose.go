@@ -234,28 +234,7 @@ func (s *stack) ipv6Fields(w *fieldWriter) {
 	w.uint("hop_limit", "Hop limit", uint64(ip.HopLimit))
 	w.addr("src", "Source address", ip.SrcIP)
 	w.addr("dst", "Destination address", ip.DstIP)
-	if h := ip.HopByHop; h != nil {
-		w.beginList("hop_by_hop", "Hop-by-hop options")
-		for _, o := range h.Options {
-			w.item(hbhOptionName(o.OptionType), o.OptionData)
-		}
-		w.endList()
-	}
 	w.endLayer()
-}
-
-func hbhOptionName(t uint8) string {
-	switch t {
-	case 0:
-		return "pad1"
-	case 1:
-		return "padn"
-	case 5:
-		return "router-alert"
-	case 0xc2:
-		return "jumbo"
-	}
-	return "unknown"
 }
 
 func (s *stack) extFields(w *fieldWriter, e *ip6Ext) {

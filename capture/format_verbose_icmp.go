@@ -78,6 +78,14 @@ func icmpv6TypeName(t uint8) string {
 		return "neighbor advertisement"
 	case 137:
 		return "redirect"
+	case 130:
+		return "multicast listener query"
+	case 131:
+		return "multicast listener report"
+	case 132:
+		return "multicast listener done"
+	case 143:
+		return "multicast listener report v2"
 	}
 	return ""
 }

@@ -76,6 +76,7 @@ func commands() []*cli.Command {
 		udpCommand(),
 		sendCommand(),
 		decodeCommand(),
+		readCommand(),
 	}
 }
 

@@ -1,0 +1,135 @@
+package capture
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// Classic BPF as the Linux socket filter runs it, for the programs a
+// Handle attaches: opcodes of linux/filter.h and the ancillary loads
+// (SKF_AD_*) that read socket-buffer fields instead of packet bytes.
+const (
+	opLdAbsW  = 0x20 // ld [k] (32 bits)
+	opRetK    = 0x06
+	opJeqK    = 0x15
+	classMask = 0x07
+	modeMask  = 0xe0
+	classLd   = 0x00
+	classLdx  = 0x01
+	classRet  = 0x06
+	modeAbs   = 0x20
+	modeInd   = 0x40
+	modeMsh   = 0xa0
+	sizeMask  = 0x18
+	sizeW     = 0x00
+	sizeH     = 0x08
+	sizeB     = 0x10
+
+	skfAdOff      = 0xfffff000 // SKF_AD_OFF (-4096)
+	skfAdProtocol = skfAdOff + 0
+	skfAdPkttype  = skfAdOff + 4
+	skfAdIfindex  = skfAdOff + 8
+	skfAdHatype   = skfAdOff + 28
+
+	maxProgramLen = 4096 // BPF_MAXINSNS
+)
+
+// rejectAll drops every packet: attached while the real filter is being
+// put in place.
+var rejectAll = []bpf.RawInstruction{{Op: opRetK, K: 0}}
+
+// kernelProgram is the program attached for a user filter prog (nil for
+// none): a direction test in front, offsets into the cooked header turned
+// into ancillary loads (the kernel runs a SOCK_DGRAM socket's filter on
+// the packet without it), and the snapshot length in the kernel's terms.
+func kernelProgram(prog []bpf.RawInstruction, dir Direction, f *framing) ([]bpf.RawInstruction, error) {
+	snap := uint32(f.snaplen)
+	if f.cooked {
+		snap -= min(snap-1, sll2HeaderLen) // at least 1: 0 would drop
+	}
+	if prog == nil {
+		prog = []bpf.RawInstruction{{Op: opRetK, K: snap}}
+	} else if f.cooked {
+		var err error
+		if prog, err = uncook(prog); err != nil {
+			return nil, err
+		}
+	}
+	out := directionTest(dir)
+	out = append(out, prog...)
+	if len(out) > maxProgramLen {
+		return nil, fmt.Errorf("capture: filter of %d instructions is longer than the kernel's %d", len(out), maxProgramLen)
+	}
+	return out, nil
+}
+
+// directionTest returns the instructions that drop packets of the other
+// direction, in front of the rest of the program: nothing for DirInOut.
+func directionTest(dir Direction) []bpf.RawInstruction {
+	var jt, jf uint8 // jt: the packet is outgoing
+	switch dir {
+	case DirIn:
+		jt, jf = 0, 1 // outgoing: to "ret #0"; otherwise past it
+	case DirOut:
+		jt, jf = 1, 0
+	default:
+		return nil
+	}
+	return []bpf.RawInstruction{
+		{Op: opLdAbsW, K: skfAdPkttype},
+		{Op: opJeqK, Jt: jt, Jf: jf, K: pktOutgoing},
+		{Op: opRetK, K: 0},
+	}
+}
+
+// uncook rewrites a program compiled for LINKTYPE_LINUX_SLL2 to run on
+// packets without the SLL2 header, as the kernel sees them on a
+// SOCK_DGRAM socket: packet offsets move down by the header's length,
+// loads of header fields become ancillary loads, and the lengths the
+// program returns shrink by the header's length.
+func uncook(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
+	out := make([]bpf.RawInstruction, len(prog))
+	for i, ins := range prog {
+		switch ins.Op & classMask {
+		case classLd, classLdx:
+			var err error
+			if ins, err = uncookLoad(ins); err != nil {
+				return nil, fmt.Errorf("capture: filter instruction %d: %w", i, err)
+			}
+		case classRet:
+			if ins.Op&0x18 == 0 && ins.K != 0 { // ret #k
+				ins.K -= min(ins.K-1, sll2HeaderLen)
+			}
+		}
+		out[i] = ins
+	}
+	return out, nil
+}
+
+func uncookLoad(ins bpf.RawInstruction) (bpf.RawInstruction, error) {
+	mode := ins.Op & modeMask
+	isLd := ins.Op&classMask == classLd
+	packetLoad := (isLd && (mode == modeAbs || mode == modeInd)) || (!isLd && mode == modeMsh)
+	if !packetLoad || ins.K >= skfAdOff {
+		return ins, nil // not a packet offset, or already ancillary
+	}
+	if ins.K >= sll2HeaderLen {
+		ins.K -= sll2HeaderLen
+		return ins, nil
+	}
+	if isLd && mode == modeAbs {
+		size := ins.Op & sizeMask
+		switch {
+		case ins.K == 0 && size == sizeH:
+			return bpf.RawInstruction{Op: opLdAbsW, K: skfAdProtocol}, nil
+		case ins.K == 4 && size == sizeW:
+			return bpf.RawInstruction{Op: opLdAbsW, K: skfAdIfindex}, nil
+		case ins.K == 8 && size == sizeH:
+			return bpf.RawInstruction{Op: opLdAbsW, K: skfAdHatype}, nil
+		case ins.K == 10 && size == sizeB:
+			return bpf.RawInstruction{Op: opLdAbsW, K: skfAdPkttype}, nil
+		}
+	}
+	return ins, fmt.Errorf("load of byte %d of the cooked header has no kernel equivalent on -i any", ins.K)
+}

@@ -1,0 +1,264 @@
+package capture
+
+import (
+	"strconv"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// unreachV4 holds tcpdump's wording for ICMPv4 destination unreachable
+// codes: the text before and after the quoted destination address.
+var unreachV4 = [...]struct{ pre, post string }{
+	0:  {"net ", " unreachable"},
+	1:  {"host ", " unreachable"},
+	2:  {"", " protocol"},
+	3:  {"", ""}, // port: built from the quote
+	4:  {"", " unreachable - need to frag"},
+	5:  {"", " unreachable - source route failed"},
+	6:  {"net ", " unreachable - unknown"},
+	7:  {"host ", " unreachable - unknown"},
+	8:  {"", " unreachable - source host isolated"},
+	9:  {"net ", " unreachable - admin prohibited"},
+	10: {"host ", " unreachable - admin prohibited"},
+	11: {"net ", " unreachable - tos prohibited"},
+	12: {"host ", " unreachable - tos prohibited"},
+	13: {"host ", " unreachable - admin prohibited filter"},
+	14: {"host ", " unreachable - host precedence violation"},
+	15: {"host ", " unreachable - precedence cutoff"},
+}
+
+func (s *stack) appendICMPv4(b []byte) []byte {
+	ic := &s.icmp4
+	b = append(b, "ICMP "...)
+	typ, code := ic.TypeCode.Type(), ic.TypeCode.Code()
+	switch typ {
+	case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
+		if typ == layers.ICMPv4TypeEchoRequest {
+			b = append(b, "echo request, id "...)
+		} else {
+			b = append(b, "echo reply, id "...)
+		}
+		b = strconv.AppendUint(b, uint64(ic.Id), 10)
+		b = append(b, ", seq "...)
+		b = strconv.AppendUint(b, uint64(ic.Seq), 10)
+	case layers.ICMPv4TypeDestinationUnreachable:
+		b = s.appendUnreachV4(b, code)
+	case layers.ICMPv4TypeTimeExceeded:
+		if code == 1 {
+			b = append(b, "ip reassembly time exceeded"...)
+		} else {
+			b = append(b, "time exceeded in-transit"...)
+		}
+	case layers.ICMPv4TypeParameterProblem:
+		b = append(b, "parameter problem - "...)
+		if code == 0 && len(ic.Contents) >= 5 {
+			b = append(b, "octet "...)
+			b = strconv.AppendUint(b, uint64(ic.Contents[4]), 10)
+		} else {
+			b = append(b, "code "...)
+			b = strconv.AppendUint(b, uint64(code), 10)
+		}
+	case layers.ICMPv4TypeRedirect:
+		b = append(b, "redirect"...)
+		if code >= 2 {
+			b = append(b, "-tos"...)
+		}
+		b = append(b, ' ')
+		b = appendIP(b, s.quotedDst())
+		if code&1 == 0 {
+			b = append(b, " to net "...)
+		} else {
+			b = append(b, " to host "...)
+		}
+		b = appendIP(b, ic.Contents[4:8])
+	case layers.ICMPv4TypeSourceQuench:
+		b = append(b, "source quench"...)
+	case layers.ICMPv4TypeTimestampRequest:
+		b = append(b, "time stamp query id "...)
+		b = strconv.AppendUint(b, uint64(ic.Id), 10)
+		b = append(b, " seq "...)
+		b = strconv.AppendUint(b, uint64(ic.Seq), 10)
+	case layers.ICMPv4TypeTimestampReply:
+		b = append(b, "time stamp reply id "...)
+		b = strconv.AppendUint(b, uint64(ic.Id), 10)
+		b = append(b, " seq "...)
+		b = strconv.AppendUint(b, uint64(ic.Seq), 10)
+	default:
+		b = append(b, "type-#"...)
+		b = strconv.AppendUint(b, uint64(typ), 10)
+	}
+	b = append(b, ", length "...)
+	b = strconv.AppendInt(b, int64(s.l4Len), 10)
+	return s.appendQuoted(b)
+}
+
+func (s *stack) appendUnreachV4(b []byte, code uint8) []byte {
+	qdst := s.quotedDst()
+	if qdst == nil || int(code) >= len(unreachV4) {
+		b = append(b, "unreachable code "...)
+		return strconv.AppendUint(b, uint64(code), 10)
+	}
+	switch code {
+	case 2:
+		b = appendIP(b, qdst)
+		b = append(b, " protocol "...)
+		b = strconv.AppendUint(b, uint64(s.quoted.ipProto), 10)
+		return append(b, " unreachable"...)
+	case 3:
+		b = appendIP(b, qdst)
+		name, port, ok := s.quotedPort()
+		if !ok {
+			b = append(b, " protocol "...)
+			b = strconv.AppendUint(b, uint64(s.quoted.ipProto), 10)
+			return append(b, " port unreachable"...)
+		}
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, " port "...)
+		b = strconv.AppendUint(b, uint64(port), 10)
+		return append(b, " unreachable"...)
+	}
+	w := unreachV4[code]
+	b = append(b, w.pre...)
+	b = appendIP(b, qdst)
+	b = append(b, w.post...)
+	if code == 4 && s.icmp4.Seq != 0 {
+		b = append(b, " (mtu "...)
+		b = strconv.AppendUint(b, uint64(s.icmp4.Seq), 10)
+		b = append(b, ')')
+	}
+	return b
+}
+
+func (s *stack) appendICMPv6(b []byte) []byte {
+	ic := &s.icmp6
+	b = append(b, "ICMP6, "...)
+	typ, code := ic.TypeCode.Type(), ic.TypeCode.Code()
+	rest := ic.Payload
+	switch typ {
+	case layers.ICMPv6TypeEchoRequest, layers.ICMPv6TypeEchoReply:
+		if typ == layers.ICMPv6TypeEchoRequest {
+			b = append(b, "echo request"...)
+		} else {
+			b = append(b, "echo reply"...)
+		}
+		if s.has(kindICMPv6Echo) {
+			b = append(b, ", id "...)
+			b = strconv.AppendUint(b, uint64(s.echo6.Identifier), 10)
+			b = append(b, ", seq "...)
+			b = strconv.AppendUint(b, uint64(s.echo6.SeqNumber), 10)
+		}
+	case layers.ICMPv6TypeDestinationUnreachable:
+		b = append(b, "destination unreachable, "...)
+		b = s.appendUnreachV6(b, code)
+	case layers.ICMPv6TypePacketTooBig:
+		b = append(b, "packet too big, mtu "...)
+		if len(rest) >= 4 {
+			b = strconv.AppendUint(b, uint64(be.Uint32(rest)), 10)
+		}
+	case layers.ICMPv6TypeTimeExceeded:
+		if code == 1 {
+			b = append(b, "time exceeded reassembly"...)
+		} else {
+			b = append(b, "time exceeded in-transit"...)
+			if q := s.quotedDst(); q != nil {
+				b = append(b, " for "...)
+				b = appendIP(b, q)
+			}
+		}
+	case layers.ICMPv6TypeParameterProblem:
+		b = append(b, "parameter problem, "...)
+		switch code {
+		case 0:
+			b = append(b, "errorneous"...)
+		case 1:
+			b = append(b, "next header"...)
+		case 2:
+			b = append(b, "option"...)
+		default:
+			b = append(b, "code-#"...)
+			b = strconv.AppendUint(b, uint64(code), 10)
+		}
+		if len(rest) >= 4 {
+			b = append(b, " - octet "...)
+			b = strconv.AppendUint(b, uint64(be.Uint32(rest)), 10)
+		}
+	case layers.ICMPv6TypeNeighborSolicitation:
+		b = append(b, "neighbor solicitation"...)
+		if s.has(kindNeighborSolicitation) {
+			b = append(b, ", who has "...)
+			b = appendIP(b, s.ns.TargetAddress)
+		}
+	case layers.ICMPv6TypeNeighborAdvertisement:
+		b = append(b, "neighbor advertisement"...)
+		if s.has(kindNeighborAdvertisement) {
+			b = append(b, ", tgt is "...)
+			b = appendIP(b, s.na.TargetAddress)
+		}
+	case layers.ICMPv6TypeRouterSolicitation:
+		b = append(b, "router solicitation"...)
+	case layers.ICMPv6TypeRouterAdvertisement:
+		b = append(b, "router advertisement"...)
+	case layers.ICMPv6TypeRedirect:
+		b = append(b, "redirect"...)
+	case layers.ICMPv6TypeMLDv1MulticastListenerQueryMessage:
+		b = append(b, "multicast listener query"...)
+	case layers.ICMPv6TypeMLDv1MulticastListenerReportMessage:
+		b = append(b, "multicast listener report"...)
+	case layers.ICMPv6TypeMLDv1MulticastListenerDoneMessage:
+		b = append(b, "multicast listener done"...)
+	case layers.ICMPv6TypeMLDv2MulticastListenerReportMessageV2:
+		b = append(b, "multicast listener report v2"...)
+	default:
+		b = append(b, "type-#"...)
+		b = strconv.AppendUint(b, uint64(typ), 10)
+	}
+	b = append(b, ", length "...)
+	b = strconv.AppendInt(b, int64(s.l4Len), 10)
+	return s.appendQuoted(b)
+}
+
+func (s *stack) appendUnreachV6(b []byte, code uint8) []byte {
+	q := s.quotedDst()
+	switch code {
+	case 0:
+		b = append(b, "unreachable route "...)
+	case 1:
+		b = append(b, "unreachable prohibited "...)
+	case 2:
+		b = append(b, "beyond scope "...)
+	case 3:
+		b = append(b, "unreachable address "...)
+	case 4:
+		b = append(b, "unreachable port, "...)
+		if q == nil {
+			return b
+		}
+		b = appendIP(b, q)
+		if name, port, ok := s.quotedPort(); ok {
+			b = append(b, ' ')
+			b = append(b, name...)
+			b = append(b, " port "...)
+			b = strconv.AppendUint(b, uint64(port), 10)
+		}
+		return b
+	default:
+		b = append(b, "unknown code ("...)
+		b = strconv.AppendUint(b, uint64(code), 10)
+		return append(b, ')')
+	}
+	if q != nil {
+		b = appendIP(b, q)
+	}
+	return b
+}
+
+// has reports whether a layer of kind k was decoded.
+func (s *stack) has(k kind) bool {
+	for i := 0; i < s.n; i++ {
+		if s.order[i].kind == k {
+			return true
+		}
+	}
+	return false
+}

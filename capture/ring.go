@@ -47,8 +47,8 @@ const (
 )
 
 var (
-	ne = binary.NativeEndian
-	be = binary.BigEndian
+	hostOrder = binary.NativeEndian // the ring's headers
+	netOrder  = binary.BigEndian    // protocol fields, the SLL2 header
 )
 
 // errBadBlock reports a block whose packet headers point outside it: a
@@ -80,8 +80,8 @@ func (f *framing) walkBlock(b []byte, p *Packet, fn func(*Packet) error) (int, e
 	if len(b) < blockHeaderLen {
 		return 0, errBadBlock
 	}
-	num := int(ne.Uint32(b[blockNumPktsOff:]))
-	off := int(ne.Uint32(b[blockFirstOff:]))
+	num := int(hostOrder.Uint32(b[blockNumPktsOff:]))
+	off := int(hostOrder.Uint32(b[blockFirstOff:]))
 	for i := range num {
 		if off < blockHeaderLen || off > len(b)-(sllOff+sllLen) {
 			return i, errBadBlock
@@ -93,7 +93,7 @@ func (f *framing) walkBlock(b []byte, p *Packet, fn func(*Packet) error) (int, e
 		if err := fn(p); err != nil {
 			return i + 1, err
 		}
-		next := int(ne.Uint32(h[tpNextOff:]))
+		next := int(hostOrder.Uint32(h[tpNextOff:]))
 		if next == 0 && i < num-1 {
 			return i + 1, errBadBlock
 		}
@@ -106,35 +106,35 @@ func (f *framing) walkBlock(b []byte, p *Packet, fn func(*Packet) error) (int, e
 // VLAN tag and the cooked header in front of it as needed. It reports
 // false for a header that points outside h.
 func (f *framing) frame(h []byte, p *Packet) bool {
-	mac := int(ne.Uint16(h[tpMacOff:]))
-	snap := int(ne.Uint32(h[tpSnaplenOff:]))
-	wire := int(ne.Uint32(h[tpLenOff:]))
-	status := ne.Uint32(h[tpStatusOff:])
+	mac := int(hostOrder.Uint16(h[tpMacOff:]))
+	snap := int(hostOrder.Uint32(h[tpSnaplenOff:]))
+	wire := int(hostOrder.Uint32(h[tpLenOff:]))
+	status := hostOrder.Uint32(h[tpStatusOff:])
 	if mac < sllOff+sllLen+f.reserve() || snap > len(h)-mac {
 		return false
 	}
 	start, end := mac, mac+snap
 	sll := h[sllOff : sllOff+sllLen]
-	proto := be.Uint16(sll[sllProtocolOff:])
+	proto := netOrder.Uint16(sll[sllProtocolOff:])
 	if status&statusVlanValid != 0 {
 		tpid := uint16(etherTypeVLAN)
 		if status&statusVlanTPIDValid != 0 {
-			tpid = uint16(ne.Uint32(h[tpVlanTPIDOff:]))
+			tpid = uint16(hostOrder.Uint32(h[tpVlanTPIDOff:]))
 		}
-		tci := uint16(ne.Uint32(h[tpVlanTCIOff:]))
+		tci := uint16(hostOrder.Uint32(h[tpVlanTCIOff:]))
 		if f.cooked {
 			// SLL2 header (protocol = TPID), tag, inner protocol, packet.
 			start -= vlanTagLen
-			be.PutUint16(h[start:], tci)
-			be.PutUint16(h[start+2:], proto)
+			netOrder.PutUint16(h[start:], tci)
+			netOrder.PutUint16(h[start+2:], proto)
 			proto = tpid
 			wire += vlanTagLen
 		} else if snap >= 12 {
 			// Put the tag back between the MAC addresses and the type.
 			copy(h[mac-vlanTagLen:], h[mac:mac+12])
 			start -= vlanTagLen
-			be.PutUint16(h[start+12:], tpid)
-			be.PutUint16(h[start+14:], tci)
+			netOrder.PutUint16(h[start+12:], tpid)
+			netOrder.PutUint16(h[start+14:], tci)
 			wire += vlanTagLen
 		}
 	}
@@ -145,18 +145,18 @@ func (f *framing) frame(h []byte, p *Packet) bool {
 	}
 	p.Data = h[start:min(end, start+f.snaplen)]
 	p.Length = wire
-	p.Timestamp = time.Unix(int64(ne.Uint32(h[tpSecOff:])), int64(ne.Uint32(h[tpNsecOff:])))
-	p.IfIndex = int(int32(ne.Uint32(sll[sllIfindexOff:])))
+	p.Timestamp = time.Unix(int64(hostOrder.Uint32(h[tpSecOff:])), int64(hostOrder.Uint32(h[tpNsecOff:])))
+	p.IfIndex = int(int32(hostOrder.Uint32(sll[sllIfindexOff:])))
 	p.Outgoing = sll[sllPkttypeOff] == pktOutgoing
 	return true
 }
 
 // writeSLL2 writes a LINKTYPE_LINUX_SLL2 header from a sockaddr_ll.
 func writeSLL2(dst, sll []byte, proto uint16) {
-	be.PutUint16(dst[0:], proto)
-	be.PutUint16(dst[2:], 0)
-	be.PutUint32(dst[4:], ne.Uint32(sll[sllIfindexOff:]))
-	be.PutUint16(dst[8:], ne.Uint16(sll[sllHatypeOff:]))
+	netOrder.PutUint16(dst[0:], proto)
+	netOrder.PutUint16(dst[2:], 0)
+	netOrder.PutUint32(dst[4:], hostOrder.Uint32(sll[sllIfindexOff:]))
+	netOrder.PutUint16(dst[8:], hostOrder.Uint16(sll[sllHatypeOff:]))
 	dst[10] = sll[sllPkttypeOff]
 	halen := min(sll[sllHalenOff], 8)
 	dst[11] = halen

@@ -26,30 +26,30 @@ type synthPacket struct {
 // with reserve bytes of PACKET_RESERVE.
 func synthBlock(size, reserve int, pkts []synthPacket) []byte {
 	b := make([]byte, size)
-	ne.PutUint32(b[blockNumPktsOff:], uint32(len(pkts)))
-	ne.PutUint32(b[blockFirstOff:], blockHeaderLen)
+	hostOrder.PutUint32(b[blockNumPktsOff:], uint32(len(pkts)))
+	hostOrder.PutUint32(b[blockFirstOff:], blockHeaderLen)
 	off := blockHeaderLen
 	for i, p := range pkts {
 		h := b[off:]
 		mac := (sllOff+sllLen+16+15)&^15 + reserve
-		ne.PutUint32(h[tpSecOff:], p.sec)
-		ne.PutUint32(h[tpNsecOff:], p.nsec)
-		ne.PutUint32(h[tpSnaplenOff:], uint32(len(p.data)))
-		ne.PutUint32(h[tpLenOff:], uint32(p.wire))
-		ne.PutUint32(h[tpStatusOff:], p.status)
-		ne.PutUint16(h[tpMacOff:], uint16(mac))
-		ne.PutUint32(h[tpVlanTCIOff:], uint32(p.tci))
+		hostOrder.PutUint32(h[tpSecOff:], p.sec)
+		hostOrder.PutUint32(h[tpNsecOff:], p.nsec)
+		hostOrder.PutUint32(h[tpSnaplenOff:], uint32(len(p.data)))
+		hostOrder.PutUint32(h[tpLenOff:], uint32(p.wire))
+		hostOrder.PutUint32(h[tpStatusOff:], p.status)
+		hostOrder.PutUint16(h[tpMacOff:], uint16(mac))
+		hostOrder.PutUint32(h[tpVlanTCIOff:], uint32(p.tci))
 		sll := h[sllOff:]
-		be.PutUint16(sll[sllProtocolOff:], p.proto)
-		ne.PutUint32(sll[sllIfindexOff:], uint32(p.ifindex))
-		ne.PutUint16(sll[sllHatypeOff:], 1)
+		netOrder.PutUint16(sll[sllProtocolOff:], p.proto)
+		hostOrder.PutUint32(sll[sllIfindexOff:], uint32(p.ifindex))
+		hostOrder.PutUint16(sll[sllHatypeOff:], 1)
 		sll[sllPkttypeOff] = p.pkttype
 		sll[sllHalenOff] = 6
 		copy(sll[sllAddrOff:], p.mac[:])
 		copy(h[mac:], p.data)
 		next := (mac + len(p.data) + 15) &^ 15
 		if i < len(pkts)-1 {
-			ne.PutUint32(h[tpNextOff:], uint32(next))
+			hostOrder.PutUint32(h[tpNextOff:], uint32(next))
 		}
 		off += next
 	}
@@ -124,11 +124,11 @@ func TestWalkBlockRejectsBadOffsets(t *testing.T) {
 	b := synthBlock(512, f.reserve(), []synthPacket{{data: make([]byte, 40), wire: 40}})
 	var p Packet
 	for _, bad := range []func([]byte){
-		func(b []byte) { ne.PutUint32(b[blockFirstOff:], 500) },                 // first packet past the end
-		func(b []byte) { ne.PutUint16(b[blockHeaderLen+tpMacOff:], 10) },        // mac inside the headers
-		func(b []byte) { ne.PutUint32(b[blockHeaderLen+tpSnaplenOff:], 1000) },  // longer than the block
-		func(b []byte) { ne.PutUint32(b[blockNumPktsOff:], 2) },                 // a second packet with no offset
-		func(b []byte) { ne.PutUint32(b[blockHeaderLen+tpSnaplenOff:], 1<<31) }, // overflow
+		func(b []byte) { hostOrder.PutUint32(b[blockFirstOff:], 500) },                 // first packet past the end
+		func(b []byte) { hostOrder.PutUint16(b[blockHeaderLen+tpMacOff:], 10) },        // mac inside the headers
+		func(b []byte) { hostOrder.PutUint32(b[blockHeaderLen+tpSnaplenOff:], 1000) },  // longer than the block
+		func(b []byte) { hostOrder.PutUint32(b[blockNumPktsOff:], 2) },                 // a second packet with no offset
+		func(b []byte) { hostOrder.PutUint32(b[blockHeaderLen+tpSnaplenOff:], 1<<31) }, // overflow
 	} {
 		c := bytes.Clone(b)
 		bad(c)

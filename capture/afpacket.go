@@ -69,8 +69,11 @@ type Config struct {
 	// BlockTimeout bounds how long a packet waits in a partly filled
 	// block (DefaultBlockTimeout when 0).
 	BlockTimeout time.Duration
+	// Expr is a tcpdump filter expression, compiled with CompileFilter
+	// for the interface's link type once it is known; "" for none.
+	Expr string
 	// Filter is a classic BPF program (from CompileFilter for LinkType)
-	// run in the kernel; nil captures everything.
+	// run in the kernel instead of Expr; nil captures everything.
 	Filter []bpf.RawInstruction
 }
 

@@ -43,7 +43,7 @@ var rejectAll = []bpf.RawInstruction{{Op: opRetK, K: 0}}
 // none): a direction test in front, offsets into the cooked header turned
 // into ancillary loads (the kernel runs a SOCK_DGRAM socket's filter on
 // the packet without it), and the snapshot length in the kernel's terms.
-func kernelProgram(prog []bpf.RawInstruction, dir Direction, f *framing) ([]bpf.RawInstruction, error) {
+func kernelProgram(prog []bpf.RawInstruction, dir Direction, loIndex int, f *framing) ([]bpf.RawInstruction, error) {
 	snap := uint32(f.snaplen)
 	if f.cooked {
 		snap -= min(snap-1, sll2HeaderLen) // at least 1: 0 would drop
@@ -56,7 +56,7 @@ func kernelProgram(prog []bpf.RawInstruction, dir Direction, f *framing) ([]bpf.
 			return nil, err
 		}
 	}
-	out := directionTest(dir)
+	out := directionTest(dir, loIndex)
 	out = append(out, prog...)
 	if len(out) > maxProgramLen {
 		return nil, fmt.Errorf("capture: filter of %d instructions is longer than the kernel's %d", len(out), maxProgramLen)
@@ -64,22 +64,36 @@ func kernelProgram(prog []bpf.RawInstruction, dir Direction, f *framing) ([]bpf.
 	return out, nil
 }
 
-// directionTest returns the instructions that drop packets of the other
-// direction, in front of the rest of the program: nothing for DirInOut.
-func directionTest(dir Direction) []bpf.RawInstruction {
-	var jt, jf uint8 // jt: the packet is outgoing
-	switch dir {
-	case DirIn:
-		jt, jf = 0, 1 // outgoing: to "ret #0"; otherwise past it
-	case DirOut:
-		jt, jf = 1, 0
-	default:
+// directionTest returns the instructions, in front of the rest of the
+// program, that drop the packets of the other direction and, as libpcap
+// does, the outgoing copy of a packet on the loopback interface (loIndex,
+// 0 for none), which is seen again coming in.
+func directionTest(dir Direction, loIndex int) []bpf.RawInstruction {
+	ldPkttype := bpf.RawInstruction{Op: opLdAbsW, K: skfAdPkttype}
+	ret0 := bpf.RawInstruction{Op: opRetK, K: 0}
+	isOut := func(jt, jf uint8) bpf.RawInstruction {
+		return bpf.RawInstruction{Op: opJeqK, Jt: jt, Jf: jf, K: pktOutgoing}
+	}
+	if dir == DirIn {
+		return []bpf.RawInstruction{ldPkttype, isOut(0, 1), ret0}
+	}
+	if loIndex <= 0 {
+		if dir == DirOut {
+			return []bpf.RawInstruction{ldPkttype, isOut(1, 0), ret0}
+		}
 		return nil
 	}
+	// Outgoing: drop it on lo. Incoming: drop it with DirOut.
+	inJump := uint8(3) // past ret #0
+	if dir == DirOut {
+		inJump = 2 // to ret #0
+	}
 	return []bpf.RawInstruction{
-		{Op: opLdAbsW, K: skfAdPkttype},
-		{Op: opJeqK, Jt: jt, Jf: jf, K: pktOutgoing},
-		{Op: opRetK, K: 0},
+		ldPkttype,
+		isOut(0, inJump),
+		{Op: opLdAbsW, K: skfAdIfindex},
+		{Op: opJeqK, Jt: 0, Jf: 1, K: uint32(loIndex)},
+		ret0,
 	}
 }
 

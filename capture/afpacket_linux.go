@@ -34,6 +34,7 @@ type Handle struct {
 	link    pcap.LinkType
 	ifName  string
 	ifIndex int
+	loIndex int // the loopback interface's index, 0 if none
 	frm     framing
 	dir     Direction
 
@@ -77,6 +78,9 @@ func (h *Handle) open(cfg Config) error {
 	if h.ifName == "" {
 		h.ifName = "any"
 	}
+	if lo, err := net.InterfaceByName("lo"); err == nil {
+		h.loIndex = lo.Index
+	}
 	hatype := -1
 	if h.ifName != "any" {
 		ifi, err := net.InterfaceByName(h.ifName)
@@ -107,7 +111,16 @@ func (h *Handle) open(cfg Config) error {
 	if err := h.setupRing(cfg.BufferSize); err != nil {
 		return err
 	}
-	if err := h.SetFilter(cfg.Filter); err != nil {
+	prog := cfg.Filter
+	if cfg.Expr != "" {
+		if prog != nil {
+			return errors.New("capture: both a filter expression and a filter program")
+		}
+		if prog, err = CompileFilter(cfg.Expr, h.link, h.frm.snaplen); err != nil {
+			return err
+		}
+	}
+	if err := h.SetFilter(prog); err != nil {
 		return err
 	}
 	if !cfg.NoPromisc && h.ifIndex != 0 {
@@ -205,7 +218,7 @@ func (h *Handle) Snaplen() int { return h.frm.snaplen }
 // the real program, so that no packet that got in before it is ever
 // delivered.
 func (h *Handle) SetFilter(prog []bpf.RawInstruction) error {
-	kprog, err := kernelProgram(prog, h.dir, &h.frm)
+	kprog, err := kernelProgram(prog, h.dir, h.loIndex, &h.frm)
 	if err != nil {
 		return err
 	}

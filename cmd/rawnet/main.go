@@ -74,6 +74,7 @@ func commands() []*cli.Command {
 		traceCommand(),
 		labCommand(),
 		udpCommand(),
+		captureCommand(),
 	}
 }
 

@@ -28,11 +28,12 @@ test: deps
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 # Go benchmarks with allocation counts, then rawnet against the peer tools
-# (iputils ping, fping, nmap) in a throwaway lab.
+# (iputils ping, fping, nmap, tcpdump) in a throwaway lab.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
 	./scripts/bench-trace.sh $(BIN)
+	./scripts/bench-capture.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

@@ -5,17 +5,22 @@ GO       ?= go
 PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN      := bin/rawnet
-# Pure Go: no cgo, so capabilities can be dropped on every thread after the
-# sockets are open (see internal/priv) and the binary runs anywhere.
+# build links libpcap through cgo, for tcpdump filter expressions (capture,
+# read); capabilities are still dropped on every thread (internal/priv uses
+# libcap's psx). build-static is pure Go (CGO_ENABLED=0) and runs anywhere,
+# but says that filter expressions need the cgo build.
 GOFLAGS_BUILD := -trimpath -tags netgo,osusergo,urfave_cli_no_docs -ldflags "-s -w -X main.version=$(VERSION)"
 FUZZTIME ?= 20s
 
-.PHONY: all build deps test bench demo install setcap fuzz lint clean
+.PHONY: all build build-static deps test bench demo install setcap fuzz lint clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/rawnet
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/rawnet
+
+build-static:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)-static ./cmd/rawnet
 
 # Debian packages the lab, tests and benchmarks use (installed when missing).
 deps:
@@ -25,7 +30,7 @@ deps:
 # lab test that would skip fails instead.
 test: deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 8m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./...
 
 # Go benchmarks with allocation counts, then rawnet against the peer tools
 # (iputils ping, fping, nmap, tcpdump) in a throwaway lab.
@@ -33,6 +38,7 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
 	./scripts/bench-trace.sh $(BIN)
+	./scripts/bench-read.sh $(BIN)
 	./scripts/bench-capture.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,

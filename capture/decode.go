@@ -102,6 +102,8 @@ type stack struct {
 	// l4Len is the transport length the IP header(s) declare, after
 	// extension headers: the lengths tcpdump prints.
 	l4Len int
+	// l4 is the packet from the transport header on (as captured).
+	l4 []byte
 	// fragment is set for fragmented IP packets (first or not).
 	fragment bool
 	// quoted is the packet quoted by an ICMP error, when this is the outer stack.
@@ -114,12 +116,23 @@ type stack struct {
 // grown to the packets' option counts. A Decoder is not safe for concurrent
 // use; what it decoded stays valid until the next Decode, and aliases the
 // data passed to Decode.
+//
+// It works as gopacket's DecodingLayerParser with IgnoreUnsupported does
+// (each layer's DecodeFromBytes into a preallocated layer, unknown
+// protocols left as payload), but chooses the next layer itself: so that a
+// first fragment is decoded on (gopacket stops at every fragment), the
+// packet an ICMPv4/ICMPv6 error quotes is decoded into a second set of
+// layers, and headers too short for their layer stop decoding without the
+// allocation of a formatted gopacket error. IPv6 extension headers are
+// kept as raw headers (gopacket's allocate per option).
 type Decoder struct {
 	link  pcap.LinkType
 	first kind
 	data  []byte
 	outer stack
 	inner stack
+	// ifNames caches interface names by index for Linux cooked v2 lines.
+	ifNames map[uint32]string
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the
@@ -197,6 +210,7 @@ func (s *stack) reset() {
 	s.netOff = 0
 	s.ipProto = 0
 	s.l4Len = 0
+	s.l4 = nil
 	s.fragment = false
 	s.hasQuoted = false
 }
@@ -255,6 +269,22 @@ func (s *stack) decode(data []byte, first kind, outer bool) {
 
 var errTruncated = errors.New("capture: truncated packet")
 
+// minLen is the header length of the layers whose decoders fail on less.
+var minLen = [...]int{
+	kindEthernet: 14, kindDot1Q: 4, kindLinuxSLL: 16, kindLinuxSLL2: 20, kindLoopback: 4,
+	kindARP: 8, kindIPv4: 20, kindIPv6: 40, kindIPv6Fragment: 8, kindICMPv4: 8, kindICMPv6: 4,
+	kindUDP: 8, kindTCP: 20, kindPayload: 0,
+}
+
+// short reports a packet too short for layer k's fixed header, or for the
+// TCP header its data offset announces.
+func short(k kind, data []byte) bool {
+	if int(k) < len(minLen) && len(data) < minLen[k] {
+		return true
+	}
+	return k == kindTCP && int(data[12]>>4)*4 > len(data)
+}
+
 func isNetwork(k kind) bool {
 	return k == kindIPv4 || k == kindIPv6 || k == kindARP
 }
@@ -275,6 +305,12 @@ func rawIPKind(data []byte) kind {
 // decodeOne decodes layer k from data and says what follows.
 func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error) {
 	df := &s.fb
+	if short(k, data) {
+		// gopacket would say so with a newly formatted error; truncated
+		// quotes in ICMP errors are common enough to avoid that.
+		df.truncated = true
+		return 0, nil, errTruncated
+	}
 	switch k {
 	case kindEthernet:
 		if err := s.eth.DecodeFromBytes(data, df); err != nil {
@@ -331,6 +367,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 		s.fragment = true
 		s.ipProto = s.frag6.NextHeader
 		s.l4Len -= 8
+		s.l4 = s.frag6.Payload
 		if s.frag6.FragmentOffset != 0 {
 			return kindFragment, s.frag6.Payload, nil
 		}
@@ -374,6 +411,7 @@ func (s *stack) decodeIPv4(data []byte) (kind, []byte, error) {
 	s.add(kindIPv4, 0)
 	s.ipProto = s.ip4.Protocol
 	s.l4Len = int(s.ip4.Length) - int(s.ip4.IHL)*4
+	s.l4 = s.ip4.Payload
 	s.fragment = s.ip4.FragOffset != 0 || s.ip4.Flags&layers.IPv4MoreFragments != 0
 	if s.ip4.FragOffset != 0 {
 		return kindFragment, s.ip4.Payload, nil
@@ -386,19 +424,36 @@ func (s *stack) decodeIPv4(data []byte) (kind, []byte, error) {
 }
 
 func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
-	// gopacket decodes a hop-by-hop header inside the IPv6 layer.
-	if err := s.ip6.DecodeFromBytes(data, &s.fb); err != nil {
-		return 0, nil, err
+	// The fixed header is filled in here rather than by gopacket's
+	// DecodeFromBytes, which decodes a hop-by-hop header as part of the
+	// IPv6 layer and allocates for each of its options (every MLD report
+	// has one); here it is an extension header like the others.
+	ip := &s.ip6
+	ip.Version = data[0] >> 4
+	ip.TrafficClass = data[0]<<4 | data[1]>>4
+	ip.FlowLabel = be.Uint32(data[0:4]) & 0x000fffff
+	ip.Length = be.Uint16(data[4:6])
+	ip.NextHeader = layers.IPProtocol(data[6])
+	ip.HopLimit = data[7]
+	ip.SrcIP, ip.DstIP = data[8:24], data[24:40]
+	ip.HopByHop = nil
+	payload := data[40:]
+	if ip.Length != 0 { // 0: a jumbogram, whose length is in a hop-by-hop option
+		if int(ip.Length) <= len(payload) {
+			payload = payload[:ip.Length]
+		} else {
+			s.fb.truncated = true
+		}
 	}
+	ip.Contents, ip.Payload = data[:40], payload
 	s.add(kindIPv6, 0)
-	next := s.ip6.NextHeader
-	s.l4Len = int(s.ip6.Length)
-	if s.ip6.HopByHop != nil {
-		next = s.ip6.HopByHop.NextHeader
-		s.l4Len -= s.ip6.HopByHop.ActualLength
+	s.ipProto = ip.NextHeader
+	s.l4Len = int(ip.Length)
+	if ip.Length == 0 {
+		s.l4Len = len(payload)
 	}
-	s.ipProto = next
-	return protoKind(next), s.ip6.Payload, nil
+	s.l4 = payload
+	return protoKind(ip.NextHeader), payload, nil
 }
 
 func (s *stack) decodeExt(data []byte) (kind, []byte, error) {
@@ -422,6 +477,7 @@ func (s *stack) decodeExt(data []byte) (kind, []byte, error) {
 	s.next++
 	s.ipProto = e.next
 	s.l4Len -= n
+	s.l4 = data[n:]
 	return protoKind(e.next), data[n:], nil
 }
 

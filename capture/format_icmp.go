@@ -209,6 +209,11 @@ func (s *stack) appendICMPv6(b []byte) []byte {
 		b = append(b, "multicast listener done"...)
 	case layers.ICMPv6TypeMLDv2MulticastListenerReportMessageV2:
 		b = append(b, "multicast listener report v2"...)
+		if len(rest) >= 4 {
+			b = append(b, ", "...)
+			b = strconv.AppendUint(b, uint64(be.Uint16(rest[2:])), 10)
+			b = append(b, " group record(s)"...)
+		}
 	default:
 		b = append(b, "type-#"...)
 		b = strconv.AppendUint(b, uint64(typ), 10)

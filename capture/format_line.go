@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 
@@ -25,7 +26,51 @@ func (d *Decoder) AppendLine(dst []byte) []byte {
 		dst = append(dst, ", length "...)
 		return strconv.AppendInt(dst, int64(len(d.data)), 10)
 	}
+	if d.outer.n > 0 && d.outer.order[0].kind == kindLinuxSLL2 {
+		dst = d.appendSLL2Prefix(dst)
+	}
 	return d.outer.appendLine(dst, len(d.data))
+}
+
+// appendSLL2Prefix writes what tcpdump puts before a Linux cooked v2
+// packet: the interface (named as on this host) and the direction.
+func (d *Decoder) appendSLL2Prefix(b []byte) []byte {
+	idx := d.outer.sll2.InterfaceIndex
+	name, ok := d.ifNames[idx]
+	if !ok {
+		if d.ifNames == nil {
+			d.ifNames = make(map[uint32]string)
+		}
+		if ifc, err := net.InterfaceByIndex(int(idx)); err == nil {
+			name = ifc.Name
+		} else {
+			name = strconv.FormatUint(uint64(idx), 10)
+		}
+		d.ifNames[idx] = name
+	}
+	start := len(b)
+	b = append(b, name...)
+	for len(b)-start < 5 {
+		b = append(b, ' ')
+	}
+	b = append(b, ' ')
+	var dir string
+	switch d.outer.sll2.PacketType {
+	case 0:
+		dir = "In "
+	case 1:
+		dir = "B  "
+	case 2:
+		dir = "M  "
+	case 3:
+		dir = "P  "
+	case 4:
+		dir = "Out"
+	default:
+		dir = "?  "
+	}
+	b = append(b, dir...)
+	return append(b, ' ')
 }
 
 func (s *stack) netIndex() int {

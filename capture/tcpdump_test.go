@@ -60,4 +60,3 @@ func TestLinesMatchTcpdump(t *testing.T) {
 		}
 	}
 }
-

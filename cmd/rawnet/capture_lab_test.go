@@ -27,38 +27,9 @@ import (
 // of known shape crosses it, checked against what was sent and against
 // tcpdump and tshark reading the files it writes.
 
-var (
-	cgoBinOnce sync.Once
-	cgoBin     string
-	cgoBinErr  error
-)
-
-// captureBin is rawnet built with cgo (libpcap compiles the filters), as
-// the tests' rawnetBin is not.
-func captureBin(t *testing.T) string {
-	t.Helper()
-	cgoBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rawnet-cgo")
-		if err != nil {
-			cgoBinErr = err
-			return
-		}
-		cgoBin = filepath.Join(dir, "rawnet")
-		args := []string{"build", "-tags", "urfave_cli_no_docs", "-o", cgoBin, "."}
-		if raceEnabled {
-			args = append(args[:1], append([]string{"-race"}, args[1:]...)...)
-		}
-		build := exec.Command("go", args...)
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := build.CombinedOutput(); err != nil {
-			cgoBinErr = fmt.Errorf("building rawnet with cgo: %v\n%s", err, out)
-		}
-	})
-	if cgoBinErr != nil {
-		t.Fatal(cgoBinErr)
-	}
-	return cgoBin
-}
+// captureBin is the rawnet the capture tests run (built with cgo, so
+// that libpcap compiles the filters).
+func captureBin(*testing.T) string { return rawnetBin }
 
 // liveCapture is a rawnet capture running in a lab namespace.
 type liveCapture struct {
@@ -298,6 +269,11 @@ func TestCaptureWriteReadByTcpdumpAndTshark(t *testing.T) {
 		want := fmt.Sprintf("IP %s.", l.Src.Addr4)
 		if n := strings.Count(string(out), want); n != 40 || !strings.Contains(string(out), fmt.Sprintf("> %s.7022: UDP, length 100", l.Dst.Addr4)) {
 			t.Errorf("%s: tcpdump reads %d datagrams:\n%s", name, n, out)
+		}
+		// rawnet read prints what tcpdump prints.
+		rr := rawnet(t, "read", file)
+		if tl := strings.Split(strings.TrimSpace(string(out)), "\n"); rr.code != 0 || !slices.Equal(lines(rr.stdout), tl) {
+			t.Errorf("%s: rawnet read (exit %d):\n%s\ntcpdump -nn -r:\n%s", name, rr.code, rr.stdout, out)
 		}
 		// -s 80: 80 bytes kept of 142, the length on the wire recorded.
 		rows := tsharkOf(t, file, "frame.cap_len", "frame.len", "udp.dstport", "frame.interface_name", "frame.time_epoch")

@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rawnet/rawnet/capture"
 	"github.com/rawnet/rawnet/pcap"
@@ -82,20 +81,19 @@ func (s *captureSink) print(p *capture.Packet) error {
 	if s.mode.json {
 		b = s.appendJSON(b, p)
 	} else {
-		b = p.Timestamp.AppendFormat(b, "15:04:05.000000")
+		b = appendClock(b, p.Timestamp)
 		b = append(b, ' ')
 		if s.cooked {
 			b = s.appendInterface(b, p)
 		}
 		b = s.dec.AppendLine(b)
 		b = append(b, '\n')
-	}
-	if s.mode.hex {
-		data := s.dec.NetworkData() // tcpdump -x: without the link-layer header
-		if data == nil {
-			data = p.Data
+		if s.mode.verbose {
+			b = s.dec.AppendVerbose(b)
 		}
-		b = capture.AppendHexDump(b, data)
+		if s.mode.hex { // tcpdump -x: without the link-layer header
+			b = capture.AppendHexDump(b, s.dec.NetworkData())
+		}
 	}
 	s.buf = b
 	_, err := s.w.Write(b)
@@ -137,7 +135,9 @@ func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {
 	mark := len(b)
 	b = s.dec.AppendLine(b)
 	b = escapeJSONTail(b, mark)
-	return append(b, "\"}\n"...)
+	b = append(b, `","layers":`...)
+	b = s.dec.AppendJSON(b)
+	return append(b, "}\n"...)
 }
 
 // writeCounts ends --json output with the counts.
@@ -175,32 +175,4 @@ func appendJSONString(b []byte, v string) []byte {
 	b = append(b, v...)
 	b = escapeJSONTail(b, mark)
 	return append(b, '"')
-}
-
-// escapeJSONTail escapes b[mark:] in place for a JSON string; text with
-// nothing to escape (the usual case) costs a scan and no allocation.
-func escapeJSONTail(b []byte, mark int) []byte {
-	i := mark
-	for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' && b[i] < utf8.RuneSelf {
-		i++
-	}
-	if i == len(b) {
-		return b
-	}
-	tail := string(b[i:])
-	b = b[:i]
-	for _, r := range tail {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r == utf8.RuneError:
-			b = append(b, `\ufffd`...)
-		case r < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[byte(r)>>4], "0123456789abcdef"[byte(r)&0xf])
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return b
 }

@@ -75,6 +75,7 @@ func commands() []*cli.Command {
 		labCommand(),
 		udpCommand(),
 		captureCommand(),
+		readCommand(),
 	}
 }
 

@@ -20,11 +20,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	rawnetBin = filepath.Join(dir, "rawnet")
-	// Built as `make build` builds it (pure Go, so that capabilities can
-	// be dropped on every thread), or with the race detector when the
-	// tests have it, so that the real-socket paths run under it too.
+	// Built as `make build` builds it (with cgo, for libpcap's filter
+	// compiler), with the race detector when the tests have it, so that
+	// the real-socket paths run under it too.
 	args := []string{"build", "-tags", "netgo,osusergo,urfave_cli_no_docs", "-o", rawnetBin, "."}
-	env := append(os.Environ(), "CGO_ENABLED=0")
+	env := append(os.Environ(), "CGO_ENABLED=1")
 	if raceEnabled {
 		args = append(args[:1], append([]string{"-race"}, args[1:]...)...)
 		env = os.Environ()

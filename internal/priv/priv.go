@@ -15,8 +15,8 @@ var (
 	// operation needed privileges the process does not have.
 	ErrPermission = errors.New("priv: permission denied")
 	// ErrDropUnsupported is returned (wrapped) by Drop when capabilities
-	// cannot be dropped on every thread, as in a binary that links cgo.
-	ErrDropUnsupported = errors.New("priv: cannot drop capabilities on every thread in a binary that links cgo")
+	// cannot be dropped on every thread.
+	ErrDropUnsupported = errors.New("priv: cannot drop capabilities on every thread")
 	// ErrUnsupported is returned (wrapped) on systems where an operation of
 	// this package is not implemented.
 	ErrUnsupported = errors.New("priv: not implemented")

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
 )
 
 const pingGroupRangePath = "/proc/sys/net/ipv4/ping_group_range"
@@ -65,19 +66,22 @@ func Effective() (uint64, error) {
 // open, so that a bug later on runs without privileges. (The ambient set
 // empties with them; the bounding set is left alone.) Capabilities belong
 // to threads, so Drop runs capset(2) on all of the Go runtime's threads at
-// once with syscall.AllThreadsSyscall; threads created later inherit the
-// empty sets.
+// once; threads created later inherit the
+// empty sets. It does so through psx.Syscall3 (libcap's psx package): in a
+// pure-Go binary that is syscall.AllThreadsSyscall, and in a binary that
+// links cgo (needed for libpcap's filter compiler) libpsx runs the call on
+// every thread, including those the Go runtime does not know about.
 //
 // Drop does not change user ids: a root process keeps uid 0 (and so the
 // file access that goes with owning files), though not the overrides such
 // as CAP_DAC_OVERRIDE, and regains every capability if it execs a program.
 //
-// In a binary that links cgo the runtime does not know every thread and
-// Drop returns an error wrapping ErrDropUnsupported; nothing is dropped.
+// Should the system refuse to run a call on every thread (ENOTSUP), Drop
+// returns an error wrapping ErrDropUnsupported and nothing is dropped.
 func Drop() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData // v3: two 32-bit halves, all zero
-	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET,
+	_, _, errno := psx.Syscall3(unix.SYS_CAPSET,
 		uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
 	return dropError(errno)
 }

@@ -77,18 +77,18 @@ func TestDropErrorMapping(t *testing.T) {
 }
 
 // TestDrop drops capabilities in a child process (this one keeps its own)
-// and relies on the child's exit status: see TestDropHelper. A binary that
-// links cgo (as -race builds do) cannot drop them: there the child must get
-// ErrDropUnsupported and keep its capabilities, and a copy of the test
-// binary built without cgo must drop them.
+// and relies on the child's exit status: see TestDropHelper. Both a binary
+// that links cgo (as `make build` and -race builds do; psx then runs the
+// call on every thread) and one built without cgo must drop them on every
+// thread: this test binary and a copy built with the other setting.
 func TestDrop(t *testing.T) {
 	needRoot(t)
-	if !linksCgo() {
-		expectDropHelper(t, os.Args[0], 0)
-		return
+	expectDropHelper(t, os.Args[0], 0)
+	if linksCgo() {
+		expectDropHelper(t, buildTestBinary(t, "0"), 0)
+	} else {
+		expectDropHelper(t, buildTestBinary(t, "1"), 0)
 	}
-	expectDropHelper(t, os.Args[0], exitDropUnsupported)
-	expectDropHelper(t, buildWithoutCgo(t), 0)
 }
 
 // linksCgo reports whether this binary links cgo, where AllThreadsSyscall
@@ -108,18 +108,18 @@ func expectDropHelper(t *testing.T, binary string, code int) {
 	}
 }
 
-// buildWithoutCgo builds this package's test binary with CGO_ENABLED=0.
-func buildWithoutCgo(t *testing.T) string {
+// buildTestBinary builds this package's test binary with CGO_ENABLED=cgo.
+func buildTestBinary(t *testing.T, cgo string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = "/usr/local/go/bin/go" // where this project's machines have it
 	}
-	bin := filepath.Join(t.TempDir(), "priv-nocgo.test")
+	bin := filepath.Join(t.TempDir(), "priv-cgo"+cgo+".test")
 	cmd := exec.Command(goTool, "test", "-c", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("cannot build a test binary without cgo: %v\n%s", err, out)
+		msg := fmt.Sprintf("cannot build a test binary with CGO_ENABLED=%s: %v\n%s", cgo, err, out)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

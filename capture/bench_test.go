@@ -1,0 +1,81 @@
+package capture
+
+import (
+	"testing"
+
+	"github.com/rawnet/rawnet/pcap"
+)
+
+func benchFormat(b *testing.B, format func(d *Decoder, dst []byte) []byte) {
+	frames := testPackets(b)
+	d := NewDecoder(pcap.Ethernet)
+	buf := make([]byte, 0, 64<<10)
+	for _, f := range frames { // grow option slices
+		d.Decode(f)
+		buf = format(d, buf[:0])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.Decode(frames[i%len(frames)])
+		buf = format(d, buf[:0])
+	}
+}
+
+func BenchmarkDecodeLine(b *testing.B) {
+	benchFormat(b, (*Decoder).AppendLine)
+}
+
+func BenchmarkDecodeVerbose(b *testing.B) {
+	benchFormat(b, (*Decoder).AppendVerbose)
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	benchFormat(b, (*Decoder).AppendJSON)
+}
+
+func BenchmarkDecodeOnly(b *testing.B) {
+	benchFormat(b, func(_ *Decoder, dst []byte) []byte { return dst })
+}
+
+func BenchmarkFilter(b *testing.B) {
+	prog, err := CompileFilter("host 198.18.5.2 and (udp port 5001 or icmp)", pcap.Ethernet, 0)
+	if err != nil {
+		b.Skip(err)
+	}
+	f, err := NewFilter(prog)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frames := testPackets(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		fr := frames[i%len(frames)]
+		f.Match(fr, len(fr))
+	}
+}
+
+// TestDecodeAllocations makes the zero-allocation promise part of the tests.
+func TestDecodeAllocations(t *testing.T) {
+	frames := testPackets(t)
+	d := NewDecoder(pcap.Ethernet)
+	buf := make([]byte, 0, 64<<10)
+	formats := map[string]func(*Decoder, []byte) []byte{
+		"line": (*Decoder).AppendLine, "verbose": (*Decoder).AppendVerbose, "json": (*Decoder).AppendJSON,
+	}
+	for name, format := range formats {
+		for _, f := range frames {
+			d.Decode(f)
+			buf = format(d, buf[:0])
+		}
+		for i, f := range frames {
+			n := testing.AllocsPerRun(20, func() {
+				d.Decode(f)
+				buf = format(d, buf[:0])
+			})
+			if n != 0 {
+				t.Errorf("%s: packet %d: %v allocations", name, i+1, n)
+			}
+		}
+	}
+}

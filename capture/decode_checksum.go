@@ -1,0 +1,103 @@
+package capture
+
+import "github.com/gopacket/gopacket/layers"
+
+// Checksums verified without allocating: the one's-complement sum of the
+// bytes (with the IPv4/IPv6 pseudo-header for UDP, TCP and ICMPv6).
+
+type csumStatus uint8
+
+const (
+	csumCorrect   csumStatus = iota
+	csumIncorrect            // the sum does not check out
+	csumNone                 // UDP over IPv4 with checksum 0: not computed
+	csumPartial              // the segment was not captured whole
+)
+
+func sum16(b []byte, s uint32) uint32 {
+	for len(b) >= 2 {
+		s += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
+}
+
+// verify checks a checksum stored in field over a message whose sum
+// (including the field) is s, and returns the value the field should hold.
+func verify(s uint32, field uint16) (csumStatus, uint16) {
+	if fold(s) == 0xffff {
+		return csumCorrect, field
+	}
+	// The sum without the field, complemented, is what it should be.
+	without := uint32(fold(s)) + uint32(^field)
+	return csumIncorrect, ^fold(without)
+}
+
+func (s *stack) ipv4HeaderChecksum() (csumStatus, uint16) {
+	h := s.ip4.Contents
+	if len(h) < 20 {
+		return csumPartial, 0
+	}
+	return verify(sum16(h, 0), s.ip4.Checksum)
+}
+
+// pseudoSum is the sum of the pseudo-header of the network layer for a
+// transport segment of length n and protocol proto.
+func (s *stack) pseudoSum(proto layers.IPProtocol, n int) uint32 {
+	var sum uint32
+	if s.order[s.netIndex()].kind == kindIPv4 {
+		sum = sum16(s.ip4.SrcIP, 0)
+		sum = sum16(s.ip4.DstIP, sum)
+	} else {
+		sum = sum16(s.ip6.SrcIP, 0)
+		sum = sum16(s.ip6.DstIP, sum)
+	}
+	return sum + uint32(proto) + uint32(n)
+}
+
+// segmentChecksum checks the checksum of a transport layer whose header
+// is hdr and whose payload follows it: when the whole segment was captured.
+func (s *stack) segmentChecksum(proto layers.IPProtocol, hdr, payload []byte, field uint16) (csumStatus, uint16) {
+	n := len(hdr) + len(payload)
+	if n != s.l4Len || s.fragment || s.netIndex() < 0 {
+		return csumPartial, 0
+	}
+	// Headers have even lengths, so summing hdr and payload apart is the
+	// same as summing them together.
+	sum := sum16(hdr, s.pseudoSum(proto, n))
+	sum = sum16(payload, sum)
+	return verify(sum, field)
+}
+
+func (s *stack) udpChecksum() (csumStatus, uint16) {
+	if s.udp.Checksum == 0 && s.order[s.netIndex()].kind == kindIPv4 {
+		return csumNone, 0
+	}
+	return s.segmentChecksum(layers.IPProtocolUDP, s.udp.Contents, s.udp.Payload, s.udp.Checksum)
+}
+
+func (s *stack) tcpChecksum() (csumStatus, uint16) {
+	return s.segmentChecksum(layers.IPProtocolTCP, s.tcp.Contents, s.tcp.Payload, s.tcp.Checksum)
+}
+
+func (s *stack) icmp6Checksum() (csumStatus, uint16) {
+	return s.segmentChecksum(layers.IPProtocolICMPv6, s.icmp6.Contents, s.icmp6.Payload, s.icmp6.Checksum)
+}
+
+func (s *stack) icmp4Checksum() (csumStatus, uint16) {
+	ic := &s.icmp4
+	if len(ic.Contents)+len(ic.Payload) != s.l4Len || s.fragment {
+		return csumPartial, 0
+	}
+	return verify(sum16(ic.Payload, sum16(ic.Contents, 0)), ic.Checksum)
+}

@@ -152,3 +152,22 @@ func TestStrftime(t *testing.T) {
 		t.Errorf("strftime: %q, want %q", got, want)
 	}
 }
+
+func TestRotatorWritesWithoutAllocating(t *testing.T) {
+	for _, name := range []string{"a.pcap", "a.pcapng"} {
+		r, err := NewRotator(RotateConfig{Path: filepath.Join(t.TempDir(), name), Link: Ethernet, FileSize: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, 100)
+		allocs := testing.AllocsPerRun(1000, func() {
+			if err := r.WritePacket(ts0, data, 150, DirOutbound); err != nil {
+				t.Fatal(err)
+			}
+		})
+		r.Close()
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per packet", name, allocs)
+		}
+	}
+}

@@ -451,3 +451,36 @@ func TestCaptureBadInputExitsTwoWithOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestCaptureWithoutCapNetRawSaysHowToFixIt(t *testing.T) {
+	labtest.RequireRoot(t)
+	// Root without CAP_NET_RAW in its bounding set has none after exec.
+	r := rawnetCmd(t, exec.Command("setpriv", "--bounding-set", "-net_raw", captureBin(t), "capture", "-i", "lo"))
+	if r.code != 2 || !strings.Contains(r.stderr, "CAP_NET_RAW") || !strings.Contains(r.stderr, "setcap") {
+		t.Errorf("exit %d, stderr %q: want exit 2 and the priv.Hint message", r.code, r.stderr)
+	}
+}
+
+// TestCapturePacketBufferedSurvivesKill: with -U every packet is in the
+// file as soon as it is captured, so a capture killed with SIGKILL (no
+// chance to flush) leaves them all; without -U they would still sit in
+// its 64 KiB buffer.
+func TestCapturePacketBufferedSurvivesKill(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	file := filepath.Join(t.TempDir(), "u.pcap")
+	c := startCapture(t, l.Dst, "-i", l.Dst.Ifaces[0].Name, "-U", "-w", file, "udp port 7060")
+	sendUDPFrom(t, l.Src, netip.AddrPortFrom(l.Dst.Addr4, 7060), 25, 100, 0)
+	// The packets reach the file a block timeout (100ms) after they came.
+	want := int64(24 + 25*(16+142))
+	for i := 0; i < 100; i++ {
+		if st, err := os.Stat(file); err == nil && st.Size() >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.wait(t, syscall.SIGKILL)
+	if seqs := udpSeqs(t, file); len(seqs) != 25 || seqs[24] != 24 {
+		t.Errorf("after SIGKILL the -U file holds datagrams %v, want 0..24", seqs)
+	}
+}

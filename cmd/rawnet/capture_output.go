@@ -154,9 +154,11 @@ func (s *captureSink) writeCounts(st capture.Stats) {
 }
 
 // flush pushes printed packets out; the capture calls it when idle.
+// Files are left to their buffers, as tcpdump does (-U writes each
+// packet at once).
 func (s *captureSink) flush() error {
 	if s.rot != nil {
-		return s.rot.Flush()
+		return nil
 	}
 	return s.w.Flush()
 }

@@ -13,10 +13,15 @@ const (
 	opLdAbsW  = 0x20 // ld [k] (32 bits)
 	opRetK    = 0x06
 	opJeqK    = 0x15
+	opJa      = 0x05 // jmp +k
+	opLdLen   = 0x80 // ld #pktlen
+	opLdxLen  = 0x81
+	opAddK    = 0x04 // add #k
 	classMask = 0x07
 	modeMask  = 0xe0
 	classLd   = 0x00
 	classLdx  = 0x01
+	classJmp  = 0x05
 	classRet  = 0x06
 	modeAbs   = 0x20
 	modeInd   = 0x40
@@ -100,13 +105,25 @@ func directionTest(dir Direction, loIndex int) []bpf.RawInstruction {
 // uncook rewrites a program compiled for LINKTYPE_LINUX_SLL2 to run on
 // packets without the SLL2 header, as the kernel sees them on a
 // SOCK_DGRAM socket: packet offsets move down by the header's length,
-// loads of header fields become ancillary loads, and the lengths the
-// program returns shrink by the header's length.
+// loads of header fields become ancillary loads, a load of the packet
+// length gets the header's length added (an instruction more, jumps
+// adjusted), and the lengths the program returns shrink by it.
 func uncook(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
-	out := make([]bpf.RawInstruction, len(prog))
+	// at[i] is where instruction i lands; a length load takes two.
+	at := make([]int, len(prog)+1)
+	for i, ins := range prog {
+		at[i+1] = at[i] + 1
+		if ins.Op == opLdLen {
+			at[i+1]++
+		}
+	}
+	out := make([]bpf.RawInstruction, 0, at[len(prog)])
 	for i, ins := range prog {
 		switch ins.Op & classMask {
 		case classLd, classLdx:
+			if ins.Op == opLdxLen {
+				return nil, fmt.Errorf("capture: filter instruction %d: ldx len has no equivalent on -i any", i)
+			}
 			var err error
 			if ins, err = uncookLoad(ins); err != nil {
 				return nil, fmt.Errorf("capture: filter instruction %d: %w", i, err)
@@ -115,10 +132,39 @@ func uncook(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
 			if ins.Op&0x18 == 0 && ins.K != 0 { // ret #k
 				ins.K -= min(ins.K-1, sll2HeaderLen)
 			}
+		case classJmp:
+			var err error
+			if ins, err = moveJump(ins, i, at); err != nil {
+				return nil, err
+			}
 		}
-		out[i] = ins
+		out = append(out, ins)
+		if ins.Op == opLdLen {
+			out = append(out, bpf.RawInstruction{Op: opAddK, K: sll2HeaderLen})
+		}
 	}
 	return out, nil
+}
+
+// moveJump retargets jump i of a program whose instructions moved to at.
+func moveJump(ins bpf.RawInstruction, i int, at []int) (bpf.RawInstruction, error) {
+	from, last := at[i]+1, len(at)-2
+	if ins.Op == opJa {
+		if uint64(i)+1+uint64(ins.K) > uint64(last) {
+			return ins, fmt.Errorf("capture: filter jump %d goes past the end", i)
+		}
+		ins.K = uint32(at[i+1+int(ins.K)] - from)
+		return ins, nil
+	}
+	if i+1+int(max(ins.Jt, ins.Jf)) > last {
+		return ins, fmt.Errorf("capture: filter jump %d goes past the end", i)
+	}
+	jt, jf := at[i+1+int(ins.Jt)]-from, at[i+1+int(ins.Jf)]-from
+	if jt > 255 || jf > 255 {
+		return ins, fmt.Errorf("capture: filter jump %d too long once adjusted for -i any", i)
+	}
+	ins.Jt, ins.Jf = uint8(jt), uint8(jf)
+	return ins, nil
 }
 
 func uncookLoad(ins bpf.RawInstruction) (bpf.RawInstruction, error) {

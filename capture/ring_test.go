@@ -171,6 +171,32 @@ func TestUncookMovesOffsetsAndMapsHeaderFields(t *testing.T) {
 	if _, err := uncook(toRaw([]rawIns{{opLdAbsW | sizeB, 0, 0, 12}})); err == nil {
 		t.Error("a load of the link-layer address was accepted")
 	}
+	if _, err := uncook(toRaw([]rawIns{{opJeqK, 5, 0, 1}, {opRetK, 0, 0, 0}})); err == nil {
+		t.Error("a jump past the end was accepted")
+	}
+	// libpcap's "greater 100": the length the kernel sees lacks the SLL2
+	// header, so 20 is added, and the jumps over that move.
+	got, err = uncook(toRaw([]rawIns{
+		{opLdLen, 0, 0, 0},
+		{0x35, 0, 1, 100}, // jge #100
+		{opRetK, 0, 0, 262144},
+		{opRetK, 0, 0, 0},
+	}))
+	want = []rawIns{
+		{opLdLen, 0, 0, 0},
+		{opAddK, 0, 0, 20},
+		{0x35, 0, 1, 100},
+		{opRetK, 0, 0, 262144 - 20},
+		{opRetK, 0, 0, 0},
+	}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("greater 100: %v, %v", got, err)
+	}
+	for i := range want {
+		if g := got[i]; g.Op != want[i].op || g.K != want[i].k || g.Jt != want[i].jt || g.Jf != want[i].jf {
+			t.Errorf("greater 100, instruction %d: %+v, want %+v", i, g, want[i])
+		}
+	}
 }
 
 type rawIns struct {

@@ -484,3 +484,18 @@ func TestCapturePacketBufferedSurvivesKill(t *testing.T) {
 		t.Errorf("after SIGKILL the -U file holds datagrams %v, want 0..24", seqs)
 	}
 }
+
+// TestCaptureAnyLengthFilter: on -i any, "greater N" counts the cooked
+// header as tcpdump's does: a UDP datagram of 70 bytes is 98 bytes of IP,
+// 118 with the header, so it passes "greater 110"; one of 50 does not.
+func TestCaptureAnyLengthFilter(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	c := startCapture(t, l.Dst, "-i", "any", "-Q", "in", "--duration", "1.5", "udp and greater 110")
+	sendUDPFrom(t, l.Src, netip.AddrPortFrom(l.Dst.Addr4, 7070), 10, 50, 0)
+	sendUDPFrom(t, l.Src, netip.AddrPortFrom(l.Dst.Addr4, 7070), 10, 70, 0)
+	r := c.wait(t, nil)
+	if n := strings.Count(r.stdout, ".7070: UDP, length 70"); n != 10 || strings.Count(r.stdout, "\n") != 10 {
+		t.Errorf("exit %d: %d datagrams of 70 bytes, want 10 and nothing else:\n%s", r.code, n, r.stdout)
+	}
+}

@@ -133,6 +133,8 @@ type Decoder struct {
 	inner stack
 	// ifNames caches interface names by index for Linux cooked v2 lines.
 	ifNames map[uint32]string
+	// linkErr is Decode's error for every packet of an unsupported link type.
+	linkErr error
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the
@@ -145,6 +147,9 @@ var ErrUnsupportedLink = errors.New("capture: unsupported link type")
 func NewDecoder(link pcap.LinkType) *Decoder {
 	d := &Decoder{link: link, first: firstKind(link)}
 	d.outer.quoted = &d.inner
+	if d.first == kindNone {
+		d.linkErr = fmt.Errorf("%w: %v", ErrUnsupportedLink, link)
+	}
 	return d
 }
 
@@ -181,7 +186,7 @@ func (d *Decoder) Decode(data []byte) error {
 		d.outer.reset()
 		d.outer.add(kindPayload, 0)
 		d.outer.payload = data
-		return fmt.Errorf("%w: %v", ErrUnsupportedLink, d.link)
+		return d.linkErr
 	}
 	d.outer.decode(data, d.first, true)
 	return d.outer.err
@@ -438,7 +443,10 @@ func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
 	ip.SrcIP, ip.DstIP = data[8:24], data[24:40]
 	ip.HopByHop = nil
 	payload := data[40:]
-	if ip.Length != 0 { // 0: a jumbogram, whose length is in a hop-by-hop option
+	switch {
+	case ip.Length == 0 && ip.NextHeader != layers.IPProtocolIPv6HopByHop:
+		payload = payload[:0] // nothing but link-layer padding
+	case ip.Length != 0: // 0 with hop-by-hop: a jumbogram, its length in an option
 		if int(ip.Length) <= len(payload) {
 			payload = payload[:ip.Length]
 		} else {
@@ -449,7 +457,7 @@ func (s *stack) decodeIPv6(data []byte) (kind, []byte, error) {
 	s.add(kindIPv6, 0)
 	s.ipProto = ip.NextHeader
 	s.l4Len = int(ip.Length)
-	if ip.Length == 0 {
+	if ip.Length == 0 && ip.NextHeader == layers.IPProtocolIPv6HopByHop {
 		s.l4Len = len(payload)
 	}
 	s.l4 = payload

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestTruncatedShown(t *testing.T) {
 	if err := d.Decode(f[:14+20+10]); err == nil {
 		t.Fatal("no error for a cut TCP header")
 	}
-	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567: [|tcp]"; got != want {
+	if got, want := string(d.AppendLine(nil)), "IP 198.18.0.1.33434 > 198.18.5.2.34567:  [|tcp]"; got != want {
 		t.Errorf("line = %q, want %q", got, want)
 	}
 	if v := string(d.AppendVerbose(nil)); !strings.Contains(v, "[Malformed or truncated packet]") || !strings.Contains(v, "Layer: tcp") {
@@ -154,6 +155,19 @@ func TestSLL2Lines(t *testing.T) {
 		if got := stripQuote(string(d.AppendLine(nil))); got != want[i] {
 			t.Errorf("packet %d:\n got  %s\n want %s", i+1, got, want[i])
 		}
+	}
+}
+
+func TestUnsupportedLink(t *testing.T) {
+	d := NewDecoder(pcap.LinkType(147))
+	if err := d.Decode([]byte{1, 2, 3}); !errors.Is(err, ErrUnsupportedLink) {
+		t.Errorf("err = %v", err)
+	}
+	if got, want := string(d.AppendLine(nil)), "unsupported link type 147, length 3"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	if got := string(d.AppendJSON(nil)); got != `[{"layer":"payload","data":"010203"}]` {
+		t.Errorf("json %s", got)
 	}
 }
 

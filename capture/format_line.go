@@ -204,6 +204,12 @@ func (s *stack) appendIP(b []byte, j int) []byte {
 	if j == s.n {
 		return s.appendNoTransport(b, src, dst, addrs)
 	}
+	if s.ipProto == layers.IPProtocolNoNextHeader {
+		if addrs {
+			b = appendIPPair(b, src, dst)
+		}
+		return append(b, "no next header"...)
+	}
 	switch s.order[j].kind {
 	case kindUDP:
 		b = s.appendUDP(b, src, dst, addrs)
@@ -245,7 +251,7 @@ func (s *stack) appendNoTransport(b []byte, src, dst []byte, addrs bool) []byte 
 			b = appendEndpoint(b, src, be.Uint16(s.payload), addrs)
 			b = append(b, " > "...)
 			b = appendEndpoint(b, dst, be.Uint16(s.payload[2:]), addrs)
-			b = append(b, ": "...)
+			b = append(b, ":  "...)
 		} else if addrs {
 			b = appendIPPair(b, src, dst)
 		}
@@ -284,17 +290,43 @@ func appendExtName(b []byte, e *ip6Ext) []byte {
 	case layers.IPProtocolIPv6Destination:
 		return append(b, "DSTOPT "...)
 	case layers.IPProtocolIPv6Routing:
-		b = append(b, "srcrt (len="...)
-		b = strconv.AppendUint(b, uint64(e.data[1]), 10)
-		if len(e.data) >= 4 {
-			b = append(b, ", type="...)
-			b = strconv.AppendUint(b, uint64(e.data[2]), 10)
-			b = append(b, ", segleft="...)
-			b = strconv.AppendUint(b, uint64(e.data[3]), 10)
-		}
-		return append(b, ") "...)
+		return appendRoutingHeader(b, e.data)
 	}
 	return b
+}
+
+// appendRoutingHeader writes an IPv6 routing header as tcpdump does:
+// "RT6 (len=2, type=0 [Deprecated], segleft=1, [0]fd00::9) ".
+func appendRoutingHeader(b []byte, h []byte) []byte {
+	b = append(b, "RT6 (len="...)
+	b = strconv.AppendUint(b, uint64(h[1]), 10)
+	if len(h) < 8 {
+		return append(b, ") "...)
+	}
+	b = append(b, ", type="...)
+	b = strconv.AppendUint(b, uint64(h[2]), 10)
+	if h[2] == 0 {
+		b = append(b, " [Deprecated]"...)
+	}
+	b = append(b, ", segleft="...)
+	b = strconv.AppendUint(b, uint64(h[3]), 10)
+	switch h[2] {
+	case 0:
+	case 4: // segment routing
+		b = append(b, ", last-entry="...)
+		b = strconv.AppendUint(b, uint64(h[4]), 10)
+		b = append(b, ", tag="...)
+		b = strconv.AppendUint(b, uint64(be.Uint16(h[6:])), 16)
+	default:
+		return append(b, ") "...)
+	}
+	for i, off := 0, 8; off+16 <= len(h); i, off = i+1, off+16 {
+		b = append(b, ", ["...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ']')
+		b = appendIP(b, h[off:off+16])
+	}
+	return append(b, ") "...)
 }
 
 func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,9 @@ import (
 func tcpdumpLines(t *testing.T, path string, args ...string) []string {
 	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tcpdump not installed (scripts/deps.sh installs it)")
+		}
 		t.Skip("tcpdump not installed (scripts/deps.sh installs it)")
 	}
 	cmd := exec.Command("tcpdump", append([]string{"-nn", "-S", "-r", path}, args...)...)
@@ -35,7 +39,7 @@ func tcpdumpLines(t *testing.T, path string, args ...string) []string {
 // stripQuote removes the bracketed quoted packet rawnet appends to ICMP
 // errors, which tcpdump -nn does not print.
 func stripQuote(line string) string {
-	if i := strings.Index(line, " ["); i >= 0 && strings.HasSuffix(line, "]") && !strings.Contains(line[:i], "[|") {
+	if i := strings.Index(line, " [IP"); i >= 0 && strings.HasSuffix(line, "]") {
 		return line[:i]
 	}
 	return line

@@ -21,11 +21,29 @@ type readStats struct {
 	protos      protoCounts
 	talkers     map[netip.Addr]*talker
 	icmpTypes   map[icmpKind]int
-	echoes      map[echoKey]time.Time // requests waiting for a reply
+	echoes      map[echoKey]time.Time // echo requests by addresses, id and sequence
+	replies     []echoReply
 	pings       map[addrPair]*pingStat
 	probes      map[capture.ProbeKey]probe // every packet an ICMP error could quote
+	errors      []icmpError
 	hops        map[hopKey]*hopStat
 	unmatched   int // ICMP errors quoting no packet in the file
+}
+
+// Replies and errors are matched to requests and probes once the whole
+// file is read: files written by programs (rawnet's own --write among
+// them) do not always hold a reply after its request.
+
+type echoReply struct {
+	key echoKey // as the request's
+	at  time.Time
+}
+
+type icmpError struct {
+	quoted    capture.Summary
+	responder netip.Addr
+	typ, code uint8
+	at        time.Time
 }
 
 type protoCounts struct {
@@ -115,17 +133,32 @@ func (s *readStats) packet(_ int, p *pcap.Packet, d *capture.Decoder) error {
 	}
 	switch {
 	case sum.ICMPError:
-		s.matchError(&sum, d, p.Timestamp)
+		if q, ok := d.Quoted(); ok && q.Network != 0 {
+			s.errors = append(s.errors, icmpError{q, sum.Src, sum.ICMPType, sum.ICMPCode, p.Timestamp})
+		} else {
+			s.unmatched++
+		}
 	case sum.ICMP && isEchoRequest(&sum):
-		s.echoes[echoKey{sum.Src, sum.Dst, sum.ICMPID, sum.ICMPSeq}] = p.Timestamp
-		s.ping(sum.Src, sum.Dst).requests++
-		s.probes[sum.Key] = probe{p.Timestamp, sum.TTL}
+		k := echoKey{sum.Src, sum.Dst, sum.ICMPID, sum.ICMPSeq}
+		if _, dup := s.echoes[k]; !dup {
+			s.echoes[k] = p.Timestamp
+			s.ping(sum.Src, sum.Dst).requests++
+		}
+		s.addProbe(&sum, p.Timestamp)
 	case sum.ICMP && isEchoReply(&sum):
-		s.matchEcho(&sum, p.Timestamp)
+		s.replies = append(s.replies, echoReply{echoKey{sum.Dst, sum.Src, sum.ICMPID, sum.ICMPSeq}, p.Timestamp})
 	default:
-		s.probes[sum.Key] = probe{p.Timestamp, sum.TTL}
+		s.addProbe(&sum, p.Timestamp)
 	}
 	return nil
+}
+
+// addProbe remembers a packet an ICMP error may quote (the first of
+// identical ones).
+func (s *readStats) addProbe(sum *capture.Summary, at time.Time) {
+	if _, dup := s.probes[sum.Key]; !dup {
+		s.probes[sum.Key] = probe{at, sum.TTL}
+	}
 }
 
 func isEchoRequest(s *capture.Summary) bool {
@@ -176,52 +209,51 @@ func (s *readStats) ping(src, dst netip.Addr) *pingStat {
 	return ps
 }
 
-func (s *readStats) matchEcho(sum *capture.Summary, at time.Time) {
-	k := echoKey{sum.Dst, sum.Src, sum.ICMPID, sum.ICMPSeq}
-	sent, ok := s.echoes[k]
-	ps := s.pings[addrPair{sum.Dst, sum.Src}]
-	if !ok || ps == nil {
-		if ps != nil {
-			ps.duplicates++
+// match pairs ICMP errors with the probes they quote, then echo replies
+// with their requests. An echo request answered by an ICMP error was a
+// traceroute probe, not a ping whose reply went missing.
+func (s *readStats) match() {
+	for i := range s.errors {
+		e := &s.errors[i]
+		q := &e.quoted
+		pr, ok := s.probes[q.Key]
+		if !ok {
+			s.unmatched++
+			continue
 		}
-		return
-	}
-	delete(s.echoes, k)
-	ps.replies++
-	ps.rtt.Add(at.Sub(sent))
-}
-
-// matchError matches an ICMP error to the probe it quotes.
-func (s *readStats) matchError(sum *capture.Summary, d *capture.Decoder, at time.Time) {
-	q, ok := d.Quoted()
-	if !ok || q.Network == 0 {
-		s.unmatched++
-		return
-	}
-	pr, ok := s.probes[q.Key]
-	if !ok {
-		s.unmatched++
-		return
-	}
-	if q.ICMP && isEchoRequest(&q) {
-		// A traceroute probe, not a ping whose reply went missing.
-		k := echoKey{q.Src, q.Dst, q.ICMPID, q.ICMPSeq}
-		if _, waiting := s.echoes[k]; waiting {
-			delete(s.echoes, k)
-			s.ping(q.Src, q.Dst).requests--
+		if q.ICMP && isEchoRequest(q) {
+			k := echoKey{q.Src, q.Dst, q.ICMPID, q.ICMPSeq}
+			if _, waiting := s.echoes[k]; waiting {
+				delete(s.echoes, k)
+				s.ping(q.Src, q.Dst).requests--
+			}
 		}
+		k := hopKey{q.Src, q.Dst, q.Proto, pr.ttl, e.responder, e.typ, e.code}
+		h := s.hops[k]
+		if h == nil {
+			h = &hopStat{}
+			s.hops[k] = h
+		}
+		h.replies++
+		h.rtt.Add(e.at.Sub(pr.at))
 	}
-	k := hopKey{q.Src, q.Dst, q.Proto, pr.ttl, sum.Src, sum.ICMPType, sum.ICMPCode}
-	h := s.hops[k]
-	if h == nil {
-		h = &hopStat{}
-		s.hops[k] = h
+	for _, r := range s.replies {
+		sent, ok := s.echoes[r.key]
+		ps := s.pings[addrPair{r.key.src, r.key.dst}]
+		if !ok || ps == nil {
+			if ps != nil {
+				ps.duplicates++
+			}
+			continue
+		}
+		delete(s.echoes, r.key) // a second reply is a duplicate
+		ps.replies++
+		ps.rtt.Add(r.at.Sub(sent))
 	}
-	h.replies++
-	h.rtt.Add(at.Sub(pr.at))
 }
 
 func (s *readStats) finish(out *bufio.Writer) error {
+	s.match()
 	r := s.report()
 	if s.json {
 		b, err := json.Marshal(r)

@@ -199,6 +199,15 @@ func Frames() [][]byte {
 	add(serialize(eth6(), ip6(net.ParseIP("fe80::1"), net.ParseIP("ff02::16"), layers.IPProtocolIPv6HopByHop),
 		gopacket.Payload([]byte{byte(layers.IPProtocolICMPv6), 0, 5, 2, 0, 0, 1, 0}),
 		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(143, 0)}, gopacket.Payload(mld)))
+	// IPv6 routing headers (type 0 and segment routing), an unknown next
+	// header, no next header, and a TCP header cut short.
+	rt0 := append([]byte{byte(layers.IPProtocolUDP), 2, 0, 1, 0, 0, 0, 0}, v6R...)
+	srh := append([]byte{byte(layers.IPProtocolUDP), 2, 4, 0, 0, 0, 0, 0}, v6R...)
+	add(serialize(eth6(), ip6(v6A, v6B, layers.IPProtocolIPv6Routing), gopacket.Payload(rt0), &layers.UDP{SrcPort: 1000, DstPort: 2000}, payload(3)))
+	add(serialize(eth6(), ip6(v6A, v6B, layers.IPProtocolIPv6Routing), gopacket.Payload(srh), &layers.UDP{SrcPort: 1000, DstPort: 2000}, payload(3)))
+	add(serialize(eth6(), ip6(v6A, v6B, 253), payload(3)))
+	add(serialize(eth6(), ip6(v6A, v6B, layers.IPProtocolNoNextHeader)))
+	add(serialize(eth6(), ip6(v6A, v6B, layers.IPProtocolTCP), payload(10)))
 	return out
 }
 

@@ -498,4 +498,10 @@ func TestCaptureAnyLengthFilter(t *testing.T) {
 	if n := strings.Count(r.stdout, ".7070: UDP, length 70"); n != 10 || strings.Count(r.stdout, "\n") != 10 {
 		t.Errorf("exit %d: %d datagrams of 70 bytes, want 10 and nothing else:\n%s", r.code, n, r.stdout)
 	}
+	// Lines on any say the interface and direction, once, as tcpdump's.
+	for _, line := range lines(r.stdout) {
+		if f := strings.Fields(line); len(f) < 4 || f[1] != l.Dst.Ifaces[0].Name || f[2] != "In" || f[3] != "IP" {
+			t.Errorf("line %q: want TIME %s In IP ...", line, l.Dst.Ifaces[0].Name)
+		}
+	}
 }

@@ -25,18 +25,16 @@ type captureSink struct {
 	count    int
 	captured int
 	buf      []byte
-	cooked   bool           // -i any: say which interface and direction
-	names    map[int]string // interface index -> name
+	names    map[int]string // interface index -> name, for --json
 }
 
 func newCaptureSink(stdout io.Writer, h *capture.Handle, job *captureJob) (*captureSink, error) {
 	s := &captureSink{
-		w:      bufio.NewWriterSize(stdout, 64<<10),
-		mode:   job.out,
-		count:  job.count,
-		buf:    make([]byte, 0, 64<<10),
-		cooked: h.LinkType() == pcap.LinuxSLL2,
-		names:  map[int]string{},
+		w:     bufio.NewWriterSize(stdout, 64<<10),
+		mode:  job.out,
+		count: job.count,
+		buf:   make([]byte, 0, 64<<10),
+		names: map[int]string{},
 	}
 	if job.rot.Path != "" {
 		rc := job.rot
@@ -83,10 +81,7 @@ func (s *captureSink) print(p *capture.Packet) error {
 	} else {
 		b = appendClock(b, p.Timestamp)
 		b = append(b, ' ')
-		if s.cooked {
-			b = s.appendInterface(b, p)
-		}
-		b = s.dec.AppendLine(b)
+		b = s.dec.AppendLine(b) // on -i any with the interface and direction
 		b = append(b, '\n')
 		if s.mode.verbose {
 			b = s.dec.AppendVerbose(b)
@@ -98,19 +93,6 @@ func (s *captureSink) print(p *capture.Packet) error {
 	s.buf = b
 	_, err := s.w.Write(b)
 	return err
-}
-
-// appendInterface appends "eth0 In  " or "eth0 Out ", as tcpdump -i any.
-func (s *captureSink) appendInterface(b []byte, p *capture.Packet) []byte {
-	if name, ok := s.names[p.IfIndex]; ok {
-		b = append(b, name...)
-	} else {
-		b = strconv.AppendInt(b, int64(p.IfIndex), 10)
-	}
-	if p.Outgoing {
-		return append(b, " Out "...)
-	}
-	return append(b, " In  "...)
 }
 
 func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {

@@ -505,3 +505,26 @@ func TestCaptureAnyLengthFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureIntervalFileCountEndsTheCapture: -G 1 -W 2 ends the capture
+// by itself when a third interval would begin, with two complete files.
+func TestCaptureIntervalFileCountEndsTheCapture(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	dir := t.TempDir()
+	c := startCapture(t, l.Dst, "-i", l.Dst.Ifaces[0].Name, "-w", filepath.Join(dir, "w%s.pcap"), "-G", "1", "-W", "2", "udp port 7080")
+	// 30 datagrams at least 100ms apart: the 21st comes 2 s or more after
+	// the first, when the capture has been running longer, so it is in a
+	// third interval and ends the capture.
+	sendUDPFrom(t, l.Src, netip.AddrPortFrom(l.Dst.Addr4, 7080), 30, 50, 100*time.Millisecond)
+	r := c.wait(t, nil)
+	captured, _, _ := captureCounts(t, r)
+	files, _ := filepath.Glob(filepath.Join(dir, "w*.pcap"))
+	if r.code != 0 || len(files) != 2 {
+		t.Fatalf("exit %d, files %v: want exit 0 and 2 files\n%s", r.code, files, r.stderr)
+	}
+	n := len(udpSeqs(t, files[0])) + len(udpSeqs(t, files[1]))
+	if n != captured || captured < 1 || captured > 20 {
+		t.Errorf("the files hold %d datagrams, the capture reports %d; want the same, 1 to 20", n, captured)
+	}
+}

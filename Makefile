@@ -33,14 +33,15 @@ test: deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./...
 
 # Go benchmarks with allocation counts, then rawnet against the peer tools
-# (iputils ping, fping, nmap, traceroute, mtr, sockperf, hping3, nping) in
-# throwaway labs.
+# (iputils ping, fping, nmap, traceroute, mtr, sockperf, hping3, nping,
+# tcpdump) in throwaway labs.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
 	./scripts/bench-trace.sh $(BIN)
 	./scripts/bench-send.sh $(BIN)
 	./scripts/bench-read.sh $(BIN)
+	./scripts/bench-capture.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

@@ -76,6 +76,7 @@ func commands() []*cli.Command {
 		udpCommand(),
 		sendCommand(),
 		decodeCommand(),
+		captureCommand(),
 		readCommand(),
 	}
 }
@@ -94,6 +95,16 @@ func usageErrorf(format string, a ...any) error {
 type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// firstErr is the first error that is not nil.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()

@@ -188,15 +188,6 @@ func runSend(c *cli.Context) error {
 	return nil
 }
 
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
 func createSendPcap(o sendOptions, plan *craft.Plan) (*pcap.File, error) {
 	if o.write == "" {
 		return nil, nil

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/pcap"
+)
+
+// outputMode is how packets are printed.
+type outputMode struct{ verbose, hex, json, quiet bool }
+
+// captureSink takes every captured packet: into the -w files, or printed
+// to a buffered stdout that is flushed whenever the capture waits for the
+// kernel. Nothing in it allocates per packet.
+type captureSink struct {
+	w        *bufio.Writer
+	rot      *pcap.Rotator
+	dec      *capture.Decoder
+	mode     outputMode
+	count    int
+	captured int
+	buf      []byte
+	names    map[int]string // interface index -> name, for --json
+}
+
+func newCaptureSink(stdout io.Writer, h *capture.Handle, job *captureJob) (*captureSink, error) {
+	s := &captureSink{
+		w:     bufio.NewWriterSize(stdout, 64<<10),
+		mode:  job.out,
+		count: job.count,
+		buf:   make([]byte, 0, 64<<10),
+		names: map[int]string{},
+	}
+	if job.rot.Path != "" {
+		rc := job.rot
+		rc.Link, rc.IfName = h.LinkType(), h.Interface()
+		r, err := pcap.NewRotator(rc)
+		if err != nil {
+			return nil, err
+		}
+		s.rot = r
+		return s, nil
+	}
+	s.dec = capture.NewDecoder(h.LinkType())
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, ifi := range ifs {
+			s.names[ifi.Index] = ifi.Name
+		}
+	}
+	return s, nil
+}
+
+// packet is the capture's callback.
+func (s *captureSink) packet(p *capture.Packet) error {
+	if s.rot != nil {
+		if err := s.rot.WritePacket(p.Timestamp, p.Data, p.Length, p.Direction()); err != nil {
+			return err
+		}
+	} else if !s.mode.quiet {
+		if err := s.print(p); err != nil {
+			return err
+		}
+	}
+	s.captured++
+	if s.count > 0 && s.captured >= s.count {
+		return capture.ErrStop
+	}
+	return nil
+}
+
+func (s *captureSink) print(p *capture.Packet) error {
+	s.dec.Decode(p.Data) // a partial decode is shown as such
+	b := s.buf[:0]
+	if s.mode.json {
+		b = s.appendJSON(b, p)
+	} else {
+		b = appendClock(b, p.Timestamp)
+		b = append(b, ' ')
+		b = s.dec.AppendLine(b) // on -i any with the interface and direction
+		b = append(b, '\n')
+		if s.mode.verbose {
+			b = s.dec.AppendVerbose(b)
+		}
+		if s.mode.hex { // tcpdump -x: without the link-layer header
+			b = capture.AppendHexDump(b, s.dec.NetworkData())
+		}
+	}
+	s.buf = b
+	_, err := s.w.Write(b)
+	return err
+}
+
+func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {
+	b = append(b, `{"type":"packet","time":"`...)
+	b = p.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","len":`...)
+	b = strconv.AppendInt(b, int64(p.Length), 10)
+	b = append(b, `,"caplen":`...)
+	b = strconv.AppendInt(b, int64(len(p.Data)), 10)
+	b = append(b, `,"ifindex":`...)
+	b = strconv.AppendInt(b, int64(p.IfIndex), 10)
+	if name, ok := s.names[p.IfIndex]; ok {
+		b = append(b, `,"iface":`...)
+		b = appendJSONString(b, name)
+	}
+	if p.Outgoing {
+		b = append(b, `,"dir":"out"`...)
+	} else {
+		b = append(b, `,"dir":"in"`...)
+	}
+	b = append(b, `,"summary":"`...)
+	mark := len(b)
+	b = s.dec.AppendLine(b)
+	b = escapeJSONTail(b, mark)
+	b = append(b, `","layers":`...)
+	b = s.dec.AppendJSON(b)
+	return append(b, "}\n"...)
+}
+
+// writeCounts ends --json output with the counts.
+func (s *captureSink) writeCounts(st capture.Stats) {
+	b := append(s.buf[:0], `{"type":"summary","captured":`...)
+	b = strconv.AppendInt(b, int64(s.captured), 10)
+	b = append(b, `,"received":`...)
+	b = strconv.AppendUint(b, st.Packets, 10)
+	b = append(b, `,"dropped":`...)
+	b = strconv.AppendUint(b, st.Drops, 10)
+	b = append(b, "}\n"...)
+	s.w.Write(b)
+	s.w.Flush()
+}
+
+// flush pushes printed packets out; the capture calls it when idle.
+// Files are left to their buffers, as tcpdump does (-U writes each
+// packet at once).
+func (s *captureSink) flush() error {
+	if s.rot != nil {
+		return nil
+	}
+	return s.w.Flush()
+}
+
+// close completes the files (or the output).
+func (s *captureSink) close() error {
+	if s.rot != nil {
+		return s.rot.Close()
+	}
+	return s.w.Flush()
+}
+
+func appendJSONString(b []byte, v string) []byte {
+	b = append(b, '"')
+	mark := len(b)
+	b = append(b, v...)
+	b = escapeJSONTail(b, mark)
+	return append(b, '"')
+}

@@ -281,7 +281,7 @@ func (s *printSink) finish(*bufio.Writer) error { return nil }
 
 // appendPacketJSON writes one packet as a JSON object on a line.
 func appendPacketJSON(b []byte, index int, p *pcap.Packet, d *capture.Decoder) []byte {
-	b = append(b, `{"index":`...)
+	b = append(b, `{"type":"packet","index":`...)
 	b = appendInt(b, index)
 	b = append(b, `,"time":"`...)
 	b = p.Timestamp.AppendFormat(b, time.RFC3339Nano)

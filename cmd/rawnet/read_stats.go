@@ -255,6 +255,7 @@ func (s *readStats) match() {
 func (s *readStats) finish(out *bufio.Writer) error {
 	s.match()
 	r := s.report()
+	r.Type = "stats"
 	if s.json {
 		b, err := json.Marshal(r)
 		if err != nil {

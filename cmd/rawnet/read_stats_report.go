@@ -13,6 +13,7 @@ import (
 
 // statsReport is what rawnet read --stats prints, and its JSON form.
 type statsReport struct {
+	Type      string         `json:"type"` // "stats", as every JSON Lines event starts with its type
 	Packets   int            `json:"packets"`
 	Bytes     int            `json:"bytes"`
 	First     *time.Time     `json:"first,omitempty"`

@@ -26,9 +26,13 @@ type Builder struct {
 	sport uint16 // one random source port per run
 	seq   uint32 // one random TCP sequence number per run
 	id    uint16 // one random ICMP id per run
-	n     uint64 // packets built so far: the default ICMP sequence number
-	offs  []int
-	hlens []int
+	ipID  uint16 // one random IPv4 id per run, unless idPerPacket
+	// idPerPacket draws a new IPv4 id for every packet, as fragmenting
+	// needs (a receiver reassembles by id).
+	idPerPacket bool
+	n           uint64 // packets built so far: the default ICMP sequence number
+	offs        []int
+	hlens       []int
 }
 
 // NewBuilder returns a Builder for spec with seed for its random values
@@ -41,6 +45,7 @@ func NewBuilder(spec *Spec, env Env, seed uint64) *Builder {
 	b.sport = uint16(32768 + b.r.upTo(28231))
 	b.seq = uint32(b.r.next())
 	b.id = uint16(b.r.next())
+	b.ipID = uint16(b.r.next())
 	b.offs = make([]int, len(spec.Layers))
 	b.hlens = make([]int, len(spec.Layers))
 	return b
@@ -200,7 +205,11 @@ func (b *Builder) writeIP(p []byte, k int, l *Layer) []byte {
 	flags := num(l, ipEvil, 0)<<2 | num(l, ipDF, 0)<<1 | num(l, ipMF, 0)
 	p = append(p, 0, byte(num(l, ipTOS, tos)))
 	p = be16(p, num(l, ipLen, 0))
-	p = be16(p, num(l, ipID, b.r.upTo(0xffff)))
+	id := uint64(b.ipID)
+	if b.idPerPacket {
+		id = b.r.upTo(0xffff)
+	}
+	p = be16(p, num(l, ipID, id))
 	p = be16(p, num(l, ipFlags, flags)<<13|num(l, ipFrag, 0))
 	p = append(p, byte(num(l, ipTTL, 64)), byte(num(l, ipProto, uint64(protoFor(b.next(k), false)))), 0, 0)
 	if v := &l.vals[ipChksum]; v.set {

@@ -61,6 +61,7 @@ func Prepare(spec *Spec, cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	p.b = NewBuilder(spec, env, cfg.Seed)
+	p.b.idPerPacket = cfg.Fragment > 0
 	return p, nil
 }
 

@@ -25,6 +25,7 @@ type runner struct {
 	pending [MaxBatch]int32 // probe record of each frame, -1 for none
 	n       int
 	scratch []byte
+	fixed   []byte // the one packet of a spec whose packets are all alike, built once
 	start   time.Time
 	timer   *time.Timer
 
@@ -55,6 +56,7 @@ func newRunner(p *Plan, tx sender, fn func(Answer) error) *runner {
 		r.slots[i] = make([]byte, 0, 256)
 	}
 	r.scratch = make([]byte, 0, 2048)
+	r.fixed = fixedPacket(p)
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	if r.match {
@@ -135,6 +137,24 @@ func (r *runner) pace(ctx context.Context, queued uint64) bool {
 	}
 }
 
+// fixedPacket returns the packet when every packet of the plan is the same
+// (no lists, no rand, no default that changes per packet, such as the ICMP
+// sequence number), so that it is built once and sent again and again; nil
+// otherwise. Two builds are compared: the defaults decide.
+func fixedPacket(p *Plan) []byte {
+	s := p.spec
+	if p.cfg.Fragment > 0 || len(s.multi) > 0 || len(s.rands) > 0 {
+		return nil
+	}
+	probe := *p.b // a copy: the real builder's state stays as it is
+	a := probe.Build(nil, 0)
+	b := probe.Build(nil, 1)
+	if string(a) != string(b) {
+		return nil
+	}
+	return a
+}
+
 // add builds packet i (and its fragments) into the batch.
 func (r *runner) add(i uint64) error {
 	p := r.p
@@ -144,6 +164,10 @@ func (r *runner) add(i uint64) error {
 			if err := r.flush(); err != nil {
 				return err
 			}
+		}
+		if r.fixed != nil {
+			r.queue(r.fixed, r.record(r.fixed))
+			return nil
 		}
 		pkt := p.b.Build(r.slots[r.n], i)
 		r.slots[r.n] = pkt[:0]

@@ -314,3 +314,45 @@ func BenchmarkBuildUDP64(b *testing.B) {
 		buf = bl.Build(buf, uint64(i))[:0]
 	}
 }
+
+// BenchmarkRunUDP64Varying builds every packet (a random IPv4 id each).
+func BenchmarkRunUDP64Varying(b *testing.B) {
+	f := newFakeNet()
+	f.keep = false
+	p := testPlan(b, "ip(dst=198.18.5.2,id=rand)/udp(dport=9)/raw(len=36)", Config{Count: uint64(b.N)})
+	b.ReportAllocs()
+	b.ResetTimer()
+	if _, err := p.run(context.Background(), f, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// TestFixedPacketsAreBuiltOnce: a spec whose packets are all alike is
+// built once; one with a per-packet default (the ICMP sequence number) or
+// rand is built every time.
+func TestFixedPacketsAreBuiltOnce(t *testing.T) {
+	for _, tc := range []struct {
+		spec  string
+		fixed bool
+	}{
+		{"ip(dst=198.18.5.2)/udp(dport=9)/raw(len=36)", true},
+		{"ip6(dst=fd00::2)/tcp(dport=80)", true},
+		{"ip(dst=198.18.5.2)/icmp", false},
+		{"ip(dst=198.18.5.2,ttl=rand)/udp", false},
+		{"ip(dst=198.18.5.2)/udp/raw(len=8,rand)", false},
+		{"ip(dst=198.18.5.2,ttl=1..2)/udp", false},
+	} {
+		p := testPlan(t, tc.spec, Config{Count: 3})
+		if got := fixedPacket(p) != nil; got != tc.fixed {
+			t.Errorf("%s: fixed %v, want %v", tc.spec, got, tc.fixed)
+		}
+		f := newFakeNet()
+		if _, err := p.run(context.Background(), f, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		same := string(f.sent[0]) == string(f.sent[1]) && string(f.sent[1]) == string(f.sent[2])
+		if same != tc.fixed {
+			t.Errorf("%s: packets alike %v, want %v", tc.spec, same, tc.fixed)
+		}
+	}
+}

@@ -81,6 +81,20 @@ step "200,000 packets of 64 bytes as fast as the kernel takes them (to a host wh
   "rawnet send -v -q -c 200000 'ip(dst=198.19.0.200)/udp(dport=9)/raw(len=36)'"
 in_src "$bin" send -v -q -c 200000 'ip(dst=198.19.0.200)/udp(dport=9)/raw(len=36)'
 
+step "Live capture in dst (tcpdump's filter language) while src pings it, written to a pcapng file" \
+  "rawnet capture -i any -c 6 --duration 10 -w $out/dst.pcapng icmp   (in dst)"
+ip netns exec "rn-$name-dst" "$bin" capture -i any -c 6 --duration 10 -w "$out/dst.pcapng" icmp &
+capture=$!
+sleep 0.5
+in_src "$bin" ping -q -c 3 -i 0.2 198.18.3.2 >/dev/null
+wait "$capture" || true
+
+step "Read it back, like tcpdump -nn -r" "rawnet read $out/dst.pcapng"
+"$bin" read "$out/dst.pcapng"
+
+step "Statistics of a file: protocols, talkers, pings matched to replies" "rawnet read --stats $out/dst.pcapng"
+"$bin" read --stats "$out/dst.pcapng"
+
 step "Decode bytes given in hex" "rawnet decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef"
 "$bin" decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef
 

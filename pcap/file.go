@@ -12,7 +12,7 @@ import (
 
 // packetWriter is what a File needs from Writer and NgWriter.
 type packetWriter interface {
-	writePacket(ts time.Time, data []byte, dir Direction) error
+	writePacket(ts time.Time, data []byte, length int, dir Direction) error
 	Flush() error
 }
 
@@ -126,12 +126,19 @@ func (f *File) WritePacket(ts time.Time, data []byte) error {
 // WritePacketDirection records one packet and, in pcapng, its direction.
 // After Close it returns ErrClosed.
 func (f *File) WritePacketDirection(ts time.Time, data []byte, dir Direction) error {
+	return f.WriteCaptured(ts, data, len(data), dir)
+}
+
+// WriteCaptured records one packet of which data holds the first bytes and
+// length is the length it had on the wire (as read from another capture
+// file), with its direction in pcapng. After Close it returns ErrClosed.
+func (f *File) WriteCaptured(ts time.Time, data []byte, length int, dir Direction) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return ErrClosed
 	}
-	err := f.w.writePacket(ts, data, dir)
+	err := f.w.writePacket(ts, data, length, dir)
 	if err == nil {
 		f.count++
 		if f.flushEach {

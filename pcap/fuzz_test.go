@@ -134,7 +134,7 @@ func roundTrip(t *testing.T, format Format, data []byte, ts time.Time, snaplen i
 	} else {
 		w, _ = NewNgWriter(&buf, Raw, snaplen, "fuzz")
 	}
-	err := w.writePacket(ts, data, dir)
+	err := w.writePacket(ts, data, len(data), dir)
 	maxSec := int64(1<<32 - 1)
 	if format == FormatPcapng {
 		maxSec = (1<<64 - 1 - 999_999_999) / 1_000_000_000

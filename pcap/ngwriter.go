@@ -127,25 +127,7 @@ func (w *NgWriter) WritePacket(ts time.Time, data []byte) error {
 // (left out for DirUnknown), which Wireshark shows as the packet's
 // direction.
 func (w *NgWriter) WritePacketDirection(ts time.Time, data []byte, dir Direction) error {
-	ticks, ok := nanoTicks(ts)
-	if !ok {
-		return timeRangeError(ts)
-	}
-	if uint64(len(data)) > math.MaxUint32 {
-		return fmt.Errorf("pcap: packet of %d bytes is too long", len(data))
-	}
-	capLen := min(len(data), w.snaplen)
-	tail := w.appendTail(w.tail[:0], dir)
-	total := epbFixedLen + pad4(capLen) + len(tail) + 4
-	le.PutUint32(w.hdr[0:], blockEPB)
-	le.PutUint32(w.hdr[4:], uint32(total))
-	le.PutUint32(w.hdr[8:], 0) // interface 0
-	le.PutUint32(w.hdr[12:], uint32(ticks>>32))
-	le.PutUint32(w.hdr[16:], uint32(ticks))
-	le.PutUint32(w.hdr[20:], uint32(capLen))
-	le.PutUint32(w.hdr[24:], uint32(len(data)))
-	tail = le.AppendUint32(tail, uint32(total))
-	return w.write(data[:capLen], tail)
+	return w.WriteCaptured(ts, data, len(data), dir)
 }
 
 // appendTail appends the EPB options for dir, if any.
@@ -168,8 +150,8 @@ func (w *NgWriter) write(data, tail []byte) error {
 	return nil
 }
 
-func (w *NgWriter) writePacket(ts time.Time, data []byte, dir Direction) error {
-	return w.WritePacketDirection(ts, data, dir)
+func (w *NgWriter) writePacket(ts time.Time, data []byte, length int, dir Direction) error {
+	return w.WriteCaptured(ts, data, length, dir)
 }
 
 // Flush writes buffered packets to the underlying io.Writer.

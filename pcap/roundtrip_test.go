@@ -31,7 +31,7 @@ func writeFile(t testing.TB, format Format, link LinkType, snaplen int, ps []sam
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		if err := w.writePacket(p.ts, p.data, p.dir); err != nil {
+		if err := w.writePacket(p.ts, p.data, len(p.data), p.dir); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"time"
 )
 
@@ -54,29 +53,11 @@ func NewWriter(w io.Writer, link LinkType, snaplen int) (*Writer, error) {
 // len(data) and at most snaplen bytes of it are stored. It allocates nothing.
 // ts must lie between 1970 and 2106.
 func (w *Writer) WritePacket(ts time.Time, data []byte) error {
-	sec := ts.Unix()
-	if sec < 0 || sec > math.MaxUint32 {
-		return timeRangeError(ts)
-	}
-	if uint64(len(data)) > math.MaxUint32 {
-		return fmt.Errorf("pcap: packet of %d bytes is too long", len(data))
-	}
-	capLen := min(len(data), w.snaplen)
-	le.PutUint32(w.hdr[0:], uint32(sec))
-	le.PutUint32(w.hdr[4:], uint32(ts.Nanosecond()))
-	le.PutUint32(w.hdr[8:], uint32(capLen))
-	le.PutUint32(w.hdr[12:], uint32(len(data)))
-	if _, err := w.bw.Write(w.hdr[:]); err != nil {
-		return writeError(err)
-	}
-	if _, err := w.bw.Write(data[:capLen]); err != nil {
-		return writeError(err)
-	}
-	return nil
+	return w.WriteCaptured(ts, data, len(data))
 }
 
-func (w *Writer) writePacket(ts time.Time, data []byte, _ Direction) error {
-	return w.WritePacket(ts, data)
+func (w *Writer) writePacket(ts time.Time, data []byte, length int, _ Direction) error {
+	return w.WriteCaptured(ts, data, length)
 }
 
 // Flush writes buffered packets to the underlying io.Writer.

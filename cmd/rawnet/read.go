@@ -376,7 +376,7 @@ func (s *writeSink) packet(_ int, p *pcap.Packet, _ *capture.Decoder) error {
 	if p.LinkType != s.link {
 		return fmt.Errorf("cannot write a packet of link type %v to %s, which holds %v", p.LinkType, s.cfg.write, s.link)
 	}
-	return s.file.WritePacketDirection(p.Timestamp, p.Data, p.Direction)
+	return s.file.WriteCaptured(p.Timestamp, p.Data, p.OrigLen, p.Direction)
 }
 
 func (s *writeSink) finish(*bufio.Writer) error {

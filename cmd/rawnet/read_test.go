@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
@@ -340,5 +341,43 @@ func TestReadWithoutCgo(t *testing.T) {
 	r = rawnetCmd(t, exec.Command(bin, "read", path, "icmp"))
 	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "filter expressions need a cgo build with libpcap") {
 		t.Errorf("filter: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestReadWriteKeepsWireLength: a packet cut at a snaplen keeps its length
+// on the wire through read -w, in both formats.
+func TestReadWriteKeepsWireLength(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cut.pcap")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcap.NewWriter(f, pcap.Raw, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := make([]byte, 100)
+	pkt[0], pkt[2], pkt[3], pkt[8], pkt[9] = 0x45, 0, 100, 64, 17
+	if err := w.WriteCaptured(time.Unix(1, 0), pkt, 1500); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	for _, name := range []string{"out.pcap", "out.pcapng"} {
+		out := filepath.Join(dir, name)
+		if r := rawnet(t, "read", "-w", out, in); r.code != 0 {
+			t.Fatalf("read -w %s: exit %d %s", name, r.code, r.stderr)
+		}
+		g, _ := os.Open(out)
+		rd, err := pcap.NewReader(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := rd.Next()
+		g.Close()
+		if err != nil || len(p.Data) != 40 || p.OrigLen != 1500 {
+			t.Errorf("%s: %d bytes of %d (%v), want 40 of 1500", name, len(p.Data), p.OrigLen, err)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/sockfilter"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -230,13 +231,8 @@ func (h *Handle) SetFilter(prog []bpf.RawInstruction) error {
 }
 
 func attach(fd int, prog []bpf.RawInstruction) error {
-	ins := make([]unix.SockFilter, len(prog))
-	for i, r := range prog {
-		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fp := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
-		return fmt.Errorf("capture: attach filter: %w", err)
+	if err := sockfilter.Attach(fd, prog); err != nil {
+		return fmt.Errorf("capture: %w", err)
 	}
 	return nil
 }

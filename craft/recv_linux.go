@@ -8,9 +8,9 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/sockfilter"
 )
 
 // replyConn receives what comes in while rawnet sends: an AF_PACKET socket
@@ -60,7 +60,7 @@ func openReplies(ifc *net.Interface, l2 bool) (*replyConn, error) {
 func (c *replyConn) setup(ifc *net.Interface, proto int) error {
 	// Reject everything, empty what was queued, then filter for real, so
 	// that nothing from before the filter slips through.
-	if err := icmp.AttachBPF(c.fd, []bpf.Instruction{bpf.RetConstant{Val: 0}}); err != nil {
+	if err := sockfilter.AttachInstructions(c.fd, []bpf.Instruction{bpf.RetConstant{Val: 0}}); err != nil {
 		return err
 	}
 	if ifc != nil && c.l2 {
@@ -68,8 +68,8 @@ func (c *replyConn) setup(ifc *net.Interface, proto int) error {
 			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
 		}
 	}
-	icmp.Drain(c.fd)
-	if err := icmp.AttachBPF(c.fd, replyFilter(c.l2)); err != nil {
+	sockfilter.Drain(c.fd)
+	if err := sockfilter.AttachInstructions(c.fd, replyFilter(c.l2)); err != nil {
 		return err
 	}
 	_ = unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)

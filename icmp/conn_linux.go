@@ -19,6 +19,7 @@ import (
 
 	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/sockfilter"
 )
 
 // sockConn is a Conn over a Linux ICMP socket, raw or datagram. The fd is
@@ -148,7 +149,7 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 		c.sources = map[netip.Addr]netip.Addr{}
 		c.wpkt = make([]byte, ipv4HeaderLen+maxPayload4+echoHeaderLen)
 	}
-	Drain(fd)
+	sockfilter.Drain(fd)
 	if blocking {
 		slice := cfg.BlockingSlice
 		if slice <= 0 {
@@ -430,36 +431,12 @@ func attachIDFilter(fd int, v6 bool, id uint16) error {
 	return AttachBPF(fd, idFilter(v6, id))
 }
 
-// AttachBPF assembles a classic BPF program and attaches it to a socket
-// (SO_ATTACH_FILTER). Packets queued before it are not filtered: Drain
-// them. The trace engine's sockets use it too.
+// AttachBPF assembles a classic BPF program and attaches it to a socket.
 func AttachBPF(fd int, prog []bpf.Instruction) error {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return fmt.Errorf("icmp: assemble BPF filter: %w", err)
-	}
-	ins := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fp := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
-		return fmt.Errorf("icmp: attach BPF filter: %w", err)
+	if err := sockfilter.AttachInstructions(fd, prog); err != nil {
+		return fmt.Errorf("icmp: %w", err)
 	}
 	return nil
-}
-
-// Drain discards what a socket queued before its filters were attached
-// (a raw socket receives from the moment it exists); nothing has been sent
-// yet, so nothing of ours is lost.
-func Drain(fd int) {
-	var buf [1500]byte
-	for i := 0; i < 10000; i++ {
-		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)
-		if err != nil || n < 0 {
-			return
-		}
-	}
 }
 
 func (c *sockConn) V6() bool       { return c.v6 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/sockfilter"
 )
 
 // sockConn sends through a raw IPPROTO_RAW socket (the header is rawnet's:
@@ -136,7 +137,7 @@ func (c *sockConn) addTCPReader(family int, cfg ListenConfig) error {
 	if err != nil {
 		return priv.Hint(fmt.Errorf("trace: open raw TCP socket: %w", err))
 	}
-	if err := icmp.AttachBPF(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
+	if err := sockfilter.AttachInstructions(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -158,7 +159,7 @@ func (c *sockConn) addReader(fd int, v6 bool, proto uint8, name string) error {
 			}
 		}
 	}
-	icmp.Drain(fd)
+	sockfilter.Drain(fd)
 	f, rc, err := wrap(fd, name)
 	if err != nil {
 		return err

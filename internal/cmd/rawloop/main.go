@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command rawloop is the baseline for rawnet send's benchmark: the barest
 // sendmmsg loop over a raw IPv4 socket (IPPROTO_RAW), sending one prebuilt
 // IPv4/UDP packet again and again in batches of 64, and printing the rate.

@@ -34,6 +34,7 @@ type runner struct {
 	heads  map[flowKey]int32
 	tails  map[flowKey]int32
 	rx     chan rxPacket
+	free   chan []byte // buffers rx packets travel in, recycled
 	stop   atomic.Bool
 	wg     sync.WaitGroup
 }
@@ -60,8 +61,9 @@ func newRunner(p *Plan, tx sender, fn func(Answer) error) *runner {
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	if r.match {
-		r.heads = make(map[flowKey]int32)
-		r.tails = make(map[flowKey]int32)
+		hint := int(min(p.Total(), 1<<20))
+		r.heads = make(map[flowKey]int32, hint)
+		r.tails = make(map[flowKey]int32, hint)
 		r.probes = make([]probeRec, 0, min(p.Total(), 1<<20))
 	}
 	return r
@@ -276,9 +278,19 @@ func (r *runner) flush() error {
 	return nil
 }
 
-// startReceiver reads answers on a goroutine until stopReceiver.
+// rxBuffers is how many received packets may wait for the matcher; more
+// are dropped rather than left to block the socket.
+const rxBuffers = 256
+
+// startReceiver reads answers on a goroutine until stopReceiver. Packets
+// travel to the matcher in recycled buffers, so receiving allocates
+// nothing per packet once the buffers have grown to the packets' size.
 func (r *runner) startReceiver(ctx context.Context, rx receiver) {
-	r.rx = make(chan rxPacket, 4096)
+	r.rx = make(chan rxPacket, rxBuffers)
+	r.free = make(chan []byte, rxBuffers)
+	for i := 0; i < rxBuffers; i++ {
+		r.free <- nil
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -291,8 +303,9 @@ func (r *runner) startReceiver(ctx context.Context, rx receiver) {
 				return
 			}
 			select {
-			case r.rx <- rxPacket{data: append([]byte(nil), data...), ts: ts}:
-			default: // the matcher is far behind: drop rather than block the socket
+			case buf := <-r.free:
+				r.rx <- rxPacket{data: append(buf[:0], data...), ts: ts}
+			default: // the matcher is far behind
 			}
 		}
 	}()
@@ -341,8 +354,10 @@ func (r *runner) awaitAnswers(ctx context.Context) error {
 	return nil
 }
 
-// answer matches one received packet against the sent ones.
+// answer matches one received packet against the sent ones and gives its
+// buffer back.
 func (r *runner) answer(pk rxPacket) error {
+	defer func() { r.free <- pk.data }()
 	ip := pk.data
 	if r.p.l2 {
 		ip = stripEthernet(ip)

@@ -356,3 +356,23 @@ func TestFixedPacketsAreBuiltOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchingAllocatesNothingPerAnswer: matching an answer (an ICMP error
+// quoting a sent packet) and handing its buffer back costs no allocation.
+func TestMatchingAllocatesNothingPerAnswer(t *testing.T) {
+	p := testPlan(t, "ip(dst=198.18.5.2,ttl=1)/udp(sport=1000,dport=7)", Config{Count: 1, Wait: time.Second})
+	r := newRunner(p, newFakeNet(), nil)
+	sent := r.p.b.Build(nil, 0)
+	r.record(sent)
+	r.free = make(chan []byte, 1)
+	reply := quote(t, "ip(src=198.18.1.1,dst=198.18.0.1)/icmp(type=11)", sent)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := r.answer(rxPacket{data: reply, ts: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		<-r.free
+	})
+	if allocs != 0 || r.sum.Answered != 1 || r.sum.Answers != 1001 {
+		t.Errorf("%.1f allocations per answer; answered %d, answers %d", allocs, r.sum.Answered, r.sum.Answers)
+	}
+}

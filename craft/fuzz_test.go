@@ -57,10 +57,16 @@ func FuzzAnswerKey(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if k, isErr, ok := answerKey(b); ok && !isErr && k.proto == 0 && len(b) < 20 {
-			t.Fatalf("answerKey accepted %d bytes", len(b))
+		// Nothing shorter than an IPv4 header is an answer, and an ICMP
+		// error's quote holds at least another one.
+		if _, isErr, ok := answerKey(b); ok && (len(b) < 20 || isErr && len(b) < 20+8+20) {
+			t.Fatalf("answerKey accepted %d bytes (ICMP error %v)", len(b), isErr)
 		}
-		sentKey(b)
-		stripEthernet(b)
+		if _, ok := sentKey(b); ok && len(b) < 20 {
+			t.Fatalf("sentKey accepted %d bytes", len(b))
+		}
+		if ip := stripEthernet(b); ip != nil && len(ip) > len(b)-14 {
+			t.Fatalf("stripEthernet returned %d of %d bytes", len(ip), len(b))
+		}
 	})
 }

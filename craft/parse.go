@@ -332,7 +332,7 @@ func parseValue(def *layerDef, fi int, text string, col int, v *Value) error {
 		v.bytes, v.count = hw, 1
 		return nil
 	case kBytes:
-		b, err := parseHex(text)
+		b, err := ParseHex(text)
 		if err != nil {
 			return valueErr(def, fi, col, "%v", err)
 		}
@@ -535,24 +535,32 @@ func parsePrefix(text string, v6 bool) (netip.Prefix, error) {
 	return pfx, nil
 }
 
-func parseHex(s string) ([]byte, error) {
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
-	clean := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', ':', '-', '.', '\t':
-			continue
-		}
-		clean = append(clean, s[i])
+// ParseHex reads bytes written in hex: separators (space, tab, newline,
+// ':', '-', '.', ',') and a 0x prefix on any group are allowed. Errors say
+// which byte is not hex, or that the digits are odd in number.
+func ParseHex(s string) ([]byte, error) {
+	var clean []byte
+	for _, tok := range strings.FieldsFunc(s, isHexSeparator) {
+		tok = strings.TrimPrefix(strings.TrimPrefix(tok, "0x"), "0X")
+		clean = append(clean, tok...)
 	}
 	if len(clean)%2 == 1 {
-		return nil, fmt.Errorf("hex %q has an odd number of digits", s)
+		return nil, fmt.Errorf("odd number of digits (%d) in hex %q", len(clean), s)
 	}
 	b := make([]byte, len(clean)/2)
 	if _, err := hex.Decode(b, clean); err != nil {
+		for k := 0; k+1 < len(clean); k += 2 {
+			if _, e := hex.DecodeString(string(clean[k : k+2])); e != nil {
+				return nil, fmt.Errorf("byte %d: %q is not hex", k/2, clean[k:k+2])
+			}
+		}
 		return nil, fmt.Errorf("%q is not hex", s)
 	}
 	return b, nil
+}
+
+func isHexSeparator(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == ':' || r == '-' || r == '.' || r == ','
 }
 
 func parseSack(def *layerDef, fi int, text string, col int, v *Value) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/craft"
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -125,29 +125,13 @@ func guessLink(p []byte) pcap.LinkType {
 	return pcap.Ethernet
 }
 
-// parseHexBytes reads hex with optional 0x prefixes and separators.
+// parseHexBytes reads one packet's hex (at least one byte).
 func parseHexBytes(s string) ([]byte, error) {
-	var clean []byte
-	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ':' || r == '\t' || r == '\n' || r == ',' }) {
-		tok = strings.TrimPrefix(strings.TrimPrefix(tok, "0x"), "0X")
-		clean = append(clean, tok...)
+	b, err := craft.ParseHex(s)
+	if err == nil && len(b) == 0 {
+		err = fmt.Errorf("no hex bytes given")
 	}
-	if len(clean) == 0 {
-		return nil, fmt.Errorf("no hex bytes given")
-	}
-	if len(clean)%2 == 1 {
-		return nil, fmt.Errorf("odd number of hex digits (%d)", len(clean))
-	}
-	b := make([]byte, len(clean)/2)
-	if _, err := hex.Decode(b, clean); err != nil {
-		for k := 0; k+1 < len(clean); k += 2 {
-			if _, e := strconv.ParseUint(string(clean[k:k+2]), 16, 8); e != nil {
-				return nil, fmt.Errorf("byte %d: %q is not hex", k/2, clean[k:k+2])
-			}
-		}
-		return nil, err
-	}
-	return b, nil
+	return b, err
 }
 
 // readHexPackets reads packets from text: hex lines, separated by blank

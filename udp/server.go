@@ -136,6 +136,9 @@ func (s *Server) serve(batch []Message) {
 }
 
 func (s *Server) count(c *client, m *Message) {
+	if c.Received == 0 {
+		c.First = m.Time // the same clock as Last: the kernel's stamp
+	}
 	c.Received++
 	c.Bytes += uint64(m.N)
 	c.Last = m.Time

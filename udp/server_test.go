@@ -81,6 +81,9 @@ func TestServerCountsPlainAndMalformed(t *testing.T) {
 			}
 		}
 		for _, cs := range sum.Clients {
+			if cs.First.IsZero() || cs.First.After(cs.Last) {
+				t.Errorf("%v: client %v first %v after last %v", mode, cs.Addr, cs.First, cs.Last)
+			}
 			if cs.Addr == a && (cs.Received != 10 || cs.Probes != 10 || cs.Lost() != 0 || cs.Malformed != 0 || cs.Plain != 0) {
 				t.Errorf("%v: client a %+v", mode, cs)
 			}

@@ -31,8 +31,11 @@ type Builder struct {
 	// needs (a receiver reassembles by id).
 	idPerPacket bool
 	n           uint64 // packets built so far: the default ICMP sequence number
-	offs        []int
-	hlens       []int
+	// now is the clock of the ICMP timestamp defaults (time.Now; fixed in
+	// tests).
+	now   func() time.Time
+	offs  []int
+	hlens []int
 }
 
 // NewBuilder returns a Builder for spec with seed for its random values
@@ -41,7 +44,7 @@ func NewBuilder(spec *Spec, env Env, seed uint64) *Builder {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano()) | 1
 	}
-	b := &Builder{spec: spec, env: env, r: rng{s: seed}}
+	b := &Builder{spec: spec, env: env, r: rng{s: seed}, now: time.Now}
 	b.sport = uint16(32768 + b.r.upTo(28231))
 	b.seq = uint32(b.r.next())
 	b.id = uint16(b.r.next())
@@ -160,7 +163,7 @@ func (b *Builder) write(p []byte, k int, l *Layer) []byte {
 	case lICMP:
 		return b.writeICMP(p, l)
 	case lICMP6:
-		return b.writeICMP6(p, l)
+		return b.writeICMP6(p, k, l)
 	case lUDP:
 		p = be16(p, num(l, udpSport, uint64(b.sport)))
 		p = be16(p, num(l, udpDport, 53))
@@ -253,7 +256,7 @@ func (b *Builder) writeIP6(p []byte, k int, l *Layer) []byte {
 	tc := num(l, ip6TC, num(l, ip6DSCP, 0)<<2|num(l, ip6ECN, 0))
 	p = be32(p, num(l, ip6Version, 6)<<28|(tc&0xff)<<20|num(l, ip6FL, 0))
 	p = be16(p, num(l, ip6Plen, 0))
-	p = append(p, byte(num(l, ip6NH, uint64(protoFor(b.next(k), true)))), byte(num(l, ip6Hlim, 64)))
+	p = append(p, byte(num(l, ip6NH, uint64(protoFor(b.next(k), true)))), byte(num(l, ip6Hlim, b.hopLimit(k))))
 	src := addr(l, ip6Src, b.env.Src6)
 	if !src.Is6() {
 		src = netip.IPv6Unspecified()
@@ -333,9 +336,35 @@ func icmpHead(p []byte, l *Layer, defType uint64) (_ []byte, typ uint64, done bo
 
 func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
 	p, typ, done := icmpHead(p, l, 8)
-	if done {
-		return p
+	if !done {
+		p = b.icmpRest(p, l, typ)
 	}
+	switch typ {
+	case 13, 14: // timestamp: originate, receive, transmit (RFC 792)
+		now := b.msSinceMidnight()
+		rx := uint64(0)
+		if typ == 14 {
+			rx = now
+		}
+		p = be32(p, num(l, icmpOrig, now))
+		p = be32(p, num(l, icmpRecv, rx))
+		return be32(p, num(l, icmpXmit, rx))
+	case 17, 18: // address mask (RFC 950)
+		m := addr(l, icmpMask, netip.IPv4Unspecified()).As4()
+		return append(p, m[:]...)
+	}
+	return p
+}
+
+// msSinceMidnight is the time as ICMP timestamps give it: milliseconds
+// since midnight UT.
+func (b *Builder) msSinceMidnight() uint64 {
+	t := b.now().UTC()
+	return uint64(t.Unix()%86400)*1000 + uint64(t.Nanosecond()/1e6)
+}
+
+// icmpRest writes the 4 bytes after the ICMPv4 checksum.
+func (b *Builder) icmpRest(p []byte, l *Layer, typ uint64) []byte {
 	switch typ {
 	case 0, 8, 13, 14, 15, 16, 17, 18:
 		p = be16(p, num(l, icmpID, uint64(b.id)))
@@ -350,11 +379,33 @@ func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
 	return be16(p, num(l, icmpMTU, 0))
 }
 
-func (b *Builder) writeICMP6(p []byte, l *Layer) []byte {
+func (b *Builder) writeICMP6(p []byte, k int, l *Layer) []byte {
 	p, typ, done := icmpHead(p, l, 128)
-	if done {
-		return p
+	if !done {
+		p = b.icmp6Rest(p, k, l, typ)
 	}
+	src, dst := b.ip6Addrs(p, k)
+	switch typ {
+	case 133: // router solicitation: options only
+		if !src.IsUnspecified() {
+			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+		}
+	case 135: // neighbour solicitation: target, source link-layer address
+		t := addr(l, icmp6Target, dst).As16()
+		p = append(p, t[:]...)
+		if !src.IsUnspecified() {
+			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+		}
+	case 136: // neighbour advertisement: target, target link-layer address
+		t := addr(l, icmp6Target, src).As16()
+		p = append(p, t[:]...)
+		p = b.linkAddrOption(p, l, icmp6TLL, 2)
+	}
+	return p
+}
+
+// icmp6Rest writes the 4 bytes after the ICMPv6 checksum.
+func (b *Builder) icmp6Rest(p []byte, k int, l *Layer, typ uint64) []byte {
 	switch typ {
 	case 128, 129:
 		p = be16(p, num(l, icmpID, uint64(b.id)))
@@ -363,8 +414,92 @@ func (b *Builder) writeICMP6(p []byte, l *Layer) []byte {
 		return be32(p, num(l, icmpMTU, 1280))
 	case 4:
 		return be32(p, num(l, icmpPtr, 0))
+	case 136:
+		_, dst := b.ip6Addrs(p, k)
+		sol := uint64(0)
+		if !dst.IsMulticast() {
+			sol = 1
+		}
+		flags := num(l, icmp6Router, 0)<<7 | num(l, icmp6Solicited, sol)<<6 | num(l, icmp6Override, 1)<<5
+		return append(p, byte(flags), 0, 0, 0)
 	}
 	return append(p, byte(num(l, icmpLen, 0)), 0, 0, 0)
+}
+
+// linkAddrOption appends a neighbour discovery link-layer address option
+// (type 1 source, 2 target): the field's MAC, else the interface's when
+// it is known, else nothing.
+func (b *Builder) linkAddrOption(p []byte, l *Layer, fi int, typ byte) []byte {
+	mac := b.env.SrcMAC
+	if v := &l.vals[fi]; v.set {
+		mac = v.bytes
+	}
+	if len(mac) != 6 {
+		return p
+	}
+	return append(append(p, typ, 1), mac...)
+}
+
+// ip6Addrs are the addresses of the IPv6 header nearest before layer k,
+// as written (so given and default addresses alike).
+func (b *Builder) ip6Addrs(p []byte, k int) (src, dst netip.Addr) {
+	for j := k - 1; j >= 0; j-- {
+		if b.spec.Layers[j].def.kind == lIP6 {
+			off := b.offs[j]
+			return netip.AddrFrom16([16]byte(p[off+8 : off+24])), netip.AddrFrom16([16]byte(p[off+24 : off+40]))
+		}
+	}
+	return netip.IPv6Unspecified(), netip.IPv6Unspecified()
+}
+
+// hopLimit is the default hop limit of the IPv6 header at layer k: 255
+// when it carries neighbour discovery, which receivers drop otherwise
+// (RFC 4861), else 64.
+func (b *Builder) hopLimit(k int) uint64 {
+	for _, l := range b.spec.Layers[k+1:] {
+		switch l.def.kind {
+		case lHBH, lDstOpt, lRouting, lFrag6:
+			continue
+		case lICMP6:
+			if t := num(l, icmpType, 128); t >= 133 && t <= 137 {
+				return 255
+			}
+		}
+		return 64
+	}
+	return 64
+}
+
+// clocked reports whether a packet's bytes depend on the time it is built
+// (the default ICMP timestamps), so that it cannot be built once for all.
+func (b *Builder) clocked() bool {
+	for _, l := range b.spec.Layers {
+		if l.def.kind == lICMP && mayBe(l, icmpType, 8, 13, 14) &&
+			!(given(l, icmpOrig) && given(l, icmpRecv) && given(l, icmpXmit)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBe reports whether number field fi of l can take one of want in some
+// packet (def when the spec leaves it out).
+func mayBe(l *Layer, fi int, def uint64, want ...uint64) bool {
+	v := &l.vals[fi]
+	if !v.set {
+		return slices.Contains(want, def)
+	}
+	if v.rand {
+		return true
+	}
+	for _, s := range v.nums {
+		for _, w := range want {
+			if w >= s.lo && w <= s.hi {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fit4 pads or cuts b to 4 bytes.

@@ -144,6 +144,25 @@ const (
 	icmpRest
 )
 
+// ICMPv4 fields after the ones both ICMP layers share: the bodies of the
+// timestamp (13/14) and address mask (17/18) messages.
+const (
+	icmpOrig = icmpRest + 1 + iota
+	icmpRecv
+	icmpXmit
+	icmpMask
+)
+
+// ICMPv6 fields after the shared ones: neighbour discovery (RFC 4861).
+const (
+	icmp6Target = icmpRest + 1 + iota
+	icmp6Router
+	icmp6Solicited
+	icmp6Override
+	icmp6SLL
+	icmp6TLL
+)
+
 const (
 	udpSport = iota
 	udpDport
@@ -284,6 +303,10 @@ var layerDefs = []layerDef{
 		k("gw", kAddr4, "gateway address (redirect)", "gateway"),
 		u("length", 255, "RFC 4884 length of the original datagram in 32-bit words"),
 		k("rest", kBytes, "the 4 bytes after the checksum, hex", "unused"),
+		u("orig", 0xffffffff, "originate timestamp, ms since midnight UT (types 13/14; default: now)", "originate"),
+		u("recv", 0xffffffff, "receive timestamp (default 0 in a request, now in a reply)", "receive"),
+		u("xmit", 0xffffffff, "transmit timestamp (default 0 in a request, now in a reply)", "transmit"),
+		k("mask", kAddr4, "address mask (types 17/18; default 0.0.0.0)"),
 	}},
 	{kind: lICMP6, name: "icmp6", aliases: []string{"icmpv6"}, fields: []fieldDef{
 		u("type", 255, "type (default 128, echo request)"),
@@ -296,6 +319,12 @@ var layerDefs = []layerDef{
 		k("gw", kAddr6, "unused"),
 		u("length", 255, "RFC 4884 length of the original datagram in 64-bit words"),
 		k("rest", kBytes, "the 4 bytes after the checksum, hex", "unused"),
+		k("target", kAddr6, "target address (135 neighbour solicitation: default ip6.dst; 136 advertisement: default ip6.src)"),
+		f("router", "R flag of a neighbour advertisement"),
+		f("solicited", "S flag of a neighbour advertisement (default: set when ip6.dst is unicast)"),
+		f("override", "O flag of a neighbour advertisement (default: set)"),
+		k("sll", kMAC, "source link-layer address option (133, 135; default: the interface's MAC, none from ::)"),
+		k("tll", kMAC, "target link-layer address option (136; default: the interface's MAC)"),
 	}},
 	{kind: lUDP, name: "udp", fields: []fieldDef{
 		u("sport", 0xffff, "source port (default: one random port per run)", "src"),

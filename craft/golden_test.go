@@ -71,6 +71,20 @@ var goldenCases = []struct {
 		"ipv6.plen": "999", "icmpv6.checksum": "0x1234"}},
 	{spec: "ip6(dst=fd00::2)/rh(type=0,segleft=0,addrs=fd00::9;fd00::a)/udp(dport=53)", want: map[string]string{
 		"ipv6.routing.type": "0", "ipv6.routing.segleft": "0", "udp.checksum.status": "1"}},
+	// ICMP queries and neighbour discovery with their bodies filled in.
+	{spec: "ip(dst=198.18.5.2)/icmp(type=13,id=5,seq=1,orig=1000,xmit=3000)", want: map[string]string{
+		"icmp.type": "13", "icmp.ident": "5", "icmp.seq": "1", "icmp.originate_timestamp": "1000", "icmp.receive_timestamp": "0",
+		"icmp.transmit_timestamp": "3000", "ip.len": "40", "icmp.checksum.status": "1", "_ws.malformed": ""}},
+	{spec: "ip(dst=198.18.5.2)/icmp(type=18,id=2,seq=3,mask=255.255.252.0)", want: map[string]string{
+		"icmp.type": "18", "icmp.address_mask": "255.255.252.0", "ip.len": "32", "icmp.checksum.status": "1", "_ws.malformed": ""}},
+	{spec: "ip6(dst=fd00::2)/icmp6(type=135)", want: map[string]string{
+		"ipv6.hlim": "255", "ipv6.plen": "32", "icmpv6.type": "135", "icmpv6.nd.ns.target_address": "fd00::2",
+		"icmpv6.opt.type": "1", "icmpv6.opt.linkaddr": "02:00:00:00:00:01", "icmpv6.checksum.status": "1", "_ws.malformed": ""}},
+	{spec: "ip6(dst=ff02::1)/icmp6(type=136,router)", want: map[string]string{
+		"ipv6.hlim": "255", "icmpv6.nd.na.target_address": "fd00::1", "icmpv6.nd.na.flag.r": "1", "icmpv6.nd.na.flag.s": "0",
+		"icmpv6.nd.na.flag.o": "1", "icmpv6.opt.type": "2", "icmpv6.checksum.status": "1", "_ws.malformed": ""}},
+	{spec: "ip6(dst=ff02::2)/icmp6(type=133)", want: map[string]string{
+		"ipv6.hlim": "255", "ipv6.plen": "16", "icmpv6.type": "133", "icmpv6.opt.type": "1", "icmpv6.checksum.status": "1", "_ws.malformed": ""}},
 	{spec: "eth(dst=02:aa:bb:cc:dd:ee)/vlan(id=100,pcp=5,dei=1)/ip(dst=198.18.5.2,chksum=0)/udp(dport=9)", link: pcap.Ethernet, want: map[string]string{
 		"eth.dst": "02:aa:bb:cc:dd:ee", "eth.src": "02:00:00:00:00:01", "eth.type": "0x8100", "vlan.id": "100",
 		"vlan.priority": "5", "vlan.dei": "1", "ip.checksum": "0x0000", "ip.checksum.status": "0", "udp.checksum.status": "1"}},

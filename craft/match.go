@@ -130,6 +130,9 @@ func sentKey(ip []byte) (flowKey, bool) {
 		if len(v.l4) < 8 {
 			return k, false
 		}
+		if v.v6 && (v.l4[0] == 133 || v.l4[0] == 135) {
+			return ndKey(v, v.l4[0], v.src)
+		}
 		req, reply, ok := icmpQuery(v.v6, v.l4[0])
 		if !ok || reply {
 			k.query = v.l4[0]
@@ -168,6 +171,10 @@ func answerKey(ip []byte) (k flowKey, isError, ok bool) {
 			k, ok = sentKey(v.l4[8:])
 			return k, true, ok
 		}
+		if v.v6 && (t == 134 || t == 136) {
+			k, ok = ndKey(v, t-1, v.dst)
+			return k, false, ok
+		}
 		req, reply, ok := icmpQuery(v.v6, t)
 		if !ok || !reply {
 			return k, false, false
@@ -178,3 +185,27 @@ func answerKey(ip []byte) (k flowKey, isError, ok bool) {
 	}
 	return k, false, false
 }
+
+// ndKey is the key of a neighbour discovery exchange (RFC 4861), which
+// carries no identifier: a neighbour solicitation (135) is answered by an
+// advertisement for the same target sent to the solicitation's source
+// (to all nodes, ff02::1, when that was ::); a router solicitation (133)
+// by any router advertisement. asker is the solicitation's source, or the
+// advertisement's destination.
+func ndKey(v ipView, request uint8, asker [16]byte) (flowKey, bool) {
+	k := flowKey{proto: 58, query: request}
+	if request == 133 {
+		return k, true
+	}
+	if len(v.l4) < 24 {
+		return k, false
+	}
+	if asker == ([16]byte{}) {
+		asker = allNodes
+	}
+	k.src = asker
+	copy(k.dst[:], v.l4[8:24])
+	return k, true
+}
+
+var allNodes = [16]byte{0: 0xff, 1: 0x02, 15: 1}

@@ -27,6 +27,8 @@ func LookupRoute(dst netip.Addr) (Route, error) { return Route{}, errOS }
 // SourceFor is not implemented on this system.
 func SourceFor(dst netip.Addr) (netip.Addr, error) { return netip.Addr{}, errOS }
 
+func sourceOn(dst netip.Addr, iface string) (netip.Addr, error) { return netip.Addr{}, errOS }
+
 // Neighbour is not implemented on this system.
 func Neighbour(ifc *net.Interface, addr netip.Addr, resolve bool) (net.HardwareAddr, error) {
 	return nil, errOS

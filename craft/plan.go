@@ -89,7 +89,7 @@ func (p *Plan) environment() (Env, error) {
 		return env, p.l2Env(&env, netip.Addr{})
 	}
 	dst := p.firstDst()
-	src, err := SourceFor(dst)
+	src, err := sourceOn(dst, p.cfg.Iface)
 	if err != nil && !p.cfg.DryRun {
 		return env, err
 	}
@@ -105,9 +105,33 @@ func (p *Plan) environment() (Env, error) {
 		}
 	}
 	if !p.l2 {
+		p.ndLinkAddr(&env, dst)
 		return env, nil
 	}
 	return env, p.l2Env(&env, dst)
+}
+
+// ndLinkAddr finds, for packets sent on L3, the MAC that neighbour
+// discovery messages carry in their link-layer address options by
+// default: that of the interface -I names or the route to dst uses.
+// (L2 sends know it already.) Without one the option is left out.
+func (p *Plan) ndLinkAddr(env *Env, dst netip.Addr) {
+	need := false
+	for _, l := range p.spec.Layers {
+		need = need || l.def.kind == lICMP6 && mayBe(l, icmpType, 128, 133, 135, 136)
+	}
+	if !need {
+		return
+	}
+	var ifc *net.Interface
+	if p.cfg.Iface != "" {
+		ifc, _ = net.InterfaceByName(p.cfg.Iface)
+	} else if r, err := LookupRoute(dst); err == nil {
+		ifc = r.Iface
+	}
+	if isEthernet(ifc) {
+		env.SrcMAC = ifc.HardwareAddr
+	}
 }
 
 // bulk reports whether the plan is a bulk send that L2 makes faster: as

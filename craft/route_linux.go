@@ -126,12 +126,23 @@ func routeAttrs(m *syscall.NetlinkMessage, dst netip.Addr) (Route, error) {
 
 // SourceFor is the local address packets to dst leave from: the kernel's
 // choice for a connected UDP socket (connecting sends nothing).
-func SourceFor(dst netip.Addr) (netip.Addr, error) {
+func SourceFor(dst netip.Addr) (netip.Addr, error) { return sourceOn(dst, "") }
+
+// sourceOn is SourceFor for packets sent on interface iface (-I), which
+// link-local destinations (fe80::/10, ff02::/16: a router or neighbour
+// solicitation) need to have a route at all.
+func sourceOn(dst netip.Addr, iface string) (netip.Addr, error) {
 	family := unix.AF_INET
 	var sa unix.Sockaddr
 	if dst.Is6() {
 		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
+		sa6 := &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
+		if iface != "" && (dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() || dst.IsInterfaceLocalMulticast()) {
+			if ifc, err := net.InterfaceByName(iface); err == nil {
+				sa6.ZoneId = uint32(ifc.Index)
+			}
+		}
+		sa = sa6
 	} else {
 		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
 	}

@@ -141,11 +141,11 @@ func (r *runner) pace(ctx context.Context, queued uint64) bool {
 
 // fixedPacket returns the packet when every packet of the plan is the same
 // (no lists, no rand, no default that changes per packet, such as the ICMP
-// sequence number), so that it is built once and sent again and again; nil
+// sequence number or an ICMP timestamp's clock), so that it is built once and sent again and again; nil
 // otherwise. Two builds are compared: the defaults decide.
 func fixedPacket(p *Plan) []byte {
 	s := p.spec
-	if p.cfg.Fragment > 0 || len(s.multi) > 0 || len(s.rands) > 0 {
+	if p.cfg.Fragment > 0 || len(s.multi) > 0 || len(s.rands) > 0 || p.b.clocked() {
 		return nil
 	}
 	probe := *p.b // a copy: the real builder's state stays as it is

@@ -52,7 +52,32 @@ func (s *Spec) checkOrder() error {
 			return &SpecError{Col: l.vals[rawRand].col, Msg: "raw.rand needs a length: raw(len=N,rand)"}
 		}
 	}
-	return s.checkAddrs()
+	if err := s.checkAddrs(); err != nil {
+		return err
+	}
+	return s.checkND()
+}
+
+// checkND asks for the target of a neighbour solicitation sent to a
+// multicast address: only a unicast destination is its own target.
+func (s *Spec) checkND() error {
+	var ip6 *Layer
+	for _, l := range s.Layers {
+		switch l.def.kind {
+		case lIP6:
+			ip6 = l
+		case lICMP6:
+			if ip6 == nil || given(l, icmp6Target) || !mayBe(l, icmpType, 128, 135) {
+				continue
+			}
+			for _, p := range ip6.vals[ip6Dst].pfx {
+				if p.Addr().IsMulticast() {
+					return &SpecError{Col: l.col + len(l.def.name), Msg: "icmp6.target is required: a neighbour solicitation to a multicast address cannot default it to ip6.dst"}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // checkAddrs asks for a destination on the outermost IP layer and for a

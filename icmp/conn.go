@@ -98,6 +98,7 @@ type ListenConfig struct {
 	Source    netip.Addr // bind to this local address
 	Interface string     // bind to this device (SO_BINDTODEVICE)
 	RecvBuf   int        // SO_RCVBUF in bytes; 0 keeps the default
+	Broadcast bool       // IPv4: allow broadcast destinations (SO_BROADCAST), ping -b
 	// Blocking reads a raw socket with blocking recvmsg calls instead of
 	// through Go's network poller: the kernel wakes the reading thread
 	// directly, which is what a flood ping's one-probe-at-a-time loop

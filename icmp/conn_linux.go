@@ -339,6 +339,9 @@ func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
 		if cfg.TOS > 0 {
 			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_TOS, cfg.TOS, "TOS"})
 		}
+		if cfg.Broadcast {
+			opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_BROADCAST, 1, "SO_BROADCAST"})
+		}
 	}
 	if cfg.PMTU != "" {
 		v, err := pmtuValue(cfg.PMTU)

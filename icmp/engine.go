@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
@@ -85,10 +86,14 @@ const (
 	EventTimeout
 	// EventLate: a reply came after its probe had timed out.
 	EventLate
+	// EventLocalError: the kernel refused the probe as too long for the
+	// path MTU (-M do); Info is the MTU, Err the send error. As iputils
+	// counts it: transmitted, and one of the target's Errors.
+	EventLocalError
 )
 
 func (k EventKind) String() string {
-	return [...]string{"sent", "reply", "icmp_error", "timeout", "late"}[k]
+	return [...]string{"sent", "reply", "icmp_error", "timeout", "late", "local_error"}[k]
 }
 
 // Event is one thing that happened to one probe. Events are values; the
@@ -106,8 +111,8 @@ type Event struct {
 	KernelStamp bool      // Time is the kernel's receive timestamp
 	ICMPType    uint8
 	ICMPCode    uint8
-	Info        uint32
-	Err         error // send failure
+	Info        uint32 // of an ICMP error (an MTU, a pointer, a gateway); the MTU of a local error
+	Err         error  // send failure
 
 	done     bool // the last pending probe was resolved after sending finished
 	resolved bool // this packet settled a probe that was waiting
@@ -119,7 +124,7 @@ type TargetStats struct {
 	Transmitted int
 	Received    int
 	Duplicates  int
-	Errors      int // ICMP error messages about our probes
+	Errors      int // ICMP error messages about our probes, and local errors (message too long)
 	Late        int
 	SendErrors  int
 	RTT         stats.RTT
@@ -629,19 +634,35 @@ func (p *Pinger) send(ti int) {
 	if p.cfg.Tap != nil {
 		p.tapMu.Unlock()
 	}
+	ev := Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err}
 	if err != nil {
+		local := errors.Is(err, syscall.EMSGSIZE)
 		p.mu.Lock()
-		t.st.SendErrors++
+		if local {
+			t.st.Errors++
+		} else {
+			t.st.SendErrors++
+		}
 		if s.seq == seq && s.state == slotPending {
 			s.state = slotExpired
 			p.pending--
 		}
 		p.mu.Unlock()
+		if local {
+			ev.Kind = EventLocalError
+			if mtu, err := pathMTU(t.Addr); err == nil {
+				ev.Info = uint32(mtu)
+			}
+		}
 	}
 	if err != nil || p.cfg.ReportSent {
-		p.deliver(Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err})
+		p.deliver(ev)
 	}
 }
+
+// pathMTU finds the MTU a too-long probe was refused for (a variable, so
+// that engine tests over fake sockets need not ask the kernel).
+var pathMTU = PathMTU
 
 func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 	if t.conn.V6() {

@@ -3,7 +3,9 @@ package icmp
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -333,6 +335,41 @@ func TestUntilReplies(t *testing.T) {
 	for _, ts := range sum.Targets {
 		if ts.Received != 3 || ts.Transmitted < 6 || ts.Transmitted > 7 {
 			t.Errorf("%s: %d sent, %d received; want 3 replies from 6 or 7 probes", ts.Target.Addr, ts.Transmitted, ts.Received)
+		}
+	}
+}
+
+// TestMessageTooLongIsALocalError: a probe the kernel refuses as longer
+// than the path MTU (EMSGSIZE, ping -M do) is transmitted and counted as an
+// error, with the MTU, as iputils counts "+N errors"; other send failures
+// stay send errors.
+func TestMessageTooLongIsALocalError(t *testing.T) {
+	saved := pathMTU
+	defer func() { pathMTU = saved }()
+	pathMTU = func(netip.Addr) (int, error) { return 1500, nil }
+	dst := netip.MustParseAddr("198.18.1.2")
+	for _, tc := range []struct {
+		err              error
+		kind             EventKind
+		errors, sendErrs int
+	}{
+		{fmt.Errorf("icmp: send to %s: %w", dst, syscall.EMSGSIZE), EventLocalError, 3, 0},
+		{fmt.Errorf("icmp: send to %s: %w", dst, syscall.EACCES), EventSent, 0, 3},
+	} {
+		c := newFake(false, 7, nil)
+		c.writeErr = tc.err
+		sum, evs := run(t, Config{Targets: []Target{{Addr: dst}}, Count: 3, Interval: time.Millisecond}, c, nil)
+		st := sum.Targets[0]
+		if st.Transmitted != 3 || st.Received != 0 || st.Errors != tc.errors || st.SendErrors != tc.sendErrs {
+			t.Errorf("%v: stats %+v, want 3 transmitted, %d errors, %d send errors", tc.err, st, tc.errors, tc.sendErrs)
+		}
+		if len(evs) != 3 {
+			t.Fatalf("%v: %d events, want 3: %+v", tc.err, len(evs), evs)
+		}
+		for i, ev := range evs {
+			if ev.Kind != tc.kind || ev.Seq != uint32(i+1) || ev.Err == nil || (tc.kind == EventLocalError) != (ev.Info == 1500) {
+				t.Errorf("%v: event %+v, want %v for seq %d", tc.err, ev, tc.kind, i+1)
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ type fakeConn struct {
 	v6, dgram bool
 	id        uint16
 	respond   func(req []byte, dst netip.Addr) []fakeReply
+	writeErr  error // every WriteTo fails with it, when set
 
 	mu       sync.Mutex
 	queue    []fakeReply
@@ -47,6 +48,9 @@ func (f *fakeConn) Source(dst netip.Addr) (netip.Addr, error) {
 }
 
 func (f *fakeConn) WriteTo(msg []byte, dst netip.Addr) error {
+	if f.writeErr != nil {
+		return f.writeErr
+	}
 	req := append([]byte(nil), msg...)
 	if f.dgram { // the kernel owns the identifier of datagram sockets
 		binary.BigEndian.PutUint16(req[4:], f.id)

@@ -136,6 +136,9 @@ func (s *Server) serve(batch []Message) {
 }
 
 func (s *Server) count(c *client, m *Message) {
+	if c.Received == 0 {
+		c.First = m.Time // the same clock as Last: the kernel's stamp
+	}
 	c.Received++
 	c.Bytes += uint64(m.N)
 	c.Last = m.Time
@@ -144,9 +147,17 @@ func (s *Server) count(c *client, m *Message) {
 	tapUDP(s.cfg.Tap, s.tapBuf, tap.In, m.Time, m.Addr, s.localFor(m), m.Data())
 	h, err := Parse(m.Data())
 	if err != nil {
-		c.Malformed++
-		s.totals.Malformed++
-		m.Kind = msgMalformed
+		// An ordinary client's datagram (an echo client, nping, a script)
+		// is plain; one with rawnet's magic that does not parse is
+		// malformed. Echo mode returns both; reflect mode neither.
+		if ClaimsProbe(m.Data()) {
+			c.Malformed++
+			s.totals.Malformed++
+		} else {
+			c.Plain++
+			s.totals.Plain++
+		}
+		m.Kind = msgNotProbe
 		return
 	}
 	c.track(&h)
@@ -155,8 +166,9 @@ func (s *Server) count(c *client, m *Message) {
 	}
 }
 
-// msgMalformed marks, within the server, a datagram Parse refused.
-const msgMalformed MsgKind = 255
+// msgNotProbe marks, within the server, a datagram Parse refused (plain or
+// malformed).
+const msgNotProbe MsgKind = 255
 
 // answers reports whether the mode answers m at all.
 func (s *Server) answers(c *client, m *Message) bool {
@@ -164,7 +176,7 @@ func (s *Server) answers(c *client, m *Message) bool {
 	case ModeSink:
 		return false
 	case ModeReflect:
-		return m.Kind != msgMalformed
+		return m.Kind != msgNotProbe
 	}
 	return true
 }

@@ -48,9 +48,11 @@ func probeDatagram(cookie, seq uint64, size int) []byte {
 	return b
 }
 
-func TestServerCountsAndIgnoresMalformed(t *testing.T) {
+// TestServerCountsPlainAndMalformed: datagrams that are not probes are
+// plain; only those with the probe magic that do not parse are malformed.
+func TestServerCountsPlainAndMalformed(t *testing.T) {
 	a, b := netip.MustParseAddrPort("198.18.0.1:1000"), netip.MustParseAddrPort("[fd00::1]:2000")
-	junk := [][]byte{{}, {1}, []byte("rnU1 but not really a header, long enough to reach 56 bytes......"), make([]byte, HeaderLen-1)}
+	junk := [][]byte{{}, {1}, []byte("rnU1 but not really a header, long enough to reach 56 bytes......"), make([]byte, HeaderLen-1)} // 3 plain, 1 malformed
 	for _, mode := range []Mode{ModeEcho, ModeReflect, ModeSink} {
 		sum, replies := runFakeServer(t, ServerConfig{Mode: mode}, func(c *fakeConn) {
 			for i := range 10 {
@@ -62,8 +64,8 @@ func TestServerCountsAndIgnoresMalformed(t *testing.T) {
 			c.push(b, probeDatagram(2, 0, 100))
 		})
 		tot := sum.Totals
-		if tot.Received != 15 || tot.Malformed != 4 || tot.Clients != 2 {
-			t.Errorf("%v: totals %+v; want 15 received, 4 malformed, 2 clients", mode, tot)
+		if tot.Received != 15 || tot.Plain != 3 || tot.Malformed != 1 || tot.Clients != 2 {
+			t.Errorf("%v: totals %+v; want 15 received, 3 plain, 1 malformed, 2 clients", mode, tot)
 		}
 		want := map[Mode][2]int{ModeEcho: {10, 5}, ModeReflect: {10, 1}, ModeSink: {0, 0}}[mode]
 		if len(replies[a]) != want[0] || len(replies[b]) != want[1] {
@@ -79,10 +81,13 @@ func TestServerCountsAndIgnoresMalformed(t *testing.T) {
 			}
 		}
 		for _, cs := range sum.Clients {
-			if cs.Addr == a && (cs.Received != 10 || cs.Probes != 10 || cs.Lost() != 0 || cs.Malformed != 0) {
+			if cs.First.IsZero() || cs.First.After(cs.Last) {
+				t.Errorf("%v: client %v first %v after last %v", mode, cs.Addr, cs.First, cs.Last)
+			}
+			if cs.Addr == a && (cs.Received != 10 || cs.Probes != 10 || cs.Lost() != 0 || cs.Malformed != 0 || cs.Plain != 0) {
 				t.Errorf("%v: client a %+v", mode, cs)
 			}
-			if cs.Addr == b && (cs.Received != 5 || cs.Malformed != 4 || cs.Probes != 1) {
+			if cs.Addr == b && (cs.Received != 5 || cs.Plain != 3 || cs.Malformed != 1 || cs.Probes != 1) {
 				t.Errorf("%v: client b %+v", mode, cs)
 			}
 		}

@@ -18,8 +18,8 @@ const (
 	ModeSink
 	// ModeReflect returns rawnet probe datagrams with the server's receive
 	// and send times and its count of the session's datagrams filled in
-	// (STAMP / TWAMP-light style); other datagrams are counted as
-	// malformed and dropped.
+	// (STAMP / TWAMP-light style); other datagrams are counted (as plain,
+	// or as malformed when they claim to be probes) and dropped.
 	ModeReflect
 )
 
@@ -100,7 +100,11 @@ type ClientStats struct {
 	Bytes       uint64
 	Replied     uint64
 	RateLimited uint64 // not answered: over MaxRate or the client's share
-	Malformed   uint64 // not rawnet probe datagrams (still echoed in echo mode)
+	// Plain datagrams are not rawnet probes (an ordinary echo client's);
+	// malformed ones start with the probe magic but do not parse. Echo
+	// mode returns both, reflect mode neither.
+	Plain     uint64
+	Malformed uint64
 	// Of rawnet probe datagrams, the session (probe run) last seen, and
 	// what its sequence numbers say about the way here:
 	Session    uint64
@@ -125,7 +129,8 @@ type ServerTotals struct {
 	Bytes       uint64
 	Replied     uint64
 	RateLimited uint64
-	Malformed   uint64
+	Plain       uint64 // datagrams that are not rawnet probes
+	Malformed   uint64 // datagrams with the probe magic that do not parse
 	SendErrors  uint64
 	Clients     uint64 // distinct clients tracked since the start
 	Untracked   uint64 // datagrams from clients beyond MaxClients

@@ -59,6 +59,13 @@ type wireError string
 func (e wireError) Error() string        { return ErrMalformed.Error() + ": " + string(e) }
 func (e wireError) Is(target error) bool { return target == ErrMalformed }
 
+// ClaimsProbe reports whether b starts with the rawnet magic: a datagram
+// that claims to be a probe, so that one Parse refuses is malformed rather
+// than some other program's (plain) datagram.
+func ClaimsProbe(b []byte) bool {
+	return len(b) >= 4 && binary.BigEndian.Uint32(b) == magic
+}
+
 // Put writes h as a fresh probe header (not reflected) into b, which must
 // hold at least HeaderLen bytes. Bytes after the header are left alone.
 func Put(b []byte, h *Header) {

@@ -39,6 +39,7 @@ did, 2 on bad input or errors.`,
 			&cli.StringFlag{Name: "Q", Aliases: []string{"tos"}, Usage: "IP TOS / IPv6 traffic class `TOS` (decimal or 0x hex)"},
 			&cli.StringFlag{Name: "p", Aliases: []string{"pattern"}, Usage: "fill the payload with `HEX` bytes (up to 16)"},
 			&cli.StringFlag{Name: "M", Aliases: []string{"pmtudisc"}, Usage: "path MTU discovery `MODE`: do (set DF), dont, want, probe"},
+			&cli.BoolFlag{Name: "b", Aliases: []string{"broadcast"}, Usage: "allow pinging an IPv4 broadcast address (SO_BROADCAST)"},
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},
 			&cli.BoolFlag{Name: "6", Usage: "IPv6 only"},
 			&cli.BoolFlag{Name: "D", Aliases: []string{"timestamp"}, Usage: "print a unix timestamp before each line"},
@@ -91,6 +92,13 @@ func runPing(c *cli.Context) error {
 	targets = target.Dedup(targets)
 	o.cfg.Targets = targets
 	o.multi = len(targets) > 1
+	if !o.multi && icmp.IsBroadcast(targets[0].Addr) {
+		// As iputils: refuse before sending, unless -b says it is meant.
+		if !o.listen.Broadcast {
+			return usageErrorf("ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
+		}
+		fmt.Fprintln(c.App.ErrWriter, "WARNING: pinging broadcast address")
+	}
 	if o.multi && !c.IsSet("c") {
 		o.cfg.Count = 1
 	}
@@ -248,6 +256,7 @@ func socketFlags(c *cli.Context, o *pingOptions) error {
 		}
 		o.cfg.Pattern = b
 	}
+	o.listen.Broadcast = c.Bool("b")
 	switch m := c.String("M"); m {
 	case "", "do", "dont", "want", "probe":
 		o.listen.PMTU = m

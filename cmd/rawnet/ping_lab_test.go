@@ -484,3 +484,87 @@ func TestPingInterfaceAndSource(t *testing.T) {
 		t.Errorf("-I with the other family: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// iputilsPing runs iputils ping in n's namespace, for the tests that
+// compare rawnet with it in the same lab.
+func iputilsPing(t *testing.T, n *lab.Node, args ...string) result {
+	t.Helper()
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("iputils ping not installed (Debian package iputils-ping)")
+	}
+	return rawnetCmd(t, n.Command(context.Background(), "ping", args...))
+}
+
+// TestPingBroadcastNeedsDashB: the broadcast address of src's link is
+// refused as iputils refuses it, before anything is sent (exit 2, its
+// message); with -b it is pinged (SO_BROADCAST) and r1, told to answer
+// broadcasts, replies, as it does to iputils ping -b.
+func TestPingBroadcastNeedsDashB(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	const bcast = "198.18.0.255" // link 0, 198.18.0.0/24: src .1, r1 .2
+	if out, err := l.Routers[0].Command(context.Background(), "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl in r1: %v %s", err, out)
+	}
+	const hint = "Do you want to ping broadcast? Then -b. If not, check your local firewall rules"
+	peer := iputilsPing(t, l.Src, "-c", "1", bcast)
+	if peer.code != 2 || !strings.Contains(peer.stderr, hint) {
+		t.Fatalf("iputils ping %s: exit %d, %q; the lab does not make it a broadcast", bcast, peer.code, peer.stderr)
+	}
+	r := inNS(t, l.Src, "ping", "-c", "1", bcast)
+	if r.code != 2 || r.stderr != "rawnet: ping: "+hint+"\n" || r.stdout != "" {
+		t.Errorf("rawnet ping %s: exit %d, stdout %q, stderr %q; want exit 2 and iputils' hint alone", bcast, r.code, r.stdout, r.stderr)
+	}
+	peer = iputilsPing(t, l.Src, "-b", "-c", "2", "-i", "0.2", bcast)
+	if peer.code != 0 || !strings.Contains(peer.stdout, "64 bytes from 198.18.0.2: icmp_seq=2") {
+		t.Fatalf("iputils ping -b: exit %d:\n%s%s", peer.code, peer.stdout, peer.stderr)
+	}
+	r = inNS(t, l.Src, "ping", "-b", "--json", "-c", "2", "-i", "0.2", bcast)
+	replies := ofType(jsonEvents(t, r.stdout), "reply")
+	sums := ofType(jsonEvents(t, r.stdout), "summary")
+	if r.code != 0 || len(replies) != 2 || len(sums) != 1 || num(t, sums[0], "received") != 2 || num(t, sums[0], "send_errors") != 0 ||
+		!strings.Contains(r.stderr, "WARNING: pinging broadcast address") {
+		t.Fatalf("rawnet ping -b %s: exit %d:\n%s%s", bcast, r.code, r.stdout, r.stderr)
+	}
+	for _, e := range replies {
+		if e["from"] != "198.18.0.2" || e["target"] != bcast {
+			t.Errorf("reply %v: want one from r1 (198.18.0.2) for target %s", e, bcast)
+		}
+	}
+}
+
+// TestPingMessageTooLongIsALocalError: -M do -s 1600 over src's 1500-byte
+// link is refused by the kernel for every probe. iputils prints "local
+// error: message too long, mtu=1500" per probe and counts "+N errors";
+// rawnet prints and counts the same, in text and in JSON.
+func TestPingMessageTooLongIsALocalError(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	dst := l.Dst.Addr4.String()
+	args := []string{"-M", "do", "-s", "1600", "-c", "2", "-i", "0.2", dst}
+	const line = "local error: message too long, mtu=1500"
+	peer := iputilsPing(t, l.Src, args...)
+	if peer.code != 1 || strings.Count(peer.stderr, "ping: "+line+"\n") != 2 ||
+		!strings.Contains(peer.stdout, "2 packets transmitted, 0 received, +2 errors, 100% packet loss") {
+		t.Fatalf("iputils ping %v: exit %d:\n%s%s", args, peer.code, peer.stdout, peer.stderr)
+	}
+	r := inNS(t, l.Src, append([]string{"ping"}, args...)...)
+	if r.code != 1 || r.stderr != strings.Repeat("rawnet: "+line+"\n", 2) ||
+		!strings.Contains(r.stdout, "2 packets transmitted, 0 received, +2 errors, 100% packet loss") {
+		t.Errorf("rawnet ping %v: exit %d:\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	r = inNS(t, l.Src, append([]string{"ping", "--json"}, args...)...)
+	evs := jsonEvents(t, r.stdout)
+	locals, sums := ofType(evs, "local_error"), ofType(evs, "summary")
+	if r.code != 1 || len(locals) != 2 || len(sums) != 1 {
+		t.Fatalf("rawnet ping --json %v: exit %d:\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	for i, e := range locals {
+		if num(t, e, "seq") != float64(i+1) || num(t, e, "mtu") != 1500 || e["error"] != "message too long" {
+			t.Errorf("local_error %v: want seq %d, mtu 1500, message too long", e, i+1)
+		}
+	}
+	if s := sums[0]; num(t, s, "transmitted") != 2 || num(t, s, "errors") != 2 || num(t, s, "send_errors") != 0 || num(t, s, "loss_pct") != 100 {
+		t.Errorf("summary %v: want 2 transmitted, 2 errors, no send errors", s)
+	}
+}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
@@ -76,6 +78,7 @@ type (
 		ICMPType *uint8   `json:"icmp_type,omitempty"`
 		ICMPCode *uint8   `json:"icmp_code,omitempty"`
 		Error    string   `json:"error,omitempty"`
+		MTU      uint32   `json:"mtu,omitempty"`
 	}
 	jsonSummary struct {
 		Type        string   `json:"type"`
@@ -171,6 +174,11 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			fmt.Fprintf(out.errw, "rawnet: %v\n", ev.Err)
 		}
 		return nil
+	case icmp.EventLocalError:
+		if !out.o.quiet {
+			fmt.Fprintf(out.errw, "rawnet: %s\n", localError(ev))
+		}
+		return nil
 	case icmp.EventReply, icmp.EventLate:
 		if out.o.quiet {
 			return nil
@@ -220,6 +228,8 @@ func (out *pingOutput) floodEvent(ev icmp.Event) {
 		}
 	case icmp.EventError:
 		out.w.WriteString("\bE") // the probe's dot becomes an E
+	case icmp.EventLocalError:
+		out.w.WriteByte('E') // no dot went out for it
 	}
 	if out.w.Buffered() > 512 {
 		out.w.Flush()
@@ -250,6 +260,11 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 			return
 		}
 		j.Type, j.Error = "send_error", ev.Err.Error()
+	case icmp.EventLocalError:
+		if out.o.quiet {
+			return
+		}
+		j.Error, j.MTU = localErrorText(ev.Err), ev.Info
 	case icmp.EventReply, icmp.EventLate:
 		if out.o.quiet {
 			return
@@ -269,6 +284,26 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 		}
 	}
 	out.emit(j)
+}
+
+// localError is what iputils ping prints for a probe the kernel refused
+// as too long: "local error: message too long, mtu=1500".
+func localError(ev icmp.Event) string {
+	msg := "local error: " + localErrorText(ev.Err)
+	if ev.Info > 0 {
+		msg += fmt.Sprintf(", mtu=%d", ev.Info)
+	}
+	return msg
+}
+
+// localErrorText is the kernel's words for a local error ("message too
+// long"), without the address rawnet's send error adds.
+func localErrorText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 func tsSource(kernel bool) string {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,4 +225,75 @@ func TestSendInterruptPrintsSummaryAndLeavesValidPcap(t *testing.T) {
 	if n := tsharkCount(t, file, "udp.dstport == 9"); n != sent {
 		t.Errorf("pcap holds %d packets, summary says %d sent", n, sent)
 	}
+}
+
+// TestSendICMPQueriesGetTheirReplies: message types whose bodies rawnet
+// fills in when the spec leaves them out are answered by the kernels of
+// the lab: a timestamp request (Linux ignores one without its 12 bytes of
+// timestamps) by dst, a neighbour solicitation (hop limit 255, target,
+// source link-layer address) by r1, to its address and to its
+// solicited-node group. tshark finds every packet captured at the targets
+// well formed, and the timestamp reply's receive time (the kernel's clock)
+// just after rawnet's originate time: milliseconds since midnight UT both.
+func TestSendICMPQueriesGetTheirReplies(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	r1v6 := l.HopAddrs6()[0]
+	dir := t.TempDir()
+	capDst, capR1 := filepath.Join(dir, "dst.pcap"), filepath.Join(dir, "r1.pcap")
+	stopDst := startTcpdump(t, l.Dst, l.Dst.Ifaces[0].Name, capDst, "icmp")
+	stopR1 := startTcpdump(t, l.Routers[0], l.Routers[0].Ifaces[0].Name, capR1, "icmp6 and ip6[40] >= 135 and ip6[40] <= 136")
+	for _, tc := range []struct {
+		args []string
+		typ  float64 // of the answer
+	}{
+		{[]string{fmt.Sprintf("ip(dst=%s)/icmp(type=13,id=5,seq=1)", l.Dst.Addr4)}, 14},
+		// A flow label tells rawnet's solicitations from the kernel's.
+		{[]string{fmt.Sprintf("ip6(dst=%s,fl=0x5eed)/icmp6(type=135)", r1v6)}, 136},
+		{[]string{"-I", l.Src.Ifaces[0].Name, fmt.Sprintf("ip6(dst=%s,fl=0x5eed)/icmp6(type=135,target=%s)", solicitedNode(r1v6), r1v6)}, 136},
+	} {
+		answers, sum, r := sendJSON(t, l.Src, append([]string{"--wait", "2"}, tc.args...)...)
+		if r.code != 0 || num(t, sum, "answered") != 1 || len(answers) == 0 {
+			t.Errorf("send --wait %v: exit %d, want it answered:\n%s%s", tc.args, r.code, r.stdout, r.stderr)
+			continue
+		}
+		var icmp map[string]any
+		for _, l := range answers[0]["layers"].([]any) {
+			if m := l.(map[string]any); strings.HasPrefix(m["layer"].(string), "icmp") {
+				icmp = m
+			}
+		}
+		if icmp == nil || num(t, icmp, "type") != tc.typ {
+			t.Errorf("send %v: answer %v, want type %g", tc.args, icmp, tc.typ)
+		} else if tc.typ == 136 && icmp["target"] != r1v6.String() {
+			t.Errorf("send %v: advertisement %v, want target %s", tc.args, icmp, r1v6)
+		}
+	}
+	stopDst()
+	stopR1()
+	for _, file := range []string{capDst, capR1} {
+		if n := tsharkCount(t, file, "_ws.malformed || _ws.expert.severity >= 6291456"); n != 0 {
+			t.Errorf("%s: tshark finds %d malformed packets or warnings", filepath.Base(file), n)
+		}
+	}
+	if n := tsharkCount(t, capR1, "ipv6.flow == 0x5eed && icmpv6.nd.ns.target_address == "+r1v6.String()+" && ipv6.hlim == 255 && icmpv6.opt.type == 1"); n != 2 {
+		t.Errorf("r1 captured %d solicitations for it with hop limit 255 and a source link-layer address, want 2", n)
+	}
+	rows := tsharkFields(t, capDst, "icmp", "icmp.type", "icmp.originate_timestamp", "icmp.receive_timestamp")
+	if len(rows) != 2 {
+		t.Fatalf("dst captured %v, want a timestamp request and its reply", rows)
+	}
+	req, rep := strings.Split(rows[0], "|"), strings.Split(rows[1], "|")
+	orig, _ := strconv.ParseInt(req[1], 10, 64)
+	recv, _ := strconv.ParseInt(rep[2], 10, 64)
+	if req[0] != "13" || rep[0] != "14" || rep[1] != req[1] || (recv-orig+86_400_000)%86_400_000 > 2000 {
+		t.Errorf("dst captured request %v and reply %v: want the reply to echo the originate time and receive it within 2 s of it", req, rep)
+	}
+}
+
+// solicitedNode is the solicited-node multicast group of a (RFC 4291).
+func solicitedNode(a netip.Addr) netip.Addr {
+	b := a.As16()
+	g := [16]byte{0: 0xff, 1: 0x02, 11: 1, 12: 0xff, 13: b[13], 14: b[14], 15: b[15]}
+	return netip.AddrFrom16(g)
 }

@@ -139,6 +139,7 @@ type (
 		Bytes       uint64  `json:"bytes"`
 		Replied     uint64  `json:"replied"`
 		RateLimited uint64  `json:"rate_limited"`
+		Plain       uint64  `json:"plain"`
 		Malformed   uint64  `json:"malformed"`
 		Session     string  `json:"session,omitempty"`
 		Probes      uint64  `json:"probes"`
@@ -153,6 +154,7 @@ type (
 		Bytes       uint64  `json:"bytes"`
 		Replied     uint64  `json:"replied"`
 		RateLimited uint64  `json:"rate_limited"`
+		Plain       uint64  `json:"plain"`
 		Malformed   uint64  `json:"malformed"`
 		SendErrors  uint64  `json:"send_errors"`
 		Clients     uint64  `json:"clients"`
@@ -203,7 +205,7 @@ func (o *serveOutput) client(event string, cs *udp.ClientStats) {
 	}
 	if o.json != nil {
 		j := jsonClient{Type: "client", Event: event, Addr: cs.Addr.String(), First: jsonl.Time(cs.First), Last: jsonl.Time(cs.Last),
-			Received: cs.Received, Bytes: cs.Bytes, Replied: cs.Replied, RateLimited: cs.RateLimited, Malformed: cs.Malformed,
+			Received: cs.Received, Bytes: cs.Bytes, Replied: cs.Replied, RateLimited: cs.RateLimited, Plain: cs.Plain, Malformed: cs.Malformed,
 			Probes: cs.Probes, Lost: cs.Lost(), LossPct: loss, Duplicates: cs.Duplicates, Reordered: cs.Reordered}
 		if !cs.Addr.IsValid() {
 			j.Addr = "others"
@@ -218,7 +220,8 @@ func (o *serveOutput) client(event string, cs *udp.ClientStats) {
 	if !cs.Addr.IsValid() {
 		addr = "(others)"
 	}
-	fmt.Fprintf(o.w, "%-24s rcvd %d (%d bytes), replied %d, rate-limited %d, malformed %d", addr, cs.Received, cs.Bytes, cs.Replied, cs.RateLimited, cs.Malformed)
+	fmt.Fprintf(o.w, "%-24s rcvd %d (%d bytes), replied %d, rate-limited %d, plain %d, malformed %d",
+		addr, cs.Received, cs.Bytes, cs.Replied, cs.RateLimited, cs.Plain, cs.Malformed)
 	if cs.Probes > 0 {
 		fmt.Fprintf(o.w, "; probes %d, lost on the way %d (%g%%), dup %d, reordered %d", cs.Probes, cs.Lost(), roundLoss(loss), cs.Duplicates, cs.Reordered)
 	}
@@ -228,11 +231,11 @@ func (o *serveOutput) client(event string, cs *udp.ClientStats) {
 func (o *serveOutput) totals(typ string, t *udp.ServerTotals, ms float64) {
 	if o.json != nil {
 		o.emit(jsonServerTotals{Type: typ, Received: t.Received, Bytes: t.Bytes, Replied: t.Replied, RateLimited: t.RateLimited,
-			Malformed: t.Malformed, SendErrors: t.SendErrors, Clients: t.Clients, Untracked: t.Untracked, TimeMs: ms})
+			Plain: t.Plain, Malformed: t.Malformed, SendErrors: t.SendErrors, Clients: t.Clients, Untracked: t.Untracked, TimeMs: ms})
 		return
 	}
-	fmt.Fprintf(o.w, "%s: %d datagrams (%d bytes) from %d clients, %d replied, %d rate-limited, %d malformed, %d send errors",
-		strings.ReplaceAll(typ, "_", " "), t.Received, t.Bytes, t.Clients, t.Replied, t.RateLimited, t.Malformed, t.SendErrors)
+	fmt.Fprintf(o.w, "%s: %d datagrams (%d bytes) from %d clients, %d replied, %d rate-limited, %d plain, %d malformed, %d send errors",
+		strings.ReplaceAll(typ, "_", " "), t.Received, t.Bytes, t.Clients, t.Replied, t.RateLimited, t.Plain, t.Malformed, t.SendErrors)
 	if t.Untracked > 0 {
 		fmt.Fprintf(o.w, ", %d from clients beyond --max-clients", t.Untracked)
 	}

@@ -54,6 +54,37 @@ func TestDocsCurrent(t *testing.T) {
 	}
 }
 
+// TestDocLinks: every relative link in the README, CONTRIBUTING.md and
+// docs/*.md leads to a file of the repository, and none leaves it.
+func TestDocLinks(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, filepath.Join(root, "README.md"), filepath.Join(root, "CONTRIBUTING.md"))
+	link := regexp.MustCompile(`\]\(([^)#\s]+)`)
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path := filepath.Join(filepath.Dir(f), target)
+			rel, _ := filepath.Rel(root, path)
+			if strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links outside the repository: %s", f, target)
+			} else if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s: broken link %s", f, target)
+			}
+		}
+	}
+}
+
 // TestManPagesLint runs the checked-in man pages through mandoc's and
 // groff's linters and renders them with man.
 func TestManPagesLint(t *testing.T) {

@@ -3,6 +3,10 @@
 
 GO       ?= go
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN      := bin/rawnet
 # build links libpcap through cgo, for tcpdump filter expressions (capture,
@@ -12,7 +16,7 @@ BIN      := bin/rawnet
 GOFLAGS_BUILD := -trimpath -tags netgo,osusergo,urfave_cli_no_docs -ldflags "-s -w -X main.version=$(VERSION)"
 FUZZTIME ?= 20s
 
-.PHONY: all build build-static deps test bench demo install setcap fuzz lint clean
+.PHONY: all build build-static deps test bench demo docs install install-files setcap fuzz lint clean
 
 all: build
 
@@ -48,8 +52,25 @@ bench: deps build
 demo: deps build
 	./scripts/demo.sh $(BIN)
 
-install: build
+# The man pages (docs/man/*.1) and their Markdown copies (docs/*.md), made
+# from the command definitions in cmd/rawnet and their doc/*.txt texts, the
+# same source as --help. A test fails when the checked-in copies are stale.
+docs: build
+	$(BIN) doc-model | $(GO) run ./internal/cmd/gendocs -out docs
+
+# The binary, the man pages and the bash, zsh and fish completions, under
+# DESTDIR and PREFIX.
+install: build install-files
+
+# install without building: copies an existing $(BIN).
+install-files:
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rawnet
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	$(BIN) completion bash > $(DESTDIR)$(BASHCOMPDIR)/rawnet
+	$(BIN) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_rawnet
+	$(BIN) completion fish > $(DESTDIR)$(FISHCOMPDIR)/rawnet.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/rawnet $(DESTDIR)$(ZSHCOMPDIR)/_rawnet $(DESTDIR)$(FISHCOMPDIR)/rawnet.fish
 
 # Lets non-root users run rawnet with raw sockets.
 setcap: install

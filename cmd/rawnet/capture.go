@@ -19,13 +19,6 @@ func captureCommand() *cli.Command {
 		Name:      "capture",
 		Usage:     "capture packets live (AF_PACKET ring), print them like tcpdump -nn or write pcap/pcapng",
 		ArgsUsage: "[FILTER...]",
-		Description: `FILTER is tcpdump's filter language ("icmp or udp port 53"), compiled with
-libpcap for the interface's link type and run in the kernel before any packet
-reaches rawnet. Prints one line per packet (-v every field, -x hex, --json one
-object per packet), or with -w writes pcap (pcapng for *.pcapng or --pcapng)
-rotated with -C/-G/-W as tcpdump does. Ends with tcpdump's counts on stderr:
-captured, received by filter, dropped by kernel. -n and -nn are accepted:
-rawnet never resolves names. Exit status: 0 ok, 2 bad input or errors.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "i", Aliases: []string{"interface"}, Value: "any", Usage: "capture on `IFACE`; any: all interfaces (Linux cooked SLL2 headers)"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"snaplen"}, Value: pcap.DefaultSnaplen, Usage: "keep the first `BYTES` of each packet (0: 262144)"},

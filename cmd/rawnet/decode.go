@@ -22,12 +22,6 @@ func decodeCommand() *cli.Command {
 		Name:      "decode",
 		Usage:     "decode raw packet bytes given in hex and show every field",
 		ArgsUsage: "HEX... | - (hex on standard input; tcpdump -x output works too)",
-		Description: `Decodes the bytes of one packet given as hex (spaces, colons and a 0x prefix
-are fine) and prints every field of every layer, like tshark -V. With '-', reads
-standard input: packets are separated by blank lines, and tcpdump -x / -xx
-output decodes packet by packet (its offsets are skipped and its summary lines
-start the next packet). The link layer is told from the first byte (IPv4, IPv6,
-else Ethernet) unless --link names it.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "link", Aliases: []string{"l"}, Value: "auto", Usage: "`TYPE` of the first layer: auto, eth, ip (IPv4 or IPv6), ip4, ip6, sll, sll2, null"},
 			&cli.BoolFlag{Name: "line", Usage: "one tcpdump-style line per packet instead of every field"},

@@ -25,12 +25,8 @@ func labCommand() *cli.Command {
 		s.OnUsageError = onUsageError
 	}
 	return &cli.Command{
-		Name:  "lab",
-		Usage: "throwaway lab networks in network namespaces",
-		Description: "A lab is a chain src - r1 - ... - rN - dst of network namespaces joined by veth\n" +
-			"pairs, on 198.18.0.0/15 and fd00::/8 only. Link k joins node k and k+1 (node 0 is\n" +
-			"src) on 198.18.k.0/24 and fd00:0:0:k::/64, .1 on the src side. --diamond doubles\n" +
-			"r2 into r2a and r2b (r2b on links 101 and 102), an ECMP diamond. Needs root.",
+		Name:        "lab",
+		Usage:       "throwaway lab networks in network namespaces",
 		Subcommands: subs,
 	}
 }

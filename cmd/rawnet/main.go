@@ -78,6 +78,8 @@ func commands() []*cli.Command {
 		decodeCommand(),
 		captureCommand(),
 		readCommand(),
+		completionCommand(),
+		docModelCommand(),
 	}
 }
 

@@ -22,10 +22,6 @@ func pingCommand() *cli.Command {
 		Name:      "ping",
 		Usage:     "ICMP echo to one host or thousands (IPv4 and IPv6)",
 		ArgsUsage: "TARGET... (host name, address, or CIDR prefix)",
-		Description: `Sends ICMP echo requests and reports replies like iputils ping; with several
-targets (or a prefix) probes are paced across all of them, fping-style, with a
-statistics line per target. Exit status: 0 when any reply came, 1 when none
-did, 2 on bad input or errors.`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets); with -w, after N replies"},
 			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{}, Usage: "wait `SECONDS` (0.2 or 200ms) between probes to a target (default 1s)"},

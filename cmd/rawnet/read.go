@@ -20,15 +20,6 @@ func readCommand() *cli.Command {
 		Name:      "read",
 		Usage:     "print, filter, copy or summarize the packets of a pcap or pcapng file, like tcpdump -r",
 		ArgsUsage: "FILE|- [FILTER...]",
-		Description: `FILTER is tcpdump's filter language ('icmp or udp port 53', 'ip6 and
-icmp6[0]==129'), compiled by libpcap for the file's link type. Each packet
-is printed on one line as tcpdump -nn prints it (local time), with -v every
-field of every layer, with -x the bytes in hex, with --json one JSON object.
---stats prints a summary instead: protocols, top talkers, ICMP types, and
-ping and traceroute probes matched to their replies with round-trip times.
-A truncated or corrupt file is printed up to the damage, then rawnet names
-the packet and byte offset and exits with status 1. FILE - reads standard
-input. Ctrl-C stops reading cleanly (a --write file is complete).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every field of every layer after each line"},
 			&cli.BoolFlag{Name: "hex", Aliases: []string{"x"}, Usage: "print each packet (without its link-layer header) in hex, like tcpdump -x"},

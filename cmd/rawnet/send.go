@@ -20,23 +20,6 @@ func sendCommand() *cli.Command {
 		Aliases:   []string{"craft"},
 		Usage:     "craft packets field by field, send them fast, and show the answers",
 		ArgsUsage: "SPEC (e.g. 'ip(dst=198.18.5.2,ttl=1..3)/udp(dport=53,80)/raw(hex=deadbeef)')",
-		Description: `SPEC stacks layers, outermost first, separated by '/':
-  eth vlan ip ip6 hbh dstopt rh frag6 icmp icmp6 udp tcp raw
-each with fields in parentheses: ip(dst=198.18.5.2,ttl=3,id=7,df). Fields left
-out are filled in (lengths, checksums, protocol numbers, source addresses and
-MACs from the route and neighbour tables); a field given is sent exactly as
-given. Values may be lists and ranges (ttl=1..5, dport=53,80,443) and rand; the
-spec expands to one packet per combination, sent -c times. An ICMP error quotes
-the packet after it: icmp(type=3,code=3)/ip(...)/udp(...). 'rawnet send --fields'
-lists every field of every layer.
-
-IPv4 goes out through a raw IP socket, IPv6 through IPV6_HDRINCL; frames go out
-through AF_PACKET when the spec starts with eth, with --l2, when the kernel
-would rewrite a field the spec sets (the IPv4 total length or header checksum),
-and for bulk sends (--rate 0, 1000 or more packets to one destination over
-Ethernet; --l3 keeps those on the IP path). -v says which and why. --wait takes the answers (replies, ICMP errors quoting a sent
-packet) like scapy's sr(). Exit status: 0 when sent (with --wait: when an answer
-came), 1 with --wait and no answer, 2 on bad input or errors.`,
 		Flags: []cli.Flag{
 			&cli.Uint64Flag{Name: "c", Aliases: []string{"count"}, Usage: "send the expanded packets `N` times", DefaultText: "1, or until --duration"},
 			&cli.Float64Flag{Name: "rate", Usage: "`PPS` packets per second (0: as fast as the kernel takes them)"},

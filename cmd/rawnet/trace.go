@@ -20,15 +20,6 @@ func traceCommand() *cli.Command {
 		Aliases:   []string{"traceroute"},
 		Usage:     "path probing over UDP, ICMP or TCP, Paris and multipath aware",
 		ArgsUsage: "TARGET... (host names or addresses; several are traced at once)",
-		Description: `Sends probes with rising TTLs and reports who answers at each hop, like
-traceroute: UDP to port 33434 by default, ICMP echo (-P icmp) or TCP SYN (-P tcp,
-port 80). Every probe of a flow keeps the fields load balancers hash constant
-(Paris traceroute), so a trace follows one path; --flows K traces K flows and
---multipath finds every interface at every TTL (MDA). All TTLs are probed at
-once; the trace ends as soon as the target has answered and every nearer hop
-has answered or timed out. --report repeats it -c times and prints mtr-style
-statistics per hop. Exit status: 0 when every target answered, 1 when one did
-not, 2 on bad input or errors.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "P", Aliases: []string{"protocol"}, Value: "udp", Usage: "probe `METHOD`: udp, icmp or tcp"},
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},

@@ -19,12 +19,8 @@ import (
 
 func udpCommand() *cli.Command {
 	cmd := &cli.Command{
-		Name:  "udp",
-		Usage: "UDP echo/reflector server, latency/jitter/loss probe, port scan",
-		Description: `rawnet udp serve answers (echo, reflect) or counts (sink) datagrams from any
-number of clients; rawnet udp probe measures loss, duplicates, reordering, RTT
-percentiles and jitter against such a server (or any RFC 862 echo server);
-rawnet udp scan tells open, closed and open|filtered UDP ports apart.`,
+		Name:            "udp",
+		Usage:           "UDP echo/reflector server, latency/jitter/loss probe, port scan",
 		Subcommands:     []*cli.Command{udpServeCommand(), udpProbeCommand(), udpScanCommand()},
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {

@@ -16,13 +16,6 @@ func udpProbeCommand() *cli.Command {
 		Name:      "probe",
 		Usage:     "measure loss, duplicates, reordering, RTT percentiles and jitter against a UDP echo or reflect server",
 		ArgsUsage: "HOST:PORT",
-		Description: `Sends sequenced, timestamped datagrams to an echo server (rawnet udp serve, or
-any RFC 862 echo server: the datagram carries its own sequence number and send
-time) or a reflector (rawnet udp serve --mode reflect, which also takes the
-server's own time out of the RTT and splits it into the two directions).
-Threshold flags (--max-loss 1%, --max-rtt-p99 5ms, ...) make the exit status 1
-when a figure is over its limit. Exit status: 0 ok, 1 no reply or a threshold
-broken, 2 bad input or errors.`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "send `N` datagrams (default: until --duration or Ctrl-C)"},
 			&cli.Float64Flag{Name: "rate", Aliases: []string{"r"}, Usage: "send `PPS` datagrams per second; 0: as fast as replies come back, --window in flight"},

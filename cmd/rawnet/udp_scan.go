@@ -17,14 +17,6 @@ func udpScanCommand() *cli.Command {
 		Name:      "scan",
 		Usage:     "tell open, closed and open|filtered UDP ports apart",
 		ArgsUsage: "HOST PORTS (e.g. 53,123,161,1000-2000)",
-		Description: `A port that answers is open, one that brings ICMP port unreachable is closed,
-another ICMP unreachable makes it filtered, and silence makes it open|filtered
-after retries. DNS (53), NTP (123) and SNMP (161) get real requests so that
-the services answer. The scan slows down to the rate of ICMP errors the target
-sends (Linux: one per second per client after a burst), so that rate limiting
-never turns closed ports into open|filtered; scanning many closed ports of a
-Linux host therefore takes about a second each. No privileges needed.
-Exit status: 0 when some port answered, 1 when none did, 2 on bad input.`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "retries", Value: udp.DefaultRetries, Usage: "retry a silent port `N` times before calling it open|filtered"},
 			&cli.Float64Flag{Name: "rate", Value: udp.DefaultScanRate, Usage: "start at `PPS` probes per second (the scan slows to what the target answers)"},

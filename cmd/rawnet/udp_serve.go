@@ -17,12 +17,6 @@ func udpServeCommand() *cli.Command {
 		Name:      "serve",
 		Usage:     "answer (echo, reflect) or count (sink) datagrams from any number of clients",
 		ArgsUsage: "[ADDR]:PORT (no address: every IPv4 and IPv6 address)",
-		Description: `Modes: echo returns every datagram as it came (RFC 862); sink counts and
-discards; reflect fills rawnet probe datagrams with the server's receive and
-send times and its count of the client's datagrams (STAMP / TWAMP-light
-style), so that rawnet udp probe can take the server's time out of the RTT.
-Per-client counters are reported every --report interval and when the
-server stops (Ctrl-C, --duration).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "echo", Usage: "`MODE`: echo, sink or reflect"},
 			&cli.Float64Flag{Name: "max-rate", Usage: "answer at most `PPS` datagrams per second over all clients (0: no cap)"},

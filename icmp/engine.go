@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/stats"
 	"github.com/rawnet/rawnet/internal/tap"
 	nettarget "github.com/rawnet/rawnet/internal/target"
@@ -180,7 +181,7 @@ type Pinger struct {
 	lastSend atomic.Int64
 	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
-	tmpl     *echoTemplate
+	tmpl     *icmpmsg.EchoTemplate
 	tapMu    sync.Mutex // a probe is recorded before its reply
 	tapOut   []byte
 
@@ -247,9 +248,9 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 		return nil, err
 	}
 	p.timeout = int64(cfg.Timeout)
-	p.tmpl = newEchoTemplate(cfg.Size, cfg.Pattern)
+	p.tmpl = icmpmsg.NewEchoTemplate(cfg.Size, cfg.Pattern)
 	if cfg.Tap != nil {
-		p.tapOut = make([]byte, ipv6HeaderLen+len(p.tmpl.buf))
+		p.tapOut = make([]byte, ipv6HeaderLen+p.tmpl.Len())
 	}
 	p.total = cfg.Count * len(cfg.Targets)
 	if cfg.UntilReplies {
@@ -605,8 +606,8 @@ func (p *Pinger) send(ti int) {
 	t := &p.targets[ti]
 	t.seq++
 	seq := t.seq
-	msg := p.tmpl.marshal(Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
-		Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
+	msg := p.tmpl.Marshal(icmpmsg.Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
+		icmpmsg.Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
 	now := time.Now()
 	s := &t.ring[seq&t.mask]
 	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
@@ -668,7 +669,7 @@ func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 	if t.conn.V6() {
 		// The kernel computes ICMPv6 checksums; record the one it sends.
 		defer func() { msg[2], msg[3] = 0, 0 }()
-		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, t.src, t.Addr))
+		binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum6(msg, t.src, t.Addr))
 	}
 	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.Wire(), msg))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/internal/target"
 )
@@ -197,7 +198,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
 		if len(out.targets) > 1 {
 			fmt.Fprintf(out.w, " (probe to %s)", t.Addr)
 		}
@@ -276,7 +277,7 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 			return
 		}
 		j.Size, j.ICMPType, j.ICMPCode = ev.Size, &ev.ICMPType, &ev.ICMPCode
-		j.Error = icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
+		j.Error = icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
 		j.TSSource = tsSource(ev.KernelStamp)
 	case icmp.EventTimeout:
 		if out.o.quiet {

@@ -2,37 +2,14 @@ package capture
 
 import (
 	"github.com/gopacket/gopacket/layers"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
-
-func icmpv4TypeName(t uint8) string {
-	switch t {
-	case 0:
-		return "echo reply"
-	case 3:
-		return "destination unreachable"
-	case 4:
-		return "source quench"
-	case 5:
-		return "redirect"
-	case 8:
-		return "echo request"
-	case 11:
-		return "time exceeded"
-	case 12:
-		return "parameter problem"
-	case 13:
-		return "timestamp request"
-	case 14:
-		return "timestamp reply"
-	}
-	return ""
-}
 
 func (s *stack) icmpv4Fields(w *fieldWriter) {
 	ic := &s.icmp4
 	typ := ic.TypeCode.Type()
 	w.layer("icmpv4", "Internet Control Message Protocol")
-	w.uintNote("type", "Type", uint64(typ), icmpv4TypeName(typ))
+	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(false, typ))
 	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp4Checksum()
 	w.checksum("checksum", "Checksum", ic.Checksum, st, want)
@@ -54,47 +31,11 @@ func (s *stack) icmpv4Fields(w *fieldWriter) {
 	w.endLayer()
 }
 
-func icmpv6TypeName(t uint8) string {
-	switch t {
-	case 1:
-		return "destination unreachable"
-	case 2:
-		return "packet too big"
-	case 3:
-		return "time exceeded"
-	case 4:
-		return "parameter problem"
-	case 128:
-		return "echo request"
-	case 129:
-		return "echo reply"
-	case 133:
-		return "router solicitation"
-	case 134:
-		return "router advertisement"
-	case 135:
-		return "neighbor solicitation"
-	case 136:
-		return "neighbor advertisement"
-	case 137:
-		return "redirect"
-	case 130:
-		return "multicast listener query"
-	case 131:
-		return "multicast listener report"
-	case 132:
-		return "multicast listener done"
-	case 143:
-		return "multicast listener report v2"
-	}
-	return ""
-}
-
 func (s *stack) icmpv6Fields(w *fieldWriter) {
 	ic := &s.icmp6
 	typ := ic.TypeCode.Type()
 	w.layer("icmpv6", "Internet Control Message Protocol v6")
-	w.uintNote("type", "Type", uint64(typ), icmpv6TypeName(typ))
+	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(true, typ))
 	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp6Checksum()
 	w.checksum("checksum", "Checksum", ic.Checksum, st, want)

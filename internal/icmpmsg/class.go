@@ -179,3 +179,9 @@ func RequestType(v6 bool, t uint8) (req uint8, ok bool) {
 	}
 	return 0, false
 }
+
+// Destination unreachable codes that tell a closed port from a filter.
+const (
+	CodePortUnreachable4 = 3 // RFC 792
+	CodePortUnreachable6 = 4 // RFC 4443
+)

@@ -132,12 +132,7 @@ type TargetStats struct {
 }
 
 // Loss is the fraction of probes, in percent, that got no reply.
-func (s *TargetStats) Loss() float64 {
-	if s.Transmitted == 0 {
-		return 0
-	}
-	return 100 * float64(s.Transmitted-s.Received) / float64(s.Transmitted)
-}
+func (s *TargetStats) Loss() float64 { return stats.LossPct(s.Transmitted, s.Received) }
 
 // Summary is what Run returns.
 type Summary struct {
@@ -152,13 +147,7 @@ type Summary struct {
 }
 
 // Received is the number of replies over all targets.
-func (s *Summary) Received() int {
-	n := 0
-	for i := range s.Targets {
-		n += s.Targets[i].Received
-	}
-	return n
-}
+func (s *Summary) Received() int { return s.Totals().Received }
 
 // Pinger runs one ping job. Create it with New, run it once with Run.
 //

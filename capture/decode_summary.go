@@ -11,7 +11,9 @@ import (
 // addresses, transport protocol, ports, ICMP fields.
 type Summary struct {
 	// Network is 4 or 6 for IP packets, 0 when no IP layer was decoded.
-	Network  int
+	Network int
+	// ARP is set for an ARP message (Network is 0 then).
+	ARP      bool
 	Src, Dst netip.Addr
 	// Proto is the transport protocol (after IPv6 extension headers).
 	Proto uint8
@@ -80,6 +82,9 @@ func (s *stack) summary() Summary {
 		return sum
 	}
 	switch s.order[i].kind {
+	case kindARP:
+		sum.ARP = true
+		return sum
 	case kindIPv4:
 		ip := &s.ip4
 		sum.Network, sum.Src, sum.Dst = 4, addr(ip.SrcIP), addr(ip.DstIP)
@@ -129,10 +134,4 @@ func (s *stack) transportSummary(sum *Summary) {
 	case (s.failK == kindICMPv4 || s.failK == kindICMPv6) && len(s.l4) >= 2:
 		sum.ICMP, sum.ICMPType, sum.ICMPCode = true, s.l4[0], s.l4[1]
 	}
-}
-
-// ICMPTypeName names an ICMPv4 (network 4) or ICMPv6 (network 6) message
-// type, e.g. "echo request", "time exceeded"; "" for types it does not know.
-func ICMPTypeName(network int, typ uint8) string {
-	return icmpmsg.Name(network == 6, typ)
 }

@@ -272,7 +272,7 @@ func (a *Analysis) Result() *AnalysisResult {
 	}
 	slices.SortFunc(r.Hops, func(x, y HopStats) int {
 		return cmp.Or(cmp.Compare(x.Src.String(), y.Src.String()), cmp.Compare(x.Dst.String(), y.Dst.String()),
-			cmp.Compare(ProtoName(x.Proto), ProtoName(y.Proto)), cmp.Compare(x.TTL, y.TTL),
+			cmp.Compare(ProtoKeyword(x.Proto), ProtoKeyword(y.Proto)), cmp.Compare(x.TTL, y.TTL),
 			cmp.Compare(x.Responder.String(), y.Responder.String()), cmp.Compare(x.Type, y.Type), cmp.Compare(x.Code, y.Code))
 	})
 	return r
@@ -328,9 +328,9 @@ func (a *Analysis) matchReplies() {
 	}
 }
 
-// ProtoName names an IP protocol number as rawnet prints it: "icmp",
-// "tcp", "udp", "icmp6", else "ip-proto-N".
-func ProtoName(p uint8) string {
+// ProtoKeyword names an IP protocol number as filter expressions do
+// ("icmp", "tcp", "udp", "icmp6"), else "ip-proto-N".
+func ProtoKeyword(p uint8) string {
 	switch p {
 	case 1:
 		return "icmp"

@@ -5,14 +5,24 @@ import (
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
+// icmpHeaderFields opens the ICMP or ICMPv6 layer with the fields both
+// start with: type (and its name), code and checksum.
+func icmpHeaderFields(w *fieldWriter, v6 bool, typ, code uint8, sum uint16, st csumStatus, want uint16) {
+	if v6 {
+		w.layer("icmpv6", "Internet Control Message Protocol v6")
+	} else {
+		w.layer("icmpv4", "Internet Control Message Protocol")
+	}
+	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(v6, typ))
+	w.uint("code", "Code", uint64(code))
+	w.checksum("checksum", "Checksum", sum, st, want)
+}
+
 func (s *stack) icmpv4Fields(w *fieldWriter) {
 	ic := &s.icmp4
 	typ := ic.TypeCode.Type()
-	w.layer("icmpv4", "Internet Control Message Protocol")
-	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(false, typ))
-	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp4Checksum()
-	w.checksum("checksum", "Checksum", ic.Checksum, st, want)
+	icmpHeaderFields(w, false, typ, ic.TypeCode.Code(), ic.Checksum, st, want)
 	switch typ {
 	case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply,
 		layers.ICMPv4TypeTimestampRequest, layers.ICMPv4TypeTimestampReply:
@@ -34,11 +44,8 @@ func (s *stack) icmpv4Fields(w *fieldWriter) {
 func (s *stack) icmpv6Fields(w *fieldWriter) {
 	ic := &s.icmp6
 	typ := ic.TypeCode.Type()
-	w.layer("icmpv6", "Internet Control Message Protocol v6")
-	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(true, typ))
-	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp6Checksum()
-	w.checksum("checksum", "Checksum", ic.Checksum, st, want)
+	icmpHeaderFields(w, true, typ, ic.TypeCode.Code(), ic.Checksum, st, want)
 	rest := ic.Payload
 	switch {
 	case s.has(kindICMPv6Echo):

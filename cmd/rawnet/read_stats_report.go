@@ -120,7 +120,7 @@ func newStatsReport(a *capture.AnalysisResult, top int) *statsReport {
 	for i := range a.Hops {
 		h := &a.Hops[i]
 		v6 := h.Src.Is6() && !h.Src.Is4In6()
-		r.Traces = append(r.Traces, hopReport{h.Src.String(), h.Dst.String(), capture.ProtoName(h.Proto), h.TTL, h.Responder.String(),
+		r.Traces = append(r.Traces, hopReport{h.Src.String(), h.Dst.String(), capture.ProtoKeyword(h.Proto), h.TTL, h.Responder.String(),
 			h.Type, h.Code, icmpmsg.Name(v6, h.Type), h.Replies, newRTTReport(&h.RTT)})
 	}
 	return r

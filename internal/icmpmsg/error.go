@@ -43,9 +43,6 @@ func ParseError4(msg []byte) (Quote, error) {
 	if err != nil {
 		return q, err
 	}
-	if len(ip) < inet.IPv4HeaderLen || ip[0]>>4 != 4 {
-		return q, fmt.Errorf("%w: quoted IPv4 header", ErrShort)
-	}
 	ihl := int(ip[0]&0x0f) * 4
 	if ihl < inet.IPv4HeaderLen || len(ip) < ihl {
 		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, ihl)
@@ -65,9 +62,6 @@ func ParseError6(msg []byte) (Quote, error) {
 	q, ip, err := errorHeader(msg, true)
 	if err != nil {
 		return q, err
-	}
-	if len(ip) < inet.IPv6HeaderLen || ip[0]>>4 != 6 {
-		return q, fmt.Errorf("%w: quoted IPv6 header", ErrShort)
 	}
 	q.TOS = ip[0]<<4 | ip[1]>>4
 	q.TTL = ip[7]
@@ -93,7 +87,7 @@ func ParseError6(msg []byte) (Quote, error) {
 
 // errorHeader reads the header both families' errors share (type, code,
 // the 32-bit field after the checksum) and returns what follows: the
-// quoted IP header.
+// quoted IP packet, at least as long as its version's fixed header.
 func errorHeader(msg []byte, v6 bool) (Quote, []byte, error) {
 	var q Quote
 	if len(msg) < HeaderLen {
@@ -104,7 +98,15 @@ func errorHeader(msg []byte, v6 bool) (Quote, []byte, error) {
 	}
 	q.Type, q.Code = msg[0], msg[1]
 	q.Info = binary.BigEndian.Uint32(msg[4:])
-	return q, msg[HeaderLen:], nil
+	ip := msg[HeaderLen:]
+	version, fixed := 4, inet.IPv4HeaderLen
+	if v6 {
+		version, fixed = 6, inet.IPv6HeaderLen
+	}
+	if len(ip) < fixed || int(ip[0]>>4) != version {
+		return q, nil, fmt.Errorf("%w: quoted IPv%d header", ErrShort, version)
+	}
+	return q, ip, nil
 }
 
 func isExtension6(next uint8) bool {

@@ -25,16 +25,12 @@ func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
 	case icmpmsg.ClassEchoReply:
 		return p.handleReply(c, pkt, ev)
 	case icmpmsg.ClassError, icmpmsg.ClassUnassignedError:
-		q, err := icmpmsg.ParseError(v6, b)
-		if err != nil {
-			return false
+		if v6 {
+			q, err := icmpmsg.ParseError6(b)
+			return err == nil && q.Proto == protoICMP6 && p.handleError(c, pkt, q, TypeEchoRequest6, ev)
 		}
-		if v6 && q.Proto == protoICMP6 {
-			return p.handleError(c, pkt, q, TypeEchoRequest6, ev)
-		}
-		if !v6 && q.Proto == protoICMP4 {
-			return p.handleError(c, pkt, q, TypeEchoRequest4, ev)
-		}
+		q, err := icmpmsg.ParseError4(b)
+		return err == nil && q.Proto == protoICMP4 && p.handleError(c, pkt, q, TypeEchoRequest4, ev)
 	}
 	return false
 }

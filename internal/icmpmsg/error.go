@@ -38,8 +38,8 @@ func ParseError(v6 bool, msg []byte) (Quote, error) {
 
 // ParseError4 parses an ICMPv4 error message (starting at the ICMP header)
 // and the IPv4 header it quotes. It allocates nothing.
-func ParseError4(msg []byte) (Quote, error) {
-	q, ip, err := errorHeader(msg, false)
+func ParseError4(msg []byte) (q Quote, err error) {
+	ip, err := errorHeader(&q, msg, false)
 	if err != nil {
 		return q, err
 	}
@@ -58,8 +58,8 @@ func ParseError4(msg []byte) (Quote, error) {
 // ParseError6 parses an ICMPv6 error message (starting at the ICMPv6
 // header) and the IPv6 header it quotes, skipping extension headers. It
 // allocates nothing.
-func ParseError6(msg []byte) (Quote, error) {
-	q, ip, err := errorHeader(msg, true)
+func ParseError6(msg []byte) (q Quote, err error) {
+	ip, err := errorHeader(&q, msg, true)
 	if err != nil {
 		return q, err
 	}
@@ -85,16 +85,15 @@ func ParseError6(msg []byte) (Quote, error) {
 	return q, nil
 }
 
-// errorHeader reads the header both families' errors share (type, code,
-// the 32-bit field after the checksum) and returns what follows: the
-// quoted IP packet, at least as long as its version's fixed header.
-func errorHeader(msg []byte, v6 bool) (Quote, []byte, error) {
-	var q Quote
+// errorHeader reads into q the header both families' errors share (type,
+// code, the 32-bit field after the checksum) and returns what follows:
+// the quoted IP packet, at least as long as its version's fixed header.
+func errorHeader(q *Quote, msg []byte, v6 bool) ([]byte, error) {
 	if len(msg) < HeaderLen {
-		return q, nil, ErrShort
+		return nil, ErrShort
 	}
 	if !IsError(v6, msg[0]) {
-		return q, nil, ErrNotError
+		return nil, ErrNotError
 	}
 	q.Type, q.Code = msg[0], msg[1]
 	q.Info = binary.BigEndian.Uint32(msg[4:])
@@ -104,9 +103,9 @@ func errorHeader(msg []byte, v6 bool) (Quote, []byte, error) {
 		version, fixed = 6, inet.IPv6HeaderLen
 	}
 	if len(ip) < fixed || int(ip[0]>>4) != version {
-		return q, nil, fmt.Errorf("%w: quoted IPv%d header", ErrShort, version)
+		return nil, fmt.Errorf("%w: quoted IPv%d header", ErrShort, version)
 	}
-	return q, ip, nil
+	return ip, nil
 }
 
 func isExtension6(next uint8) bool {

@@ -389,18 +389,18 @@ func (b *Builder) writeICMP6(p []byte, k int, l *Layer) []byte {
 	switch typ {
 	case icmpmsg.TypeRouterSolicit6: // options only
 		if !src.IsUnspecified() {
-			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+			p = b.linkAddrOption(p, l, icmp6SLL, icmpmsg.OptSourceLinkAddr)
 		}
 	case icmpmsg.TypeNeighborSolicit6: // target, source link-layer address
 		t := addr(l, icmp6Target, dst).As16()
 		p = append(p, t[:]...)
 		if !src.IsUnspecified() {
-			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+			p = b.linkAddrOption(p, l, icmp6SLL, icmpmsg.OptSourceLinkAddr)
 		}
 	case icmpmsg.TypeNeighborAdvert6: // target, target link-layer address
 		t := addr(l, icmp6Target, src).As16()
 		p = append(p, t[:]...)
-		p = b.linkAddrOption(p, l, icmp6TLL, 2)
+		p = b.linkAddrOption(p, l, icmp6TLL, icmpmsg.OptTargetLinkAddr)
 	}
 	return p
 }
@@ -428,7 +428,7 @@ func (b *Builder) icmp6Rest(p []byte, k int, l *Layer, typ uint64) []byte {
 }
 
 // linkAddrOption appends a neighbour discovery link-layer address option
-// (type 1 source, 2 target): the field's MAC, else the interface's when
+// (source or target): the field's MAC, else the interface's when
 // it is known, else nothing.
 func (b *Builder) linkAddrOption(p []byte, l *Layer, fi int, typ byte) []byte {
 	mac := b.env.SrcMAC
@@ -438,7 +438,7 @@ func (b *Builder) linkAddrOption(p []byte, l *Layer, fi int, typ byte) []byte {
 	if len(mac) != 6 {
 		return p
 	}
-	return append(append(p, typ, 1), mac...)
+	return icmpmsg.AppendLinkAddrOption(p, typ, mac)
 }
 
 // ip6Addrs are the addresses of the IPv6 header nearest before layer k,

@@ -167,14 +167,14 @@ func ndKey(v ipView, request uint8, asker [16]byte) (flowKey, bool) {
 	if request == icmpmsg.TypeRouterSolicit6 {
 		return k, true
 	}
-	if len(v.l4) < 24 {
+	m, err := icmpmsg.ParseNeighbor(v.l4)
+	if err != nil {
 		return k, false
 	}
 	if asker == ([16]byte{}) {
 		asker = allNodes
 	}
-	k.src = asker
-	copy(k.dst[:], v.l4[8:24])
+	k.src, k.dst = asker, m.Target.As16()
 	return k, true
 }
 

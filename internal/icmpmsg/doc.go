@@ -9,6 +9,7 @@
 // fields rawnet writes into their payload; error.go the error messages
 // with the datagram they quote; extension.go the RFC 4884 extension
 // structure and its RFC 4950 MPLS label stack; query.go the ICMPv4
-// timestamp and address mask queries; describe.go the words ping prints
-// for an error.
+// timestamp and address mask queries; nd.go the ICMPv6 neighbour
+// solicitations and advertisements and their link-layer address options;
+// describe.go the words ping prints for an error.
 package icmpmsg

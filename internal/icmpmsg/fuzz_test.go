@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"testing"
 	"unsafe"
 )
@@ -29,6 +30,8 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(timeExceededWithLabels(false, true, []MPLSLabel{{Label: 1, S: true, TTL: 1}}), false)
 	f.Add(timeExceededWithLabels(true, false, []MPLSLabel{{Label: 2, TC: 7, TTL: 2}, {Label: 3, S: true}}), true)
 	f.Add(MarshalTimestamp(make([]byte, TimestampLen), Timestamp{Type: TypeTimestampRequest4, ID: 1, Seq: 2, Originate: 3}), false)
+	f.Add(AppendNeighbor(nil, Neighbor{Type: TypeNeighborAdvert6, Solicited: true, Target: netip.MustParseAddr("fd00::2"),
+		Options: AppendLinkAddrOption(nil, OptTargetLinkAddr, []byte{2, 0, 0, 0, 0, 1})}), true)
 	f.Add(MarshalAddrMask(make([]byte, AddrMaskLen), AddrMask{Type: TypeAddrMaskReply4, Mask: [4]byte{255, 255, 255, 0}}), false)
 }
 
@@ -44,6 +47,7 @@ func FuzzParse(f *testing.F) {
 		checkError(t, b, v6)
 		checkExtensions(t, b, v6)
 		checkQueries(t, b)
+		checkNeighbor(t, b)
 	})
 }
 
@@ -152,4 +156,40 @@ func checkQueries(t *testing.T, b []byte) {
 			t.Fatalf("address mask round trip:\n got %x\nwant %x", out, b[:AddrMaskLen])
 		}
 	}
+}
+
+func checkNeighbor(t *testing.T, b []byte) {
+	m, err := ParseNeighbor(b)
+	if err != nil {
+		if len(b) >= NeighborLen && (b[0] == TypeNeighborSolicit6 || b[0] == TypeNeighborAdvert6) {
+			t.Fatalf("neighbour message refused: %v", err)
+		}
+		return
+	}
+	if !endsWith(b, m.Options) || m.Target.As16() != [16]byte(b[HeaderLen:NeighborLen]) {
+		t.Fatalf("neighbour %+v of %x", m, b)
+	}
+	out := AppendNeighbor(nil, m)
+	if m.Type == TypeNeighborAdvert6 {
+		out[4] |= b[4] & 0x1f // the reserved bits, which Neighbor does not keep
+		copy(out[5:8], b[5:8])
+	} else {
+		copy(out[4:8], b[4:8])
+	}
+	if !bytes.Equal(out[:2], b[:2]) || !bytes.Equal(out[4:], b[4:]) {
+		t.Fatalf("neighbour round trip:\n got %x\nwant %x", out, b)
+	}
+	if a := LinkAddrOption(m.Options, OptSourceLinkAddr); a != nil && !endsWithin(m.Options, a) {
+		t.Fatalf("link-layer address %x outside the options %x", a, m.Options)
+	}
+}
+
+// endsWithin reports whether sub lies inside b in memory.
+func endsWithin(b, sub []byte) bool {
+	if len(sub) == 0 || len(b) == 0 {
+		return len(sub) == 0
+	}
+	start := uintptr(unsafe.Pointer(&b[0]))
+	s := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return s >= start && s+uintptr(len(sub)) <= start+uintptr(len(b))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -382,7 +383,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 			return 0, nil, err
 		}
 		s.add(k, 0)
-		if outer && isICMPv4Error(s.icmp4.TypeCode.Type()) {
+		if outer && icmpmsg.Classify(false, s.icmp4.TypeCode.Type()) == icmpmsg.ClassError {
 			s.quote(s.icmp4.Payload, kindIPv4)
 			return kindNone, nil, nil
 		}
@@ -528,7 +529,8 @@ func (s *stack) decodeICMPv6(data []byte, outer bool) (kind, []byte, error) {
 		s.add(kindRouterAdvertisement, 0)
 		return kindNone, nil, nil
 	default:
-		if outer && t >= 1 && t <= 4 && len(rest) >= 4 {
+		// As tcpdump, decode the quote of the assigned error types only.
+		if outer && icmpmsg.Classify(true, t) == icmpmsg.ClassError && len(rest) >= 4 {
 			s.quote(rest[4:], kindIPv6)
 			return kindNone, nil, nil
 		}
@@ -543,15 +545,6 @@ func (s *stack) quote(data []byte, first kind) {
 	}
 	s.quoted.decode(data, first, false)
 	s.hasQuoted = true
-}
-
-func isICMPv4Error(t uint8) bool {
-	switch t {
-	case layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4TypeSourceQuench,
-		layers.ICMPv4TypeRedirect, layers.ICMPv4TypeTimeExceeded, layers.ICMPv4TypeParameterProblem:
-		return true
-	}
-	return false
 }
 
 func etherKind(t layers.EthernetType) kind {

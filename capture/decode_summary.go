@@ -4,13 +4,16 @@ import (
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
 // Summary is the gist of a decoded IP packet, for statistics and matching:
 // addresses, transport protocol, ports, ICMP fields.
 type Summary struct {
 	// Network is 4 or 6 for IP packets, 0 when no IP layer was decoded.
-	Network  int
+	Network int
+	// ARP is set for an ARP message (Network is 0 then).
+	ARP      bool
 	Src, Dst netip.Addr
 	// Proto is the transport protocol (after IPv6 extension headers).
 	Proto uint8
@@ -79,6 +82,9 @@ func (s *stack) summary() Summary {
 		return sum
 	}
 	switch s.order[i].kind {
+	case kindARP:
+		sum.ARP = true
+		return sum
 	case kindIPv4:
 		ip := &s.ip4
 		sum.Network, sum.Src, sum.Dst = 4, addr(ip.SrcIP), addr(ip.DstIP)
@@ -117,24 +123,15 @@ func (s *stack) transportSummary(sum *Summary) {
 		case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
 			sum.ICMPID, sum.ICMPSeq = ic.Id, ic.Seq
 		}
-		sum.ICMPError = isICMPv4Error(sum.ICMPType)
+		sum.ICMPError = icmpmsg.Classify(false, sum.ICMPType) == icmpmsg.ClassError
 	case s.has(kindICMPv6):
 		ic := &s.icmp6
 		sum.ICMP, sum.ICMPType, sum.ICMPCode = true, ic.TypeCode.Type(), ic.TypeCode.Code()
 		if s.has(kindICMPv6Echo) {
 			sum.ICMPID, sum.ICMPSeq = s.echo6.Identifier, s.echo6.SeqNumber
 		}
-		sum.ICMPError = sum.ICMPType >= 1 && sum.ICMPType <= 4
+		sum.ICMPError = icmpmsg.Classify(true, sum.ICMPType) == icmpmsg.ClassError
 	case (s.failK == kindICMPv4 || s.failK == kindICMPv6) && len(s.l4) >= 2:
 		sum.ICMP, sum.ICMPType, sum.ICMPCode = true, s.l4[0], s.l4[1]
 	}
-}
-
-// ICMPTypeName names an ICMPv4 (network 4) or ICMPv6 (network 6) message
-// type, e.g. "echo request", "time exceeded"; "" for types it does not know.
-func ICMPTypeName(network int, typ uint8) string {
-	if network == 6 {
-		return icmpv6TypeName(typ)
-	}
-	return icmpv4TypeName(typ)
 }

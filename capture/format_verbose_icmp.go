@@ -2,40 +2,27 @@ package capture
 
 import (
 	"github.com/gopacket/gopacket/layers"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
-func icmpv4TypeName(t uint8) string {
-	switch t {
-	case 0:
-		return "echo reply"
-	case 3:
-		return "destination unreachable"
-	case 4:
-		return "source quench"
-	case 5:
-		return "redirect"
-	case 8:
-		return "echo request"
-	case 11:
-		return "time exceeded"
-	case 12:
-		return "parameter problem"
-	case 13:
-		return "timestamp request"
-	case 14:
-		return "timestamp reply"
+// icmpHeaderFields opens the ICMP or ICMPv6 layer with the fields both
+// start with: type (and its name), code and checksum.
+func icmpHeaderFields(w *fieldWriter, v6 bool, typ, code uint8, sum uint16, st csumStatus, want uint16) {
+	if v6 {
+		w.layer("icmpv6", "Internet Control Message Protocol v6")
+	} else {
+		w.layer("icmpv4", "Internet Control Message Protocol")
 	}
-	return ""
+	w.uintNote("type", "Type", uint64(typ), icmpmsg.Name(v6, typ))
+	w.uint("code", "Code", uint64(code))
+	w.checksum("checksum", "Checksum", sum, st, want)
 }
 
 func (s *stack) icmpv4Fields(w *fieldWriter) {
 	ic := &s.icmp4
 	typ := ic.TypeCode.Type()
-	w.layer("icmpv4", "Internet Control Message Protocol")
-	w.uintNote("type", "Type", uint64(typ), icmpv4TypeName(typ))
-	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp4Checksum()
-	w.checksum("checksum", "Checksum", ic.Checksum, st, want)
+	icmpHeaderFields(w, false, typ, ic.TypeCode.Code(), ic.Checksum, st, want)
 	switch typ {
 	case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply,
 		layers.ICMPv4TypeTimestampRequest, layers.ICMPv4TypeTimestampReply:
@@ -54,50 +41,11 @@ func (s *stack) icmpv4Fields(w *fieldWriter) {
 	w.endLayer()
 }
 
-func icmpv6TypeName(t uint8) string {
-	switch t {
-	case 1:
-		return "destination unreachable"
-	case 2:
-		return "packet too big"
-	case 3:
-		return "time exceeded"
-	case 4:
-		return "parameter problem"
-	case 128:
-		return "echo request"
-	case 129:
-		return "echo reply"
-	case 133:
-		return "router solicitation"
-	case 134:
-		return "router advertisement"
-	case 135:
-		return "neighbor solicitation"
-	case 136:
-		return "neighbor advertisement"
-	case 137:
-		return "redirect"
-	case 130:
-		return "multicast listener query"
-	case 131:
-		return "multicast listener report"
-	case 132:
-		return "multicast listener done"
-	case 143:
-		return "multicast listener report v2"
-	}
-	return ""
-}
-
 func (s *stack) icmpv6Fields(w *fieldWriter) {
 	ic := &s.icmp6
 	typ := ic.TypeCode.Type()
-	w.layer("icmpv6", "Internet Control Message Protocol v6")
-	w.uintNote("type", "Type", uint64(typ), icmpv6TypeName(typ))
-	w.uint("code", "Code", uint64(ic.TypeCode.Code()))
 	st, want := s.icmp6Checksum()
-	w.checksum("checksum", "Checksum", ic.Checksum, st, want)
+	icmpHeaderFields(w, true, typ, ic.TypeCode.Code(), ic.Checksum, st, want)
 	rest := ic.Payload
 	switch {
 	case s.has(kindICMPv6Echo):

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 )
 
@@ -340,16 +341,16 @@ func (b *Builder) writeICMP(p []byte, l *Layer) []byte {
 		p = b.icmpRest(p, l, typ)
 	}
 	switch typ {
-	case 13, 14: // timestamp: originate, receive, transmit (RFC 792)
+	case icmpmsg.TypeTimestampRequest4, icmpmsg.TypeTimestampReply4: // originate, receive, transmit (RFC 792)
 		now := b.msSinceMidnight()
 		rx := uint64(0)
-		if typ == 14 {
+		if typ == icmpmsg.TypeTimestampReply4 {
 			rx = now
 		}
 		p = be32(p, num(l, icmpOrig, now))
 		p = be32(p, num(l, icmpRecv, rx))
 		return be32(p, num(l, icmpXmit, rx))
-	case 17, 18: // address mask (RFC 950)
+	case icmpmsg.TypeAddrMaskRequest4, icmpmsg.TypeAddrMaskReply4: // RFC 950
 		m := addr(l, icmpMask, netip.IPv4Unspecified()).As4()
 		return append(p, m[:]...)
 	}
@@ -365,14 +366,14 @@ func (b *Builder) msSinceMidnight() uint64 {
 
 // icmpRest writes the 4 bytes after the ICMPv4 checksum.
 func (b *Builder) icmpRest(p []byte, l *Layer, typ uint64) []byte {
-	switch typ {
-	case 0, 8, 13, 14, 15, 16, 17, 18:
+	switch {
+	case icmpmsg.Classify(false, uint8(typ)).HasIDSeq(): // echoes and queries
 		p = be16(p, num(l, icmpID, uint64(b.id)))
 		return be16(p, num(l, icmpSeq, b.n&0xffff))
-	case 5:
+	case typ == icmpmsg.TypeRedirect4:
 		gw := addr(l, icmpGW, netip.IPv4Unspecified()).As4()
 		return append(p, gw[:]...)
-	case 12:
+	case typ == icmpmsg.TypeParamProblem4:
 		return append(p, byte(num(l, icmpPtr, 0)), byte(num(l, icmpLen, 0)), 0, 0)
 	}
 	p = append(p, 0, byte(num(l, icmpLen, 0)))
@@ -386,35 +387,35 @@ func (b *Builder) writeICMP6(p []byte, k int, l *Layer) []byte {
 	}
 	src, dst := b.ip6Addrs(p, k)
 	switch typ {
-	case 133: // router solicitation: options only
+	case icmpmsg.TypeRouterSolicit6: // options only
 		if !src.IsUnspecified() {
-			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+			p = b.linkAddrOption(p, l, icmp6SLL, icmpmsg.OptSourceLinkAddr)
 		}
-	case 135: // neighbour solicitation: target, source link-layer address
+	case icmpmsg.TypeNeighborSolicit6: // target, source link-layer address
 		t := addr(l, icmp6Target, dst).As16()
 		p = append(p, t[:]...)
 		if !src.IsUnspecified() {
-			p = b.linkAddrOption(p, l, icmp6SLL, 1)
+			p = b.linkAddrOption(p, l, icmp6SLL, icmpmsg.OptSourceLinkAddr)
 		}
-	case 136: // neighbour advertisement: target, target link-layer address
+	case icmpmsg.TypeNeighborAdvert6: // target, target link-layer address
 		t := addr(l, icmp6Target, src).As16()
 		p = append(p, t[:]...)
-		p = b.linkAddrOption(p, l, icmp6TLL, 2)
+		p = b.linkAddrOption(p, l, icmp6TLL, icmpmsg.OptTargetLinkAddr)
 	}
 	return p
 }
 
 // icmp6Rest writes the 4 bytes after the ICMPv6 checksum.
 func (b *Builder) icmp6Rest(p []byte, k int, l *Layer, typ uint64) []byte {
-	switch typ {
-	case 128, 129:
+	switch {
+	case icmpmsg.Classify(true, uint8(typ)).HasIDSeq(): // echoes
 		p = be16(p, num(l, icmpID, uint64(b.id)))
 		return be16(p, num(l, icmpSeq, b.n&0xffff))
-	case 2:
+	case typ == icmpmsg.TypePacketTooBig6:
 		return be32(p, num(l, icmpMTU, 1280))
-	case 4:
+	case typ == icmpmsg.TypeParamProblem6:
 		return be32(p, num(l, icmpPtr, 0))
-	case 136:
+	case typ == icmpmsg.TypeNeighborAdvert6:
 		_, dst := b.ip6Addrs(p, k)
 		sol := uint64(0)
 		if !dst.IsMulticast() {
@@ -427,7 +428,7 @@ func (b *Builder) icmp6Rest(p []byte, k int, l *Layer, typ uint64) []byte {
 }
 
 // linkAddrOption appends a neighbour discovery link-layer address option
-// (type 1 source, 2 target): the field's MAC, else the interface's when
+// (source or target): the field's MAC, else the interface's when
 // it is known, else nothing.
 func (b *Builder) linkAddrOption(p []byte, l *Layer, fi int, typ byte) []byte {
 	mac := b.env.SrcMAC
@@ -437,7 +438,7 @@ func (b *Builder) linkAddrOption(p []byte, l *Layer, fi int, typ byte) []byte {
 	if len(mac) != 6 {
 		return p
 	}
-	return append(append(p, typ, 1), mac...)
+	return icmpmsg.AppendLinkAddrOption(p, typ, mac)
 }
 
 // ip6Addrs are the addresses of the IPv6 header nearest before layer k,

@@ -2,6 +2,8 @@ package craft
 
 import (
 	"encoding/binary"
+
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
 // flowKey identifies what a sent packet asks and what a received packet
@@ -79,36 +81,6 @@ func skipExtensions(v ipView, nh uint8, b []byte) (ipView, bool) {
 	}
 }
 
-// icmpQuery maps ICMP query types to the request type and says whether the
-// type is a reply.
-func icmpQuery(v6 bool, t uint8) (request uint8, reply, ok bool) {
-	if v6 {
-		switch t {
-		case 128:
-			return 128, false, true
-		case 129:
-			return 128, true, true
-		}
-		return 0, false, false
-	}
-	switch t {
-	case 8, 13, 15, 17:
-		return t, false, true
-	case 0:
-		return 8, true, true
-	case 14, 16, 18:
-		return t - 1, true, true
-	}
-	return 0, false, false
-}
-
-func isICMPError(v6 bool, t uint8) bool {
-	if v6 {
-		return t >= 1 && t <= 4
-	}
-	return t == 3 || t == 4 || t == 5 || t == 11 || t == 12
-}
-
 func isICMP(v ipView) bool {
 	return !v.v6 && v.proto == 1 || v.v6 && v.proto == 58
 }
@@ -130,16 +102,14 @@ func sentKey(ip []byte) (flowKey, bool) {
 		if len(v.l4) < 8 {
 			return k, false
 		}
-		if v.v6 && (v.l4[0] == 133 || v.l4[0] == 135) {
+		if v.v6 && (v.l4[0] == icmpmsg.TypeRouterSolicit6 || v.l4[0] == icmpmsg.TypeNeighborSolicit6) {
 			return ndKey(v, v.l4[0], v.src)
 		}
-		req, reply, ok := icmpQuery(v.v6, v.l4[0])
-		if !ok || reply {
-			k.query = v.l4[0]
+		k.query = v.l4[0]
+		if !icmpmsg.Classify(v.v6, v.l4[0]).IsRequest() {
 			k.a = uint16(v.l4[1])
 			return k, true
 		}
-		k.query = req
 		k.a, k.b = binary.BigEndian.Uint16(v.l4[4:]), binary.BigEndian.Uint16(v.l4[6:])
 	}
 	return k, true
@@ -167,19 +137,19 @@ func answerKey(ip []byte) (k flowKey, isError, ok bool) {
 			return k, false, false
 		}
 		t := v.l4[0]
-		if isICMPError(v.v6, t) {
+		c := icmpmsg.Classify(v.v6, t)
+		if c.IsError() {
 			k, ok = sentKey(v.l4[8:])
 			return k, true, ok
 		}
-		if v.v6 && (t == 134 || t == 136) {
-			k, ok = ndKey(v, t-1, v.dst)
+		if v.v6 && (t == icmpmsg.TypeRouterAdvert6 || t == icmpmsg.TypeNeighborAdvert6) {
+			k, ok = ndKey(v, t-1, v.dst) // each advertisement is numbered after its solicitation
 			return k, false, ok
 		}
-		req, reply, ok := icmpQuery(v.v6, t)
-		if !ok || !reply {
+		if !c.IsReply() {
 			return k, false, false
 		}
-		k.query = req
+		k.query, _ = icmpmsg.RequestType(v.v6, t)
 		k.a, k.b = binary.BigEndian.Uint16(v.l4[4:]), binary.BigEndian.Uint16(v.l4[6:])
 		return k, false, true
 	}
@@ -194,17 +164,17 @@ func answerKey(ip []byte) (k flowKey, isError, ok bool) {
 // advertisement's destination.
 func ndKey(v ipView, request uint8, asker [16]byte) (flowKey, bool) {
 	k := flowKey{proto: 58, query: request}
-	if request == 133 {
+	if request == icmpmsg.TypeRouterSolicit6 {
 		return k, true
 	}
-	if len(v.l4) < 24 {
+	m, err := icmpmsg.ParseNeighbor(v.l4)
+	if err != nil {
 		return k, false
 	}
 	if asker == ([16]byte{}) {
 		asker = allNodes
 	}
-	k.src = asker
-	copy(k.dst[:], v.l4[8:24])
+	k.src, k.dst = asker, m.Target.As16()
 	return k, true
 }
 

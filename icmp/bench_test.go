@@ -1,6 +1,7 @@
 package icmp
 
 import (
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"net/netip"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func BenchmarkSendPath(b *testing.B) {
 func BenchmarkReceiveMatch(b *testing.B) {
 	p, c := benchPinger(b)
 	p.send(0)
-	reply := MarshalEcho(make([]byte, 64), Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, Probe{Cookie: 99, Seq: 1}, nil)
+	reply := icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, icmpmsg.Probe{Cookie: 99, Seq: 1}, nil)
 	pkt := Packet{Data: reply, From: netip.MustParseAddr("198.18.3.2"), TTL: 61, Received: time.Now(), KernelStamp: true}
 	t := &p.targets[0]
 	var ev Event
@@ -79,7 +80,7 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 	seq := uint16(0)
 	for b.Loop() {
 		seq++
-		MarshalEcho(msg, Echo{Type: TypeEchoRequest4, ID: c.ID(), Seq: seq}, Probe{Seq: uint32(seq)}, nil)
+		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: TypeEchoRequest4, ID: c.ID(), Seq: seq}, icmpmsg.Probe{Seq: uint32(seq)}, nil)
 		if err := c.WriteTo(msg, dst); err != nil {
 			b.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 			if err := c.ReadPacket(buf, &pkt); err != nil {
 				b.Fatal(err)
 			}
-			if e, _, _, _ := ParseEcho(pkt.Data); e.Type == TypeEchoReply4 && e.Seq == seq {
+			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.Type == TypeEchoReply4 && e.Seq == seq {
 				break
 			}
 		}

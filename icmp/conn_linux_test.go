@@ -3,6 +3,7 @@ package icmp
 import (
 	"context"
 	"errors"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"net/netip"
 	"os"
 	"testing"
@@ -76,7 +77,7 @@ func TestKernelFilterDropsForeignIDs(t *testing.T) {
 		buf := make([]byte, 2048)
 		var pkt Packet
 		// A request with a foreign id: its reply must not reach listener.
-		_ = sender.WriteTo(MarshalEcho(make([]byte, 64), Echo{Type: tc.typ, ID: 2222, Seq: 1}, Probe{}, nil), dst)
+		_ = sender.WriteTo(icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: tc.typ, ID: 2222, Seq: 1}, icmpmsg.Probe{}, nil), dst)
 		_ = listener.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 		for {
 			err := listener.ReadPacket(buf, &pkt)
@@ -86,19 +87,19 @@ func TestKernelFilterDropsForeignIDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e, _, _, _ := ParseEcho(pkt.Data); e.ID == 2222 {
+			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.ID == 2222 {
 				t.Fatalf("v6=%v: listener received a reply for id 2222: %x", tc.v6, pkt.Data)
 			}
 		}
 		// Its own id does come through.
-		_ = sender.WriteTo(MarshalEcho(make([]byte, 64), Echo{Type: tc.typ, ID: 1111, Seq: 2}, Probe{}, nil), dst)
+		_ = sender.WriteTo(icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: tc.typ, ID: 1111, Seq: 2}, icmpmsg.Probe{}, nil), dst)
 		_ = listener.SetReadDeadline(time.Now().Add(time.Second))
 		got := false
 		for !got {
 			if err := listener.ReadPacket(buf, &pkt); err != nil {
 				t.Fatalf("v6=%v: own id: %v", tc.v6, err)
 			}
-			e, _, _, _ := ParseEcho(pkt.Data)
+			e, _, _, _ := icmpmsg.ParseEcho(pkt.Data)
 			got = e.ID == 1111 && e.Seq == 2
 		}
 		listener.Close()

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/stats"
 	"github.com/rawnet/rawnet/internal/tap"
 	nettarget "github.com/rawnet/rawnet/internal/target"
@@ -131,12 +132,7 @@ type TargetStats struct {
 }
 
 // Loss is the fraction of probes, in percent, that got no reply.
-func (s *TargetStats) Loss() float64 {
-	if s.Transmitted == 0 {
-		return 0
-	}
-	return 100 * float64(s.Transmitted-s.Received) / float64(s.Transmitted)
-}
+func (s *TargetStats) Loss() float64 { return stats.LossPct(s.Transmitted, s.Received) }
 
 // Summary is what Run returns.
 type Summary struct {
@@ -151,13 +147,7 @@ type Summary struct {
 }
 
 // Received is the number of replies over all targets.
-func (s *Summary) Received() int {
-	n := 0
-	for i := range s.Targets {
-		n += s.Targets[i].Received
-	}
-	return n
-}
+func (s *Summary) Received() int { return s.Totals().Received }
 
 // Pinger runs one ping job. Create it with New, run it once with Run.
 //
@@ -180,7 +170,7 @@ type Pinger struct {
 	lastSend atomic.Int64
 	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
-	tmpl     *echoTemplate
+	tmpl     *icmpmsg.EchoTemplate
 	tapMu    sync.Mutex // a probe is recorded before its reply
 	tapOut   []byte
 
@@ -247,9 +237,9 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 		return nil, err
 	}
 	p.timeout = int64(cfg.Timeout)
-	p.tmpl = newEchoTemplate(cfg.Size, cfg.Pattern)
+	p.tmpl = icmpmsg.NewEchoTemplate(cfg.Size, cfg.Pattern)
 	if cfg.Tap != nil {
-		p.tapOut = make([]byte, ipv6HeaderLen+len(p.tmpl.buf))
+		p.tapOut = make([]byte, ipv6HeaderLen+p.tmpl.Len())
 	}
 	p.total = cfg.Count * len(cfg.Targets)
 	if cfg.UntilReplies {
@@ -605,8 +595,8 @@ func (p *Pinger) send(ti int) {
 	t := &p.targets[ti]
 	t.seq++
 	seq := t.seq
-	msg := p.tmpl.marshal(Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
-		Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
+	msg := p.tmpl.Marshal(icmpmsg.Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
+		icmpmsg.Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
 	now := time.Now()
 	s := &t.ring[seq&t.mask]
 	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
@@ -668,7 +658,7 @@ func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 	if t.conn.V6() {
 		// The kernel computes ICMPv6 checksums; record the one it sends.
 		defer func() { msg[2], msg[3] = 0, 0 }()
-		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, t.src, t.Addr))
+		binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum6(msg, t.src, t.Addr))
 	}
 	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.Wire(), msg))
 }

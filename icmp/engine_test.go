@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
 func addrs(ss ...string) []Target {
@@ -295,7 +297,7 @@ func redirect4(req []byte, router, src, dst netip.Addr) Packet {
 	pkt := timeExceeded4(req, router, src, dst)
 	pkt.Data[0], pkt.Data[1] = TypeRedirect4, 1
 	pkt.Data[2], pkt.Data[3] = 0, 0
-	binary.BigEndian.PutUint16(pkt.Data[2:], Checksum(pkt.Data, 0))
+	binary.BigEndian.PutUint16(pkt.Data[2:], icmpmsg.Checksum(pkt.Data, 0))
 	return pkt
 }
 

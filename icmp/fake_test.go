@@ -2,6 +2,7 @@ package icmp
 
 import (
 	"encoding/binary"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"net/netip"
 	"os"
 	"sync"
@@ -134,7 +135,7 @@ func echoReply(req []byte, from netip.Addr, v6 bool) Packet {
 	} else {
 		rep[0] = TypeEchoReply4
 		rep[2], rep[3] = 0, 0
-		binary.BigEndian.PutUint16(rep[2:], Checksum(rep, 0))
+		binary.BigEndian.PutUint16(rep[2:], icmpmsg.Checksum(rep, 0))
 	}
 	return Packet{Data: rep, From: from, TTL: 61}
 }
@@ -146,6 +147,6 @@ func timeExceeded4(req []byte, router, src, dst netip.Addr) Packet {
 	msg := make([]byte, 8+len(inner))
 	msg[0], msg[1] = TypeTimeExceeded4, 0
 	copy(msg[8:], inner)
-	binary.BigEndian.PutUint16(msg[2:], Checksum(msg, 0))
+	binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum(msg, 0))
 	return Packet{Data: msg, From: router, TTL: 63}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/tap"
 )
 
@@ -20,27 +21,22 @@ func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
 		return false
 	}
 	v6 := c.V6()
-	switch {
-	case !v6 && b[0] == TypeEchoReply4, v6 && b[0] == TypeEchoReply6:
+	switch icmpmsg.Classify(v6, b[0]) {
+	case icmpmsg.ClassEchoReply:
 		return p.handleReply(c, pkt, ev)
-	case !v6 && IsError4(b[0]):
-		q, err := ParseError4(b)
-		if err != nil || q.Proto != protoICMP4 {
-			return false
+	case icmpmsg.ClassError, icmpmsg.ClassUnassignedError:
+		if v6 {
+			q, err := icmpmsg.ParseError6(b)
+			return err == nil && q.Proto == protoICMP6 && p.handleError(c, pkt, q, TypeEchoRequest6, ev)
 		}
-		return p.handleError(c, pkt, q, TypeEchoRequest4, ev)
-	case v6 && IsError6(b[0]):
-		q, err := ParseError6(b)
-		if err != nil || q.Proto != protoICMP6 {
-			return false
-		}
-		return p.handleError(c, pkt, q, TypeEchoRequest6, ev)
+		q, err := icmpmsg.ParseError4(b)
+		return err == nil && q.Proto == protoICMP4 && p.handleError(c, pkt, q, TypeEchoRequest4, ev)
 	}
 	return false
 }
 
 func (p *Pinger) handleReply(c Conn, pkt *Packet, ev *Event) bool {
-	e, pr, hasProbe, err := ParseEcho(pkt.Data)
+	e, pr, hasProbe, err := icmpmsg.ParseEcho(pkt.Data)
 	if err != nil {
 		return false
 	}
@@ -49,8 +45,8 @@ func (p *Pinger) handleReply(c Conn, pkt *Packet, ev *Event) bool {
 }
 
 // handleError matches an ICMP error by the echo request it quotes.
-func (p *Pinger) handleError(c Conn, pkt *Packet, q Quote, reqType uint8, ev *Event) bool {
-	e, pr, hasProbe, err := ParseEcho(q.Payload)
+func (p *Pinger) handleError(c Conn, pkt *Packet, q icmpmsg.Quote, reqType uint8, ev *Event) bool {
+	e, pr, hasProbe, err := icmpmsg.ParseEcho(q.Payload)
 	if err != nil || e.Type != reqType {
 		return false
 	}
@@ -62,7 +58,7 @@ func (p *Pinger) handleError(c Conn, pkt *Packet, q Quote, reqType uint8, ev *Ev
 // handleQueued matches an error that a datagram socket reported through
 // its error queue: pkt.Data is our echo request as it was sent.
 func (p *Pinger) handleQueued(c Conn, pkt *Packet, ev *Event) bool {
-	e, pr, hasProbe, err := ParseEcho(pkt.Data)
+	e, pr, hasProbe, err := icmpmsg.ParseEcho(pkt.Data)
 	if err != nil {
 		return false
 	}
@@ -75,7 +71,7 @@ func (p *Pinger) handleQueued(c Conn, pkt *Packet, ev *Event) bool {
 // updates its state and the target's statistics. peer is the target's
 // address as the packet names it (reply source or quoted destination),
 // used when the payload is too short to carry the probe fields.
-func (p *Pinger) resolve(c Conn, e Echo, pr Probe, hasProbe bool, peer netip.Addr, ev *Event) bool {
+func (p *Pinger) resolve(c Conn, e icmpmsg.Echo, pr icmpmsg.Probe, hasProbe bool, peer netip.Addr, ev *Event) bool {
 	if e.ID != c.ID() {
 		return false
 	}
@@ -152,7 +148,7 @@ func advisory(v6 bool, typ uint8) bool {
 	return !v6 && (typ == TypeRedirect4 || typ == TypeSourceQuench4)
 }
 
-func (p *Pinger) targetOf(pr Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {
+func (p *Pinger) targetOf(pr icmpmsg.Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {
 	if hasProbe {
 		if pr.Cookie != p.cookie || int(pr.Target) >= len(p.targets) {
 			return 0, false
@@ -199,9 +195,9 @@ func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
 	msg[2], msg[3] = 0, 0
 	binary.BigEndian.PutUint32(msg[4:], ev.Info)
 	if c.V6() {
-		binary.BigEndian.PutUint16(msg[2:], EchoChecksum6(msg, pkt.From, local))
+		binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum6(msg, pkt.From, local))
 	} else {
-		binary.BigEndian.PutUint16(msg[2:], Checksum(msg, 0))
+		binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum(msg, 0))
 	}
 	out := scratch[len(msg):]
 	w.TTL = 64 // what the router's error had is not known: a common default

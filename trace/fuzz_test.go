@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"net/netip"
 	"testing"
 )
@@ -50,7 +51,7 @@ func FuzzParseICMP(f *testing.F) {
 			t.Fatalf("from %s", r.from)
 		}
 		if r.kind == KindEchoReply {
-			if m != ICMP || !isEchoReply(msg[0], v6) || r.quoted {
+			if m != ICMP || icmpmsg.Classify(v6, msg[0]) != icmpmsg.ClassEchoReply || r.quoted {
 				t.Fatalf("echo reply taken by a %s run (type %d, quoted %v)", m, msg[0], r.quoted)
 			}
 			return
@@ -107,7 +108,7 @@ func FuzzParseMPLS(f *testing.F) {
 		if n == 0 {
 			return
 		}
-		ext := extensions(msg, v6)
+		ext := icmpmsg.Extensions(msg, v6)
 		if ext == nil || ext[0]>>4 != 2 {
 			t.Fatalf("labels without an extension structure")
 		}

@@ -5,8 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rawnet/rawnet/icmp"
-	"github.com/rawnet/rawnet/internal/inet"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
 // Kind says what answered a probe.
@@ -37,7 +36,8 @@ func (k Kind) String() string {
 // maxLabels is how many MPLS label stack entries a reply keeps.
 const maxLabels = 8
 
-// MPLSLabel is one label stack entry from an RFC 4950 ICMP extension.
+// MPLSLabel is one label stack entry from an RFC 4950 ICMP extension
+// (the codec's icmpmsg.MPLSLabel, as trace results carry it).
 type MPLSLabel struct {
 	Label uint32 // 20 bits
 	TC    uint8  // traffic class (formerly EXP), 3 bits
@@ -77,7 +77,8 @@ func (fp *flowParams) parseICMP(msg []byte, from netip.Addr, r *reply) bool {
 	if len(msg) < icmpHeaderLen {
 		return false
 	}
-	if isEchoReply(msg[0], fp.v6) {
+	class := icmpmsg.Classify(fp.v6, msg[0])
+	if class == icmpmsg.ClassEchoReply {
 		if fp.method != ICMP || binary.BigEndian.Uint16(msg[4:]) != fp.icmpID {
 			return false
 		}
@@ -85,12 +86,15 @@ func (fp *flowParams) parseICMP(msg []byte, from netip.Addr, r *reply) bool {
 		r.id = binary.BigEndian.Uint16(msg[6:])
 		return validID(r.id)
 	}
-	var q icmp.Quote
+	if !class.IsError() {
+		return false
+	}
+	var q icmpmsg.Quote
 	var err error
-	if fp.v6 {
-		q, err = icmp.ParseError6(msg)
+	if fp.v6 { // not icmpmsg.ParseError: one more copy of the Quote costs a third more here
+		q, err = icmpmsg.ParseError6(msg)
 	} else {
-		q, err = icmp.ParseError4(msg)
+		q, err = icmpmsg.ParseError4(msg)
 	}
 	if err != nil || q.Proto != fp.method.proto(fp.v6) {
 		return false
@@ -115,7 +119,7 @@ func (fp *flowParams) matchQuote(p []byte, r *reply) bool {
 	}
 	switch fp.method {
 	case ICMP:
-		if !isEchoRequest(p[0], fp.v6) || binary.BigEndian.Uint16(p[4:]) != fp.icmpID {
+		if icmpmsg.Classify(fp.v6, p[0]) != icmpmsg.ClassEchoRequest || binary.BigEndian.Uint16(p[4:]) != fp.icmpID {
 			return false
 		}
 		r.id = binary.BigEndian.Uint16(p[6:])
@@ -147,7 +151,7 @@ func (fp *flowParams) matchQuote(p []byte, r *reply) bool {
 // IP identification, when its UDP header no longer says who it is: a NAT
 // rewrote the source port (and with it the checksum) on the way. The flow
 // is then unknown; the quoted ports show what the NAT made of it.
-func (fp *flowParams) matchIPID(q icmp.Quote, r *reply) bool {
+func (fp *flowParams) matchIPID(q icmpmsg.Quote, r *reply) bool {
 	if fp.v6 || fp.method != UDP || len(q.Payload) < 8 {
 		return false
 	}
@@ -188,91 +192,24 @@ func (fp *flowParams) parseTCP(seg []byte, from netip.Addr, r *reply) bool {
 
 func validID(id uint16) bool { return id >= 1 && id <= maxID }
 
-func isEchoReply(t uint8, v6 bool) bool {
-	if v6 {
-		return t == icmp.TypeEchoReply6
-	}
-	return t == icmp.TypeEchoReply4
-}
-
-func isEchoRequest(t uint8, v6 bool) bool {
-	if v6 {
-		return t == icmp.TypeEchoRequest6
-	}
-	return t == icmp.TypeEchoRequest4
-}
-
 func errorKind(t uint8, v6 bool) Kind {
 	switch {
-	case !v6 && t == icmp.TypeTimeExceeded4, v6 && t == icmp.TypeTimeExceeded6:
+	case !v6 && t == icmpmsg.TypeTimeExceeded4, v6 && t == icmpmsg.TypeTimeExceeded6:
 		return KindTimeExceeded
-	case !v6 && t == icmp.TypeDestUnreachable4, v6 && t == icmp.TypeDestUnreachable6:
+	case !v6 && t == icmpmsg.TypeDestUnreachable4, v6 && t == icmpmsg.TypeDestUnreachable6:
 		return KindUnreachable
 	}
 	return KindOther
 }
 
-// parseMPLS finds an RFC 4884 extension structure in an ICMP error and
-// copies the MPLS label stack entries of its RFC 4950 objects into labels;
-// it returns how many it copied. Routers that predate RFC 4884 put the
-// structure at byte 128 of the quoted datagram without a length field; it
-// is taken from there only when its version and checksum are right.
+// parseMPLS copies the MPLS label stack entries of an ICMP error's RFC
+// 4884 extension structure into labels (at most maxLabels of them) and
+// returns how many it copied.
 func parseMPLS(msg []byte, v6 bool, labels []MPLSLabel) int {
-	ext := extensions(msg, v6)
-	if ext == nil {
-		return 0
-	}
-	n := 0
-	for objs := ext[4:]; len(objs) >= 4; {
-		olen := int(binary.BigEndian.Uint16(objs))
-		if olen < 4 || olen > len(objs) {
-			break
-		}
-		if objs[2] == 1 && objs[3] == 1 { // MPLS label stack, incoming
-			for e := objs[4:olen]; len(e) >= 4 && n < len(labels); e = e[4:] {
-				v := binary.BigEndian.Uint32(e)
-				labels[n] = MPLSLabel{Label: v >> 12, TC: uint8(v>>9) & 7, S: v&0x100 != 0, TTL: uint8(v)}
-				n++
-			}
-		}
-		objs = objs[olen:]
+	var l [maxLabels]icmpmsg.MPLSLabel
+	n := icmpmsg.MPLS(msg, v6, l[:min(len(labels), maxLabels)])
+	for i := range n {
+		labels[i] = MPLSLabel(l[i])
 	}
 	return n
-}
-
-// extensions returns the ICMP extension structure of an error message
-// (header included), or nil.
-func extensions(msg []byte, v6 bool) []byte {
-	if len(msg) < icmpHeaderLen {
-		return nil
-	}
-	t := msg[0]
-	var words, unit int
-	switch {
-	case !v6 && (t == icmp.TypeDestUnreachable4 || t == icmp.TypeTimeExceeded4 || t == icmp.TypeParamProblem4):
-		words, unit = int(msg[5]), 4
-	case v6 && (t == icmp.TypeDestUnreachable6 || t == icmp.TypeTimeExceeded6):
-		words, unit = int(msg[4]), 8
-	default:
-		return nil
-	}
-	const compatOffset = 128
-	start := icmpHeaderLen + words*unit
-	strict := words > 0
-	if !strict {
-		start = icmpHeaderLen + compatOffset
-	} else if words*unit < compatOffset {
-		return nil
-	}
-	if len(msg) < start+4 {
-		return nil
-	}
-	ext := msg[start:]
-	if ext[0]>>4 != 2 {
-		return nil
-	}
-	if c := binary.BigEndian.Uint16(ext[2:]); (c != 0 || !strict) && inet.Checksum(ext, 0) != 0 {
-		return nil
-	}
-	return ext
 }

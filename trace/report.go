@@ -40,12 +40,7 @@ type ReportHop struct {
 }
 
 // Loss is the share of probes unanswered, in percent.
-func (h *ReportHop) Loss() float64 {
-	if h.Sent == 0 {
-		return 0
-	}
-	return 100 * float64(h.Sent-h.Received) / float64(h.Sent)
-}
+func (h *ReportHop) Loss() float64 { return stats.LossPct(h.Sent, h.Received) }
 
 // Add counts the probes of one hop event.
 func (r *Report) Add(h *Hop) {

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
 // EventKind says what an Event reports.
@@ -165,7 +165,7 @@ func (p *Probe) Describe(v6 bool) string {
 	case KindEchoReply, KindSynAck, KindRST:
 		return p.Kind.String()
 	}
-	return icmp.Describe(v6, p.Type, p.Code, p.MTU)
+	return icmpmsg.Describe(v6, p.Type, p.Code, p.MTU)
 }
 
 // Link is an edge between two interfaces at consecutive TTLs that one flow

@@ -118,14 +118,7 @@ type IntervalStats struct {
 }
 
 // LossPct is the share of the interval's datagrams not answered in it.
-func (s *IntervalStats) LossPct() float64 { return lossPct(s.Sent, s.Received) }
-
-func lossPct(sent, received int) float64 {
-	if sent == 0 || received >= sent {
-		return 0
-	}
-	return 100 * float64(sent-received) / float64(sent)
-}
+func (s *IntervalStats) LossPct() float64 { return stats.LossPct(s.Sent, s.Received) }
 
 // ProbeSummary is what a probe run returns.
 type ProbeSummary struct {
@@ -158,7 +151,7 @@ type ProbeSummary struct {
 }
 
 // LossPct is the share of datagrams sent that got no reply in time.
-func (s *ProbeSummary) LossPct() float64 { return lossPct(s.Sent, s.Received) }
+func (s *ProbeSummary) LossPct() float64 { return stats.LossPct(s.Sent, s.Received) }
 
 // Percentile of the round-trip times (p in percent), 0 without replies.
 func (s *ProbeSummary) Percentile(p float64) time.Duration {

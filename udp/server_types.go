@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/stats"
 	"github.com/rawnet/rawnet/internal/tap"
 )
 
@@ -122,6 +123,10 @@ func (c *ClientStats) Lost() uint64 {
 	}
 	return c.HighestSeq + 1 - c.Probes
 }
+
+// LossPct is the share of the session's probes that did not arrive (the
+// sequence numbers missing below the highest seen), in percent.
+func (c *ClientStats) LossPct() float64 { return stats.LossPct(c.Lost()+c.Probes, c.Probes) }
 
 // ServerTotals are the figures over all clients since the start.
 type ServerTotals struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/internal/target"
 )
@@ -197,7 +198,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
 		if len(out.targets) > 1 {
 			fmt.Fprintf(out.w, " (probe to %s)", t.Addr)
 		}
@@ -276,7 +277,7 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 			return
 		}
 		j.Size, j.ICMPType, j.ICMPCode = ev.Size, &ev.ICMPType, &ev.ICMPCode
-		j.Error = icmp.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
+		j.Error = icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
 		j.TSSource = tsSource(ev.KernelStamp)
 	case icmp.EventTimeout:
 		if out.o.quiet {
@@ -370,20 +371,9 @@ func roundLoss(l float64) float64 {
 }
 
 func (out *pingOutput) multiSummary(sum *icmp.Summary) {
-	alive, tx, rx := 0, 0, 0
-	var minRTT, maxRTT, totRTT time.Duration
 	fmt.Fprintln(out.w)
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
-		tx, rx = tx+s.Transmitted, rx+s.Received
-		if s.Received > 0 {
-			alive++
-			if minRTT == 0 || s.RTT.Min() < minRTT {
-				minRTT = s.RTT.Min()
-			}
-			maxRTT = max(maxRTT, s.RTT.Max())
-			totRTT += s.RTT.Avg() * time.Duration(s.RTT.Count())
-		}
 		if out.o.quiet && s.Received == s.Transmitted {
 			continue
 		}
@@ -396,19 +386,15 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 		}
 		out.w.WriteByte('\n')
 	}
-	loss := 0.0
-	if tx > 0 {
-		loss = 100 * float64(tx-rx) / float64(tx)
-	}
-	fmt.Fprintf(out.w, "--- %d targets: %d alive, %d without reply ---\n", len(sum.Targets), alive, len(sum.Targets)-alive)
-	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", tx, rx, roundLoss(loss), sum.Elapsed.Milliseconds())
-	if rx > 0 {
-		fmt.Fprintf(out.w, "rtt min/avg/max = %s/%s/%s ms\n", ms3(minRTT), ms3(totRTT/time.Duration(rx)), ms3(maxRTT))
+	t := sum.Totals()
+	fmt.Fprintf(out.w, "--- %d targets: %d alive, %d without reply ---\n", t.Targets, t.Alive, t.Targets-t.Alive)
+	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", t.Transmitted, t.Received, roundLoss(t.Loss()), sum.Elapsed.Milliseconds())
+	if t.Received > 0 {
+		fmt.Fprintf(out.w, "rtt min/avg/max = %s/%s/%s ms\n", ms3(t.MinRTT), ms3(t.AvgRTT), ms3(t.MaxRTT))
 	}
 }
 
 func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
-	alive, tx, rx := 0, 0, 0
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
 		j := jsonSummary{Type: "summary", Target: s.Target.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
@@ -421,16 +407,9 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 			j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs, j.RTTMdevMs = &mn, &avg, &mx, &md
 		}
 		out.emit(j)
-		tx, rx = tx+s.Transmitted, rx+s.Received
-		if s.Received > 0 {
-			alive++
-		}
 	}
 	if len(sum.Targets) > 1 {
-		loss := 0.0
-		if tx > 0 {
-			loss = 100 * float64(tx-rx) / float64(tx)
-		}
-		out.emit(jsonTotal{Type: "total", Targets: len(sum.Targets), Alive: alive, Transmitted: tx, Received: rx, LossPct: loss, TimeMs: jsonl.Ms(sum.Elapsed)})
+		t := sum.Totals()
+		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)})
 	}
 }

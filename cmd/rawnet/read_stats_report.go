@@ -2,12 +2,11 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/stats"
 )
 
@@ -79,66 +78,51 @@ func newRTTReport(r *stats.RTT) *RTTStats {
 	return &RTTStats{ms(r.Min()), ms(r.Avg()), ms(r.Max()), ms(r.Mdev())}
 }
 
-func protoName(p uint8) string {
-	switch p {
-	case 1:
-		return "icmp"
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 58:
-		return "icmp6"
-	}
-	return fmt.Sprintf("ip-proto-%d", p)
+// protoCounts is capture.ProtocolCounts with the names of its JSON form.
+type protoCounts struct {
+	IPv4      int `json:"ipv4"`
+	IPv6      int `json:"ipv6"`
+	ARP       int `json:"arp"`
+	OtherLink int `json:"other_link"`
+	ICMP      int `json:"icmp"`
+	ICMPv6    int `json:"icmp6"`
+	UDP       int `json:"udp"`
+	TCP       int `json:"tcp"`
+	Fragments int `json:"later_fragments"`
+	OtherIP   int `json:"other_ip"`
 }
 
-func (s *readStats) report() *statsReport {
-	r := &statsReport{Packets: s.packets, Bytes: s.bytes, Protocols: s.protos, Unmatched: s.unmatched,
+func icmpFamily(network int) string {
+	if network == 6 {
+		return "icmp6"
+	}
+	return "icmp"
+}
+
+// newStatsReport maps what the analysis found to the report, with the
+// top busiest talkers.
+func newStatsReport(a *capture.AnalysisResult, top int) *statsReport {
+	r := &statsReport{Packets: a.Packets, Bytes: a.Bytes, Protocols: protoCounts(a.Protocols), Unmatched: a.Unmatched,
 		Talkers: []talkerReport{}, ICMPTypes: []icmpReport{}, Pings: []pingReport{}, Traces: []hopReport{}}
-	if s.packets > 0 {
-		r.First, r.Last = &s.first, &s.last
+	if a.Packets > 0 {
+		r.First, r.Last = &a.First, &a.Last
 	}
-	for a, t := range s.talkers {
-		r.Talkers = append(r.Talkers, talkerReport{a.String(), t.packets, t.bytes})
+	for _, t := range a.Talkers[:min(len(a.Talkers), top)] {
+		r.Talkers = append(r.Talkers, talkerReport{t.Addr.String(), t.Packets, t.Bytes})
 	}
-	slices.SortFunc(r.Talkers, func(a, b talkerReport) int {
-		return cmp.Or(cmp.Compare(b.Packets, a.Packets), cmp.Compare(a.Addr, b.Addr))
-	})
-	r.Talkers = r.Talkers[:min(len(r.Talkers), s.top)]
-	for k, n := range s.icmpTypes {
-		fam := "icmp"
-		if k.network == 6 {
-			fam = "icmp6"
-		}
-		r.ICMPTypes = append(r.ICMPTypes, icmpReport{fam, k.typ, k.code, capture.ICMPTypeName(k.network, k.typ), n})
+	for _, t := range a.ICMPTypes {
+		r.ICMPTypes = append(r.ICMPTypes, icmpReport{icmpFamily(t.Network), t.Type, t.Code, icmpmsg.Name(t.Network == 6, t.Type), t.Count})
 	}
-	slices.SortFunc(r.ICMPTypes, func(a, b icmpReport) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Code, b.Code))
-	})
-	for k, p := range s.pings {
-		if p.requests == 0 && p.replies == 0 {
-			continue // only traceroute probes
-		}
-		loss := 0.0
-		if p.requests > 0 {
-			loss = 100 * float64(p.requests-p.replies) / float64(p.requests)
-		}
-		r.Pings = append(r.Pings, pingReport{k.src.String(), k.dst.String(), p.requests, p.replies, p.duplicates, loss, newRTTReport(&p.rtt)})
+	for i := range a.Pings {
+		p := &a.Pings[i]
+		r.Pings = append(r.Pings, pingReport{p.Src.String(), p.Dst.String(), p.Requests, p.Replies, p.Unanswering, p.Loss(), newRTTReport(&p.RTT)})
 	}
-	slices.SortFunc(r.Pings, func(a, b pingReport) int { return cmp.Or(cmp.Compare(a.Src, b.Src), cmp.Compare(a.Dst, b.Dst)) })
-	for k, h := range s.hops {
-		net := 4
-		if k.src.Is6() && !k.src.Is4In6() {
-			net = 6
-		}
-		r.Traces = append(r.Traces, hopReport{k.src.String(), k.dst.String(), protoName(k.proto), k.ttl, k.responder.String(),
-			k.typ, k.code, capture.ICMPTypeName(net, k.typ), h.replies, newRTTReport(&h.rtt)})
+	for i := range a.Hops {
+		h := &a.Hops[i]
+		v6 := h.Src.Is6() && !h.Src.Is4In6()
+		r.Traces = append(r.Traces, hopReport{h.Src.String(), h.Dst.String(), capture.ProtoKeyword(h.Proto), h.TTL, h.Responder.String(),
+			h.Type, h.Code, icmpmsg.Name(v6, h.Type), h.Replies, newRTTReport(&h.RTT)})
 	}
-	slices.SortFunc(r.Traces, func(a, b hopReport) int {
-		return cmp.Or(cmp.Compare(a.Src, b.Src), cmp.Compare(a.Dst, b.Dst), cmp.Compare(a.Proto, b.Proto),
-			cmp.Compare(a.TTL, b.TTL), cmp.Compare(a.Responder, b.Responder))
-	})
 	return r
 }
 

@@ -2,16 +2,14 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/jsonl"
+	"github.com/rawnet/rawnet/internal/rdns"
 	"github.com/rawnet/rawnet/internal/target"
 	"github.com/rawnet/rawnet/trace"
 )
@@ -24,7 +22,7 @@ type traceOutput struct {
 	json    *jsonl.Writer
 	o       traceOptions
 	targets []target.Target
-	names   *nameCache
+	names   *rdns.Cache
 	queue   chan traceItem
 	done    chan struct{}
 	blocks  []strings.Builder // per target, when several are traced at once
@@ -47,7 +45,7 @@ func newTraceOutput(w io.Writer, o traceOptions, targets []target.Target) *trace
 		out.json = jsonl.New(out.w)
 	}
 	if !o.numeric && !o.json {
-		out.names = newNameCache(2 * time.Second)
+		out.names = rdns.New(rdns.Config{Timeout: 2 * time.Second})
 	}
 	out.blocks = make([]strings.Builder, len(targets))
 	out.reports = make([]trace.Report, len(targets))
@@ -75,7 +73,7 @@ func (out *traceOutput) event(ev trace.Event) error {
 			p.Labels = append([]trace.MPLSLabel(nil), p.Labels...)
 			it.hop.Probes[i] = p
 			if out.names != nil && !p.Timeout {
-				out.names.lookup(p.Addr)
+				out.names.Prefetch(p.Addr)
 			}
 		}
 	}
@@ -261,7 +259,7 @@ func (out *traceOutput) hostText(a netip.Addr) string {
 	if out.names == nil {
 		return a.String()
 	}
-	if n := out.names.get(a); n != "" {
+	if n := out.names.Name(a); n != "" {
 		return n + " (" + a.String() + ")"
 	}
 	return a.String()
@@ -276,49 +274,4 @@ func b2i(b bool) int {
 
 func fmtMs(d time.Duration) string {
 	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
-}
-
-// nameCache looks up reverse DNS names in parallel, each with a timeout.
-type nameCache struct {
-	timeout time.Duration
-	mu      sync.Mutex
-	m       map[netip.Addr]*nameEntry
-}
-
-type nameEntry struct {
-	done chan struct{}
-	name string
-}
-
-func newNameCache(timeout time.Duration) *nameCache {
-	return &nameCache{timeout: timeout, m: map[netip.Addr]*nameEntry{}}
-}
-
-func (n *nameCache) lookup(a netip.Addr) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.m[a]; ok {
-		return
-	}
-	e := &nameEntry{done: make(chan struct{})}
-	n.m[a] = e
-	go func() {
-		defer close(e.done)
-		ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
-		defer cancel()
-		if names, err := net.DefaultResolver.LookupAddr(ctx, a.String()); err == nil && len(names) > 0 {
-			e.name = strings.TrimSuffix(names[0], ".")
-		}
-	}()
-}
-
-// get waits for a lookup (at most its timeout) and returns the name, or
-// "" when there is none.
-func (n *nameCache) get(a netip.Addr) string {
-	n.lookup(a)
-	n.mu.Lock()
-	e := n.m[a]
-	n.mu.Unlock()
-	<-e.done
-	return e.name
 }

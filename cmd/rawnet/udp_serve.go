@@ -193,10 +193,7 @@ func (o *serveOutput) event(ev udp.ServerEvent) error {
 }
 
 func (o *serveOutput) client(event string, cs *udp.ClientStats) {
-	loss := 0.0
-	if cs.Probes > 0 {
-		loss = 100 * float64(cs.Lost()) / float64(cs.Lost()+cs.Probes)
-	}
+	loss := cs.LossPct()
 	if o.json != nil {
 		j := jsonClient{Type: "client", Event: event, Addr: cs.Addr.String(), First: jsonl.Time(cs.First), Last: jsonl.Time(cs.Last),
 			Received: cs.Received, Bytes: cs.Bytes, Replied: cs.Replied, RateLimited: cs.RateLimited, Plain: cs.Plain, Malformed: cs.Malformed,

@@ -243,3 +243,19 @@ func TestJitterConverges(t *testing.T) {
 		t.Errorf("constant transit: J = %v, want 0", got)
 	}
 }
+
+func TestLossPct(t *testing.T) {
+	for _, tc := range []struct {
+		sent, received int
+		want           float64
+	}{
+		{0, 0, 0}, {0, 3, 0}, {-1, 0, 0}, {10, 10, 0}, {10, 12, 0}, {10, 0, 100}, {3, 2, 100.0 / 3}, {4, 1, 75},
+	} {
+		if got := LossPct(tc.sent, tc.received); got != tc.want {
+			t.Errorf("LossPct(%d, %d) = %v, want %v", tc.sent, tc.received, got, tc.want)
+		}
+	}
+	if got := LossPct(uint64(1<<40), uint64(1<<39)); got != 50 {
+		t.Errorf("uint64: %v", got)
+	}
+}

@@ -1,4 +1,4 @@
-package icmp
+package icmpmsg
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func TestMarshalEchoAgainstXNet(t *testing.T) {
 func TestEchoChecksum6AgainstXNet(t *testing.T) {
 	src, dst := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00:0:0:3::2")
 	b := MarshalEcho(make([]byte, 8+20), Echo{Type: TypeEchoRequest6, ID: 1, Seq: 2}, Probe{Cookie: 3}, nil)
-	binary.BigEndian.PutUint16(b[2:], EchoChecksum6(b, src, dst))
+	binary.BigEndian.PutUint16(b[2:], Checksum6(b, src, dst))
 	want, err := (&xicmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &xicmp.Echo{ID: 1, Seq: 2, Data: b[8:]}}).
 		Marshal(xicmp.IPv6PseudoHeader(net.IP(src.AsSlice()), net.IP(dst.AsSlice())))
 	if err != nil {
@@ -133,64 +133,15 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-func FuzzParseEcho(f *testing.F) {
-	f.Add(MarshalEcho(make([]byte, 64), Echo{Type: 0, ID: 1, Seq: 2}, Probe{Cookie: 3}, nil))
-	f.Add([]byte{0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, _, has, err := ParseEcho(b)
-		if err == nil && (len(b) < 8 || has != (len(b) >= 24) || e.Type != b[0]) {
-			t.Fatalf("ParseEcho(%x) inconsistent", b)
-		}
-	})
-}
-
-func FuzzParseError(f *testing.F) {
-	f.Add([]byte{11, 0, 0, 0, 0, 0, 0, 0, 0x45, 0, 0, 28, 0, 0, 0, 0, 1, 1, 0, 0, 198, 18, 0, 1, 198, 18, 3, 2, 8, 0, 0, 0, 0, 1, 0, 1})
-	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0, 0x60, 0, 0, 0, 0, 8, 0, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if q, err := ParseError4(b); err == nil && len(q.Payload) > len(b) {
-			t.Fatal("payload longer than message")
-		}
-		if q, err := ParseError6(b); err == nil && len(q.Payload) > len(b) {
-			t.Fatal("payload longer than message")
-		}
-	})
-}
-
-// FuzzHandle feeds arbitrary packets to the matcher of a running
-// configuration: nothing may panic, and nothing that lacks this run's
-// identifier may count as a reply.
-func FuzzHandle(f *testing.F) {
-	c := newFake(false, 0x1234, nil)
-	p, err := New(Config{Targets: addrs("198.18.3.2"), Count: 1, Cookie: 77}, c, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	p.sink = func(Event) error { return nil }
-	p.send(0)
-	good := MarshalEcho(make([]byte, 64), Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, Probe{Cookie: 77, Seq: 1}, nil)
-	f.Add(good, true)
-	f.Add(good[:20], false)
-	f.Add([]byte{11, 0, 0, 0, 0, 0, 0, 0, 0x45}, true)
-	f.Fuzz(func(t *testing.T, b []byte, queued bool) {
-		pkt := Packet{Data: b, From: netip.MustParseAddr("198.18.3.2"), QueuedError: queued}
-		var ev Event
-		ok := p.handle(c, &pkt, &ev)
-		if ok && len(b) >= 6 && binary.BigEndian.Uint16(b[4:]) != 0x1234 && !queued && ev.Kind == EventReply {
-			t.Fatalf("reply with foreign id %x matched", b[4:6])
-		}
-	})
-}
-
 // The template's incremental checksum gives exactly MarshalEcho's bytes.
 func TestEchoTemplateMatchesMarshalEcho(t *testing.T) {
 	for _, size := range []int{0, 7, 15, 16, 17, 56, 1471} {
 		for _, pattern := range [][]byte{nil, {0xab}, {1, 2, 3}} {
-			tmpl := newEchoTemplate(size, pattern)
+			tmpl := NewEchoTemplate(size, pattern)
 			for i, e := range []Echo{{Type: 8, ID: 1, Seq: 2}, {Type: 8, ID: 0xffff, Seq: 0xfffe}, {Type: 128, ID: 7, Seq: 9}} {
 				p := Probe{Cookie: 0xfedcba9876543210 + uint64(i), Target: uint32(i * 1000), Seq: uint32(e.Seq) + 1<<20}
 				want := MarshalEcho(make([]byte, 8+size), e, p, pattern)
-				if got := tmpl.marshal(e, p); !bytes.Equal(got, want) {
+				if got := tmpl.Marshal(e, p); !bytes.Equal(got, want) {
 					t.Fatalf("size %d pattern %x echo %+v:\n got %x\nwant %x", size, pattern, e, got, want)
 				}
 			}

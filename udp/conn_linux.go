@@ -1,6 +1,7 @@
 package udp
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -183,6 +184,9 @@ func (c *sockConn) bindConnect(fd int, cfg ListenConfig) error {
 	}
 	if cfg.Remote.IsValid() {
 		scope, err := rawsock.ScopeID(cfg.Remote.Addr(), "")
+		if errors.Is(err, rawsock.ErrNeedZone) {
+			return fmt.Errorf("udp: connect to %s: a link-local peer needs its interface: write it as [ADDR%%IFACE]:PORT", cfg.Remote)
+		}
 		if err != nil {
 			return fmt.Errorf("udp: connect to %s: %w", cfg.Remote, err)
 		}

@@ -96,3 +96,38 @@ func TestLinkLocalUDPProbe(t *testing.T) {
 		t.Errorf("udp serve on r1 did not see a client at fe80::1:\n%s", out)
 	}
 }
+
+// TestLinkLocalZonePolicy: one policy in every command. A link-local
+// destination without a zone goes out of the interface -I names; with
+// neither, the command refuses it in one line (exit 2) that says how to
+// name the interface, before it sends anything.
+func TestLinkLocalZonePolicy(t *testing.T) {
+	t.Parallel()
+	l, iface, _ := linkLocalNeighbour(t)
+	for _, args := range [][]string{
+		{"ping", "-c", "1", "-I", iface, "fe80::2"},
+		{"trace", "-n", "-q", "1", "-m", "3", "-I", iface, "fe80::2"},
+		{"send", "--wait", "1", "-I", iface, "ip6(dst=fe80::2)/icmp6(id=42,seq=1)"},
+	} {
+		r := inNS(t, l.Src, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "fe80::2") {
+			t.Errorf("%v: exit %d, want an answer from fe80::2:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, args := range [][]string{
+		{"ping", "-c", "1", "fe80::2"},
+		{"trace", "-n", "-q", "1", "-m", "3", "fe80::2"},
+		{"send", "--wait", "1", "ip6(dst=fe80::2)/icmp6"},
+		{"udp", "probe", "-c", "2", "[fe80::2]:7"},
+		{"ping", "-c", "1", "fe80::2%nosuch0"},
+	} {
+		r := inNS(t, l.Src, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 2 || len(lines) != 1 || !(strings.Contains(r.stderr, "needs its interface") || strings.Contains(r.stderr, `"nosuch0": no such interface`)) {
+			t.Errorf("%v: exit %d, want exit 2 and one line naming the missing interface:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout, "bytes from") || strings.Contains(r.stdout, "answered 1") {
+			t.Errorf("%v: answers without an interface to send them on:\n%s", args, r.stdout)
+		}
+	}
+}

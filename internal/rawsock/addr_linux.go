@@ -2,7 +2,6 @@ package rawsock
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -65,10 +64,6 @@ func Sockaddr(ap netip.AddrPort, scope uint32, v6 bool) unix.Sockaddr {
 	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 }
 
-// ErrNeedZone is returned for an IPv6 link-local destination that names
-// no interface.
-var ErrNeedZone = errors.New("a link-local destination needs its interface: write it as ADDR%IFACE or give -I IFACE")
-
 // The zone policy, the same in every command: an IPv6 link-local
 // destination (fe80::/10, or a link-local multicast group) goes out of
 // the interface its zone names (fe80::1%eth0, or %2 by index); without a
@@ -107,7 +102,7 @@ func ZoneIndex(zone string) (uint32, error) {
 	} else if n, err := strconv.ParseUint(zone, 10, 32); err == nil && n > 0 {
 		i = uint32(n)
 	} else {
-		return 0, fmt.Errorf("zone %q: no such interface", zone)
+		return 0, fmt.Errorf("zone %q: %w", zone, ErrUnknownZone)
 	}
 	zones.Lock()
 	if zones.byName == nil {
@@ -156,7 +151,7 @@ func ScopeID(dst netip.Addr, iface string) (uint32, error) {
 	if iface != "" {
 		return ZoneIndex(iface)
 	}
-	return 0, fmt.Errorf("%s: %w", dst, ErrNeedZone)
+	return 0, ErrNeedZone
 }
 
 // WithScope gives a received link-local address the zone of the
@@ -190,7 +185,7 @@ func (r *Router) Source(dst netip.Addr) (netip.Addr, error) {
 	dst = dst.Unmap().WithZone(dst.Zone())
 	scope, err := ScopeID(dst, r.iface)
 	if err != nil {
-		return netip.Addr{}, err
+		return netip.Addr{}, fmt.Errorf("%s: %w", dst, err)
 	}
 	fam, v6 := 0, dst.Is6()
 	if v6 {

@@ -41,24 +41,20 @@ func openL3(v6 bool, iface, link string) (*rawSender, error) {
 	if v6 {
 		family = unix.AF_INET6
 	}
-	c, err := rawsock.Open(family, unix.SOCK_RAW, unix.IPPROTO_RAW, rawsock.Config{Name: "craft-l3", Blocking: true,
-		Setup: func(fd int) error {
-			if v6 {
-				if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
-					return fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
-				}
+	c, err := openRaw(family, unix.IPPROTO_RAW, "raw IP socket", func(fd int) error {
+		if v6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
+				return fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
 			}
-			if iface != "" {
-				if err := unix.BindToDevice(fd, iface); err != nil {
-					return priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
-				}
-			}
-			rawsock.SetSendBuffer(fd, sendBuffer)
+		}
+		if iface == "" {
 			return nil
-		}})
-	if errno, ok := err.(unix.Errno); ok {
-		return nil, priv.Hint(fmt.Errorf("craft: raw IP socket: %w", errno))
-	}
+		}
+		if err := unix.BindToDevice(fd, iface); err != nil {
+			return priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -67,21 +63,33 @@ func openL3(v6 bool, iface, link string) (*rawSender, error) {
 
 // openL2 opens an AF_PACKET socket that sends whole frames on ifc.
 func openL2(ifc *net.Interface) (*rawSender, error) {
-	c, err := rawsock.Open(unix.AF_PACKET, unix.SOCK_RAW, 0, rawsock.Config{Name: "craft-l2", Blocking: true,
+	c, err := openRaw(unix.AF_PACKET, 0, "AF_PACKET socket", func(fd int) error {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
+			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rawSender{c: c, l2: true, index: int32(ifc.Index)}, nil
+}
+
+// openRaw opens a blocking raw socket of family for sending (what names
+// it in errors), set up by setup, with a large send buffer.
+func openRaw(family, proto int, what string, setup func(fd int) error) (*rawsock.Conn, error) {
+	c, err := rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: "craft-send", Blocking: true,
 		Setup: func(fd int) error {
-			if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
-				return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
+			if err := setup(fd); err != nil {
+				return err
 			}
 			rawsock.SetSendBuffer(fd, sendBuffer)
 			return nil
 		}})
 	if errno, ok := err.(unix.Errno); ok {
-		return nil, priv.Hint(fmt.Errorf("craft: AF_PACKET socket: %w", errno))
+		return nil, priv.Hint(fmt.Errorf("craft: %s: %w", what, errno))
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &rawSender{c: c, l2: true, index: int32(ifc.Index)}, nil
+	return c, err
 }
 
 const sendBuffer = 4 << 20

@@ -94,13 +94,9 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	if dgram {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
-	slice := cfg.BlockingSlice
-	if slice <= 0 {
-		slice = defaultBlockingSlice
-	}
 	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
-		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: slice,
+		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
 		Setup: func(fd int) error { return c.setup(fd, cfg) },
 	})
 	if errno, ok := err.(unix.Errno); ok {

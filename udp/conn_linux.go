@@ -78,12 +78,8 @@ func listen(cfg ListenConfig, recvErr bool) (*sockConn, error) {
 		family = unix.AF_INET6
 	}
 	c := &sockConn{v6: v6, recvErr: recvErr}
-	slice := cfg.BlockingSlice
-	if slice <= 0 {
-		slice = defaultBlockingSlice
-	}
 	rc, err := rawsock.Open(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP, rawsock.Config{
-		Name: "udp", Blocking: cfg.Blocking, Slice: slice, SoftErrors: true,
+		Name: "udp", Blocking: cfg.Blocking, Slice: cfg.BlockingSlice, SoftErrors: true,
 		Setup: func(fd int) error {
 			if err := setOptions(fd, cfg, v6, recvErr); err != nil {
 				return err

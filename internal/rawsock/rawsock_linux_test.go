@@ -319,3 +319,50 @@ func TestRejectAllThenDrain(t *testing.T) {
 		t.Error("a program jumping out of itself was accepted")
 	}
 }
+
+// TestZoneLookupsAllocateNothing: a link-local peer's zone is looked up
+// per packet (udp serve answering fe80::…), from the cache.
+func TestZoneLookupsAllocateNothing(t *testing.T) {
+	lo, _ := ZoneIndex("lo")
+	a := netip.MustParseAddr("fe80::9")
+	dst := a.WithZone("lo")
+	_ = WithScope(a, lo) // fill the caches
+	allocs := testing.AllocsPerRun(1000, func() {
+		if WithScope(a, lo) != dst {
+			t.Fatal("WithScope lost the zone")
+		}
+		if s, err := ScopeID(dst, ""); s != lo || err != nil {
+			t.Fatal("ScopeID lost the zone")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per zone lookup, want 0", allocs)
+	}
+}
+
+// FuzzSockaddr: any bytes decode without a panic, and what PutSockaddr
+// writes decodes back to what it was given.
+func FuzzSockaddr(f *testing.F) {
+	f.Add([]byte{2, 0, 0, 7, 198, 18, 0, 1}, uint16(7), uint32(0), false)
+	f.Add(make([]byte, 28), uint16(53), uint32(3), true)
+	f.Fuzz(func(t *testing.T, b []byte, port uint16, scope uint32, v6 bool) {
+		SockaddrAddrPort(b)
+		var a netip.Addr
+		if len(b) >= 16 && v6 {
+			a = netip.AddrFrom16([16]byte(b[:16])).Unmap()
+		} else if len(b) >= 4 {
+			a = netip.AddrFrom4([4]byte(b[:4]))
+		} else {
+			return
+		}
+		if !v6 {
+			scope = 0
+		}
+		var sa [SockaddrLen]byte
+		ap := netip.AddrPortFrom(a, port)
+		got, gotScope := SockaddrAddrPort(sa[:PutSockaddr(sa[:], ap, scope, v6 || a.Is6())])
+		if got != ap || (v6 || a.Is6()) && gotScope != scope {
+			t.Fatalf("%v scope %d: decoded %v scope %d", ap, scope, got, gotScope)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package rawsock
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -165,11 +166,12 @@ func WithScope(a netip.Addr, scope uint32) netip.Addr {
 	return a.WithZone(ZoneName(scope))
 }
 
-// Router answers which local address packets to a destination leave
-// from, by connecting a UDP socket of the destination's family (which
-// sends nothing) and reading its local address: the kernel's own choice,
-// with -I (the interface the router is bound to) and the zone policy
-// applied. It is for setup, not the packet path.
+// Router asks the kernel about the route to a destination by connecting
+// a UDP socket of the destination's family (which sends nothing) and
+// reading what the connection got: the local address (Source), the path
+// MTU, whether the route is a broadcast one. It applies -I (the
+// interface the router is bound to) and the zone policy. It is for setup
+// and for errors, not the packet path.
 type Router struct {
 	iface string
 	fd    [2]int // AF_INET, AF_INET6; -1 until needed
@@ -180,12 +182,14 @@ func NewRouter(iface string) *Router {
 	return &Router{iface: iface, fd: [2]int{-1, -1}}
 }
 
-// Source is the local address packets to dst leave from.
-func (r *Router) Source(dst netip.Addr) (netip.Addr, error) {
+// connect connects the router's socket of dst's family to dst, with
+// SO_BROADCAST as broadcast says (without it, a broadcast route is
+// refused with EACCES), and returns the socket.
+func (r *Router) connect(dst netip.Addr, broadcast bool) (int, error) {
 	dst = dst.Unmap().WithZone(dst.Zone())
 	scope, err := ScopeID(dst, r.iface)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%s: %w", dst, err)
+		return -1, fmt.Errorf("%s: %w", dst, err)
 	}
 	fam, v6 := 0, dst.Is6()
 	if v6 {
@@ -198,20 +202,37 @@ func (r *Router) Source(dst netip.Addr) (netip.Addr, error) {
 		}
 		fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("route lookup socket: %w", err)
+			return -1, fmt.Errorf("route lookup socket: %w", err)
 		}
 		if r.iface != "" {
 			if err := unix.BindToDevice(fd, r.iface); err != nil {
 				unix.Close(fd)
-				return netip.Addr{}, fmt.Errorf("bind route lookup socket to %s: %w", r.iface, err)
+				return -1, fmt.Errorf("bind route lookup socket to %s: %w", r.iface, err)
 			}
 		}
 		r.fd[fam] = fd
 	}
-	if err := unix.Connect(r.fd[fam], Sockaddr(netip.AddrPortFrom(dst, 9), scope, v6)); err != nil {
-		return netip.Addr{}, fmt.Errorf("no route to %s: %w", dst, err)
+	fd := r.fd[fam]
+	b := 0
+	if broadcast {
+		b = 1
 	}
-	local, err := unix.Getsockname(r.fd[fam])
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, b); err != nil {
+		return -1, fmt.Errorf("route lookup socket: SO_BROADCAST: %w", err)
+	}
+	if err := unix.Connect(fd, Sockaddr(netip.AddrPortFrom(dst, 9), scope, v6)); err != nil {
+		return -1, fmt.Errorf("no route to %s: %w", dst, err)
+	}
+	return fd, nil
+}
+
+// Source is the local address packets to dst leave from.
+func (r *Router) Source(dst netip.Addr) (netip.Addr, error) {
+	fd, err := r.connect(dst, false)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	local, err := unix.Getsockname(fd)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("getsockname: %w", err)
 	}
@@ -222,6 +243,37 @@ func (r *Router) Source(dst netip.Addr) (netip.Addr, error) {
 		return netip.AddrFrom16(local.Addr), nil
 	}
 	return netip.Addr{}, fmt.Errorf("no local address for %s", dst)
+}
+
+// PathMTU is the MTU the kernel holds for the route to dst (the link's,
+// or a smaller path MTU it has learned), as tracepath reads it
+// (IP_MTU / IPV6_MTU); a broadcast route has one too.
+func (r *Router) PathMTU(dst netip.Addr) (int, error) {
+	fd, err := r.connect(dst, true)
+	if err != nil {
+		return 0, err
+	}
+	level, opt := unix.IPPROTO_IP, unix.IP_MTU
+	if dst.Unmap().Is6() {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_MTU
+	}
+	mtu, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return 0, fmt.Errorf("path MTU to %s: %w", dst, err)
+	}
+	return mtu, nil
+}
+
+// IsBroadcast reports whether the kernel routes dst as a broadcast (the
+// broadcast address of a local IPv4 prefix, or 255.255.255.255): the
+// connection is refused with EACCES without SO_BROADCAST, as iputils
+// ping finds out.
+func (r *Router) IsBroadcast(dst netip.Addr) bool {
+	if !dst.Unmap().Is4() {
+		return false
+	}
+	_, err := r.connect(dst, false)
+	return errors.Is(err, unix.EACCES)
 }
 
 // Close closes the router's sockets.
@@ -239,4 +291,18 @@ func SourceFor(dst netip.Addr, iface string) (netip.Addr, error) {
 	r := NewRouter(iface)
 	defer r.Close()
 	return r.Source(dst)
+}
+
+// PathMTU is Router.PathMTU for one lookup.
+func PathMTU(dst netip.Addr, iface string) (int, error) {
+	r := NewRouter(iface)
+	defer r.Close()
+	return r.PathMTU(dst)
+}
+
+// IsBroadcast is Router.IsBroadcast for one lookup.
+func IsBroadcast(dst netip.Addr) bool {
+	r := NewRouter("")
+	defer r.Close()
+	return r.IsBroadcast(dst)
 }

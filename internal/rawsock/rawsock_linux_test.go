@@ -2,6 +2,7 @@ package rawsock
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -365,4 +366,34 @@ func FuzzSockaddr(f *testing.F) {
 			t.Fatalf("%v scope %d: decoded %v scope %d", ap, scope, got, gotScope)
 		}
 	})
+}
+
+// TestRouteFacts: the path MTU of loopback is lo's MTU, and loopback's
+// broadcast address is routed as a broadcast, its unicast ones not.
+func TestRouteFacts(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IPv4 caps a route's MTU at 65535 (IP_MAX_MTU); IPv6 does not.
+	for a, want := range map[string]int{"127.0.0.1": min(lo.MTU, 65535), "::1": lo.MTU} {
+		if mtu, err := PathMTU(netip.MustParseAddr(a), ""); err != nil || mtu != want {
+			t.Errorf("PathMTU(%s) = %d, %v; want lo's %d", a, mtu, err, want)
+		}
+	}
+	for a, want := range map[string]bool{"127.255.255.255": true, "127.0.0.1": false, "::1": false} {
+		if got := IsBroadcast(netip.MustParseAddr(a)); got != want {
+			t.Errorf("IsBroadcast(%s) = %v, want %v", a, got, want)
+		}
+	}
+	// One router answers all three questions, whatever order they come in.
+	r := NewRouter("")
+	defer r.Close()
+	bc := netip.MustParseAddr("127.255.255.255")
+	if _, err := r.PathMTU(bc); err != nil || !r.IsBroadcast(bc) {
+		t.Errorf("after PathMTU (SO_BROADCAST on), IsBroadcast(%s) is false or PathMTU failed: %v", bc, err)
+	}
+	if src, err := r.Source(netip.MustParseAddr("127.0.0.1")); err != nil || src != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("Source(127.0.0.1) = %v, %v", src, err)
+	}
 }

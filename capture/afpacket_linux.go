@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/priv"
-	"github.com/rawnet/rawnet/internal/sockfilter"
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -130,7 +130,7 @@ func (h *Handle) open(cfg Config) error {
 			return priv.Hint(fmt.Errorf("capture: promiscuous mode on %s: %w", h.ifName, err))
 		}
 	}
-	sa := unix.SockaddrLinklayer{Protocol: htons(ethPAll), Ifindex: h.ifIndex}
+	sa := unix.SockaddrLinklayer{Protocol: rawsock.Htons(ethPAll), Ifindex: h.ifIndex}
 	if err := unix.Bind(fd, &sa); err != nil {
 		return priv.Hint(fmt.Errorf("capture: bind to %s: %w", h.ifName, err))
 	}
@@ -166,8 +166,6 @@ func hardwareType(name string) (int, error) {
 	}
 	return int(ifr.Uint16()), nil
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // setupRing asks for a TPACKET_V3 ring of about size bytes and maps it.
 // A block holds at least one packet of the snapshot length with its
@@ -231,7 +229,7 @@ func (h *Handle) SetFilter(prog []bpf.RawInstruction) error {
 }
 
 func attach(fd int, prog []bpf.RawInstruction) error {
-	if err := sockfilter.Attach(fd, prog); err != nil {
+	if err := rawsock.AttachRawFilter(fd, prog); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
 	return nil

@@ -25,15 +25,13 @@ type Route struct {
 func LookupRoute(dst netip.Addr) (Route, error) { return Route{}, errOS }
 
 // SourceFor is not implemented on this system.
-func SourceFor(dst netip.Addr) (netip.Addr, error) { return netip.Addr{}, errOS }
-
-func sourceOn(dst netip.Addr, iface string) (netip.Addr, error) { return netip.Addr{}, errOS }
+func SourceFor(dst netip.Addr, iface string) (netip.Addr, error) { return netip.Addr{}, errOS }
 
 // Neighbour is not implemented on this system.
 func Neighbour(ifc *net.Interface, addr netip.Addr, resolve bool) (net.HardwareAddr, error) {
 	return nil, errOS
 }
 
-func openL3(v6 bool, iface string) (sender, error)              { return nil, errOS }
+func openL3(v6 bool, iface, link string) (sender, error)        { return nil, errOS }
 func openL2(ifc *net.Interface) (sender, error)                 { return nil, errOS }
 func openReplies(ifc *net.Interface, l2 bool) (receiver, error) { return nil, errOS }

@@ -401,11 +401,14 @@ func addAlternative(def *layerDef, fi int, text string, col int, v *Value) error
 		v.nums = append(v.nums, span{x, x})
 		n = 1
 	case kAddr4, kAddr6:
-		pfx, err := parsePrefix(text, fd.kind == kAddr6)
+		pfx, zone, err := parsePrefix(text, fd.kind == kAddr6)
 		if err != nil {
 			return valueErr(def, fi, col, "%v", err)
 		}
 		v.pfx = append(v.pfx, pfx)
+		if zone != "" {
+			v.zone = zone
+		}
 		n = prefixSize(pfx)
 	default:
 		return valueErr(def, fi, col, "takes one value")
@@ -507,7 +510,17 @@ func parseIPFlags(s string) (uint64, error) {
 // maxPrefixAddrs bounds what one prefix may expand to.
 const maxPrefixAddrs = 1 << 24
 
-func parsePrefix(text string, v6 bool) (netip.Prefix, error) {
+// parsePrefix parses an address or a prefix; an IPv6 address may name
+// its zone (fe80::1%eth0), which is returned apart.
+func parsePrefix(text string, v6 bool) (pfx netip.Prefix, zone string, err error) {
+	pfx, err = parsePrefixOnly(text, v6)
+	if err == nil && !strings.Contains(text, "/") {
+		_, zone, _ = strings.Cut(text, "%")
+	}
+	return pfx, zone, err
+}
+
+func parsePrefixOnly(text string, v6 bool) (netip.Prefix, error) {
 	fam := "IPv4"
 	if v6 {
 		fam = "IPv6"
@@ -524,7 +537,7 @@ func parsePrefix(text string, v6 bool) (netip.Prefix, error) {
 		if err != nil {
 			return pfx, fmt.Errorf("%q is not an %s address", text, fam)
 		}
-		pfx = netip.PrefixFrom(a, a.BitLen())
+		pfx = netip.PrefixFrom(a.WithZone(""), a.BitLen())
 	}
 	if pfx.Addr().Is6() != v6 || pfx.Addr().Is4In6() {
 		return pfx, fmt.Errorf("%q is not an %s address", text, fam)

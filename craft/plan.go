@@ -39,6 +39,7 @@ type Plan struct {
 	v6      bool
 	ipAt    int // index of the outermost IP layer
 	iface   *net.Interface
+	link    string // the interface link-local destinations are on: their zone, else Iface
 	notes   []string
 	linkLen int
 }
@@ -74,7 +75,7 @@ func (p *Plan) firstDst() netip.Addr {
 	}
 	v := l.vals[fi]
 	v.pick(0)
-	return v.addr
+	return v.addr.WithZone(v.zone)
 }
 
 func (p *Plan) environment() (Env, error) {
@@ -89,7 +90,11 @@ func (p *Plan) environment() (Env, error) {
 		return env, p.l2Env(&env, netip.Addr{})
 	}
 	dst := p.firstDst()
-	src, err := sourceOn(dst, p.cfg.Iface)
+	p.link = dst.Zone()
+	if p.link == "" {
+		p.link = p.cfg.Iface
+	}
+	src, err := SourceFor(dst, p.cfg.Iface)
 	if err != nil && !p.cfg.DryRun {
 		return env, err
 	}

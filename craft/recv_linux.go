@@ -3,6 +3,7 @@ package craft
 import (
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -10,24 +11,32 @@ import (
 
 	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/priv"
-	"github.com/rawnet/rawnet/internal/sockfilter"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // replyConn receives what comes in while rawnet sends: an AF_PACKET socket
 // that sees every inbound IP packet, on all interfaces as bare IP packets
 // (SOCK_DGRAM), or as whole frames on the one interface an L2 send uses.
+// It is a blocking rawsock.Conn: the receiving goroutine waits in the
+// kernel, and each read gives up after readSlice so that the runner can
+// look whether to stop.
 type replyConn struct {
-	fd  int
-	l2  bool
-	buf []byte
-	oob []byte
+	c    *rawsock.Conn
+	buf  []byte
+	oob  [256]byte
+	iov  unix.Iovec
+	msg  unix.Msghdr
+	meta cmsg.Meta
 }
+
+// readSlice is the longest one read waits before it returns errTimeout.
+const readSlice = 50 * time.Millisecond
 
 // replyFilter accepts inbound IPv4 and IPv6 (the kernel's protocol and
 // packet type, so the check costs nothing per packet in user space).
-func replyFilter(l2 bool) []bpf.Instruction {
+func replyFilter() []bpf.Instruction {
 	const adPkttype, adProtocol = 0xfffff004, 0xfffff000
-	prog := []bpf.Instruction{
+	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: adPkttype, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 4},
 		bpf.LoadAbsolute{Off: adProtocol, Size: 4},
@@ -36,7 +45,6 @@ func replyFilter(l2 bool) []bpf.Instruction {
 		bpf.RetConstant{Val: 1 << 18},
 		bpf.RetConstant{Val: 0},
 	}
-	return prog
 }
 
 func openReplies(ifc *net.Interface, l2 bool) (*replyConn, error) {
@@ -44,65 +52,64 @@ func openReplies(ifc *net.Interface, l2 bool) (*replyConn, error) {
 	if l2 {
 		typ = unix.SOCK_RAW
 	}
-	proto := int(htons(unix.ETH_P_ALL))
-	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, proto)
-	if err != nil {
-		return nil, priv.Hint(fmt.Errorf("craft: AF_PACKET socket for replies: %w", err))
+	proto := int(rawsock.Htons(unix.ETH_P_ALL))
+	r := &replyConn{buf: make([]byte, 65536+64)}
+	c, err := rawsock.Open(unix.AF_PACKET, typ, proto, rawsock.Config{Name: "craft-replies", Blocking: true, Slice: readSlice,
+		Setup: func(fd int) error { return setupReplies(fd, ifc, l2, proto) }})
+	if errno, ok := err.(unix.Errno); ok {
+		return nil, priv.Hint(fmt.Errorf("craft: AF_PACKET socket for replies: %w", errno))
 	}
-	c := &replyConn{fd: fd, l2: l2, buf: make([]byte, 65536+64), oob: make([]byte, 256)}
-	if err := c.setup(ifc, proto); err != nil {
-		unix.Close(fd)
+	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	r.c = c
+	r.iov.Base = &r.buf[0]
+	r.iov.SetLen(len(r.buf))
+	return r, nil
 }
 
-func (c *replyConn) setup(ifc *net.Interface, proto int) error {
+func setupReplies(fd int, ifc *net.Interface, l2 bool, proto int) error {
 	// Reject everything, empty what was queued, then filter for real, so
 	// that nothing from before the filter slips through.
-	if err := sockfilter.AttachInstructions(c.fd, []bpf.Instruction{bpf.RetConstant{Val: 0}}); err != nil {
-		return err
+	if err := rawsock.AttachFilter(fd, rawsock.RejectAll); err != nil {
+		return fmt.Errorf("craft: %w", err)
 	}
-	if ifc != nil && c.l2 {
-		if err := unix.Bind(c.fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifc.Index}); err != nil {
+	if ifc != nil && l2 {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifc.Index}); err != nil {
 			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
 		}
 	}
-	sockfilter.Drain(c.fd)
-	if err := sockfilter.AttachInstructions(c.fd, replyFilter(c.l2)); err != nil {
-		return err
+	rawsock.Drain(fd)
+	if err := rawsock.AttachFilter(fd, replyFilter()); err != nil {
+		return fmt.Errorf("craft: %w", err)
 	}
-	_ = unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
-	if err := unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return fmt.Errorf("craft: SO_TIMESTAMPNS: %w", err)
+	rawsock.SetRecvBuffer(fd, 4<<20)
+	if err := rawsock.EnableTimestamps(fd); err != nil {
+		return fmt.Errorf("craft: %w", err)
 	}
-	tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
-	return unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return nil
 }
-
-func htons(x uint16) uint16 { return x<<8 | x>>8 }
 
 // read returns the next packet (valid until the next read) and the kernel's
-// receive time, or errTimeout after 50 ms without one.
-func (c *replyConn) read() ([]byte, time.Time, error) {
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(c.fd, c.buf, c.oob, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN || err == unix.EWOULDBLOCK {
-			return nil, time.Time{}, errTimeout
-		}
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("craft: receive: %w", err)
-		}
-		ts := time.Now()
-		var m cmsg.Meta
-		if cmsg.Parse(c.oob[:oobn], &m); !m.Stamp.IsZero() {
-			ts = m.Stamp
-		}
-		return c.buf[:n], ts, nil
+// receive time, or errTimeout after readSlice without one.
+func (r *replyConn) read() ([]byte, time.Time, error) {
+	r.msg = unix.Msghdr{Iov: &r.iov, Control: &r.oob[0]}
+	r.msg.SetIovlen(1)
+	r.msg.SetControllen(len(r.oob))
+	_ = r.c.SetReadDeadline(time.Now().Add(readSlice))
+	n, _, err := r.c.RecvMsg(&r.msg, nil)
+	if err == os.ErrDeadlineExceeded {
+		return nil, time.Time{}, errTimeout
 	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("craft: receive: %w", err)
+	}
+	ts := time.Now()
+	r.meta.Reset()
+	if cmsg.Parse(r.oob[:r.msg.Controllen], &r.meta); !r.meta.Stamp.IsZero() {
+		ts = r.meta.Stamp
+	}
+	return r.buf[:n], ts, nil
 }
 
-func (c *replyConn) close() error { return unix.Close(c.fd) }
+func (r *replyConn) close() error { return r.c.Close() }

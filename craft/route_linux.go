@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // Route is what the routing table says about a destination: the interface,
@@ -45,13 +47,19 @@ func LookupRoute(dst netip.Addr) (Route, error) {
 	return parseRoute(buf[:n], dst)
 }
 
+// routeRequest is an RTM_GETROUTE request for dst; a link-local dst with
+// a zone asks for the route out of that interface (RTA_OIF).
 func routeRequest(dst netip.Addr) []byte {
 	family, alen := byte(unix.AF_INET), 4
 	if dst.Is6() {
 		family, alen = unix.AF_INET6, 16
 	}
+	oif, _ := rawsock.ScopeID(dst, "")
 	attrLen := unix.SizeofRtAttr + alen
 	total := unix.SizeofNlMsghdr + unix.SizeofRtMsg + attrLen
+	if oif != 0 {
+		total += unix.SizeofRtAttr + 4
+	}
 	b := make([]byte, total)
 	ne := binary.NativeEndian
 	ne.PutUint32(b[0:], uint32(total))
@@ -70,6 +78,12 @@ func routeRequest(dst netip.Addr) []byte {
 	} else {
 		x := dst.As16()
 		copy(a[4:], x[:])
+	}
+	if oif != 0 {
+		o := a[attrLen:]
+		ne.PutUint16(o[0:], unix.SizeofRtAttr+4)
+		ne.PutUint16(o[2:], unix.RTA_OIF)
+		ne.PutUint32(o[4:], oif)
 	}
 	return b
 }
@@ -124,47 +138,15 @@ func routeAttrs(m *syscall.NetlinkMessage, dst netip.Addr) (Route, error) {
 	return r, nil
 }
 
-// SourceFor is the local address packets to dst leave from: the kernel's
-// choice for a connected UDP socket (connecting sends nothing).
-func SourceFor(dst netip.Addr) (netip.Addr, error) { return sourceOn(dst, "") }
-
-// sourceOn is SourceFor for packets sent on interface iface (-I), which
-// link-local destinations (fe80::/10, ff02::/16: a router or neighbour
-// solicitation) need to have a route at all.
-func sourceOn(dst netip.Addr, iface string) (netip.Addr, error) {
-	family := unix.AF_INET
-	var sa unix.Sockaddr
-	if dst.Is6() {
-		family = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
-		if iface != "" && (dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() || dst.IsInterfaceLocalMulticast()) {
-			if ifc, err := net.InterfaceByName(iface); err == nil {
-				sa6.ZoneId = uint32(ifc.Index)
-			}
-		}
-		sa = sa6
-	} else {
-		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
-	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+// SourceFor is the local address packets to dst leave from (through
+// iface when one is given): the kernel's choice, by rawsock's one lookup
+// and zone policy.
+func SourceFor(dst netip.Addr, iface string) (netip.Addr, error) {
+	src, err := rawsock.SourceFor(dst, iface)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("craft: %w", err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Connect(fd, sa); err != nil {
-		return netip.Addr{}, fmt.Errorf("craft: no route to %s: %w", dst, err)
-	}
-	local, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("craft: %w", err)
-	}
-	switch local := local.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(local.Addr), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(local.Addr), nil
-	}
-	return netip.Addr{}, fmt.Errorf("craft: no source address for %s", dst)
+	return src, nil
 }
 
 // ErrNoNeighbour is returned when the next hop's MAC address is unknown and

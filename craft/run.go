@@ -75,7 +75,7 @@ func (p *Plan) openSender() (sender, error) {
 	if p.l2 {
 		return openL2(p.iface)
 	}
-	return openL3(p.v6, p.cfg.Iface)
+	return openL3(p.v6, p.cfg.Iface, p.link)
 }
 
 // run is Run over any sender and receiver.

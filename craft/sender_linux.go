@@ -2,6 +2,7 @@ package craft
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/priv"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // MaxBatch is how many packets one sendmmsg call carries at most.
@@ -18,65 +20,79 @@ const MaxBatch = 64
 
 // rawSender sends whole IP packets (IPPROTO_RAW, IPV6_HDRINCL) or whole
 // frames (AF_PACKET bound to one interface) with sendmmsg on a blocking
-// socket: a full send buffer makes it wait, so --rate 0 sends as fast as
-// the kernel takes packets.
+// rawsock.Conn: a full send buffer makes it wait, so --rate 0 sends as
+// fast as the kernel takes packets.
 type rawSender struct {
-	fd    int
+	c     *rawsock.Conn
 	l2    bool
 	v6    bool
-	index int32 // the interface of an L2 sender
+	link  string // the interface of link-local destinations (rawsock's zone policy)
+	index int32  // the interface of an L2 sender
 	hdrs  [MaxBatch]unix.Mmsghdr
 	iovs  [MaxBatch]unix.Iovec
-	names [MaxBatch]unix.RawSockaddrInet6 // large enough for IPv4 too
+	names [MaxBatch][rawsock.SockaddrLen]byte // large enough for a sockaddr_ll too
 }
 
 // openL3 opens a raw IP socket that sends packets with their own header,
-// bound to iface when one is given.
-func openL3(v6 bool, iface string) (*rawSender, error) {
+// bound to iface when one is given; link-local destinations go out of
+// link (their zone, else iface).
+func openL3(v6 bool, iface, link string) (*rawSender, error) {
 	family := unix.AF_INET
 	if v6 {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return nil, priv.Hint(fmt.Errorf("craft: raw IP socket: %w", err))
-	}
-	if v6 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
+	c, err := openRaw(family, unix.IPPROTO_RAW, "raw IP socket", func(fd int) error {
+		if v6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
+				return fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
+			}
 		}
-	}
-	if iface != "" {
+		if iface == "" {
+			return nil
+		}
 		if err := unix.BindToDevice(fd, iface); err != nil {
-			unix.Close(fd)
-			return nil, priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
+			return priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	setSendBuffer(fd)
-	return &rawSender{fd: fd, v6: v6}, nil
+	return &rawSender{c: c, v6: v6, link: link}, nil
 }
 
 // openL2 opens an AF_PACKET socket that sends whole frames on ifc.
 func openL2(ifc *net.Interface) (*rawSender, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	c, err := openRaw(unix.AF_PACKET, 0, "AF_PACKET socket", func(fd int) error {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
+			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, priv.Hint(fmt.Errorf("craft: AF_PACKET socket: %w", err))
+		return nil, err
 	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
-	}
-	setSendBuffer(fd)
-	return &rawSender{fd: fd, l2: true, index: int32(ifc.Index)}, nil
+	return &rawSender{c: c, l2: true, index: int32(ifc.Index)}, nil
 }
 
-func setSendBuffer(fd int) {
-	const size = 4 << 20
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, size)
+// openRaw opens a blocking raw socket of family for sending (what names
+// it in errors), set up by setup, with a large send buffer.
+func openRaw(family, proto int, what string, setup func(fd int) error) (*rawsock.Conn, error) {
+	c, err := rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: "craft-send", Blocking: true,
+		Setup: func(fd int) error {
+			if err := setup(fd); err != nil {
+				return err
+			}
+			rawsock.SetSendBuffer(fd, sendBuffer)
+			return nil
+		}})
+	if errno, ok := err.(unix.Errno); ok {
+		return nil, priv.Hint(fmt.Errorf("craft: %s: %w", what, errno))
 	}
+	return c, err
 }
+
+const sendBuffer = 4 << 20
 
 // send sends pkts (at most MaxBatch); dsts give each IP packet's
 // destination (ignored on L2). A packet the kernel refuses is skipped and
@@ -89,7 +105,7 @@ func (s *rawSender) send(pkts [][]byte, dsts []netip.Addr) (ok, failed int, err 
 		s.iovs[i].SetLen(len(p))
 		h := &s.hdrs[i].Hdr
 		*h = unix.Msghdr{Iov: &s.iovs[i], Iovlen: 1}
-		h.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		h.Name = &s.names[i][0]
 		if s.l2 {
 			h.Namelen = s.linkaddr(i, p)
 		} else {
@@ -98,19 +114,23 @@ func (s *rawSender) send(pkts [][]byte, dsts []netip.Addr) (ok, failed int, err 
 	}
 	at, busy := 0, 0
 	for at < n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.hdrs[at])), uintptr(n-at), 0, 0, 0)
-		switch {
-		case e == 0:
-			at += int(r)
-			ok += int(r)
+		k, e := s.c.SendMsgs(s.hdrs[at:n])
+		at += k
+		ok += k
+		if k > 0 {
 			busy = 0
-		case e == unix.EINTR:
-		case (e == unix.ENOBUFS || e == unix.EAGAIN) && busy < maxBusy:
+		}
+		var errno unix.Errno
+		switch {
+		case e == nil:
+		case !errors.As(e, &errno):
+			return ok, failed + n - at, e // the socket is gone
+		case errno == unix.ENOBUFS && busy < maxBusy:
 			busy++
 			time.Sleep(busyPause)
 		default:
 			if err == nil {
-				err = e
+				err = errno
 			}
 			at++
 			failed++
@@ -128,14 +148,10 @@ const (
 )
 
 func (s *rawSender) sockaddr(i int, dst netip.Addr) uint32 {
-	if s.v6 {
-		sa := &s.names[i]
-		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
-		return unix.SizeofSockaddrInet6
-	}
-	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.names[i]))
-	*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
-	return unix.SizeofSockaddrInet4
+	// A link-local destination without a zone or -I is refused by the
+	// kernel (EINVAL), which then says so for this packet.
+	scope, _ := rawsock.ScopeID(dst, s.link)
+	return rawsock.PutSockaddr(s.names[i][:], netip.AddrPortFrom(dst, 0), scope, s.v6)
 }
 
 // linkaddr addresses a frame to the sender's interface with the frame's
@@ -150,4 +166,4 @@ func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
 	return unix.SizeofSockaddrLinklayer
 }
 
-func (s *rawSender) close() error { return unix.Close(s.fd) }
+func (s *rawSender) close() error { return s.c.Close() }

@@ -22,6 +22,7 @@ type Value struct {
 	pfx   []netip.Prefix // addresses and prefixes
 	bytes []byte         // bytes, text, MAC, option encodings
 	count uint64         // alternatives (1 for a single value, 0 when unset or rand)
+	zone  string         // the IPv6 zone an address gave (fe80::1%eth0)
 
 	cur  uint64     // the current number
 	addr netip.Addr // the current address

@@ -99,15 +99,16 @@ type ListenConfig struct {
 	Interface string     // bind to this device (SO_BINDTODEVICE)
 	RecvBuf   int        // SO_RCVBUF in bytes; 0 keeps the default
 	Broadcast bool       // IPv4: allow broadcast destinations (SO_BROADCAST), ping -b
-	// Blocking reads a raw socket with blocking recvmsg calls instead of
-	// through Go's network poller: the kernel wakes the reading thread
-	// directly, which is what a flood ping's one-probe-at-a-time loop
-	// wants. The socket then holds an OS thread while it waits, and a read
-	// deadline is noticed within BlockingSlice. Datagram sockets ignore it.
+	// Blocking reads a raw socket in the kernel instead of through Go's
+	// network poller (rawsock's one blocking mode): the kernel wakes the
+	// reading thread directly, which is what a flood ping's
+	// one-probe-at-a-time loop wants, and a read deadline holds to the
+	// microsecond. The socket then holds an OS thread while it waits.
+	// Datagram sockets ignore it.
 	Blocking bool
-	// BlockingSlice bounds one blocking recvmsg call (SO_RCVTIMEO), so
-	// that a Blocking socket notices its read deadline in time (default
-	// 50ms).
+	// BlockingSlice bounds one wait of a Blocking socket, so that it
+	// notices Close and a deadline moved by another goroutine in time
+	// (default rawsock.DefaultSlice, 20ms).
 	BlockingSlice time.Duration
 	// HeaderIncluded (raw IPv4 sockets) makes rawnet write the IP header
 	// (IP_HDRINCL) with the TTL, TOS and DF the socket would have used:
@@ -116,8 +117,6 @@ type ListenConfig struct {
 	// use it for small probes only.
 	HeaderIncluded bool
 }
-
-const defaultBlockingSlice = 50 * time.Millisecond
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
 var ErrUnsupported = errors.New("icmp: not implemented on this operating system")

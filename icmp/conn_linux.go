@@ -5,44 +5,30 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"strconv"
-	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/cmsg"
+	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
-	"github.com/rawnet/rawnet/internal/sockfilter"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
-// sockConn is a Conn over a Linux ICMP socket, raw or datagram. The fd is
-// reached only through its syscall.RawConn; reads and writes use
-// preallocated msghdr/sockaddr storage and method values created once, so
-// neither allocates per packet.
+// sockConn is a Conn over a Linux ICMP socket, raw or datagram: a
+// rawsock.Conn, read and written through preallocated msghdr/sockaddr
+// storage, so that neither direction allocates per packet.
 type sockConn struct {
-	f     *os.File
-	rc    syscall.RawConn
-	v6    bool
-	dgram bool
-	id    uint16
-	route int // a UDP socket used only for route lookups (connect + getsockname)
-	src   netip.Addr
-	wire  Wire
-
-	// blocking sockets are read with blocking recvmsg calls in slices of
-	// ListenConfig.BlockingSlice (SO_RCVTIMEO), checking deadline between
-	// slices.
-	blocking bool
-	deadline atomic.Int64 // unix nanoseconds; 0 = none
-
-	zones map[string]uint32 // interface index of IPv6 zones (link-local targets)
+	c      *rawsock.Conn
+	v6     bool
+	dgram  bool
+	id     uint16
+	iface  string          // -I: the interface link-local targets are on when they name none
+	router *rawsock.Router // route lookups (Source)
+	src    netip.Addr
+	wire   Wire
 
 	// hdrincl: rawnet writes the IPv4 header itself (ListenConfig.HeaderIncluded).
 	hdrincl bool
@@ -50,23 +36,17 @@ type sockConn struct {
 	wpkt    []byte                    // header and message, for hdrincl
 
 	// read side: one reader at a time
-	readFn    func(fd uintptr) bool
-	rbuf      []byte
-	rn, roobn int
-	rerr      error
-	rqueued   bool
-	rmsg      unix.Msghdr
-	riov      unix.Iovec
-	rname     [unix.SizeofSockaddrAny]byte
-	roob      [512]byte
-	meta      cmsg.Meta
+	rmsg  unix.Msghdr
+	emsg  unix.Msghdr // the error queue entry of a datagram socket
+	riov  unix.Iovec
+	rname [rawsock.SockaddrLen]byte
+	roob  [512]byte
+	meta  cmsg.Meta
 
 	// write side: one writer at a time
-	writeFn func(fd uintptr) bool
-	wmsg    []byte
-	wsa     [unix.SizeofSockaddrInet6]byte
-	wsalen  uint32
-	werr    error
+	wmsg unix.Msghdr
+	wiov unix.Iovec
+	wsa  [rawsock.SockaddrLen]byte
 }
 
 // Listen opens an ICMP socket as cfg says.
@@ -104,7 +84,7 @@ func datagramHint(err error) error {
 	return err
 }
 
-func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
+func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if cfg.V6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -114,74 +94,50 @@ func listen(cfg ListenConfig, dgram bool) (_ *sockConn, err error) {
 	if dgram {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
-	blocking := cfg.Blocking && !dgram
-	flags := unix.SOCK_CLOEXEC
-	if !blocking {
-		flags |= unix.SOCK_NONBLOCK
+	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
+	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
+		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
+		Setup: func(fd int) error { return c.setup(fd, cfg) },
+	})
+	if errno, ok := err.(unix.Errno); ok {
+		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), errno)
 	}
-	fd, err := unix.Socket(family, typ|flags, proto)
 	if err != nil {
-		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), err)
-	}
-	c := &sockConn{v6: cfg.V6, dgram: dgram, route: -1, src: cfg.Source, blocking: blocking}
-	defer func() {
-		if err != nil {
-			if c.f != nil {
-				c.f.Close()
-			} else {
-				unix.Close(fd)
-			}
-			if c.route >= 0 {
-				unix.Close(c.route)
-			}
-		}
-	}()
-	if err = c.configure(fd, cfg); err != nil {
 		return nil, err
 	}
-	if cfg.HeaderIncluded && !cfg.V6 && !dgram {
+	c.c = rc
+	c.router = rawsock.NewRouter(cfg.Interface)
+	c.rmsg.Iov = &c.riov
+	c.rmsg.SetIovlen(1)
+	c.wmsg.Iov = &c.wiov
+	c.wmsg.SetIovlen(1)
+	c.wmsg.Name = &c.wsa[0]
+	return c, nil
+}
+
+// setup configures the socket before Go's poller sees it.
+func (c *sockConn) setup(fd int, cfg ListenConfig) error {
+	if err := c.configure(fd, cfg); err != nil {
+		return err
+	}
+	if cfg.HeaderIncluded && !cfg.V6 && !c.dgram {
 		// The socket's TTL, TOS and DF setting were read back into c.wire
 		// by configure; from now on they travel in the header rawnet writes.
-		if err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
-			return nil, fmt.Errorf("icmp: set IP_HDRINCL: %w", err)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+			return fmt.Errorf("icmp: set IP_HDRINCL: %w", err)
 		}
 		c.hdrincl = true
 		c.sources = map[netip.Addr]netip.Addr{}
 		c.wpkt = make([]byte, ipv4HeaderLen+maxPayload4+echoHeaderLen)
 	}
-	sockfilter.Drain(fd)
-	if blocking {
-		slice := cfg.BlockingSlice
-		if slice <= 0 {
-			slice = defaultBlockingSlice
-		}
-		tv := unix.NsecToTimeval(int64(slice))
-		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return nil, fmt.Errorf("icmp: set SO_RCVTIMEO: %w", err)
-		}
-	}
-	// A blocking fd is not registered with Go's poller (see Blocking).
-	c.f = os.NewFile(uintptr(fd), "icmp-"+kind)
-	if c.rc, err = c.f.SyscallConn(); err != nil {
-		return nil, fmt.Errorf("icmp: %w", err)
-	}
-	c.readFn, c.writeFn = c.doRead, c.doWrite
-	c.route, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("icmp: open route lookup socket: %w", err)
-	}
-	if cfg.Interface != "" {
-		if err = unix.BindToDevice(c.route, cfg.Interface); err != nil {
-			return nil, fmt.Errorf("icmp: bind route lookup socket to %s: %w", cfg.Interface, err)
-		}
-	}
-	return c, nil
+	rawsock.Drain(fd)
+	return nil
 }
 
 // configure sets every socket option before the fd is handed to Go's poller.
 func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
-	if err := setTimestamps(fd); err != nil {
-		return err
+	if err := rawsock.EnableTimestamps(fd); err != nil {
+		return fmt.Errorf("icmp: %w", err)
 	}
 	if cfg.Interface != "" {
 		if err := unix.BindToDevice(fd, cfg.Interface); err != nil {
@@ -194,11 +150,7 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	if err := setIPOptions(fd, cfg, c.dgram); err != nil {
 		return err
 	}
-	if cfg.RecvBuf > 0 {
-		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.RecvBuf) != nil {
-			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuf)
-		}
-	}
+	rawsock.SetRecvBuffer(fd, cfg.RecvBuf)
 	if c.wire, err = sendWire(fd, c.v6); err != nil {
 		return err
 	}
@@ -238,16 +190,6 @@ func sendWire(fd int, v6 bool) (Wire, error) {
 	return w, nil
 }
 
-func setTimestamps(fd int) error {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, 1) == nil {
-		return nil
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return fmt.Errorf("icmp: enable kernel timestamps (SO_TIMESTAMPNS): %w", err)
-	}
-	return nil
-}
-
 func (c *sockConn) bind(fd int, src netip.Addr) error {
 	if !src.IsValid() && !c.dgram {
 		return nil
@@ -260,6 +202,7 @@ func (c *sockConn) bind(fd int, src netip.Addr) error {
 		sa6 := &unix.SockaddrInet6{}
 		if src.IsValid() {
 			sa6.Addr = src.As16()
+			sa6.ZoneId, _ = rawsock.ScopeID(src, c.iface)
 		}
 		sa = sa6
 	} else {
@@ -431,12 +374,7 @@ func idFilter(v6 bool, id uint16) []bpf.Instruction {
 }
 
 func attachIDFilter(fd int, v6 bool, id uint16) error {
-	return AttachBPF(fd, idFilter(v6, id))
-}
-
-// AttachBPF assembles a classic BPF program and attaches it to a socket.
-func AttachBPF(fd int, prog []bpf.Instruction) error {
-	if err := sockfilter.AttachInstructions(fd, prog); err != nil {
+	if err := rawsock.AttachFilter(fd, idFilter(v6, id)); err != nil {
 		return fmt.Errorf("icmp: %w", err)
 	}
 	return nil
@@ -447,76 +385,27 @@ func (c *sockConn) Datagram() bool { return c.dgram }
 func (c *sockConn) ID() uint16     { return c.id }
 func (c *sockConn) Wire() Wire     { return c.wire }
 
-func (c *sockConn) SetReadDeadline(t time.Time) error {
-	if c.blocking {
-		c.deadline.Store(t.UnixNano())
-		if t.IsZero() {
-			c.deadline.Store(0)
-		}
-		return nil
-	}
-	return c.f.SetReadDeadline(t)
-}
+func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
 func (c *sockConn) Close() error {
-	if c.route >= 0 {
-		unix.Close(c.route)
-		c.route = -1
-	}
-	return c.f.Close()
+	c.router.Close()
+	return c.c.Close()
 }
 
 // Source asks the kernel's routing table which local address packets to
-// dst leave from, by connecting a UDP socket (which sends nothing).
+// dst leave from (rawsock.Router, with its zone policy).
 func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 	if c.src.IsValid() {
 		return c.src, nil
 	}
-	var sa unix.Sockaddr
-	if c.v6 {
-		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16(), ZoneId: c.zoneIndex(dst.Zone())}
-	} else {
-		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
-	}
-	if err := unix.Connect(c.route, sa); err != nil {
-		return netip.Addr{}, fmt.Errorf("icmp: route to %s: %w", dst, err)
-	}
-	local, err := unix.Getsockname(c.route)
+	src, err := c.router.Source(dst)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("icmp: getsockname: %w", err)
+		return netip.Addr{}, fmt.Errorf("icmp: %w", err)
 	}
-	switch local := local.(type) {
-	case *unix.SockaddrInet4:
-		if c.hdrincl {
-			c.sources[dst] = netip.AddrFrom4(local.Addr)
-		}
-		return netip.AddrFrom4(local.Addr), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(local.Addr), nil
+	if c.hdrincl && src.Is4() {
+		c.sources[dst] = src
 	}
-	return netip.Addr{}, fmt.Errorf("icmp: unexpected local address for %s", dst)
-}
-
-// zoneIndex is the interface index of an IPv6 zone ("eth0" or "2"), 0 for
-// none. Lookups are cached: the send path allocates nothing.
-func (c *sockConn) zoneIndex(zone string) uint32 {
-	if zone == "" {
-		return 0
-	}
-	if i, ok := c.zones[zone]; ok {
-		return i
-	}
-	var idx uint32
-	if ifc, err := net.InterfaceByName(zone); err == nil {
-		idx = uint32(ifc.Index)
-	} else if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		idx = uint32(n)
-	}
-	if c.zones == nil {
-		c.zones = map[string]uint32{}
-	}
-	c.zones[zone] = idx
-	return idx
+	return src, nil
 }
 
 // WriteTo sends msg to dst.
@@ -524,8 +413,11 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 	if len(msg) == 0 {
 		return nil
 	}
-	c.putSockaddr(dst)
-	c.wmsg = msg
+	scope, err := rawsock.ScopeID(dst, c.iface)
+	if err != nil {
+		return fmt.Errorf("icmp: send to %s: %w", dst, err)
+	}
+	c.wmsg.Namelen = rawsock.PutSockaddr(c.wsa[:], netip.AddrPortFrom(dst, 0), scope, c.v6)
 	if c.hdrincl {
 		// The kernel fills in the total length, checksum and (left 0) the
 		// identification, and the source if it is 0.0.0.0.
@@ -533,164 +425,60 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 		if !ok {
 			src = netip.IPv4Unspecified()
 		}
-		c.wmsg = wrapIPv4(c.wpkt, src, dst, c.wire, msg)
+		msg = wrapIPv4(c.wpkt, src, dst, c.wire, msg)
 	}
-	if err := c.rc.Write(c.writeFn); err != nil {
+	c.wiov.Base = &msg[0]
+	c.wiov.SetLen(len(msg))
+	if _, err := c.c.SendMsg(&c.wmsg); err != nil {
+		if _, ok := err.(unix.Errno); ok {
+			return fmt.Errorf("icmp: send to %s: %w", dst, err)
+		}
 		return err
-	}
-	if c.werr != nil {
-		return fmt.Errorf("icmp: send to %s: %w", dst, c.werr)
 	}
 	return nil
 }
 
-func (c *sockConn) putSockaddr(dst netip.Addr) {
-	clear(c.wsa[:])
-	if c.v6 {
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&c.wsa[0]))
-		sa.Family = unix.AF_INET6
-		sa.Addr = dst.As16()
-		sa.Scope_id = c.zoneIndex(dst.Zone())
-		c.wsalen = unix.SizeofSockaddrInet6
-		return
-	}
-	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&c.wsa[0]))
-	sa.Family = unix.AF_INET
-	sa.Addr = dst.As4()
-	c.wsalen = unix.SizeofSockaddrInet4
-}
-
-func (c *sockConn) doWrite(fd uintptr) bool {
-	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.wmsg[0])), uintptr(len(c.wmsg)),
-		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&c.wsa[0])), uintptr(c.wsalen))
-	switch e {
-	case unix.EAGAIN:
-		if c.blocking { // not pollable: report it like a full queue
-			c.werr = unix.ENOBUFS
-			return true
-		}
-		return false
-	case 0:
-		c.werr = nil
-	default:
-		c.werr = e
-	}
-	return true
-}
-
 // ReadPacket reads one packet into buf and fills p.
 func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
-	c.rbuf = buf
-	if err := c.rc.Read(c.readFn); err != nil {
-		return err
+	c.riov.Base = &buf[0]
+	c.riov.SetLen(len(buf))
+	c.rmsg.Name, c.rmsg.Namelen = nil, 0
+	if c.v6 || c.dgram { // raw IPv4: the source is in the IP header
+		c.rmsg.Name, c.rmsg.Namelen = &c.rname[0], rawsock.SockaddrLen
 	}
-	if c.rerr != nil {
-		return fmt.Errorf("icmp: receive: %w", c.rerr)
-	}
-	c.meta.Reset()
-	cmsg.Parse(c.roob[:c.roobn], &c.meta)
-	return c.fill(buf[:c.rn], p)
-}
-
-func (c *sockConn) doRead(fd uintptr) bool {
-	if c.blocking {
-		return c.doBlockingRead(fd)
-	}
-	c.rqueued = false
-	n, oobn, e := c.recvmsg(fd, unix.MSG_DONTWAIT)
-	if e == unix.EAGAIN {
-		if !c.dgram {
-			return false
-		}
-		// ICMP errors for datagram sockets wait on the error queue;
-		// EPOLLERR wakes the reader for them.
-		n, oobn, e = c.recvmsg(fd, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-		c.rqueued = e == 0
-	}
-	if e == unix.EAGAIN {
-		return false
-	}
-	c.rn, c.roobn, c.rerr = n, oobn, nil
-	if e != 0 {
-		c.rerr = e
-	}
-	return true
-}
-
-// doBlockingRead waits in recvmsg itself: the kernel wakes this thread
-// when a packet arrives, with no poller in between.
-func (c *sockConn) doBlockingRead(fd uintptr) bool {
-	c.rqueued = false
-	// Most often the packet is already queued (on a fast path the reply
-	// arrives while the request is still being sent): try without the
-	// scheduler's bookkeeping for a blocking call first.
-	if n, oobn, e := c.recvmsg(fd, unix.MSG_DONTWAIT); e != unix.EAGAIN {
-		c.rn, c.roobn, c.rerr = n, oobn, nil
-		if e != 0 {
-			c.rerr = e
-		}
-		return true
-	}
-	for {
-		// A packet already queued is returned even past the deadline;
-		// the caller sees the deadline on its next read of an empty queue.
-		if c.pastDeadline() {
-			c.rerr = os.ErrDeadlineExceeded
-			return true
-		}
-		n, oobn, e := c.recvmsg(fd, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			if c.pastDeadline() {
-				c.rerr = os.ErrDeadlineExceeded
-				return true
-			}
-			continue
-		}
-		c.rn, c.roobn, c.rerr = n, oobn, nil
-		if e != 0 {
-			c.rerr = e
-		}
-		return true
-	}
-}
-
-func (c *sockConn) pastDeadline() bool {
-	d := c.deadline.Load()
-	return d != 0 && time.Now().UnixNano() >= d
-}
-
-func (c *sockConn) recvmsg(fd uintptr, flags int) (int, int, unix.Errno) {
-	c.riov.Base = &c.rbuf[0]
-	c.riov.SetLen(len(c.rbuf))
-	if c.v6 || c.dgram || flags&unix.MSG_ERRQUEUE != 0 {
-		c.rmsg.Name = &c.rname[0]
-		c.rmsg.Namelen = uint32(len(c.rname))
-	} else { // raw IPv4: the source is in the IP header
-		c.rmsg.Name, c.rmsg.Namelen = nil, 0
-	}
-	c.rmsg.Iov = &c.riov
-	c.rmsg.SetIovlen(1)
 	c.rmsg.Control = &c.roob[0]
 	c.rmsg.SetControllen(len(c.roob))
-	c.rmsg.Flags = 0
-	trap := uintptr(unix.SYS_RECVMSG)
-	if flags&unix.MSG_DONTWAIT != 0 {
-		// Cannot block: skip the scheduler's syscall bookkeeping.
-		n, _, e := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&c.rmsg)), uintptr(flags))
-		return int(n), int(c.rmsg.Controllen), e
+	var errq *unix.Msghdr
+	if c.dgram {
+		// ICMP errors for datagram sockets wait on the error queue.
+		c.emsg = c.rmsg
+		c.emsg.Name, c.emsg.Namelen = &c.rname[0], rawsock.SockaddrLen
+		errq = &c.emsg
 	}
-	n, _, e := unix.Syscall(trap, fd, uintptr(unsafe.Pointer(&c.rmsg)), uintptr(flags))
-	return int(n), int(c.rmsg.Controllen), e
+	n, queued, err := c.c.RecvMsg(&c.rmsg, errq)
+	if err != nil {
+		if _, ok := err.(unix.Errno); ok {
+			return fmt.Errorf("icmp: receive: %w", err)
+		}
+		return err
+	}
+	oob := c.roob[:c.rmsg.Controllen]
+	if queued {
+		oob = c.roob[:c.emsg.Controllen]
+	}
+	c.meta.Reset()
+	cmsg.Parse(oob, &c.meta)
+	return c.fill(buf[:n], queued, p)
 }
 
 // fill turns the bytes and control messages of one read into a Packet.
-func (c *sockConn) fill(b []byte, p *Packet) error {
+func (c *sockConn) fill(b []byte, queued bool, p *Packet) error {
 	m := &c.meta
 	*p = Packet{TTL: m.TTL, TOS: m.TOS, To: m.Dst, Received: m.Stamp, KernelStamp: !m.Stamp.IsZero()}
 	if !p.KernelStamp {
 		p.Received = time.Now()
 	}
-	if c.rqueued {
+	if queued {
 		if !m.HasErr {
 			return fmt.Errorf("icmp: error queue entry without extended error")
 		}
@@ -707,12 +495,9 @@ func (c *sockConn) fill(b []byte, p *Packet) error {
 		return nil
 	}
 	// Raw IPv4 sockets deliver the IP header.
-	if len(b) < ipv4HeaderLen {
-		return fmt.Errorf("icmp: short IPv4 packet (%d bytes)", len(b))
-	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < ipv4HeaderLen || ihl > len(b) {
-		return fmt.Errorf("icmp: bad IPv4 header length %d", ihl)
+	ihl, err := inet.IPv4HeaderLength(b)
+	if err != nil {
+		return fmt.Errorf("icmp: %w", err)
 	}
 	p.IP, p.Data = b, b[ihl:]
 	p.TTL, p.TOS = int(b[8]), int(b[1])
@@ -722,11 +507,6 @@ func (c *sockConn) fill(b []byte, p *Packet) error {
 }
 
 func sockaddrAddr(b []byte) netip.Addr {
-	switch binary.NativeEndian.Uint16(b) {
-	case unix.AF_INET:
-		return netip.AddrFrom4([4]byte(b[4:8]))
-	case unix.AF_INET6:
-		return netip.AddrFrom16([16]byte(b[8:24]))
-	}
-	return netip.Addr{}
+	ap, _ := rawsock.SockaddrAddrPort(b)
+	return ap.Addr()
 }

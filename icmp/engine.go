@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/stats"
 	"github.com/rawnet/rawnet/internal/tap"
 	nettarget "github.com/rawnet/rawnet/internal/target"
@@ -298,7 +299,10 @@ func (p *Pinger) initTargets() error {
 		}
 		// A target the kernel will not route to (a broadcast address, say)
 		// fails when its probes are sent, as send errors, not the run.
-		src, _ := c.Source(t.Addr)
+		src, err := c.Source(t.Addr)
+		if rawsock.IsZoneError(err) { // fe80::1 without %IFACE or -I: a mistake in the target
+			return err
+		}
 		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
 			reqType: TypeEchoRequest4, id: c.ID()}
 		if c.V6() {

@@ -2,12 +2,8 @@ package trace
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -16,35 +12,31 @@ import (
 	"github.com/rawnet/rawnet/internal/cmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
-	"github.com/rawnet/rawnet/internal/sockfilter"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // sockConn sends through a raw IPPROTO_RAW socket (the header is rawnet's:
 // IP_HDRINCL, or IPV6_HDRINCL) and reads ICMP, and for TCP probes TCP, from
-// raw sockets of their own. Sockets are reached only through their
-// syscall.RawConn, with storage prepared once: nothing allocates per
-// packet.
+// raw sockets of their own, all rawsock.Conns with storage prepared once:
+// nothing allocates per packet.
 type sockConn struct {
 	v6      bool
-	send    *os.File
-	src     syscall.RawConn
-	route   int // UDP socket for route lookups (connect + getsockname)
+	iface   string
+	send    *rawsock.Conn
+	router  *rawsock.Router
 	source  netip.Addr
 	readers []Reader
-	files   []*os.File
+	conns   []*rawsock.Conn
 
-	writeFn func(fd uintptr) bool
-	wpkt    []byte
-	wsa     [unix.SizeofSockaddrInet6]byte
-	wsalen  uint32
-	werr    error
-	zone    uint32
+	wmsg unix.Msghdr
+	wiov unix.Iovec
+	wsa  [rawsock.SockaddrLen]byte
 }
 
 // Listen opens the sockets of a trace for one family. It needs root or
 // CAP_NET_RAW.
 func Listen(cfg ListenConfig) (_ Conn, err error) {
-	c := &sockConn{v6: cfg.V6, route: -1, source: cfg.Source}
+	c := &sockConn{v6: cfg.V6, iface: cfg.Interface, source: cfg.Source, router: rawsock.NewRouter(cfg.Interface)}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -54,28 +46,15 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 	if cfg.V6 {
 		family = unix.AF_INET6
 	}
-	fd, err := rawSocket(family, unix.IPPROTO_RAW, cfg.Interface)
+	c.send, err = rawSocket(family, unix.IPPROTO_RAW, cfg.Interface, "trace-send", func(fd int) error {
+		if cfg.V6 {
+			// IPPROTO_RAW implies it, but say so for kernels that do not.
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, priv.Hint(fmt.Errorf("trace: open raw send socket: %w", err))
-	}
-	if cfg.V6 {
-		// IPPROTO_RAW implies it, but say so for kernels that do not.
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1)
-	}
-	if c.send, c.src, err = wrap(fd, "trace-send"); err != nil {
-		return nil, err
-	}
-	c.writeFn = c.doWrite
-	if c.route, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("trace: open route lookup socket: %w", err)
-	}
-	if cfg.Interface != "" {
-		if err = unix.BindToDevice(c.route, cfg.Interface); err != nil {
-			return nil, fmt.Errorf("trace: bind to interface %q: %w", cfg.Interface, err)
-		}
-		if ifc, err := net.InterfaceByName(cfg.Interface); err == nil {
-			c.zone = uint32(ifc.Index)
-		}
 	}
 	if err = c.addICMPReader(family, cfg); err != nil {
 		return nil, err
@@ -88,87 +67,74 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 	return c, nil
 }
 
-func rawSocket(family, proto int, iface string) (int, error) {
-	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
-	if err != nil {
-		return -1, err
-	}
-	if iface != "" {
-		if err := unix.BindToDevice(fd, iface); err != nil {
-			unix.Close(fd)
-			return -1, fmt.Errorf("bind to interface %q: %w", iface, err)
+// rawSocket opens a raw socket bound to iface ("" for any) and set up by
+// setup.
+func rawSocket(family, proto int, iface, name string, setup func(fd int) error) (*rawsock.Conn, error) {
+	return rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: name, Setup: func(fd int) error {
+		if iface != "" {
+			if err := unix.BindToDevice(fd, iface); err != nil {
+				return fmt.Errorf("bind to interface %q: %w", iface, err)
+			}
 		}
-	}
-	return fd, nil
-}
-
-func wrap(fd int, name string) (*os.File, syscall.RawConn, error) {
-	f := os.NewFile(uintptr(fd), name)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("trace: %w", err)
-	}
-	return f, rc, nil
+		return setup(fd)
+	}})
 }
 
 func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
-	proto := unix.IPPROTO_ICMP
+	proto, wire := unix.IPPROTO_ICMP, uint8(inet.ProtoICMP)
 	if cfg.V6 {
-		proto = unix.IPPROTO_ICMPV6
+		proto, wire = unix.IPPROTO_ICMPV6, inet.ProtoICMPv6
 	}
-	fd, err := rawSocket(family, proto, cfg.Interface)
+	rc, err := rawSocket(family, proto, cfg.Interface, "trace-icmp", func(fd int) error {
+		if err := icmp.SetFilter(fd, cfg.V6); err != nil {
+			return err
+		}
+		return readerOptions(fd, cfg.V6)
+	})
 	if err != nil {
 		return priv.Hint(fmt.Errorf("trace: open raw ICMP socket: %w", err))
 	}
-	if err := icmp.SetFilter(fd, cfg.V6); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	uint8Proto := uint8(inet.ProtoICMP)
-	if cfg.V6 {
-		uint8Proto = inet.ProtoICMPv6
-	}
-	return c.addReader(fd, cfg.V6, uint8Proto, "trace-icmp")
+	c.addReader(rc, cfg.V6, wire)
+	return nil
 }
 
 func (c *sockConn) addTCPReader(family int, cfg ListenConfig) error {
-	fd, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface)
+	rc, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface, "trace-tcp", func(fd int) error {
+		if err := rawsock.AttachFilter(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
+			return err
+		}
+		return readerOptions(fd, cfg.V6)
+	})
 	if err != nil {
 		return priv.Hint(fmt.Errorf("trace: open raw TCP socket: %w", err))
 	}
-	if err := sockfilter.AttachInstructions(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	return c.addReader(fd, cfg.V6, inet.ProtoTCP, "trace-tcp")
+	c.addReader(rc, cfg.V6, inet.ProtoTCP)
+	return nil
 }
 
-func (c *sockConn) addReader(fd int, v6 bool, proto uint8, name string) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, 1); err != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("trace: enable kernel timestamps: %w", err)
-		}
+// readerOptions asks for kernel timestamps and, on IPv6, the destination
+// and hop limit, then empties what came before the filter.
+func readerOptions(fd int, v6 bool) error {
+	if err := rawsock.EnableTimestamps(fd); err != nil {
+		return fmt.Errorf("trace: %w", err)
 	}
 	if v6 {
 		for _, opt := range []int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, opt, 1); err != nil {
-				unix.Close(fd)
 				return fmt.Errorf("trace: set IPv6 receive option %d: %w", opt, err)
 			}
 		}
 	}
-	sockfilter.Drain(fd)
-	f, rc, err := wrap(fd, name)
-	if err != nil {
-		return err
-	}
-	c.files = append(c.files, f)
-	r := &sockReader{f: f, rc: rc, v6: v6, proto: proto}
-	r.readFn = r.doRead
-	c.readers = append(c.readers, r)
+	rawsock.Drain(fd)
 	return nil
+}
+
+func (c *sockConn) addReader(rc *rawsock.Conn, v6 bool, proto uint8) {
+	c.conns = append(c.conns, rc)
+	r := &sockReader{c: rc, v6: v6, proto: proto}
+	r.msg.Iov = &r.iov
+	r.msg.SetIovlen(1)
+	c.readers = append(c.readers, r)
 }
 
 // tcpPortFilter passes TCP segments from the probed port only. Raw IPv4
@@ -196,140 +162,86 @@ func (c *sockConn) V6() bool          { return c.v6 }
 func (c *sockConn) Readers() []Reader { return c.readers }
 
 func (c *sockConn) Close() error {
-	if c.route >= 0 {
-		unix.Close(c.route)
-		c.route = -1
+	c.router.Close()
+	for _, rc := range c.conns {
+		rc.Close()
 	}
-	for _, f := range c.files {
-		f.Close()
-	}
-	c.files = nil
+	c.conns = nil
 	if c.send != nil {
 		return c.send.Close()
 	}
 	return nil
 }
 
-// Source asks the routing table which local address packets to dst leave
-// from, by connecting a UDP socket (which sends nothing).
+// Source is the local address packets to dst leave from: cfg.Source, or
+// the routing table's answer (rawsock.Router, with its zone policy).
 func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 	if c.source.IsValid() {
 		return c.source, nil
 	}
-	var sa unix.Sockaddr
-	if c.v6 {
-		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16(), ZoneId: c.zoneOf(dst)}
-	} else {
-		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
-	}
-	if err := unix.Connect(c.route, sa); err != nil {
-		return netip.Addr{}, fmt.Errorf("trace: no route to %s: %w", dst, err)
-	}
-	local, err := unix.Getsockname(c.route)
+	src, err := c.router.Source(dst)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("trace: getsockname: %w", err)
+		return netip.Addr{}, fmt.Errorf("trace: %w", err)
 	}
-	switch local := local.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(local.Addr), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(local.Addr), nil
-	}
-	return netip.Addr{}, fmt.Errorf("trace: unexpected local address for %s", dst)
-}
-
-func (c *sockConn) zoneOf(dst netip.Addr) uint32 {
-	if dst.Zone() == "" {
-		return 0
-	}
-	if ifc, err := net.InterfaceByName(dst.Zone()); err == nil {
-		return uint32(ifc.Index)
-	}
-	return c.zone
+	return src, nil
 }
 
 // Send sends one whole IP packet.
 func (c *sockConn) Send(pkt []byte, dst netip.Addr) error {
-	clear(c.wsa[:])
-	if c.v6 {
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&c.wsa[0]))
-		sa.Family = unix.AF_INET6
-		sa.Addr = dst.As16()
-		if dst.Zone() != "" {
-			sa.Scope_id = c.zoneOf(dst)
-		}
-		c.wsalen = unix.SizeofSockaddrInet6
-	} else {
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&c.wsa[0]))
-		sa.Family = unix.AF_INET
-		sa.Addr = dst.As4()
-		c.wsalen = unix.SizeofSockaddrInet4
+	scope, err := rawsock.ScopeID(dst, c.iface)
+	if err != nil {
+		return fmt.Errorf("trace: send to %s: %w", dst, err)
 	}
-	c.wpkt = pkt
-	if err := c.src.Write(c.writeFn); err != nil {
-		return err
-	}
-	if c.werr != nil {
-		return fmt.Errorf("trace: send to %s: %w", dst, c.werr)
+	c.wiov.Base = &pkt[0]
+	c.wiov.SetLen(len(pkt))
+	c.wmsg = unix.Msghdr{Iov: &c.wiov, Name: &c.wsa[0]}
+	c.wmsg.SetIovlen(1)
+	c.wmsg.Namelen = rawsock.PutSockaddr(c.wsa[:], netip.AddrPortFrom(dst, 0), scope, c.v6)
+	if _, err := c.send.SendMsg(&c.wmsg); err != nil {
+		return fmt.Errorf("trace: send to %s: %w", dst, err)
 	}
 	return nil
 }
 
-func (c *sockConn) doWrite(fd uintptr) bool {
-	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.wpkt[0])), uintptr(len(c.wpkt)),
-		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&c.wsa[0])), uintptr(c.wsalen))
-	if e == unix.EAGAIN {
-		return false
-	}
-	c.werr = nil
-	if e != 0 {
-		c.werr = e
-	}
-	return true
-}
-
 // sockReader reads one raw socket with recvmsg into prepared storage.
 type sockReader struct {
-	f      *os.File
-	rc     syscall.RawConn
-	v6     bool
-	proto  uint8
-	readFn func(fd uintptr) bool
-	buf    []byte
-	n      int
-	oobn   int
-	err    unix.Errno
-	msg    unix.Msghdr
-	iov    unix.Iovec
-	name   [unix.SizeofSockaddrAny]byte
-	oob    [256]byte
-	meta   cmsg.Meta
+	c     *rawsock.Conn
+	v6    bool
+	proto uint8
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	name  [rawsock.SockaddrLen]byte
+	oob   [256]byte
+	meta  cmsg.Meta
 }
 
-func (r *sockReader) SetReadDeadline(t time.Time) error { return r.f.SetReadDeadline(t) }
+func (r *sockReader) SetReadDeadline(t time.Time) error { return r.c.SetReadDeadline(t) }
 
 func (r *sockReader) Read(buf []byte, p *Packet) error {
-	r.buf = buf
-	if err := r.rc.Read(r.readFn); err != nil {
+	r.iov.Base = &buf[0]
+	r.iov.SetLen(len(buf))
+	r.msg.Name, r.msg.Namelen = &r.name[0], rawsock.SockaddrLen
+	r.msg.Control = &r.oob[0]
+	r.msg.SetControllen(len(r.oob))
+	n, _, err := r.c.RecvMsg(&r.msg, nil)
+	if err != nil {
+		if _, ok := err.(unix.Errno); ok {
+			return fmt.Errorf("trace: receive: %w", err)
+		}
 		return err
-	}
-	if r.err != 0 {
-		return fmt.Errorf("trace: receive: %w", r.err)
 	}
 	*p = Packet{Proto: r.proto}
 	r.parseCmsgs(p)
-	b := buf[:r.n]
+	b := buf[:n]
 	if r.v6 {
 		p.Data = b
-		p.From = netip.AddrFrom16([16]byte(r.name[8:24]))
+		from, _ := rawsock.SockaddrAddrPort(r.name[:])
+		p.From = from.Addr()
 		return nil
 	}
-	if len(b) < inet.IPv4HeaderLen {
-		return fmt.Errorf("trace: short IPv4 packet (%d bytes)", len(b))
-	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < inet.IPv4HeaderLen || ihl > len(b) {
-		return fmt.Errorf("trace: bad IPv4 header length %d", ihl)
+	ihl, err := inet.IPv4HeaderLength(b)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
 	}
 	p.IP, p.Data = b, b[ihl:]
 	p.From = netip.AddrFrom4([4]byte(b[12:16]))
@@ -338,30 +250,12 @@ func (r *sockReader) Read(buf []byte, p *Packet) error {
 	return nil
 }
 
-func (r *sockReader) doRead(fd uintptr) bool {
-	r.iov.Base = &r.buf[0]
-	r.iov.SetLen(len(r.buf))
-	r.msg.Name = &r.name[0]
-	r.msg.Namelen = uint32(len(r.name))
-	r.msg.Iov = &r.iov
-	r.msg.SetIovlen(1)
-	r.msg.Control = &r.oob[0]
-	r.msg.SetControllen(len(r.oob))
-	r.msg.Flags = 0
-	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
-	if e == unix.EAGAIN {
-		return false
-	}
-	r.n, r.oobn, r.err = int(n), int(r.msg.Controllen), e
-	return true
-}
-
 // parseCmsgs reads the receive time (SO_TIMESTAMPNS; the current time
 // when there is none) and, for IPv6, the destination and hop limit from
 // control messages.
 func (r *sockReader) parseCmsgs(p *Packet) {
 	r.meta.Reset()
-	cmsg.Parse(r.oob[:r.oobn], &r.meta)
+	cmsg.Parse(r.oob[:r.msg.Controllen], &r.meta)
 	p.Received, p.TTL, p.To = r.meta.Stamp, r.meta.TTL, r.meta.Dst
 	if p.Received.IsZero() {
 		p.Received = time.Now()

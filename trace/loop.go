@@ -108,7 +108,7 @@ func (e *engine) answer(r *reply) {
 		return // late (already timed out), duplicated, or not ours
 	}
 	t := e.targets[s.target]
-	if r.target != t.addr {
+	if r.target != t.addr.WithZone("") { // a link-local target's zone is not on the wire
 		return
 	}
 	e.release(i)

@@ -88,12 +88,9 @@ type ListenConfig struct {
 	Blocking bool
 	// BlockingSlice bounds one wait of a Blocking socket, so that it
 	// notices Close and a deadline moved by another goroutine (a
-	// cancelled run) in time (default 20ms).
+	// cancelled run) in time (default rawsock.DefaultSlice, 20ms).
 	BlockingSlice time.Duration
 }
-
-// defaultBlockingSlice: see ListenConfig.BlockingSlice.
-const defaultBlockingSlice = 20 * time.Millisecond
 
 // ErrUnsupported is returned on systems where rawnet has no UDP socket
 // code.

@@ -1,75 +1,54 @@
 package udp
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/cmsg"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // MaxBatch is the most messages one ReadBatch or WriteBatch call moves.
 const MaxBatch = 64
 
 const (
-	sockaddrLen = unix.SizeofSockaddrInet6
+	sockaddrLen = rawsock.SockaddrLen
 	oobLen      = 128 // a timestamp and a pktinfo, with room to spare
 	errOOBLen   = 256 // an extended error with its offender, and a timestamp
 )
 
-// sockConn is a Conn over a Linux UDP socket, read with recvmmsg and
-// written with sendmmsg through its syscall.RawConn. The mmsghdrs, iovecs,
-// addresses and control buffers are allocated once, and the read and write
-// functions handed to the RawConn are method values made once, so neither
-// direction allocates per datagram. (golang.org/x/net's ReadBatch
-// allocates a net.UDPAddr per datagram, which is why this is done here.)
+// sockConn is a Conn over a Linux UDP socket (a rawsock.Conn), read with
+// recvmmsg and written with sendmmsg. The mmsghdrs, iovecs, addresses and
+// control buffers are allocated once, so neither direction allocates per
+// datagram. (golang.org/x/net's ReadBatch allocates a net.UDPAddr per
+// datagram, which is why this is done here.)
 type sockConn struct {
-	f         *os.File
-	rc        syscall.RawConn
+	c         *rawsock.Conn
 	v6        bool // an AF_INET6 socket (IPv4 peers are v4-mapped on it)
 	connected bool
 	recvErr   bool
 	local     netip.AddrPort
 
-	// A blocking socket (ListenConfig.Blocking) waits in ppoll, in slices,
-	// for its deadline (unix nanoseconds, 0: none) or Close.
-	blocking bool
-	slice    time.Duration
-	deadline atomic.Int64
-	closed   atomic.Bool
-	pfd      unix.PollFd
-	pts      unix.Timespec
-	rstop    error // os.ErrDeadlineExceeded or os.ErrClosed, returned as is
-
 	// read side: one reader at a time
-	readFn func(fd uintptr) bool
-	rms    []Message
 	rhdrs  [MaxBatch]unix.Mmsghdr
 	riovs  [MaxBatch]unix.Iovec
 	rnames [MaxBatch][sockaddrLen]byte
 	roobs  [MaxBatch][oobLen]byte
+	ehdr   unix.Msghdr // an error queue entry: the first message's buffer and name
 	eoob   [errOOBLen]byte
-	rn     int
-	rerr   error
-	queued bool
 	meta   cmsg.Meta
 
 	// write side: one writer at a time
-	writeFn func(fd uintptr) bool
-	wms     []Message
-	whdrs   [MaxBatch]unix.Mmsghdr
-	wiovs   [MaxBatch]unix.Iovec
-	wnames  [MaxBatch][sockaddrLen]byte
-	woobs   [MaxBatch][oobLen]byte
-	wn      int
-	werr    error
+	whdrs  [MaxBatch]unix.Mmsghdr
+	wiovs  [MaxBatch]unix.Iovec
+	wnames [MaxBatch][sockaddrLen]byte
+	woobs  [MaxBatch][oobLen]byte
 }
 
 // Listen opens a UDP socket as cfg says: bound to cfg.Addr and, when
@@ -92,54 +71,29 @@ func ListenErrors(cfg ListenConfig) (Conn, error) {
 	return listen(cfg, true)
 }
 
-func listen(cfg ListenConfig, recvErr bool) (_ *sockConn, err error) {
+func listen(cfg ListenConfig, recvErr bool) (*sockConn, error) {
 	v6 := socketFamily6(cfg)
 	family := unix.AF_INET
 	if v6 {
 		family = unix.AF_INET6
 	}
-	flags := unix.SOCK_CLOEXEC
-	if !cfg.Blocking {
-		flags |= unix.SOCK_NONBLOCK
-	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|flags, unix.IPPROTO_UDP)
-	if err != nil {
-		return nil, fmt.Errorf("udp: open socket: %w", err)
-	}
-	c := &sockConn{v6: v6, recvErr: recvErr, blocking: cfg.Blocking, slice: cfg.BlockingSlice}
-	if c.slice <= 0 {
-		c.slice = defaultBlockingSlice
-	}
-	defer func() {
-		if err != nil {
-			if c.f != nil {
-				c.f.Close()
-			} else {
-				unix.Close(fd)
+	c := &sockConn{v6: v6, recvErr: recvErr}
+	rc, err := rawsock.Open(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP, rawsock.Config{
+		Name: "udp", Blocking: cfg.Blocking, Slice: cfg.BlockingSlice, SoftErrors: true,
+		Setup: func(fd int) error {
+			if err := setOptions(fd, cfg, v6, recvErr); err != nil {
+				return err
 			}
-		}
-	}()
-	if err = setOptions(fd, cfg, v6, recvErr); err != nil {
+			return c.bindConnect(fd, cfg)
+		},
+	})
+	if errno, ok := err.(unix.Errno); ok {
+		return nil, fmt.Errorf("udp: open socket: %w", errno)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err = c.bindConnect(fd, cfg); err != nil {
-		return nil, err
-	}
-	if c.blocking {
-		tv := unix.NsecToTimeval(int64(c.slice))
-		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return nil, fmt.Errorf("udp: set SO_RCVTIMEO: %w", err)
-		}
-	}
-	// A blocking fd is not registered with Go's poller (see Blocking).
-	c.f = os.NewFile(uintptr(fd), "udp")
-	if c.rc, err = c.f.SyscallConn(); err != nil {
-		return nil, fmt.Errorf("udp: %w", err)
-	}
-	c.readFn, c.writeFn = c.doRead, c.doWrite
-	if c.blocking {
-		c.readFn = c.doBlockingRead
-	}
+	c.c = rc
 	return c, nil
 }
 
@@ -191,13 +145,11 @@ func setOptions(fd int, cfg ListenConfig, v6, recvErr bool) error {
 			return fmt.Errorf("udp: set %s: %w", o.what, err)
 		}
 	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, 1) != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-			return fmt.Errorf("udp: enable kernel timestamps (SO_TIMESTAMPNS): %w", err)
-		}
+	if err := rawsock.EnableTimestamps(fd); err != nil {
+		return fmt.Errorf("udp: %w", err)
 	}
-	setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.RecvBuf)
-	setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.SendBuf)
+	rawsock.SetRecvBuffer(fd, cfg.RecvBuf)
+	rawsock.SetSendBuffer(fd, cfg.SendBuf)
 	return nil
 }
 
@@ -208,17 +160,9 @@ func ipOpt(v6 bool, name4, name6, value int, what string) sockopt {
 	return sockopt{unix.IPPROTO_IP, name4, value, what}
 }
 
-// setBuffer sets a socket buffer size, past the system maximum when the
-// process may (CAP_NET_ADMIN), else as far as the maximum allows.
-func setBuffer(fd, force, plain, n int) {
-	if n <= 0 {
-		return
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, n) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, plain, n)
-	}
-}
-
+// bindConnect binds the socket and connects it when cfg says so; a
+// link-local address takes its interface from its zone (rawsock's zone
+// policy).
 func (c *sockConn) bindConnect(fd int, cfg ListenConfig) error {
 	addr := cfg.Addr
 	if !addr.IsValid() {
@@ -227,11 +171,22 @@ func (c *sockConn) bindConnect(fd int, cfg ListenConfig) error {
 			addr = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 		}
 	}
-	if err := unix.Bind(fd, c.sockaddr(addr)); err != nil {
+	scope, err := rawsock.ScopeID(addr.Addr(), "")
+	if err != nil && addr.Addr().Zone() != "" {
+		return fmt.Errorf("udp: bind %s: %w", addr, err)
+	}
+	if err := unix.Bind(fd, rawsock.Sockaddr(addr, scope, c.v6)); err != nil {
 		return fmt.Errorf("udp: bind %s: %w", addr, err)
 	}
 	if cfg.Remote.IsValid() {
-		if err := unix.Connect(fd, c.sockaddr(cfg.Remote)); err != nil {
+		scope, err := rawsock.ScopeID(cfg.Remote.Addr(), "")
+		if errors.Is(err, rawsock.ErrNeedZone) {
+			return fmt.Errorf("udp: connect to %s: a link-local peer needs its interface: write it as [ADDR%%IFACE]:PORT", cfg.Remote)
+		}
+		if err != nil {
+			return fmt.Errorf("udp: connect to %s: %w", cfg.Remote, err)
+		}
+		if err := unix.Connect(fd, rawsock.Sockaddr(cfg.Remote, scope, c.v6)); err != nil {
 			return fmt.Errorf("udp: connect to %s: %w", cfg.Remote, err)
 		}
 		c.connected = true
@@ -244,71 +199,52 @@ func (c *sockConn) bindConnect(fd int, cfg ListenConfig) error {
 	case *unix.SockaddrInet4:
 		c.local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 	case *unix.SockaddrInet6:
-		c.local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+		a := rawsock.WithScope(netip.AddrFrom16(sa.Addr).Unmap(), sa.ZoneId)
+		c.local = netip.AddrPortFrom(a, uint16(sa.Port))
 	}
 	return nil
-}
-
-func (c *sockConn) sockaddr(ap netip.AddrPort) unix.Sockaddr {
-	if c.v6 {
-		return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
-	}
-	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 }
 
 func (c *sockConn) LocalAddr() netip.AddrPort { return c.local }
 
-func (c *sockConn) SetReadDeadline(t time.Time) error {
-	if !c.blocking {
-		return c.f.SetReadDeadline(t)
-	}
-	if t.IsZero() {
-		c.deadline.Store(0)
-	} else {
-		c.deadline.Store(max(1, t.UnixNano()))
-	}
-	return nil
-}
+func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
-func (c *sockConn) Close() error {
-	c.closed.Store(true)
-	return c.f.Close()
-}
+func (c *sockConn) Close() error { return c.c.Close() }
 
 // ReadBatch reads up to len(ms) (at most MaxBatch) messages.
 func (c *sockConn) ReadBatch(ms []Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	c.rms = ms[:min(len(ms), MaxBatch)]
-	c.prepareRead()
-	c.rstop = nil
-	if err := c.rc.Read(c.readFn); err != nil {
-		c.rms = nil
-		return 0, err
+	ms = ms[:min(len(ms), MaxBatch)]
+	c.prepareRead(ms)
+	var errq *unix.Msghdr
+	if c.recvErr {
+		c.ehdr = c.rhdrs[0].Hdr
+		c.ehdr.Control = &c.eoob[0]
+		c.ehdr.SetControllen(errOOBLen)
+		errq = &c.ehdr
 	}
-	if c.rstop != nil {
-		c.rms = nil
-		return 0, c.rstop
-	}
-	if c.rerr != nil {
-		c.rms = nil
-		return 0, fmt.Errorf("udp: receive: %w", c.rerr)
-	}
-	if c.queued {
-		c.fillQueued(&ms[0])
-	} else {
-		for i := 0; i < c.rn; i++ {
-			c.fillRead(i, &ms[i])
+	n, queued, err := c.c.RecvMsgs(c.rhdrs[:len(ms)], errq)
+	if err != nil {
+		if err == os.ErrDeadlineExceeded || err == os.ErrClosed {
+			return 0, err
 		}
+		return 0, fmt.Errorf("udp: receive: %w", err)
 	}
-	c.rms = nil
-	return c.rn, nil
+	if queued {
+		c.fillQueued(&ms[0])
+		return 1, nil
+	}
+	for i := 0; i < n; i++ {
+		c.fillRead(i, &ms[i])
+	}
+	return n, nil
 }
 
-func (c *sockConn) prepareRead() {
-	for i := range c.rms {
-		b := c.rms[i].Buf
+func (c *sockConn) prepareRead(ms []Message) {
+	for i := range ms {
+		b := ms[i].Buf
 		h := &c.rhdrs[i]
 		c.riovs[i].Base = &b[0]
 		c.riovs[i].SetLen(len(b))
@@ -323,80 +259,33 @@ func (c *sockConn) prepareRead() {
 	}
 }
 
-func (c *sockConn) doRead(fd uintptr) bool { return c.recv(fd, unix.MSG_DONTWAIT) }
-
-// recv makes one recvmmsg call with flags; false when nothing came (the
-// queue was empty, a wait was interrupted, or an error already taken from
-// the queue left nothing to report).
-func (c *sockConn) recv(fd uintptr, flags int) bool {
-	c.queued = false
-	var n uintptr
-	var e unix.Errno
-	if flags&unix.MSG_DONTWAIT != 0 {
-		// Cannot block: skip the scheduler's bookkeeping for a system call.
-		n, _, e = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(len(c.rms)), uintptr(flags), 0, 0)
-	} else {
-		n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(len(c.rms)), uintptr(flags), 0, 0)
-	}
-	if e == 0 {
-		c.rn, c.rerr = int(n), nil
-		return true
-	}
-	if c.recvErr && (e == unix.EAGAIN || isICMPErrno(e)) && c.readQueued(fd) {
-		return true
-	}
-	if e == unix.EAGAIN || e == unix.EINTR || isICMPErrno(e) {
-		return false
-	}
-	c.rn, c.rerr = 0, e
-	return true
-}
-
-// readQueued takes one entry off the socket's error queue into the first
-// message.
-func (c *sockConn) readQueued(fd uintptr) bool {
-	h := &c.rhdrs[0].Hdr
-	h.Control = &c.eoob[0]
-	h.SetControllen(errOOBLen)
-	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(h)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-	if e != 0 {
-		h.Control = &c.roobs[0][0]
-		h.SetControllen(oobLen)
-		return false
-	}
-	c.rhdrs[0].Len = uint32(n)
-	c.rn, c.rerr, c.queued = 1, nil, true
-	return true
-}
-
-// isICMPErrno reports the errors a socket with a pending ICMP error
-// returns from a read.
-func isICMPErrno(e unix.Errno) bool {
-	switch e {
-	case unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EPROTO, unix.EMSGSIZE, unix.EACCES, unix.EPERM:
-		return true
-	}
-	return false
-}
-
 func (c *sockConn) fillRead(i int, m *Message) {
 	h := &c.rhdrs[i]
 	c.meta.Reset()
 	cmsg.Parse(c.roobs[i][:h.Hdr.Controllen], &c.meta)
 	m.N = int(h.Len)
-	m.Addr = sockaddrAddrPort(c.rnames[i][:])
-	m.Local = c.meta.Dst.Unmap()
+	m.Addr = c.peer(c.rnames[i][:])
+	m.Local = rawsock.WithScope(c.meta.Dst.Unmap(), uint32(c.meta.IfIndex))
 	m.Kind = MsgData
 	m.Offender = netip.Addr{}
 	c.stamp(m)
 }
 
+// peer decodes a received datagram's source, a link-local one with the
+// zone of the interface it came in on, so that a reply finds its way.
+func (c *sockConn) peer(b []byte) netip.AddrPort {
+	ap, scope := rawsock.SockaddrAddrPort(b)
+	if scope == 0 {
+		return ap
+	}
+	return netip.AddrPortFrom(rawsock.WithScope(ap.Addr(), scope), ap.Port())
+}
+
 func (c *sockConn) fillQueued(m *Message) {
-	h := &c.rhdrs[0]
 	c.meta.Reset()
-	cmsg.Parse(c.eoob[:h.Hdr.Controllen], &c.meta)
-	m.N = int(h.Len)
-	m.Addr = sockaddrAddrPort(c.rnames[0][:])
+	cmsg.Parse(c.eoob[:c.ehdr.Controllen], &c.meta)
+	m.N = int(c.rhdrs[0].Len)
+	m.Addr = c.peer(c.rnames[0][:])
 	m.Local = netip.Addr{}
 	m.Kind = MsgICMP
 	m.ICMPType, m.ICMPCode = c.meta.ErrType, c.meta.ErrCode
@@ -421,19 +310,6 @@ func (c *sockConn) stamp(m *Message) {
 	}
 }
 
-// sockaddrAddrPort decodes a sockaddr_in or sockaddr_in6 (IPv4-mapped
-// addresses unmapped).
-func sockaddrAddrPort(b []byte) netip.AddrPort {
-	port := binary.BigEndian.Uint16(b[2:])
-	switch binary.NativeEndian.Uint16(b) {
-	case unix.AF_INET:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), port)
-	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])).Unmap(), port)
-	}
-	return netip.AddrPort{}
-}
-
 // WriteBatch sends up to len(ms) (at most MaxBatch) messages. A message
 // the kernel refuses is skipped and its error returned once the others
 // are sent.
@@ -441,32 +317,48 @@ func (c *sockConn) WriteBatch(ms []Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	c.wms = ms[:min(len(ms), MaxBatch)]
-	for i := range c.wms {
-		c.prepareWrite(i, &c.wms[i])
+	ms = ms[:min(len(ms), MaxBatch)]
+	var first error
+	for i := range ms {
+		if err := c.prepareWrite(i, &ms[i]); err != nil && first == nil {
+			first = err
+		}
 	}
-	c.wn, c.werr = 0, nil
-	err := c.rc.Write(c.writeFn)
-	c.wms = nil
-	if err != nil {
-		return c.wn, err
+	sent := 0
+	for at := 0; at < len(ms); {
+		n, err := c.c.SendMsgs(c.whdrs[at:len(ms)])
+		at += n
+		sent += n
+		if err == nil {
+			continue
+		}
+		if _, ok := err.(unix.Errno); !ok {
+			return sent, err
+		}
+		if first == nil {
+			first = fmt.Errorf("udp: send: %w", err)
+		}
+		at++ // the kernel refused this one: skip it
 	}
-	if c.werr != nil {
-		return c.wn, fmt.Errorf("udp: send: %w", c.werr)
-	}
-	return c.wn, nil
+	return sent, first
 }
 
-func (c *sockConn) prepareWrite(i int, m *Message) {
+func (c *sockConn) prepareWrite(i int, m *Message) error {
 	h := &c.whdrs[i]
 	c.wiovs[i].Base = &m.Buf[0]
 	c.wiovs[i].SetLen(m.N)
 	h.Hdr.Iov = &c.wiovs[i]
 	h.Hdr.SetIovlen(1)
 	h.Hdr.Name, h.Hdr.Namelen = nil, 0
+	var err error
 	if !c.connected {
+		var scope uint32
+		scope, err = rawsock.ScopeID(m.Addr.Addr(), "")
 		h.Hdr.Name = &c.wnames[i][0]
-		h.Hdr.Namelen = c.putSockaddr(c.wnames[i][:], m.Addr)
+		h.Hdr.Namelen = rawsock.PutSockaddr(c.wnames[i][:], m.Addr, scope, c.v6)
+		if err != nil {
+			err = fmt.Errorf("udp: send to %s: %w", m.Addr, err)
+		}
 	}
 	h.Hdr.Control = nil
 	h.Hdr.SetControllen(0)
@@ -476,22 +368,7 @@ func (c *sockConn) prepareWrite(i int, m *Message) {
 	}
 	h.Hdr.Flags = 0
 	h.Len = 0
-}
-
-func (c *sockConn) putSockaddr(b []byte, ap netip.AddrPort) uint32 {
-	clear(b)
-	if c.v6 {
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&b[0]))
-		sa.Family = unix.AF_INET6
-		sa.Addr = ap.Addr().As16() // an IPv4 address becomes v4-mapped
-		binary.BigEndian.PutUint16(b[2:], ap.Port())
-		return unix.SizeofSockaddrInet6
-	}
-	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&b[0]))
-	sa.Family = unix.AF_INET
-	sa.Addr = ap.Addr().Unmap().As4()
-	binary.BigEndian.PutUint16(b[2:], ap.Port())
-	return unix.SizeofSockaddrInet4
+	return err
 }
 
 // putPktinfo writes a control message that makes a datagram leave from
@@ -504,8 +381,9 @@ func (c *sockConn) putPktinfo(b []byte, local netip.Addr) int {
 	if c.v6 {
 		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
 		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
-		a := local.As16()
-		copy(data, a[:])
+		pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+		pi.Addr = local.As16()
+		pi.Ifindex, _ = rawsock.ScopeID(local, "")
 		// The length without the trailing padding (36 bytes, not 40):
 		// Linux copies a control buffer of up to 36 bytes onto the stack
 		// and allocates one for anything longer, per datagram.
@@ -516,26 +394,4 @@ func (c *sockConn) putPktinfo(b []byte, local netip.Addr) int {
 	a := local.Unmap().As4()
 	copy(data[4:8], a[:]) // ipi_spec_dst
 	return unix.CmsgSpace(unix.SizeofInet4Pktinfo)
-}
-
-func (c *sockConn) doWrite(fd uintptr) bool {
-	for c.wn < len(c.wms) {
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[c.wn])), uintptr(len(c.wms)-c.wn),
-			unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN && c.blocking {
-			// Not pollable: wait for room in the kernel.
-			n, _, e = unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[c.wn])), uintptr(len(c.wms)-c.wn), 0, 0, 0)
-		}
-		switch {
-		case e == unix.EAGAIN:
-			return false // wait until the socket is writable
-		case e == unix.EINTR:
-		case e != 0:
-			c.werr = e
-			c.wn++ // the first message failed: skip it
-		default:
-			c.wn += int(n)
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ package inet
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 )
 
@@ -131,3 +132,23 @@ func WriteIPv6(b []byte, h IPv6, payloadLen int) []byte {
 	copy(b[24:40], d[:])
 	return b
 }
+
+// IPv4HeaderLength checks that b starts with an IPv4 header that fits in
+// it and returns the header's length (IHL × 4), for the raw IPv4 sockets
+// that deliver the header with the packet.
+func IPv4HeaderLength(b []byte) (int, error) {
+	if len(b) < IPv4HeaderLen {
+		return 0, ErrShortIPv4
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < IPv4HeaderLen || ihl > len(b) {
+		return 0, ErrIPv4HeaderLength
+	}
+	return ihl, nil
+}
+
+// Errors of IPv4HeaderLength.
+var (
+	ErrShortIPv4        = errors.New("short IPv4 packet")
+	ErrIPv4HeaderLength = errors.New("bad IPv4 header length")
+)

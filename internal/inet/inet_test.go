@@ -358,3 +358,20 @@ func BenchmarkChecksum(b *testing.B) {
 		_ = Checksum(buf, 0)
 	}
 }
+
+func TestIPv4HeaderLength(t *testing.T) {
+	h := make([]byte, 28)
+	h[0] = 0x46 // 24-byte header
+	if n, err := IPv4HeaderLength(h); n != 24 || err != nil {
+		t.Errorf("IHL 6: %d, %v; want 24", n, err)
+	}
+	if _, err := IPv4HeaderLength(h[:19]); err != ErrShortIPv4 {
+		t.Errorf("19 bytes: %v, want ErrShortIPv4", err)
+	}
+	for _, b0 := range []byte{0x44, 0x4f} { // below 20 bytes; beyond the packet
+		h[0] = b0
+		if _, err := IPv4HeaderLength(h); err != ErrIPv4HeaderLength {
+			t.Errorf("first byte %#x: %v, want ErrIPv4HeaderLength", b0, err)
+		}
+	}
+}

@@ -1,0 +1,20 @@
+package rawsock
+
+import "errors"
+
+// Errors of the zone policy (see ScopeID), on every system, so that
+// engines can tell a destination given without its interface from one
+// the network does not reach.
+var (
+	// ErrNeedZone: an IPv6 link-local destination names no interface
+	// and the command is bound to none.
+	ErrNeedZone = errors.New("a link-local destination needs its interface: write it as ADDR%IFACE or give -I IFACE")
+	// ErrUnknownZone: the zone names no interface of this host.
+	ErrUnknownZone = errors.New("no such interface")
+)
+
+// IsZoneError reports whether err comes from the zone policy: a mistake
+// in the destination as given, not a failure of the network.
+func IsZoneError(err error) bool {
+	return errors.Is(err, ErrNeedZone) || errors.Is(err, ErrUnknownZone)
+}

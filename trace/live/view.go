@@ -350,17 +350,18 @@ func (v *View) footer(rows []Row) []string {
 	var f []string
 	for _, r := range rows {
 		if r.RateLimited {
-			f = append(f, v.dim("? after Loss%: (rate limited?) loss that farther hops do not show: ICMP rate limiting, not lost packets"))
+			f = append(f, v.dim("Loss%? (rate limited?): farther hops do not show it; ICMP errors limited"))
 			break
 		}
 	}
-	keys := "q quit  p pause  r reset  d display  n names  ↑↓ select  Enter detail  ? help"
+	keys := "q quit  p pause  r reset  d mode  n names"
 	if len(v.st.Targets[v.target].Flows) > 1 {
 		keys += "  f flow"
 	}
 	if len(v.o.Targets) > 1 {
 		keys += "  Tab target"
 	}
+	keys += "  ↑↓ Enter hop  ? help"
 	return append(f, v.dim(keys))
 }
 
@@ -570,7 +571,7 @@ func (v *View) chartW() (hostW, chartW int) {
 
 func (v *View) chartLines(rows []Row) ([]string, int) {
 	hw, cw := v.chartW()
-	head := fmt.Sprintf("%*s%-*s  %s", prefixW, "", hw, "Host", "History (last cycles, newest right; ▁..█ round trip, low to high; x no answer)")
+	head := fmt.Sprintf("%*s%-*s  %s", prefixW, "", hw, "Host", "History: newest right, ▁..█ round trip low..high, x lost")
 	lines := []string{v.style("1", head)}
 	selAt := 0
 	for i, r := range rows {
@@ -606,11 +607,13 @@ func (v *View) detailLines(r Row) []string {
 	if r.RateLimited {
 		rl = "  (rate limited?)"
 	}
-	lines = append(lines, fmt.Sprintf("Loss %.1f%%  Snt %d  Rcv %d  Last %s  Avg %s  Best %s  Wrst %s  StDev %s  Jttr %s  (ms)%s",
-		r.Loss(), r.Sent, r.Received, fms(r.Last, r.Received), fms(r.RTT.Avg(), r.Received), fms(r.RTT.Min(), r.Received),
-		fms(r.RTT.Max(), r.Received), fms(r.RTT.Mdev(), r.Received), fms(r.Jitter, r.Received), rl))
+	lines = append(lines, fmt.Sprintf("Loss %.1f%%  Snt %d  Rcv %d%s", r.Loss(), r.Sent, r.Received, rl),
+		fmt.Sprintf("Last %s  Avg %s  Best %s  Wrst %s  StDev %s  Jttr %s  (ms)",
+			fms(r.Last, r.Received), fms(r.RTT.Avg(), r.Received), fms(r.RTT.Min(), r.Received),
+			fms(r.RTT.Max(), r.Received), fms(r.RTT.Mdev(), r.Received), fms(r.Jitter, r.Received)))
 	if r.RateLimited {
-		lines = append(lines, v.dim("(rate limited?): farther hops do not show this loss; the router limits the ICMP errors it sends"))
+		lines = append(lines, v.dim("(rate limited?): farther hops do not show this loss; the router limits"),
+			v.dim("the ICMP errors it sends, packets are not lost"))
 	}
 	lines = append(lines, "")
 	hw := max(v.width-4-5-7-6*7, 12)
@@ -640,7 +643,7 @@ func (v *View) detailLines(r Row) []string {
 		lines = append(lines, "  no answer yet")
 	}
 	cw := max(v.width-4, 1)
-	lines = append(lines, "", v.style("1", fmt.Sprintf("History, best round trip of each of the last %d cycles (x: no answer):", min(cw, r.Info.n))),
+	lines = append(lines, "", v.style("1", fmt.Sprintf("History: best round trip of the last %d cycles (x lost)", min(cw, r.Info.n))),
 		"  "+sparkline(r.Info.History(cw)))
 	return lines
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -348,5 +349,37 @@ func TestSparkline(t *testing.T) {
 	}
 	if s := sparkline([]Sample{{RTT: ms}, {RTT: ms}}); s != "▁▁" {
 		t.Errorf("flat sparkline %q", s)
+	}
+}
+
+// The model and the view keep what a live run needs and no more: the heap
+// after 6000 cycles (each one drawn) is what it was after 1000.
+func TestMemoryFlat(t *testing.T) {
+	hops := []netip.Addr{r1, r2a, r2b, dst}
+	st := NewStats([]netip.Addr{dst}, 1)
+	feed := NewFeed(1 << 16)
+	v := NewView(st, feed, Options{Targets: []Target{{Name: "dst", Addr: dst}}, Probe: "udp"})
+	v.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	var heap [2]uint64
+	for c := range 6000 {
+		for i, a := range hops {
+			p := te(a, time.Duration(c%7+1)*ms, c%2)
+			if c%3 == 0 && i == 3 {
+				p = lostProbe(c % 2)
+			}
+			feed.Put(hopEv(0, c, i+1, p))
+		}
+		feed.Put(doneEv(0, c, 4, true, false))
+		v.Update(feedMsg{})
+		_ = v.View()
+		if c == 999 || c == 5999 {
+			var m runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			heap[c/5999] = m.HeapAlloc
+		}
+	}
+	if heap[1] > heap[0]+128<<10 {
+		t.Errorf("heap %d KB after 1000 cycles, %d KB after 6000: it grows", heap[0]>>10, heap[1]>>10)
 	}
 }

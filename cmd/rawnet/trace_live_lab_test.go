@@ -184,3 +184,71 @@ func TestTraceLiveNeedsATerminal(t *testing.T) {
 		t.Errorf("--live --report: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// --write and --json-file keep working while the view runs; the view
+// follows a resize; f shows one flow; Ctrl-C quits as q does.
+func TestTraceLiveWritesFilesAndResizes(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2})
+	dir := t.TempDir()
+	pcapFile, jsonFile := dir+"/live.pcapng", dir+"/live.json"
+	cmd := fmt.Sprintf("ip netns exec %s %s trace --live -n -P icmp --flows 2 -i 0.05 --write %s --json-file %s %s; echo EXIT=$?; sleep 120",
+		l.Src.NS, rawnetBin, pcapFile, jsonFile, l.Dst.Addr6)
+	s := newTmux(t, 100, 30, cmd)
+	cyclesRE := regexp.MustCompile(`cycles (\d+) `)
+	s.waitFor("20 cycles", 2*time.Minute, func(scr string) bool {
+		m := cyclesRE.FindStringSubmatch(scr)
+		n := 0
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		return n >= 20 && len(liveRows(scr)) == 3
+	})
+	s.run("resize-window", "-x", "60", "-y", "15")
+	s.waitFor("the view redrawn at 60x15", 10*time.Second, func(scr string) bool {
+		lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
+		for _, l := range lines {
+			if len([]rune(l)) > 60 {
+				return false
+			}
+		}
+		return len(lines) <= 15 && strings.HasPrefix(lines[0], "rawnet mtr to "+l.Dst.Addr6.String()) && strings.Contains(scr, "Loss%")
+	})
+	s.keys("f")
+	s.waitFor("flow 0", 10*time.Second, func(scr string) bool { return strings.Contains(scr, "flow 0 (1 of 2)") })
+	s.keys("C-c")
+	scr := s.waitFor("exit status", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "EXIT=") })
+	if !strings.Contains(scr, "EXIT=0") {
+		t.Errorf("Ctrl-C: want exit 0:\n%s", scr)
+	}
+	hops, probes, reached, reports := 0, 0, 0, 0
+	data, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range jsonEvents(t, string(data)) {
+		switch e["type"] {
+		case "hop":
+			if _, ok := e["cycle"]; !ok {
+				t.Fatalf("hop without its cycle: %v", e)
+			}
+			hops++
+			for _, p := range e["probes"].([]any) {
+				probes++
+				if p.(map[string]any)["reached"] == true {
+					reached++
+				}
+			}
+		case "report":
+			reports++
+		}
+	}
+	if hops < 60 || reports != 3 {
+		t.Errorf("--json-file: %d hop lines, %d report lines; want 60 or more (20 cycles) and 3", hops, reports)
+	}
+	req := tsharkCount(t, pcapFile, "icmpv6.type == 128")
+	rep := tsharkCount(t, pcapFile, "icmpv6.type == 129 && ipv6.src == "+l.Dst.Addr6.String())
+	if req < probes || rep < reached || reached < 20 {
+		t.Errorf("--write: %d echo requests and %d replies from dst; the JSON reports %d probes, %d reaching dst", req, rep, probes, reached)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
@@ -235,9 +236,9 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 		vt[i] = live.Target{Name: t.Name, Addr: t.Addr}
 	}
 	stats := live.NewStats(addrs, o.cfg.FirstTTL)
-	names := newNameCache(2e9)
+	names := newNameCache(2 * time.Second)
 	view := live.NewView(stats, feed, live.Options{
-		Targets: vt, Probe: liveProbeText(o.cfg), Flows: o.cfg.Flows, Names: !o.numeric, Namer: liveNamer{names},
+		Targets: vt, Probe: liveProbeText(o.cfg), Names: !o.numeric, Namer: liveNamer{names},
 		Color: os.Getenv("NO_COLOR") == "", Control: runner,
 	})
 	// 10 frames a second at most: bubbletea's renderer wakes at its frame rate
@@ -250,7 +251,7 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 	go func() {
 		err := runner.run(rctx)
 		runErr <- err
-		prog.Send(live.DoneMsg{Err: err})
+		prog.Send(live.DoneMsg{})
 	}()
 	_, teaErr := prog.Run()
 	stop()

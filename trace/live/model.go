@@ -35,16 +35,15 @@ type Stats struct {
 // TargetStats is one target's statistics since the start or the last
 // reset.
 type TargetStats struct {
-	Addr      netip.Addr
-	Cycles    int // cycles ended (interrupted ones are not counted)
-	Reached   int // cycles in which the target answered
-	Probes    int // probes counted
-	LastCycle int // the engine's number of the last cycle seen
-	All       *FlowStats
-	Flows     []int // flow numbers seen, sorted
-	byFlow    map[int]*FlowStats
-	first     int
-	scratch   trace.Hop
+	Addr    netip.Addr
+	Cycles  int // cycles ended (interrupted ones are not counted)
+	Reached int // cycles in which the target answered
+	Probes  int // probes counted
+	All     *FlowStats
+	Flows   []int // flow numbers seen, sorted
+	byFlow  map[int]*FlowStats
+	first   int
+	scratch trace.Hop
 }
 
 // FlowStats is a report over one flow, or over all of them, with what a
@@ -94,7 +93,7 @@ func NewStats(targets []netip.Addr, firstTTL int) *Stats {
 }
 
 func newTargetStats(a netip.Addr, first int) *TargetStats {
-	return &TargetStats{Addr: a, All: &FlowStats{first: first}, byFlow: map[int]*FlowStats{}, LastCycle: -1, first: first}
+	return &TargetStats{Addr: a, All: &FlowStats{first: first}, byFlow: map[int]*FlowStats{}, first: first}
 }
 
 // Reset forgets every figure, as if the trace had just started.
@@ -110,7 +109,6 @@ func (s *Stats) Apply(it *Item) {
 		return
 	}
 	t := s.Targets[it.Target]
-	t.LastCycle = it.Cycle
 	switch it.Kind {
 	case trace.EventHop:
 		s.applyHop(t, &it.Hop, s.v6[it.Target])

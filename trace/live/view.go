@@ -32,7 +32,6 @@ type Control interface {
 type Options struct {
 	Targets []Target
 	Probe   string // how probes are sent, for the header ("udp to port 33434, paris")
-	Flows   int    // flows traced (--flows); 0 or 1 for one
 	Names   bool   // show names at the start (not -n)
 	Namer   Namer  // nil: names cannot be shown
 	Color   bool   // false with NO_COLOR
@@ -73,8 +72,7 @@ type View struct {
 	sel     int // selected row
 	detail  bool
 	help    bool
-	done    bool // the prober has ended (-c cycles)
-	err     error
+	done    bool // the prober has ended (-c cycles, or an error)
 	quit    bool
 }
 
@@ -94,8 +92,9 @@ func NewView(st *Stats, feed *Feed, o Options) *View {
 type (
 	feedMsg struct{}
 	tickMsg struct{}
-	// DoneMsg tells the view that the prober has ended, with its error.
-	DoneMsg struct{ Err error }
+	// DoneMsg tells the view that the prober has ended (its caller has
+	// the error, if any).
+	DoneMsg struct{}
 )
 
 // Init starts waiting for events and the clock.
@@ -129,8 +128,7 @@ func (v *View) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return v, tick()
 	case DoneMsg:
 		v.take()
-		v.done, v.err = true, msg.Err
-		v.quit = true
+		v.done, v.quit = true, true
 		return v, tea.Quit
 	case tea.WindowSizeMsg:
 		v.width, v.height = max(msg.Width, 20), max(msg.Height, 5)
@@ -225,9 +223,6 @@ func (v *View) switchTarget(d int) {
 
 // Quit reports whether the user asked to quit (not the prober ending).
 func (v *View) Quit() bool { return v.quit && !v.done }
-
-// Err is the prober's error, if it ended with one.
-func (v *View) Err() error { return v.err }
 
 // NamesOn reports whether names are shown (the final report follows it).
 func (v *View) NamesOn() bool { return v.names }

@@ -115,7 +115,7 @@ func recordedView(t *testing.T, w, h int) *View {
 	feed := NewFeed(1 << 16)
 	clk := &fakeClock{now: time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)}
 	v := NewView(st, feed, Options{
-		Targets: []Target{{Name: "dst.lab", Addr: dst}}, Probe: "udp to port 33434, 2 flows", Flows: 2,
+		Targets: []Target{{Name: "dst.lab", Addr: dst}}, Probe: "udp to port 33434, 2 flows",
 		Namer: fakeNamer{netip.MustParseAddr("198.18.0.2"): "r1.lab", dst: "dst.lab"}, Now: clk.Now,
 	})
 	for _, ev := range recorded(t) {

@@ -38,20 +38,7 @@ func mtrCommand() *cli.Command {
 	c := traceCommand()
 	c.Name, c.Aliases = "mtr", nil
 	c.Usage = "rawnet trace --live: the full-screen mtr view (q quits, ? lists the keys)"
-	c.Description = `rawnet trace --live: the per-hop statistics of rawnet trace --report on a
-full screen that refreshes as answers come, as mtr does: Loss%, Snt, Last, Avg,
-Best, Wrst, StDev, Jttr and "?" for (rate limited?), every address seen at a hop
-(ECMP), MPLS labels, quoted-header changes and a round-trip history per hop.
-Every trace flag applies; -c defaults to cycles until quit, -q to 1.
-
-Keys: q or Ctrl-C quit (the report stays printed on the normal screen), p pause
-and resume, r reset the statistics, d display (table, history chart, both),
-n names, f next flow (--flows), up/down select a hop and Enter shows its detail
-(Esc back), Tab next target, ? help.
-
-Needs a terminal on standard output (otherwise it exits 2: use --report); JSON
-Lines go to --json-file FILE. NO_COLOR turns colour off. Exit status: 0 when
-every target answered, 1 when one did not, 2 on bad input or errors.`
+	c.Description = "" // doc/mtr.txt
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
+	"github.com/rawnet/rawnet/internal/rdns"
 	"github.com/rawnet/rawnet/internal/target"
 	"github.com/rawnet/rawnet/pcap"
 	"github.com/rawnet/rawnet/trace"
@@ -183,22 +184,10 @@ func traceWriter(c *cli.Context) (io.Writer, *os.File, error) {
 	return f, f, nil
 }
 
-// liveNamer looks names up in the background for the view, which never
-// waits for one.
-type liveNamer struct{ c *nameCache }
+// liveNamer gives the view names without ever making it wait.
+type liveNamer struct{ c *rdns.Cache }
 
-func (n liveNamer) Name(a netip.Addr) (string, bool) {
-	n.c.lookup(a)
-	n.c.mu.Lock()
-	e := n.c.m[a]
-	n.c.mu.Unlock()
-	select {
-	case <-e.done:
-		return e.name, true
-	default:
-		return "", false
-	}
-}
+func (n liveNamer) Name(a netip.Addr) (string, bool) { return n.c.TryName(a) }
 
 func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns []trace.Conn, pf *pcap.File) error {
 	ctx := c.Context
@@ -223,7 +212,7 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 		vt[i] = live.Target{Name: t.Name, Addr: t.Addr}
 	}
 	stats := live.NewStats(addrs, o.cfg.FirstTTL)
-	names := newNameCache(2 * time.Second)
+	names := rdns.New(rdns.Config{Timeout: 2 * time.Second})
 	view := live.NewView(stats, feed, live.Options{
 		Targets: vt, Probe: liveProbeText(o.cfg), Names: !o.numeric, Namer: liveNamer{names},
 		Color: os.Getenv("NO_COLOR") == "", Control: runner,

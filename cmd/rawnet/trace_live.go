@@ -88,8 +88,9 @@ type liveRunner struct {
 	paused  bool
 	cancel  context.CancelFunc
 	resume  chan struct{}
-	done    []int // cycles ended per target, over every run
-	base    []int // done when the current run began
+	cur     context.Context // of the current run; read by sink, in the run's goroutine
+	done    []int           // cycles ended per target, over every run
+	base    []int           // done when the current run began
 	reached []bool
 }
 
@@ -100,7 +101,9 @@ func newLiveRunner(cfg trace.Config, conns []trace.Conn, feed *live.Feed) *liveR
 }
 
 // sink is the engine's sink: it numbers cycles on over runs, and hands
-// the event to the feed and the JSON file.
+// the event to the feed and the JSON file. What a run cut short (pause,
+// quit) reports after the cut is not given to the view: its waiting
+// probes are reported timed out, but they were not lost.
 func (r *liveRunner) sink(ev trace.Event) error {
 	ev.Cycle += r.base[ev.Target]
 	if ev.Kind == trace.EventDone && !ev.Result.Interrupted {
@@ -109,7 +112,9 @@ func (r *liveRunner) sink(ev trace.Event) error {
 			r.reached[ev.Target] = true
 		}
 	}
-	r.feed.Put(ev)
+	if r.cur.Err() == nil {
+		r.feed.Put(ev)
+	}
 	if r.json != nil {
 		return r.json.event(ev)
 	}
@@ -133,6 +138,7 @@ func (r *liveRunner) run(ctx context.Context) error {
 		rctx, cancel := context.WithCancel(ctx)
 		r.cancel = cancel
 		r.mu.Unlock()
+		r.cur = rctx
 		copy(r.base, r.done)
 		cfg := r.cfg
 		if cfg.Cycles != liveForever {

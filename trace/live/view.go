@@ -402,12 +402,14 @@ func (v *View) mainLines(rows []Row, avail int) ([]string, int) {
 		return v.chartLines(rows)
 	case ModeBoth:
 		table, selAt := v.tableLines(rows)
-		chart, _ := v.chartLines(rows)
+		chart, chartAt := v.chartLines(rows)
 		if len(table)+1+len(chart) > avail && avail > 0 {
-			// Not room for both: the table keeps its share, scrolled.
-			half := max(avail-len(chart)-1, avail/2)
-			table = scroll(table, selAt, half)
-			selAt = min(selAt, half-1)
+			// Not room for both: each gets its share, scrolled to the
+			// selected hop; the chart needs a line a hop, the table more.
+			n := max(avail-1-len(chart), avail/2)
+			table = scroll(table, selAt, n)
+			chart = scroll(chart, chartAt, avail-1-len(table))
+			selAt = min(selAt, n-1)
 		}
 		return append(append(table, ""), chart...), selAt
 	}

@@ -383,3 +383,37 @@ func TestMemoryFlat(t *testing.T) {
 		t.Errorf("heap %d KB after 1000 cycles, %d KB after 6000: it grows", heap[0]>>10, heap[1]>>10)
 	}
 }
+
+// A path longer than the screen: the table and the chart each scroll to
+// the selected hop.
+func TestScrollToSelection(t *testing.T) {
+	far := netip.MustParseAddr("198.19.0.1")
+	st := NewStats([]netip.Addr{far}, 1)
+	var evs []trace.Event
+	for ttl := 1; ttl <= 30; ttl++ {
+		evs = append(evs, hopEv(0, 0, ttl, te(netip.AddrFrom4([4]byte{198, 18, byte(ttl), 2}), ms, 0)))
+	}
+	feedEvents(st, evs...)
+	v := NewView(st, nil, Options{Targets: []Target{{Name: "far", Addr: far}}, Probe: "udp"})
+	v.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	for range 19 {
+		keys(v, "down")
+	}
+	for _, mode := range []string{"table", "history", "both"} {
+		f := ansi.Strip(v.Frame())
+		var sel []string
+		for _, l := range strings.Split(f, "\n") {
+			if strings.HasPrefix(l, ">") {
+				sel = append(sel, l)
+			}
+		}
+		want := 1
+		if mode == "both" {
+			want = 2
+		}
+		if len(sel) != want || !strings.HasPrefix(sel[0], "> 20. 198.18.20.2") || strings.Count(f, "\n") != 23 {
+			t.Errorf("%s: selected lines %q, want %d showing hop 20:\n%s", mode, sel, want, f)
+		}
+		keys(v, "d")
+	}
+}

@@ -74,7 +74,7 @@ type liveRow struct {
 	snt  int
 }
 
-var liveRowRE = regexp.MustCompile(`^[> ]\s*(\d+)\. (\S+)\s+([\d.]+)%\??\s+(\d+)\s`)
+var liveRowRE = regexp.MustCompile(`^[> ]\s*(\d+)\. (\S+)(?: \(rate limited\?\))?\s+([\d.]+)%\??\s+(\d+)\s`)
 
 func liveRows(scr string) []liveRow {
 	var rows []liveRow

@@ -445,6 +445,10 @@ func (v *View) hopLines(r Row, sel bool, hw int) []string {
 	rl := " "
 	if r.RateLimited {
 		rl = "?"
+		// The report's words where they fit; "?" after Loss% always.
+		if mark := " (rate limited?)"; ansi.StringWidth(host+mark) <= hw {
+			host += mark
+		}
 	}
 	loss := fmt.Sprintf("%5.1f%%", r.Loss())
 	if r.Sent > r.Received && !r.RateLimited {

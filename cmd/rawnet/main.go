@@ -72,6 +72,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		pingCommand(),
 		traceCommand(),
+		mtrCommand(),
 		labCommand(),
 		udpCommand(),
 		sendCommand(),

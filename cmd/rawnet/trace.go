@@ -41,9 +41,11 @@ func traceCommand() *cli.Command {
 			&cli.Float64Flag{Name: "confidence", Value: 0.95, Usage: "multipath: confidence `P` of the stopping rule"},
 			&cli.IntFlag{Name: "max-flows", Value: 128, Usage: "multipath: at most `K` flows"},
 			&cli.BoolFlag{Name: "report", Aliases: []string{"r"}, Usage: "mtr-style report: run -c cycles and print per-hop loss and round trips"},
-			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Value: 10, Usage: "report: `N` cycles"},
-			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{d: time.Second, set: false}, Usage: "report: `SECONDS` between cycles", DefaultText: "1"},
+			&cli.BoolFlag{Name: "live", Usage: "full-screen mtr-style view, refreshed as answers come (rawnet mtr); keys: q quit, p pause, r reset, d display, n names, f flow, Enter hop detail, Tab target, ? help"},
+			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Value: 10, Usage: "report, live: `N` cycles", DefaultText: "10, live: until quit"},
+			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{d: time.Second, set: false}, Usage: "report, live: `SECONDS` between cycles", DefaultText: "1"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "JSON Lines output: one object per hop, then a summary per target"},
+			&cli.StringFlag{Name: "json-file", Usage: "write the JSON Lines to `FILE` instead of standard output (with --live: every hop of every cycle, then the report)"},
 			&cli.StringFlag{Name: "write", Usage: "write every probe and answer to `FILE` (pcap, or pcapng for *.pcapng)"},
 		},
 		Action: runTrace,
@@ -57,6 +59,7 @@ type traceOptions struct {
 	numeric bool
 	report  bool
 	json    bool
+	live    bool
 }
 
 func runTrace(c *cli.Context) error {
@@ -88,7 +91,15 @@ func runTrace(c *cli.Context) error {
 	}
 	defer closePcap(file)
 	o.cfg.Tap = tapFn
-	out := newTraceOutput(c.App.Writer, o, targets)
+	if o.live {
+		return runTraceLive(c, o, targets, conns, file)
+	}
+	w, jf, err := traceWriter(c)
+	if err != nil {
+		return err
+	}
+	defer closeFile(jf)
+	out := newTraceOutput(w, o, targets)
 	out.start()
 	sum, err := trace.Run(ctx, o.cfg, conns, out.event)
 	out.finish()
@@ -144,6 +155,7 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 		{cfg.MaxFlows >= 1 && cfg.MaxFlows <= 1024, fmt.Sprintf("--max-flows %d: must be 1..1024", cfg.MaxFlows)},
 		{!(c.Bool("4") && c.Bool("6")), "-4 and -6 exclude each other"},
 		{!(cfg.Multipath && c.Bool("report")), "--multipath and --report exclude each other"},
+		{!(c.Bool("live") && c.Bool("report")), "--live and --report exclude each other"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -165,8 +177,12 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 		}
 		cfg.TOS = tos
 	}
-	if c.Bool("report") {
-		o.report = true
+	o.live = c.Bool("live") || c.Command.Name == "mtr"
+	if err := liveFlags(c, o.live); err != nil {
+		return o, err
+	}
+	if c.Bool("report") || o.live {
+		o.report = c.Bool("report")
 		cfg.Cycles = c.Int("c")
 		if cfg.Cycles < 1 || cfg.Cycles > 1_000_000 {
 			return o, usageErrorf("-c %d: cycles must be 1..1000000", cfg.Cycles)
@@ -180,6 +196,9 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 				return o, usageErrorf("-i %s: interval must be at least 10ms", iv.d)
 			}
 			cfg.Interval = iv.d
+		}
+		if o.live && !c.IsSet("c") {
+			cfg.Cycles = liveForever
 		}
 	}
 	switch {
@@ -196,7 +215,7 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 		}
 	}
 	o.cfg = cfg
-	o.numeric, o.json = c.Bool("n"), c.Bool("json")
+	o.numeric, o.json = c.Bool("n"), c.Bool("json") || c.String("json-file") != ""
 	return o, nil
 }
 

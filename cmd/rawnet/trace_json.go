@@ -68,7 +68,7 @@ type jsonTraceLink struct {
 
 func (out *traceOutput) jsonItem(it *traceItem) {
 	var cycle *int
-	if out.o.report {
+	if out.o.report || out.o.live {
 		cycle = &it.cycle
 	}
 	tgt := out.targets[it.target].Addr.String()

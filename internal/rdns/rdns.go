@@ -71,6 +71,19 @@ func (c *Cache) Name(a netip.Addr) string {
 	return e.name
 }
 
+// TryName is Name for a caller that must not wait (a live view): it
+// starts a's lookup if need be and reports ok only once the lookup has
+// ended.
+func (c *Cache) TryName(a netip.Addr) (name string, ok bool) {
+	e := c.entry(a)
+	select {
+	case <-e.done:
+		return e.name, true
+	default:
+		return "", false
+	}
+}
+
 func (c *Cache) entry(a netip.Addr) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -95,3 +95,23 @@ func TestParallel(t *testing.T) {
 		t.Errorf("at most %d lookups at once, want %d", m, limit)
 	}
 }
+
+// TryName never waits: not ok while the lookup runs, the name once it
+// has ended.
+func TestTryName(t *testing.T) {
+	release := make(chan struct{})
+	c := New(Config{Lookup: func(_ context.Context, _ string) ([]string, error) {
+		<-release
+		return []string{"r1.lab."}, nil
+	}})
+	if n, ok := c.TryName(addr(1)); ok || n != "" {
+		t.Errorf("lookup running: TryName = %q, %v; want not ok", n, ok)
+	}
+	close(release)
+	if n := c.Name(addr(1)); n != "r1.lab" {
+		t.Fatalf("Name = %q", n)
+	}
+	if n, ok := c.TryName(addr(1)); !ok || n != "r1.lab" {
+		t.Errorf("lookup ended: TryName = %q, %v; want r1.lab", n, ok)
+	}
+}

@@ -3,11 +3,15 @@ package capture
 import (
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
 
 func benchFormat(b *testing.B, format func(d *Decoder, dst []byte) []byte) {
-	frames := testPackets(b)
+	benchFrames(b, testPackets(b), format)
+}
+
+func benchFrames(b *testing.B, frames [][]byte, format func(d *Decoder, dst []byte) []byte) {
 	d := NewDecoder(pcap.Ethernet)
 	buf := make([]byte, 0, 64<<10)
 	for _, f := range frames { // grow option slices
@@ -34,6 +38,11 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	benchFormat(b, (*Decoder).AppendJSON)
 }
 
+// BenchmarkDecodeLineApp formats DNS, mDNS and DNS over TCP.
+func BenchmarkDecodeLineApp(b *testing.B) {
+	benchFrames(b, testtraffic.AppFrames(), (*Decoder).AppendLine)
+}
+
 func BenchmarkDecodeOnly(b *testing.B) {
 	benchFormat(b, func(_ *Decoder, dst []byte) []byte { return dst })
 }
@@ -57,7 +66,7 @@ func BenchmarkFilter(b *testing.B) {
 
 // TestDecodeAllocations makes the zero-allocation promise part of the tests.
 func TestDecodeAllocations(t *testing.T) {
-	frames := testPackets(t)
+	frames := append(testPackets(t), testtraffic.AppFrames()...)
 	d := NewDecoder(pcap.Ethernet)
 	buf := make([]byte, 0, 64<<10)
 	formats := map[string]func(*Decoder, []byte) []byte{

@@ -110,6 +110,10 @@ type stack struct {
 	// quoted is the packet quoted by an ICMP error, when this is the outer stack.
 	quoted    *stack
 	hasQuoted bool
+	// conf is the Decoder's configuration, shared by its stacks.
+	conf *appConf
+	// tcpNum is how the TCP layer's numbers print (relative or absolute).
+	tcpNum relTCP
 }
 
 // Decoder decodes one packet at a time into preallocated gopacket layers
@@ -136,6 +140,9 @@ type Decoder struct {
 	ifNames map[uint32]string
 	// linkErr is Decode's error for every packet of an unsupported link type.
 	linkErr error
+	conf    appConf
+	// seq holds each TCP conversation's first numbers (relative numbers).
+	seq seqTable
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the
@@ -148,6 +155,7 @@ var ErrUnsupportedLink = errors.New("capture: unsupported link type")
 func NewDecoder(link pcap.LinkType) *Decoder {
 	d := &Decoder{link: link, first: firstKind(link)}
 	d.outer.quoted = &d.inner
+	d.outer.conf, d.inner.conf = &d.conf, &d.conf
 	if d.first == kindNone {
 		d.linkErr = fmt.Errorf("%w: %v", ErrUnsupportedLink, link)
 	}
@@ -190,7 +198,20 @@ func (d *Decoder) Decode(data []byte) error {
 		return d.linkErr
 	}
 	d.outer.decode(data, d.first, true)
+	d.numberTCP(&d.outer)
 	return d.outer.err
+}
+
+// numberTCP works out how the TCP numbers of the packet in s print:
+// relative to its conversation's first unless the configuration says
+// absolute (only packets with ACK set are relative, as in tcpdump).
+func (d *Decoder) numberTCP(s *stack) {
+	t := &s.tcp
+	if d.conf.abs || !t.ACK || !s.has(kindTCP) {
+		return
+	}
+	src, dst := s.srcDst()
+	s.tcpNum = d.seq.lookup(src, dst, uint16(t.SrcPort), uint16(t.DstPort), t.Seq, t.Ack, t.SYN)
 }
 
 // Data is the packet last passed to Decode.
@@ -401,6 +422,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 			return 0, nil, err
 		}
 		s.add(k, 0)
+		s.tcpNum = relTCP{seq: s.tcp.Seq, ack: s.tcp.Ack}
 		return kindPayload, s.tcp.Payload, nil
 	case kindFragment, kindPayload:
 		s.payload = data

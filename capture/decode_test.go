@@ -149,7 +149,7 @@ func TestSLL2Lines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sll2.pcap")
 	writeTestPcap(t, path, pcap.LinuxSLL2, frames)
 	want := tcpdumpLines(t, path)
-	d := NewDecoder(pcap.LinuxSLL2)
+	d := NewDecoderConfig(pcap.LinuxSLL2, DecoderConfig{AbsoluteSeq: true})
 	for i, f := range frames {
 		d.Decode(f)
 		if got := stripQuote(string(d.AppendLine(nil))); got != want[i] {

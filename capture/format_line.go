@@ -343,6 +343,12 @@ func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {
 	if u.Length != 0 && int(u.Length) < n {
 		n = int(u.Length)
 	}
+	switch s.conf.udpApp(uint16(u.SrcPort), uint16(u.DstPort)) {
+	case AppDNS:
+		return appendDNS(b, u.Payload, n-8, false, false)
+	case AppMDNS:
+		return appendDNS(b, u.Payload, n-8, false, true)
+	}
 	b = append(b, "UDP, length "...)
 	return strconv.AppendInt(b, int64(n-8), 10)
 }
@@ -380,17 +386,18 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 	if plen < 0 {
 		plen = 0
 	}
+	num := &s.tcpNum
 	if plen > 0 || flags&0x07 != 0 {
 		b = append(b, ", seq "...)
-		b = strconv.AppendUint(b, uint64(t.Seq), 10)
+		b = strconv.AppendUint(b, uint64(num.seq), 10)
 		if plen > 0 {
 			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(t.Seq+uint32(plen)), 10)
+			b = strconv.AppendUint(b, uint64(num.seq+uint32(plen)), 10)
 		}
 	}
 	if t.ACK {
 		b = append(b, ", ack "...)
-		b = strconv.AppendUint(b, uint64(t.Ack), 10)
+		b = strconv.AppendUint(b, uint64(num.ack), 10)
 	}
 	b = append(b, ", win "...)
 	b = strconv.AppendUint(b, uint64(t.Window), 10)
@@ -404,15 +411,19 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendTCPOption(b, &t.Options[i])
+			b = appendTCPOption(b, &t.Options[i], num)
 		}
 		b = append(b, ']')
 	}
 	b = append(b, ", length "...)
-	return strconv.AppendInt(b, int64(plen), 10)
+	b = strconv.AppendInt(b, int64(plen), 10)
+	if plen > 0 && s.conf.tcpApp(uint16(t.SrcPort), uint16(t.DstPort)) == AppDNS {
+		b = appendDNS(b, t.Payload, plen, true, false)
+	}
+	return b
 }
 
-func appendTCPOption(b []byte, o *layers.TCPOption) []byte {
+func appendTCPOption(b []byte, o *layers.TCPOption, num *relTCP) []byte {
 	d := o.OptionData
 	switch o.OptionType {
 	case layers.TCPOptionKindEndList:
@@ -432,14 +443,21 @@ func appendTCPOption(b []byte, o *layers.TCPOption) []byte {
 	case layers.TCPOptionKindSACKPermitted:
 		return append(b, "sackOK"...)
 	case layers.TCPOptionKindSACK:
+		if len(d)%8 != 0 {
+			return append(b, "sack invalid sack"...)
+		}
 		b = append(b, "sack "...)
 		b = strconv.AppendInt(b, int64(len(d)/8), 10)
 		b = append(b, ' ')
+		base := num.thack // SACK blocks are the other side's numbers
+		if num.rev {
+			base = num.thseq
+		}
 		for i := 0; i+8 <= len(d); i += 8 {
 			b = append(b, '{')
-			b = strconv.AppendUint(b, uint64(be.Uint32(d[i:])), 10)
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[i:])-base), 10)
 			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(be.Uint32(d[i+4:])), 10)
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[i+4:])-base), 10)
 			b = append(b, '}')
 		}
 		return b

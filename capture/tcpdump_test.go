@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -14,13 +15,20 @@ import (
 // returns its lines without the timestamps.
 func tcpdumpLines(t *testing.T, path string, args ...string) []string {
 	t.Helper()
+	return tcpdumpRun(t, append([]string{"-S", "-r", path}, args...)...)
+}
+
+// tcpdumpRun runs tcpdump -nn with args and returns its lines without the
+// timestamps.
+func tcpdumpRun(t *testing.T, args ...string) []string {
+	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("tcpdump not installed (scripts/deps.sh installs it)")
 		}
 		t.Skip("tcpdump not installed (scripts/deps.sh installs it)")
 	}
-	cmd := exec.Command("tcpdump", append([]string{"-nn", "-S", "-r", path}, args...)...)
+	cmd := exec.Command("tcpdump", append([]string{"-nn"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("tcpdump: %v", err)
@@ -55,12 +63,66 @@ func TestLinesMatchTcpdump(t *testing.T) {
 	if len(want) != len(frames) {
 		t.Fatalf("tcpdump printed %d lines for %d packets", len(want), len(frames))
 	}
-	d := NewDecoder(pcap.Ethernet)
+	d := NewDecoderConfig(pcap.Ethernet, DecoderConfig{AbsoluteSeq: true})
 	for i, f := range frames {
 		d.Decode(f)
 		got := string(d.AppendLine(nil))
 		if stripQuote(got) != want[i] {
 			t.Errorf("packet %d:\n got  %s\n want %s", i+1, got, want[i])
+		}
+	}
+}
+
+// TestRelativeSeqMatchesTcpdump compares the mixed test traffic, read
+// twice in a row, with tcpdump -nn's default relative TCP numbers.
+func TestRelativeSeqMatchesTcpdump(t *testing.T) {
+	frames := testPackets(t)
+	frames = append(frames, frames...)
+	path := filepath.Join(t.TempDir(), "mixed.pcap")
+	writeTestPcap(t, path, pcap.Ethernet, frames)
+	want := tcpdumpRun(t, "-r", path)
+	if len(want) != len(frames) {
+		t.Fatalf("tcpdump printed %d lines for %d packets", len(want), len(frames))
+	}
+	d := NewDecoder(pcap.Ethernet)
+	tcp := 0
+	for i, f := range frames {
+		d.Decode(f)
+		got := stripQuote(string(d.AppendLine(nil)))
+		if got != want[i] {
+			t.Errorf("packet %d:\n got  %s\n want %s", i+1, got, want[i])
+		}
+		if strings.Contains(got, ", ack ") {
+			tcp++
+		}
+	}
+	if tcp < 8 {
+		t.Errorf("only %d packets with acknowledgements: the test shows little", tcp)
+	}
+}
+
+// TestAppLinesMatchTcpdump compares the lines of what runs above UDP and
+// TCP (DNS, mDNS, DNS over TCP, ...) with tcpdump -nn's, relative TCP
+// numbers and absolute (-S).
+func TestAppLinesMatchTcpdump(t *testing.T) {
+	frames := testtraffic.AppFrames()
+	path := filepath.Join(t.TempDir(), "app.pcap")
+	writeTestPcap(t, path, pcap.Ethernet, frames)
+	for _, abs := range []bool{false, true} {
+		args := []string{"-r", path}
+		if abs {
+			args = append(args, "-S")
+		}
+		want := tcpdumpRun(t, args...)
+		if len(want) != len(frames) {
+			t.Fatalf("tcpdump printed %d lines for %d packets", len(want), len(frames))
+		}
+		d := NewDecoderConfig(pcap.Ethernet, DecoderConfig{AbsoluteSeq: abs})
+		for i, f := range frames {
+			d.Decode(f)
+			if got := string(d.AppendLine(nil)); got != want[i] {
+				t.Errorf("-S %v packet %d:\n got  %s\n want %s", abs, i+1, got, want[i])
+			}
 		}
 	}
 }

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+)
+
+// needTools fails (CI=true) or skips the test when a program it runs is
+// missing; scripts/deps.sh installs them all.
+func needTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed (scripts/deps.sh installs it); CI=true, so this is a failure", name)
+			}
+			t.Skipf("%s not installed (scripts/deps.sh installs it)", name)
+		}
+	}
+}
+
+// startIn starts a long-running program in n's namespace and stops it
+// when the test ends.
+func startIn(t *testing.T, n *lab.Node, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := n.Command(context.Background(), name, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return cmd
+}
+
+// runIn runs a client in n's namespace, bounded in time; its failure is
+// the test's.
+func runIn(t *testing.T, n *lab.Node, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := n.Command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// TestReadLabDNSARPNDLikeTcpdump records real DNS (dnsmasq answering dig
+// over UDP and TCP, IPv4 and IPv6, with and without EDNS), ARP (arping)
+// and neighbour discovery (ndisc6, rdisc6) between two lab namespaces
+// with tcpdump, and checks that rawnet read prints every packet's line as
+// tcpdump -nn does, with relative TCP numbers and with -S.
+func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
+	needTools(t, "tcpdump", "dnsmasq", "dig", "arping", "ndisc6", "rdisc6")
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	src, dst := l.Src, l.Dst
+	srcIf, dstIf := src.Ifaces[0].Name, dst.Ifaces[0].Name
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lab.pcap")
+	dump := startIn(t, dst, "tcpdump", "-i", dstIf, "-nn", "--immediate-mode", "-U", "-w", file)
+	startIn(t, dst, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
+		"--listen-address="+dst.Addr4.String(), "--listen-address="+dst.Addr6.String(), "--user=root",
+		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--log-facility="+filepath.Join(dir, "dnsmasq.log"),
+		"--host-record=www.lab.test,198.18.9.9,fd00:9::9", "--cname=alias.lab.test,www.lab.test",
+		"--mx-host=lab.test,mail.lab.test,10", "--txt-record=lab.test,v=spf1 -all",
+		"--srv-host=_sip._udp.lab.test,sip.lab.test,5060,1,5", "--ptr-record=9.9.18.198.in-addr.arpa,www.lab.test",
+		"--auth-server=ns.lab.test", "--auth-zone=lab.test")
+	time.Sleep(time.Second) // tcpdump and dnsmasq open their sockets
+	for _, server := range []string{dst.Addr4.String(), dst.Addr6.String()} {
+		at := "@" + server
+		for _, q := range [][]string{
+			{"A", "www.lab.test"}, {"AAAA", "alias.lab.test"}, {"MX", "lab.test"}, {"TXT", "lab.test"},
+			{"SRV", "_sip._udp.lab.test"}, {"-x", "198.18.9.9"}, {"A", "nothere.lab.test"},
+			{"+noedns", "A", "www.lab.test"}, {"+tcp", "AAAA", "www.lab.test"}, {"+dnssec", "+norecurse", "A", "www.lab.test"},
+		} {
+			runIn(t, src, "dig", append([]string{at, "+tries=1", "+time=2"}, q...)...)
+		}
+	}
+	runIn(t, src, "arping", "-c", "2", "-w", "5", "-I", srcIf, dst.Addr4.String())
+	runIn(t, src, "ndisc6", "-1", "-r", "2", dst.Addr6.String(), srcIf)
+	exec.Command("ip", "netns", "exec", src.NS, "rdisc6", "-1", "-r", "1", "-w", "200", srcIf).Run() // no router answers
+	time.Sleep(500 * time.Millisecond)
+	dump.Process.Signal(syscall.SIGINT)
+	dump.Wait()
+
+	for _, abs := range [][]string{nil, {"-S"}} {
+		want := tcpdump(t, append(abs, "-r", file)...)
+		r := rawnetUTC(t, append(append([]string{"read"}, abs...), file)...)
+		got := lines(r.stdout)
+		if r.code != 0 || len(got) != len(want) {
+			t.Fatalf("read %v: exit %d, %d lines, tcpdump %d: %s", abs, r.code, len(got), len(want), r.stderr)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("read %v packet %d:\n got  %s\n want %s", abs, i+1, got[i], want[i])
+			}
+		}
+	}
+	all := strings.Join(tcpdump(t, "-r", file), "\n")
+	for _, seen := range []string{"A 198.18.9.9", "CNAME www.lab.test.", "MX mail.lab.test. 10", `TXT "v=spf1 -all"`,
+		"SRV sip.lab.test.:5060 1 5", "PTR www.lab.test.", "NXDomain", "[1au]", "Flags [P.], seq 1:", "ARP, Request who-has",
+		"ARP, Reply", "neighbor solicitation", "neighbor advertisement", "router solicitation"} {
+		if !strings.Contains(all, seen) {
+			t.Errorf("the capture has no %q: the test shows less than it should\n%s", seen, all)
+		}
+	}
+}

@@ -348,6 +348,12 @@ func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {
 		return appendDNS(b, u.Payload, n-8, false, false)
 	case AppMDNS:
 		return appendDNS(b, u.Payload, n-8, false, true)
+	case AppNTP:
+		return appendNTP(b, u.Payload, n-8)
+	case AppDHCPv4:
+		return appendBOOTP(b, u.Payload, n-8)
+	case AppDHCPv6:
+		return appendDHCPv6(b, u.Payload)
 	}
 	b = append(b, "UDP, length "...)
 	return strconv.AppendInt(b, int64(n-8), 10)

@@ -101,7 +101,34 @@ func AppFrames() [][]byte {
 	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolTCP, 64), &layers.TCP{SrcPort: 40100, DstPort: 53, Seq: 100, Ack: 500, ACK: true, PSH: true, Window: 502}, gopacket.Payload(tcpq)))
 	add(serialize(eth4(), ip4(v4B, v4A, layers.IPProtocolTCP, 64), &layers.TCP{SrcPort: 53, DstPort: 40100, Seq: 500, Ack: 100 + uint32(len(tcpq)), ACK: true, PSH: true, Window: 509}, gopacket.Payload(tcpa)))
 	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolTCP, 64), &layers.TCP{SrcPort: 40100, DstPort: 53, Seq: 100 + uint32(len(tcpq)), Ack: 500 + uint32(len(tcpa)), ACK: true, PSH: true, Window: 502}, gopacket.Payload(tcpq[:20])))
+	// NTP client and server, DHCPv4 discover and offer, DHCPv6 solicit
+	// and advertise, and each cut short.
+	ntpq := serializePayload(&layers.NTP{LeapIndicator: 3, Version: 4, Mode: 3, TransmitTimestamp: 0xe0000000_00000001})
+	ntpr := serializePayload(&layers.NTP{Version: 4, Mode: 4, Stratum: 2, ReferenceID: 0xc6120909})
+	add(udp4(123, 123, ntpq))
+	add(udp6(123, 40123, ntpr))
+	add(udp4(40124, 123, ntpq[:0]))
+	disc := serializePayload(&layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6, Xid: 0x1234,
+		ClientHWAddr: macA, Options: layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeDiscover)})}})
+	offer := serializePayload(&layers.DHCPv4{Operation: layers.DHCPOpReply, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6, Xid: 0x1234,
+		YourClientIP: net.IP{198, 18, 0, 50}, ClientHWAddr: macA, Options: layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeOffer)})}})
+	add(serialize(eth4(), ip4(net.IPv4zero, net.IPv4bcast, layers.IPProtocolUDP, 64), &layers.UDP{SrcPort: 68, DstPort: 67}, gopacket.Payload(disc)))
+	add(udp4(67, 68, offer))
+	add(udp4(68, 67, disc[:20]))
+	sol := serializePayload(&layers.DHCPv6{MsgType: layers.DHCPv6MsgTypeSolicit, TransactionID: []byte{1, 2, 3}})
+	adv := serializePayload(&layers.DHCPv6{MsgType: layers.DHCPv6MsgTypeAdvertise, TransactionID: []byte{1, 2, 3}})
+	add(serialize(eth6(), ip6(net.ParseIP("fe80::a"), net.ParseIP("ff02::1:2"), layers.IPProtocolUDP), &layers.UDP{SrcPort: 546, DstPort: 547}, gopacket.Payload(sol)))
+	add(udp6(547, 546, adv))
+	add(udp6(547, 546, adv[:3]))
 	return out
+}
+
+func serializePayload(l gopacket.SerializableLayer) []byte {
+	buf := gopacket.NewSerializeBuffer()
+	if err := l.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
+		panic("testtraffic: " + err.Error())
+	}
+	return append([]byte(nil), buf.Bytes()...)
 }
 
 func dnsBytes(m *layers.DNS) []byte {

@@ -102,10 +102,10 @@ func (s *stack) appendLine(b []byte, caplen int) []byte {
 func (s *stack) appendLinkOnly(b []byte, caplen int) []byte {
 	if s.n == 0 || s.failK != kindNone && s.n <= 1 {
 		switch s.failK {
-		case kindIPv4:
-			return append(b, "IP [|ip]"...)
+		case kindIPv4: // as tcpdump: "IP " and then the truncation mark
+			return append(b, "IP  [|ip]"...)
 		case kindIPv6:
-			return append(b, "IP6 [|ip6]"...)
+			return append(b, " [|ip6]"...)
 		}
 		b = append(b, "[|"...)
 		b = append(b, kindName(s.failK)...)
@@ -225,6 +225,11 @@ func (s *stack) appendIP(b []byte, j int) []byte {
 			b = appendIPPair(b, src, dst)
 		}
 		b = s.appendICMPv6(b)
+	case kindGRE, kindESP, kindEncap:
+		if addrs {
+			b = appendIPPair(b, src, dst)
+		}
+		b = s.appendIPTunnel(b, s.order[j].kind)
 	case kindFragment:
 		if addrs {
 			b = appendIPPair(b, src, dst)
@@ -354,6 +359,12 @@ func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {
 		return appendBOOTP(b, u.Payload, n-8)
 	case AppDHCPv6:
 		return appendDHCPv6(b, u.Payload)
+	case AppVXLAN:
+		return s.appendVXLAN(b, n-8)
+	case AppGeneve:
+		return s.appendGeneve(b, n-8)
+	case AppESP:
+		return appendUDPESP(b, u.Payload, n-8)
 	}
 	b = append(b, "UDP, length "...)
 	return strconv.AppendInt(b, int64(n-8), 10)

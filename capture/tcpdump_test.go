@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -38,11 +39,17 @@ func tcpdumpRun(t *testing.T, args ...string) []string {
 		if l == "" {
 			continue
 		}
+		if !stampRE.MatchString(l) && len(lines) > 0 { // VXLAN prints the inner frame on a line of its own
+			lines[len(lines)-1] += "\n" + l
+			continue
+		}
 		_, rest, _ := strings.Cut(l, " ") // the timestamp
 		lines = append(lines, rest)
 	}
 	return lines
 }
+
+var stampRE = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} `)
 
 // stripQuote removes the bracketed quoted packet rawnet appends to ICMP
 // errors, which tcpdump -nn does not print.
@@ -105,7 +112,7 @@ func TestRelativeSeqMatchesTcpdump(t *testing.T) {
 // TCP (DNS, mDNS, DNS over TCP, ...) with tcpdump -nn's, relative TCP
 // numbers and absolute (-S).
 func TestAppLinesMatchTcpdump(t *testing.T) {
-	frames := testtraffic.AppFrames()
+	frames := append(testtraffic.AppFrames(), testtraffic.TunnelFrames()...)
 	path := filepath.Join(t.TempDir(), "app.pcap")
 	writeTestPcap(t, path, pcap.Ethernet, frames)
 	for _, abs := range []bool{false, true} {

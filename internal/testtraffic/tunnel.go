@@ -1,0 +1,78 @@
+package testtraffic
+
+import (
+	"net"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// TunnelFrames returns Ethernet frames of tunnels and tags: VXLAN and
+// Geneve (bridged Ethernet and IP inside, options), GRE (key, sequence,
+// bridged Ethernet, a protocol it does not carry), ESP over IP and UDP,
+// IPv4 and IPv6 in IPv4, QinQ; whole and cut.
+func TunnelFrames() [][]byte {
+	var out [][]byte
+	add := func(b []byte) { out = append(out, b) }
+	v4T1, v4T2 := net.IP{198, 18, 100, 1}, net.IP{198, 18, 100, 2}
+	innerICMP := serialize(&layers.Ethernet{SrcMAC: macB, DstMAC: macA, EthernetType: layers.EthernetTypeIPv4},
+		ip4(v4T1, v4T2, layers.IPProtocolICMPv4, 64), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 5, Seq: 1}, payload(16))
+	innerARP := serialize(&layers.Ethernet{SrcMAC: macB, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
+			SourceHwAddress: macB, SourceProtAddress: v4T1, DstHwAddress: make([]byte, 6), DstProtAddress: v4T2})
+	innerUDP := serialize(ip4(v4T1, v4T2, layers.IPProtocolUDP, 64), &layers.UDP{SrcPort: 4000, DstPort: 53}, gopacket.Payload(dnsBytes(&layers.DNS{ID: 1, RD: true,
+		Questions: []layers.DNSQuestion{{Name: []byte("tunnel.example.com"), Type: layers.DNSTypeA, Class: layers.DNSClassIN}}})))
+	innerTCP6 := serialize(ip6(v6A, v6B, layers.IPProtocolTCP), &layers.TCP{SrcPort: 40000, DstPort: 33000, Seq: 1000, Ack: 2000, ACK: true, PSH: true, Window: 500}, payload(10))
+	udp := func(dport layers.UDPPort, p []byte) []byte {
+		return serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolUDP, 64), &layers.UDP{SrcPort: 50000, DstPort: dport}, gopacket.Payload(p))
+	}
+	vx := func(flags byte, vni uint32, inner []byte) []byte {
+		return append([]byte{flags, 0, 0, 0, byte(vni >> 16), byte(vni >> 8), byte(vni), 0}, inner...)
+	}
+	add(udp(4789, vx(0x08, 100, innerICMP)))
+	add(udp(4789, vx(0x08, 16777215, innerARP)))
+	add(udp(4789, vx(0x00, 7, innerICMP)))
+	add(udp(4789, []byte{8, 0, 0}))
+	gen := func(opts []byte, proto uint16, vni uint32, inner []byte) []byte {
+		h := []byte{byte(len(opts) / 4), 0, byte(proto >> 8), byte(proto), byte(vni >> 16), byte(vni >> 8), byte(vni), 0}
+		return append(append(h, opts...), inner...)
+	}
+	add(udp(6081, gen(nil, 0x6558, 100, innerICMP)))
+	add(udp(6081, gen([]byte{0x01, 0x02, 0x80, 0x01, 1, 2, 3, 4}, 0x0800, 0xabc, innerUDP)))
+	add(udp(6081, gen(nil, 0x86dd, 1, innerTCP6)))
+	add(udp(6081, gen(nil, 0x1234, 1, payload(8))))
+	gre := func(g *layers.GRE, inner []byte) []byte {
+		return serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolGRE, 64), g, gopacket.Payload(inner))
+	}
+	add(gre(&layers.GRE{Protocol: layers.EthernetTypeIPv4}, innerUDP))
+	add(gre(&layers.GRE{Protocol: layers.EthernetTypeIPv6, KeyPresent: true, Key: 0x1234, SeqPresent: true, Seq: 9}, innerTCP6))
+	add(gre(&layers.GRE{Protocol: layers.EthernetTypeTransparentEthernetBridging}, innerARP))
+	add(gre(&layers.GRE{Protocol: 0x1234}, payload(8)))
+	esp := append([]byte{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 42}, payload(40)...)
+	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolESP, 64), gopacket.Payload(esp)))
+	add(serialize(eth6(), ip6(v6A, v6B, layers.IPProtocolESP), gopacket.Payload(esp)))
+	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolESP, 64), gopacket.Payload(esp[:8])))
+	add(udp(4500, esp))
+	add(udp(4500, []byte{0xff}))
+	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolIPv4, 64), gopacket.Payload(innerICMP[14:])))
+	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolIPv6, 64), gopacket.Payload(innerTCP6)))
+	// The same TCP segment again inside 6in4: relative numbers now.
+	add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolIPv6, 64), gopacket.Payload(innerTCP6)))
+	add(serialize(&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeQinQ},
+		&layers.Dot1Q{VLANIdentifier: 10, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 20, Type: layers.EthernetTypeIPv4},
+		ip4(v4A, v4B, layers.IPProtocolUDP, 64), &layers.UDP{SrcPort: 4000, DstPort: 5003}, payload(10)))
+	// A VXLAN frame cut inside the inner IP header.
+	cut := udp(4789, vx(0x08, 100, innerICMP))
+	add(cut[:14+20+8+8+14+10])
+	// IPv4 and IPv6 headers cut short.
+	add(cut[:14+10])
+	add(innerTCP6Frame(innerTCP6)[:14+30])
+	return out
+}
+
+// innerTCP6Frame puts an IPv6 packet in an Ethernet header (serialize
+// would pad the header alone to the minimum frame size).
+func innerTCP6Frame(p []byte) []byte {
+	h := append(append(append([]byte(nil), macB...), macA...), 0x86, 0xdd)
+	return append(h, p...)
+}

@@ -66,7 +66,7 @@ func BenchmarkFilter(b *testing.B) {
 
 // TestDecodeAllocations makes the zero-allocation promise part of the tests.
 func TestDecodeAllocations(t *testing.T) {
-	frames := append(testPackets(t), testtraffic.AppFrames()...)
+	frames := append(append(testPackets(t), testtraffic.AppFrames()...), testtraffic.TunnelFrames()...)
 	d := NewDecoder(pcap.Ethernet)
 	buf := make([]byte, 0, 64<<10)
 	formats := map[string]func(*Decoder, []byte) []byte{

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +106,93 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 	dump.Process.Signal(syscall.SIGINT)
 	dump.Wait()
 
+	compareReadWithTcpdump(t, file)
+	all := strings.Join(tcpdump(t, "-r", file), "\n")
+	for _, seen := range []string{"A 198.18.9.9", "CNAME www.lab.test.", "MX mail.lab.test. 10", `TXT "v=spf1 -all"`,
+		"SRV sip.lab.test.:5060 1 5", "PTR www.lab.test.", "NXDomain", "[1au]", "Flags [P.], seq 1:", "ARP, Request who-has",
+		"ARP, Reply", "neighbor solicitation", "neighbor advertisement", "router solicitation"} {
+		if !strings.Contains(all, seen) {
+			t.Errorf("the capture has no %q: the test shows less than it should\n%s", seen, all)
+		}
+	}
+}
+
+// TestReadLabTunnelNTPDHCPLikeTcpdump records a VXLAN tunnel between two
+// lab namespaces (pings and a TCP connection inside), NTP (chronyd
+// serving, chronyd -Q asking) and DHCPv4 (dnsmasq serving, dhclient
+// asking) with tcpdump, and checks rawnet read's lines against tcpdump -nn
+// and tcpdump -nn -S.
+func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
+	needTools(t, "tcpdump", "dnsmasq", "chronyd", "dhclient")
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	src, dst := l.Src, l.Dst
+	srcIf, dstIf := src.Ifaces[0].Name, dst.Ifaces[0].Name
+	dir := t.TempDir()
+	for _, n := range []struct {
+		node        *lab.Node
+		local, peer string
+		in4, in6    string
+	}{{src, src.Addr4.String(), dst.Addr4.String(), "198.19.200.1/24", "fd00:200::1/64"},
+		{dst, dst.Addr4.String(), src.Addr4.String(), "198.19.200.2/24", "fd00:200::2/64"}} {
+		for _, args := range [][]string{
+			{"link", "add", "vx0", "type", "vxlan", "id", "100", "local", n.local, "remote", n.peer, "dstport", "4789"},
+			{"addr", "add", n.in4, "dev", "vx0"},
+			{"-6", "addr", "add", n.in6, "dev", "vx0", "nodad"},
+			{"link", "set", "vx0", "up"},
+		} {
+			if out, err := exec.Command("ip", append([]string{"-n", n.node.NS}, args...)...).CombinedOutput(); err != nil {
+				t.Fatalf("ip %v: %v: %s", args, err, out)
+			}
+		}
+	}
+	file := filepath.Join(dir, "lab.pcap")
+	dump := startIn(t, dst, "tcpdump", "-i", dstIf, "-nn", "--immediate-mode", "-U", "-w", file, "not ip6 or udp")
+	conf := filepath.Join(dir, "chrony.conf")
+	os.WriteFile(conf, []byte("allow all\nlocal stratum 8\ncmdport 0\npidfile "+filepath.Join(dir, "chronyd.pid")+"\ndriftfile "+filepath.Join(dir, "drift")+"\n"), 0o644)
+	startIn(t, dst, "chronyd", "-d", "-x", "-f", conf)
+	startIn(t, dst, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0", "--user=root",
+		"--interface="+dstIf, "--bind-interfaces", "--dhcp-range="+dhcpRange(dst.Ifaces[0].Addr4),
+		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
+	time.Sleep(time.Second)
+	runIn(t, src, "ping", "-c", "3", "-i", "0.2", "198.19.200.2")
+	runIn(t, src, "ping", "-c", "2", "-i", "0.2", "fd00:200::2")
+	startIn(t, dst, rawnetBin, "udp", "serve", "198.19.200.2:9999")
+	time.Sleep(200 * time.Millisecond)
+	runIn(t, src, rawnetBin, "udp", "probe", "-q", "-c", "3", "198.19.200.2:9999")
+	runIn(t, src, "bash", "-c", "exec 3<>/dev/tcp/198.19.200.2/22 || true") // refused: SYN, RST
+	runIn(t, src, "timeout", "15", "chronyd", "-Q", "-t", "10", "server "+dst.Addr4.String()+" iburst maxsamples 4")
+	// dhclient stays in the foreground (-d) once bound: wait for its
+	// lease, then let the cleanup stop it.
+	leases := filepath.Join(dir, "dhclient.leases")
+	startIn(t, src, "dhclient", "-4", "-1", "-d", "-sf", "/bin/true", "-lf", leases, "-pf", filepath.Join(dir, "dhclient.pid"), srcIf)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if b, _ := os.ReadFile(leases); strings.Contains(string(b), "fixed-address") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dhclient got no lease from dnsmasq in 20s")
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	dump.Process.Signal(syscall.SIGINT)
+	dump.Wait()
+
+	compareReadWithTcpdump(t, file)
+	all := strings.Join(tcpdump(t, "-r", file), "\n")
+	for _, seen := range []string{"VXLAN, flags [I] (0x08), vni 100\nIP 198.19.200.1 > 198.19.200.2: ICMP echo request",
+		"\nIP6 fd00:200::1 > fd00:200::2: ICMP6, echo request", "\nIP 198.19.200.1.", "> 198.19.200.2.22: Flags [S]", "NTPv4, Client, length 48", "NTPv4, Server, length 48",
+		"BOOTP/DHCP, Request from ", "BOOTP/DHCP, Reply, length"} {
+		if !strings.Contains(all, seen) {
+			t.Errorf("the capture has no %q: the test shows less than it should\n%s", seen, all)
+		}
+	}
+}
+
+// compareReadWithTcpdump checks that rawnet read prints file as tcpdump -nn
+// does, with relative TCP numbers and with -S.
+func compareReadWithTcpdump(t *testing.T, file string) {
+	t.Helper()
 	for _, abs := range [][]string{nil, {"-S"}} {
 		want := tcpdump(t, append(abs, "-r", file)...)
 		r := rawnetUTC(t, append(append([]string{"read"}, abs...), file)...)
@@ -113,16 +202,19 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 		}
 		for i := range want {
 			if got[i] != want[i] {
-				t.Errorf("read %v packet %d:\n got  %s\n want %s", abs, i+1, got[i], want[i])
+				t.Errorf("read %v line %d:\n got  %s\n want %s", abs, i+1, got[i], want[i])
 			}
 		}
 	}
-	all := strings.Join(tcpdump(t, "-r", file), "\n")
-	for _, seen := range []string{"A 198.18.9.9", "CNAME www.lab.test.", "MX mail.lab.test. 10", `TXT "v=spf1 -all"`,
-		"SRV sip.lab.test.:5060 1 5", "PTR www.lab.test.", "NXDomain", "[1au]", "Flags [P.], seq 1:", "ARP, Request who-has",
-		"ARP, Reply", "neighbor solicitation", "neighbor advertisement", "router solicitation"} {
-		if !strings.Contains(all, seen) {
-			t.Errorf("the capture has no %q: the test shows less than it should\n%s", seen, all)
-		}
-	}
+}
+
+// dhcpRange is a dnsmasq --dhcp-range of two addresses at the top of the
+// IPv4 subnet p (the lab uses the low ones).
+func dhcpRange(p netip.Prefix) string {
+	last := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3]) | host
+	top := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v - 1)})
+	mask := net.CIDRMask(p.Bits(), 32)
+	return top.Prev().String() + "," + top.String() + "," + net.IP(mask).String() + ",5m"
 }

@@ -82,9 +82,17 @@ func TestDecodeAllocations(t *testing.T) {
 				d.Decode(f)
 				buf = format(d, buf[:0])
 			})
-			if n != 0 {
+			if n != 0 && (name == "line" || !dnsMayAllocate(d) || n > 2) {
 				t.Errorf("%s: packet %d: %v allocations", name, i+1, n)
 			}
 		}
 	}
+}
+
+// dnsMayAllocate says whether -v and --json of the packet last decoded
+// may allocate: inside gopacket's DNS decoder, for DNS messages (at most
+// two allocations, checked by the caller).
+func dnsMayAllocate(d *Decoder) bool {
+	return d.outer.has(kindUDP) && (d.outer.udpApp == AppDNS || d.outer.udpApp == AppMDNS) ||
+		d.outer.has(kindTCP) && d.conf.tcpApp(uint16(d.outer.tcp.SrcPort), uint16(d.outer.tcp.DstPort)) == AppDNS
 }

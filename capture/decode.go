@@ -73,32 +73,39 @@ func (f *feedback) SetTruncated() { f.truncated = true }
 // stack holds one set of preallocated layers and the order in which a
 // packet filled them.
 type stack struct {
-	eth     layers.Ethernet
-	vlan    [maxVLAN]layers.Dot1Q
-	nvlan   int
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
-	loop    layers.Loopback
-	arp     layers.ARP
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	ext     [maxExt]ip6Ext
-	next    int
-	frag6   layers.IPv6Fragment
-	icmp4   layers.ICMPv4
-	icmp6   layers.ICMPv6
-	echo6   layers.ICMPv6Echo
-	ns      layers.ICMPv6NeighborSolicitation
-	na      layers.ICMPv6NeighborAdvertisement
-	rs      layers.ICMPv6RouterSolicitation
-	ra      layers.ICMPv6RouterAdvertisement
-	udp     layers.UDP
-	tcp     layers.TCP
-	gre     layers.GRE
-	esp     layers.IPSecESP
-	vxlan   layers.VXLAN
-	geneve  layers.Geneve
-	payload []byte // kindPayload or kindFragment bytes
+	eth    layers.Ethernet
+	vlan   [maxVLAN]layers.Dot1Q
+	nvlan  int
+	sll    layers.LinuxSLL
+	sll2   layers.LinuxSLL2
+	loop   layers.Loopback
+	arp    layers.ARP
+	ip4    layers.IPv4
+	ip6    layers.IPv6
+	ext    [maxExt]ip6Ext
+	next   int
+	frag6  layers.IPv6Fragment
+	icmp4  layers.ICMPv4
+	icmp6  layers.ICMPv6
+	echo6  layers.ICMPv6Echo
+	ns     layers.ICMPv6NeighborSolicitation
+	na     layers.ICMPv6NeighborAdvertisement
+	rs     layers.ICMPv6RouterSolicitation
+	ra     layers.ICMPv6RouterAdvertisement
+	udp    layers.UDP
+	tcp    layers.TCP
+	gre    layers.GRE
+	esp    layers.IPSecESP
+	vxlan  layers.VXLAN
+	geneve layers.Geneve
+	// Protocols above UDP and TCP, decoded for -v and --json only (the
+	// line reads their bytes itself).
+	dns     layers.DNS
+	ntp     layers.NTP
+	dhcp4   layers.DHCPv4
+	dhcp6   layers.DHCPv6
+	appFb   feedback // their truncation notes, apart from the packet's
+	payload []byte   // kindPayload or kindFragment bytes
 
 	order [maxLayers]entry
 	n     int

@@ -115,7 +115,7 @@ func (s *stack) appendVXLAN(b []byte, length int) []byte {
 		return append(b, " [|vxlan]"...)
 	}
 	b = append(b, "vni "...)
-	b = strconv.AppendUint(b, uint64(be.Uint32(data[4:])>>8), 10)
+	b = strconv.AppendUint(b, uint64(data[4])<<16|uint64(data[5])<<8|uint64(data[6]), 10)
 	b = append(b, '\n')
 	if len(data) < 8 {
 		return append(b, " [|vxlan]"...)

@@ -201,6 +201,13 @@ func (s *stack) appendICMPv6(b []byte) []byte {
 		b = append(b, "router advertisement"...)
 	case layers.ICMPv6TypeRedirect:
 		b = append(b, "redirect"...)
+		if len(rest) < 36 {
+			return append(b, " [|icmp6]"...)
+		}
+		b = append(b, ", "...)
+		b = appendIP(b, rest[20:36]) // destination
+		b = append(b, " to "...)
+		b = appendIP(b, rest[4:20]) // better first hop
 	case layers.ICMPv6TypeMLDv1MulticastListenerQueryMessage:
 		b = append(b, "multicast listener query"...)
 	case layers.ICMPv6TypeMLDv1MulticastListenerReportMessage:

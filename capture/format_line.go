@@ -442,28 +442,34 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 
 func appendTCPOption(b []byte, o *layers.TCPOption, num *relTCP) []byte {
 	d := o.OptionData
-	switch o.OptionType {
-	case layers.TCPOptionKindEndList:
-		return append(b, "eol"...)
-	case layers.TCPOptionKindNop:
-		return append(b, "nop"...)
-	case layers.TCPOptionKindMSS:
-		if len(d) == 2 {
-			b = append(b, "mss "...)
-			return strconv.AppendUint(b, uint64(be.Uint16(d)), 10)
+	k := uint8(o.OptionType)
+	if int(k) < len(tcpOptionNames) && tcpOptionNames[k] != "" || k == 13 {
+		b = append(b, tcpOptionNames[k]...)
+	} else {
+		b = append(b, "unknown-"...)
+		b = strconv.AppendUint(b, uint64(k), 10)
+	}
+	want := len(d) // the data length the option's kind has (tcpdump's datalen)
+	switch k {
+	case 0, 1, 4: // eol, nop, sackOK
+		want = 0
+	case 2: // mss
+		want = 2
+		if len(d) >= 2 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(be.Uint16(d)), 10)
 		}
-	case layers.TCPOptionKindWindowScale:
-		if len(d) == 1 {
-			b = append(b, "wscale "...)
-			return strconv.AppendUint(b, uint64(d[0]), 10)
+	case 3: // wscale
+		want = 1
+		if len(d) >= 1 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(d[0]), 10)
 		}
-	case layers.TCPOptionKindSACKPermitted:
-		return append(b, "sackOK"...)
-	case layers.TCPOptionKindSACK:
+	case 5: // sack
 		if len(d)%8 != 0 {
-			return append(b, "sack invalid sack"...)
+			return append(b, " invalid sack"...)
 		}
-		b = append(b, "sack "...)
+		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(len(d)/8), 10)
 		b = append(b, ' ')
 		base := num.thack // SACK blocks are the other side's numbers
@@ -477,22 +483,100 @@ func appendTCPOption(b []byte, o *layers.TCPOption, num *relTCP) []byte {
 			b = strconv.AppendUint(b, uint64(be.Uint32(d[i+4:])-base), 10)
 			b = append(b, '}')
 		}
-		return b
-	case layers.TCPOptionKindTimestamps:
-		if len(d) == 8 {
-			b = append(b, "TS val "...)
+	case 6, 7, 11, 12, 13: // echo, echoreply, cc, ccnew, ccecho
+		want = 4
+		if len(d) >= 4 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(be.Uint32(d)), 10)
+		}
+	case 8: // timestamps
+		want = 8
+		if len(d) >= 8 {
+			b = append(b, " val "...)
 			b = strconv.AppendUint(b, uint64(be.Uint32(d)), 10)
 			b = append(b, " ecr "...)
-			return strconv.AppendUint(b, uint64(be.Uint32(d[4:])), 10)
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[4:])), 10)
+		}
+	case 19: // md5: tcpdump cannot check it without the secret
+		want = 16
+		if len(d) >= 16 {
+			b = append(b, " shared secret not supplied with -M, can't check - "...)
+			b = appendHexBytes(b, d[:16])
+		}
+	case 20: // scps
+		want = 2
+		if len(d) >= 2 {
+			b = append(b, " cap "...)
+			b = append(b, hexDigits[d[0]>>4], hexDigits[d[0]&15])
+			b = append(b, " id "...)
+			b = strconv.AppendUint(b, uint64(d[1]), 10)
+		}
+	case 28: // user timeout
+		want = 2
+		if len(d) >= 2 {
+			v := be.Uint16(d)
+			b = append(b, " 0x"...)
+			b = strconv.AppendUint(b, uint64(v), 16)
+			if v&1 != 0 {
+				v = (v >> 1) * 60
+			} else {
+				v >>= 1
+			}
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(v), 10)
+		}
+	case 29: // tcp-ao
+		if len(d) < 2 {
+			return append(b, " (invalid)"...)
+		}
+		b = append(b, " keyid "...)
+		b = strconv.AppendUint(b, uint64(d[0]), 10)
+		b = append(b, " rnextkeyid "...)
+		b = strconv.AppendUint(b, uint64(d[1]), 10)
+		if len(d) > 2 {
+			b = append(b, " mac 0x"...)
+			b = appendHexBytes(b, d[2:])
+		}
+	case 34: // fast open
+		b = append(b, ' ')
+		b = appendFastOpen(b, d)
+	case 254: // experimental (RFC 6994)
+		if len(d) >= 2 {
+			b = append(b, '-')
+			if magic := be.Uint16(d); magic == 0xf989 {
+				b = append(b, "tfo"...)
+				b = appendFastOpen(b, d[2:])
+			} else {
+				b = appendHex16(b, magic)
+			}
+		}
+	default:
+		if len(d) > 0 {
+			b = append(b, " 0x"...)
+			b = appendHexBytes(b, d)
 		}
 	}
-	b = append(b, "unknown-"...)
-	b = strconv.AppendUint(b, uint64(o.OptionType), 10)
-	if len(d) > 0 {
-		b = append(b, ' ')
-		b = appendHexBytes(b, d)
+	if k > 1 && want+2 != int(o.OptionLength) {
+		b = append(b, "[len "...)
+		b = strconv.AppendUint(b, uint64(o.OptionLength), 10)
+		b = append(b, ']')
 	}
 	return b
+}
+
+// tcpOptionNames are tcpdump's names of TCP options (ccecho's is empty).
+var tcpOptionNames = [...]string{0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sack", 6: "echo", 7: "echoreply",
+	8: "TS", 11: "cc", 12: "ccnew", 19: "md5", 20: "scps", 28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp"}
+
+func appendFastOpen(b []byte, d []byte) []byte {
+	switch {
+	case len(d) == 0:
+		return append(b, " cookiereq"...)
+	case len(d)%2 != 0 || len(d) < 4 || len(d) > 16:
+		return append(b, " (invalid)"...)
+	}
+	b = append(b, " cookie "...)
+	return appendHexBytes(b, d)
 }
 
 // quotedDst is the destination address of the packet an ICMP error quotes.

@@ -64,6 +64,25 @@ func TunnelFrames() [][]byte {
 	// A VXLAN frame cut inside the inner IP header.
 	cut := udp(4789, vx(0x08, 100, innerICMP))
 	add(cut[:14+20+8+8+14+10])
+	// TCP options tcpdump names, several to a segment.
+	opt := func(kind byte, data ...byte) layers.TCPOption {
+		return layers.TCPOption{OptionType: layers.TCPOptionKind(kind), OptionData: data}
+	}
+	for _, opts := range [][]layers.TCPOption{
+		{opt(6, 0, 0, 1, 0), opt(7, 0, 0, 0, 9), opt(28, 0x01, 0x2d), opt(34), opt(34, 1, 2, 3, 4, 5, 6, 7, 8), opt(1), opt(1)},
+		{opt(19, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16), opt(20, 0x80, 3), opt(254, 0xf9, 0x89), opt(254, 0x12, 0x34, 1), opt(1), opt(1)},
+		{opt(29, 1, 2, 0xaa, 0xbb, 0xcc, 0xdd), opt(99, 1, 2), opt(2, 5, 0xb4, 0), opt(0)},
+		{opt(5, 0, 0, 3, 0xe8, 0, 0, 7, 0xd0), opt(5, 1, 2, 3), opt(8, 0, 0, 0, 1, 0, 0, 0, 2)},
+	} {
+		add(serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolTCP, 64), &layers.TCP{SrcPort: 40200, DstPort: 33001, Seq: 1, Ack: 1000, ACK: true, Window: 100, Options: opts}))
+	}
+	// An ICMPv6 redirect (fd00:5::2 is better reached through fe80::1)
+	// and one cut short.
+	redirect := append(append(make([]byte, 4), net.ParseIP("fe80::1")...), v6B...)
+	add(serialize(eth6(), ip6(net.ParseIP("fe80::ff"), v6A, layers.IPProtocolICMPv6),
+		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(137, 0)}, gopacket.Payload(redirect)))
+	add(serialize(eth6(), ip6(net.ParseIP("fe80::ff"), v6A, layers.IPProtocolICMPv6),
+		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(137, 0)}, gopacket.Payload(redirect[:30])))
 	// IPv4 and IPv6 headers cut short.
 	add(cut[:14+10])
 	add(innerTCP6Frame(innerTCP6)[:14+30])

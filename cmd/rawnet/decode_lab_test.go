@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,10 +119,10 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 }
 
 // TestReadLabTunnelNTPDHCPLikeTcpdump records a VXLAN tunnel between two
-// lab namespaces (pings and a TCP connection inside), NTP (chronyd
-// serving, chronyd -Q asking) and DHCPv4 (dnsmasq serving, dhclient
-// asking) with tcpdump, and checks rawnet read's lines against tcpdump -nn
-// and tcpdump -nn -S.
+// lab namespaces (pings, UDP and a refused TCP connection inside), NTP
+// (chronyd serving, chronyd -Q asking), DHCPv4 and DHCPv6 (dnsmasq
+// serving, dhclient asking) with tcpdump, and checks rawnet read's lines
+// against tcpdump -nn and tcpdump -nn -S.
 func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
 	needTools(t, "tcpdump", "dnsmasq", "chronyd", "dhclient")
 	t.Parallel()
@@ -152,7 +153,7 @@ func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
 	os.WriteFile(conf, []byte("allow all\nlocal stratum 8\ncmdport 0\npidfile "+filepath.Join(dir, "chronyd.pid")+"\ndriftfile "+filepath.Join(dir, "drift")+"\n"), 0o644)
 	startIn(t, dst, "chronyd", "-d", "-x", "-f", conf)
 	startIn(t, dst, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0", "--user=root",
-		"--interface="+dstIf, "--bind-interfaces", "--dhcp-range="+dhcpRange(dst.Ifaces[0].Addr4),
+		"--interface="+dstIf, "--bind-interfaces", "--dhcp-range="+dhcpRange(dst.Ifaces[0].Addr4), "--dhcp-range="+dhcp6Range(dst.Ifaces[0].Addr6),
 		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
 	time.Sleep(time.Second)
 	runIn(t, src, "ping", "-c", "3", "-i", "0.2", "198.19.200.2")
@@ -166,14 +167,10 @@ func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
 	// lease, then let the cleanup stop it.
 	leases := filepath.Join(dir, "dhclient.leases")
 	startIn(t, src, "dhclient", "-4", "-1", "-d", "-sf", "/bin/true", "-lf", leases, "-pf", filepath.Join(dir, "dhclient.pid"), srcIf)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if b, _ := os.ReadFile(leases); strings.Contains(string(b), "fixed-address") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("dhclient got no lease from dnsmasq in 20s")
-		}
-	}
+	waitLease(t, leases, "fixed-address")
+	leases6 := filepath.Join(dir, "dhclient6.leases")
+	startIn(t, src, "dhclient", "-6", "-1", "-d", "-sf", "/bin/true", "-lf", leases6, "-pf", filepath.Join(dir, "dhclient6.pid"), srcIf)
+	waitLease(t, leases6, "iaaddr")
 	time.Sleep(500 * time.Millisecond)
 	dump.Process.Signal(syscall.SIGINT)
 	dump.Wait()
@@ -182,7 +179,7 @@ func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
 	all := strings.Join(tcpdump(t, "-r", file), "\n")
 	for _, seen := range []string{"VXLAN, flags [I] (0x08), vni 100\nIP 198.19.200.1 > 198.19.200.2: ICMP echo request",
 		"\nIP6 fd00:200::1 > fd00:200::2: ICMP6, echo request", "\nIP 198.19.200.1.", "> 198.19.200.2.22: Flags [S]", "NTPv4, Client, length 48", "NTPv4, Server, length 48",
-		"BOOTP/DHCP, Request from ", "BOOTP/DHCP, Reply, length"} {
+		"BOOTP/DHCP, Request from ", "BOOTP/DHCP, Reply, length", "dhcp6 solicit", "dhcp6 advertise", "dhcp6 request", "dhcp6 reply"} {
 		if !strings.Contains(all, seen) {
 			t.Errorf("the capture has no %q: the test shows less than it should\n%s", seen, all)
 		}
@@ -217,4 +214,26 @@ func dhcpRange(p netip.Prefix) string {
 	top := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v - 1)})
 	mask := net.CIDRMask(p.Bits(), 32)
 	return top.Prev().String() + "," + top.String() + "," + net.IP(mask).String() + ",5m"
+}
+
+// dhcp6Range is a dnsmasq --dhcp-range of 16 addresses in the IPv6 subnet p.
+func dhcp6Range(p netip.Prefix) string {
+	a := p.Masked().Addr().As16()
+	a[15] = 0xf0
+	lo := netip.AddrFrom16(a)
+	a[15] = 0xff
+	return lo.String() + "," + netip.AddrFrom16(a).String() + "," + strconv.Itoa(p.Bits()) + ",5m"
+}
+
+// waitLease waits until dhclient's lease file holds what, for 20 seconds.
+func waitLease(t *testing.T, file, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), what) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dhclient: no %s in %s after 20s", what, file)
+		}
+	}
 }

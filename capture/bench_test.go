@@ -43,6 +43,17 @@ func BenchmarkDecodeLineApp(b *testing.B) {
 	benchFrames(b, testtraffic.AppFrames(), (*Decoder).AppendLine)
 }
 
+// BenchmarkDecodeLineTunnel formats VXLAN, Geneve, GRE, ESP, IP in IP.
+func BenchmarkDecodeLineTunnel(b *testing.B) {
+	benchFrames(b, testtraffic.TunnelFrames(), (*Decoder).AppendLine)
+}
+
+// BenchmarkDecodeVerboseApp formats every field of DNS, NTP and DHCP
+// (gopacket's layers).
+func BenchmarkDecodeVerboseApp(b *testing.B) {
+	benchFrames(b, testtraffic.AppFrames(), (*Decoder).AppendVerbose)
+}
+
 func BenchmarkDecodeOnly(b *testing.B) {
 	benchFormat(b, func(_ *Decoder, dst []byte) []byte { return dst })
 }

@@ -133,3 +133,52 @@ func TestAppLinesMatchTcpdump(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAsMatchesTcpdumpT checks DecodeAs against tcpdump -T, which
+// decodes every UDP packet as the type named: DNS on port 5300 and VXLAN
+// on 8472 (Linux's historical VXLAN port).
+func TestDecodeAsMatchesTcpdumpT(t *testing.T) {
+	for _, c := range []struct {
+		tcpdumpType, spec string
+		frames            [][]byte
+	}{
+		{"domain", "udp:5300=dns", testtraffic.OnPort(testtraffic.AppFrames()[:14], 53, 5300)},
+		{"vxlan", "udp:8472=vxlan", testtraffic.OnPort(testtraffic.TunnelFrames()[:3], 4789, 8472)},
+	} {
+		m, err := ParseDecodeAs(c.spec)
+		if err != nil || len(c.frames) < 3 {
+			t.Fatalf("%s: %v, %d frames", c.spec, err, len(c.frames))
+		}
+		path := filepath.Join(t.TempDir(), c.tcpdumpType+".pcap")
+		writeTestPcap(t, path, pcap.Ethernet, c.frames)
+		want := tcpdumpRun(t, "-T", c.tcpdumpType, "-r", path)
+		plain := NewDecoder(pcap.Ethernet)
+		d := NewDecoderConfig(pcap.Ethernet, DecoderConfig{DecodeAs: []DecodeAs{m}})
+		for i, f := range c.frames {
+			d.Decode(f)
+			if got := string(d.AppendLine(nil)); got != want[i] {
+				t.Errorf("%s packet %d:\n got  %s\n want %s", c.spec, i+1, got, want[i])
+			}
+			plain.Decode(f)
+			if got := string(plain.AppendLine(nil)); !strings.Contains(got, "UDP, length") {
+				t.Errorf("%s packet %d without DecodeAs: %s", c.spec, i+1, got)
+			}
+		}
+	}
+}
+
+func TestParseDecodeAs(t *testing.T) {
+	for in, want := range map[string]DecodeAs{
+		"udp:5300=dns": {Port: 5300, Proto: AppDNS}, "TCP:53=DNS": {TCP: true, Port: 53, Proto: AppDNS},
+		"udp:8472=vxlan": {Port: 8472, Proto: AppVXLAN}, "udp:53=none": {Port: 53, Proto: AppNone},
+	} {
+		if got, err := ParseDecodeAs(in); err != nil || got != want {
+			t.Errorf("%q: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "udp", "udp:53", "sctp:53=dns", "udp:x=dns", "udp:65536=dns", "udp:53=http", "tcp:53=ntp"} {
+		if _, err := ParseDecodeAs(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -142,3 +142,34 @@ func dnsBytes(m *layers.DNS) []byte {
 func lengthPrefixed(m []byte) []byte {
 	return append([]byte{byte(len(m) >> 8), byte(len(m))}, m...)
 }
+
+// OnPort returns copies of IPv4/IPv6 UDP frames with port from changed to
+// to (either side), the UDP checksum recomputed.
+func OnPort(frames [][]byte, from, to uint16) [][]byte {
+	var out [][]byte
+	for _, f := range frames {
+		p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
+		u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if u == nil {
+			continue
+		}
+		if uint16(u.SrcPort) == from {
+			u.SrcPort = layers.UDPPort(to)
+		}
+		if uint16(u.DstPort) == from {
+			u.DstPort = layers.UDPPort(to)
+		}
+		ls := []gopacket.SerializableLayer{}
+		for _, l := range p.Layers() {
+			if s, ok := l.(gopacket.SerializableLayer); ok && l.LayerType() != layers.LayerTypeDNS && l.LayerType() != layers.LayerTypeVXLAN {
+				ls = append(ls, s)
+			}
+			if l.LayerType() == layers.LayerTypeUDP {
+				ls = append(ls, gopacket.Payload(u.Payload))
+				break
+			}
+		}
+		out = append(out, serialize(ls...))
+	}
+	return out
+}

@@ -29,6 +29,7 @@ var unreachV4 = [...]struct{ pre, post string }{
 
 func (s *stack) appendICMPv4(b []byte) []byte {
 	ic := &s.icmp4
+	start := len(b) // tcpdump prints nothing of a message cut short but " [|icmp]"
 	b = append(b, "ICMP "...)
 	typ, code := ic.TypeCode.Type(), ic.TypeCode.Code()
 	switch typ {
@@ -79,13 +80,22 @@ func (s *stack) appendICMPv4(b []byte) []byte {
 		b = append(b, " seq "...)
 		b = strconv.AppendUint(b, uint64(ic.Seq), 10)
 	case layers.ICMPv4TypeTimestampReply:
+		if len(ic.Payload) < 12 {
+			return append(b[:start], " [|icmp]"...)
+		}
 		b = append(b, "time stamp reply id "...)
 		b = strconv.AppendUint(b, uint64(ic.Id), 10)
 		b = append(b, " seq "...)
 		b = strconv.AppendUint(b, uint64(ic.Seq), 10)
+		for i, name := range [3]string{": org ", ", recv ", ", xmit "} {
+			b = append(b, name...)
+			b = appendMsOfDay(b, be.Uint32(ic.Payload[4*i:]))
+		}
 	default:
-		b = append(b, "type-#"...)
-		b = strconv.AppendUint(b, uint64(typ), 10)
+		var ok bool
+		if b, ok = appendICMPv4Other(b, typ, ic.Contents, ic.Payload); !ok {
+			return append(b[:start], " [|icmp]"...)
+		}
 	}
 	b = append(b, ", length "...)
 	b = strconv.AppendInt(b, int64(s.l4Len), 10)
@@ -273,4 +283,90 @@ func (s *stack) has(k kind) bool {
 		}
 	}
 	return false
+}
+
+// appendICMPv4Other names the ICMPv4 types tcpdump names besides echo,
+// errors and time stamps: router advertisement (with its addresses),
+// router solicitation, information request and reply, address mask
+// request and reply; "type-#N" for others. It says false when the
+// message is cut before what tcpdump reads.
+func appendICMPv4Other(b []byte, typ uint8, head, data []byte) ([]byte, bool) {
+	switch typ {
+	case 9: // router advertisement: count, entry size, lifetime, then {address, preference}
+		if len(head) < 8 {
+			return b, false
+		}
+		b = append(b, "router advertisement lifetime "...)
+		life := uint64(be.Uint16(head[6:]))
+		switch {
+		case life < 60:
+			b = strconv.AppendUint(b, life, 10)
+		case life < 3600:
+			b = strconv.AppendUint(b, life/60, 10)
+			b = appendColon2(b, life%60)
+		default:
+			b = strconv.AppendUint(b, life/3600, 10)
+			b = appendColon2(b, life%3600/60)
+			b = appendColon2(b, life%60)
+		}
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(head[4]), 10)
+		b = append(b, ':')
+		if head[5] != 2 {
+			b = append(b, " [size "...)
+			b = strconv.AppendUint(b, uint64(head[5]), 10)
+			return append(b, ']'), true
+		}
+		for i := 0; i < int(head[4]); i++ {
+			if len(data) < 8*i+8 {
+				return b, false
+			}
+			b = append(b, " {"...)
+			b = appendIP(b, data[8*i:8*i+4])
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(be.Uint32(data[8*i+4:])), 10)
+			b = append(b, '}')
+		}
+		return b, true
+	case 10:
+		return append(b, "router solicitation"...), true
+	case 15:
+		return append(b, "information request"...), true
+	case 16:
+		return append(b, "information reply"...), true
+	case 17:
+		return append(b, "address mask request"...), true
+	case 18:
+		if len(data) < 4 {
+			return b, false
+		}
+		b = append(b, "address mask is 0x"...)
+		v := be.Uint32(data)
+		for i := 28; i >= 0; i -= 4 {
+			b = append(b, hexDigits[v>>uint(i)&15])
+		}
+		return b, true
+	}
+	b = append(b, "type-#"...)
+	return strconv.AppendUint(b, uint64(typ), 10), true
+}
+
+func appendColon2(b []byte, v uint64) []byte {
+	return append(b, ':', byte('0'+v/10), byte('0'+v%10))
+}
+
+// appendMsOfDay writes milliseconds since midnight (UT) as HH:MM:SS.mmm,
+// as tcpdump shows ICMP time stamps.
+func appendMsOfDay(b []byte, ms uint32) []byte {
+	sec := ms / 1000
+	h, m, s := sec/3600, sec/60%60, sec%60
+	if h < 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendUint(b, uint64(h), 10)
+	b = appendColon2(b, uint64(m))
+	b = appendColon2(b, uint64(s))
+	b = append(b, '.')
+	f := ms % 1000
+	return append(b, byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }

@@ -83,6 +83,24 @@ func TunnelFrames() [][]byte {
 		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(137, 0)}, gopacket.Payload(redirect)))
 	add(serialize(eth6(), ip6(net.ParseIP("fe80::ff"), v6A, layers.IPProtocolICMPv6),
 		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(137, 0)}, gopacket.Payload(redirect[:30])))
+	// ICMPv4 types tcpdump names: router advertisement and solicitation,
+	// information and address mask requests and replies, time stamp
+	// replies (whole and cut).
+	icmp := func(typ uint8, rest uint32, data []byte) []byte {
+		ic := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0), Id: uint16(rest >> 16), Seq: uint16(rest)}
+		return serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolICMPv4, 64), ic, gopacket.Payload(data))
+	}
+	add(icmp(9, 0x0202_0708, []byte{198, 18, 0, 1, 0, 0, 0, 5, 198, 18, 0, 2, 0xff, 0xff, 0xff, 0xff}))
+	add(icmp(9, 0x0102_003b, []byte{198, 18, 0, 1, 0, 0, 0, 0}))
+	add(icmp(9, 0x0104_0e10, []byte{198, 18, 0, 1, 0, 0, 0, 0}))
+	add(icmp(10, 0, nil))
+	add(icmp(15, 0x0001_0002, nil))
+	add(icmp(16, 0x0001_0002, nil))
+	add(icmp(17, 0x0001_0002, []byte{0, 0, 0, 0}))
+	add(icmp(18, 0x0001_0002, []byte{255, 255, 255, 0}))
+	add(icmp(14, 0x0001_0002, []byte{0, 0, 0, 1, 0x02, 0x93, 0x2e, 0x00, 0x05, 0x26, 0x5b, 0xff}))
+	add(icmp(14, 0x0001_0002, []byte{0, 0, 0, 1}))
+	add(icmp(42, 0, nil))
 	// IPv4 and IPv6 headers cut short.
 	add(cut[:14+10])
 	add(innerTCP6Frame(innerTCP6)[:14+30])

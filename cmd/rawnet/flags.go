@@ -68,7 +68,7 @@ func parseByte(flag, v string) (int, error) {
 func decoderFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "S", Aliases: []string{"absolute-tcp-sequence-numbers"}, Usage: "print absolute TCP sequence numbers (default: relative to each connection's first, as tcpdump)"},
-		&cli.StringSliceFlag{Name: "decode-as", Usage: "decode port `udp:PORT=PROTO` or tcp:PORT=dns as PROTO (dns, mdns, ntp, dhcp, dhcp6, vxlan, geneve, esp, none); repeatable"},
+		&cli.StringSliceFlag{Name: "decode-as", Usage: "decode `udp:PORT=PROTO` (or tcp:PORT=dns): the payload of PORT as PROTO, one of dns, mdns, ntp, dhcp, dhcp6, vxlan, geneve, esp, none; repeatable"},
 	}
 }
 

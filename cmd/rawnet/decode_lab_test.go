@@ -72,7 +72,8 @@ func runIn(t *testing.T, n *lab.Node, name string, args ...string) string {
 // over UDP and TCP, IPv4 and IPv6, with and without EDNS), ARP (arping)
 // and neighbour discovery (ndisc6, rdisc6) between two lab namespaces
 // with tcpdump, and checks that rawnet read prints every packet's line as
-// tcpdump -nn does, with relative TCP numbers and with -S.
+// tcpdump -nn does, with relative TCP numbers and with -S, and that
+// rawnet capture, running alongside, printed the DNS packets' lines.
 func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 	needTools(t, "tcpdump", "dnsmasq", "dig", "arping", "ndisc6", "rdisc6")
 	t.Parallel()
@@ -89,6 +90,7 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 		"--mx-host=lab.test,mail.lab.test,10", "--txt-record=lab.test,v=spf1 -all",
 		"--srv-host=_sip._udp.lab.test,sip.lab.test,5060,1,5", "--ptr-record=9.9.18.198.in-addr.arpa,www.lab.test",
 		"--auth-server=ns.lab.test", "--auth-zone=lab.test")
+	live := startCapture(t, dst, "-i", dstIf, "port 53")
 	time.Sleep(time.Second) // tcpdump and dnsmasq open their sockets
 	for _, server := range []string{dst.Addr4.String(), dst.Addr6.String()} {
 		at := "@" + server
@@ -108,6 +110,20 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 	dump.Wait()
 
 	compareReadWithTcpdump(t, file)
+	// rawnet capture saw the DNS packets live: the same lines as tcpdump's
+	// of its file (the clocks differ by microseconds: times are left out).
+	got := lines(live.wait(t, os.Interrupt).stdout)
+	want := tcpdump(t, "-r", file, "port 53")
+	if len(got) != len(want) {
+		t.Fatalf("capture printed %d lines, tcpdump %d", len(got), len(want))
+	}
+	for i := range want {
+		_, g, _ := strings.Cut(got[i], " ")
+		_, w, _ := strings.Cut(want[i], " ")
+		if g != w {
+			t.Errorf("capture line %d:\n got  %s\n want %s", i+1, g, w)
+		}
+	}
 	all := strings.Join(tcpdump(t, "-r", file), "\n")
 	for _, seen := range []string{"A 198.18.9.9", "CNAME www.lab.test.", "MX mail.lab.test. 10", `TXT "v=spf1 -all"`,
 		"SRV sip.lab.test.:5060 1 5", "PTR www.lab.test.", "NXDomain", "[1au]", "Flags [P.], seq 1:", "ARP, Request who-has",

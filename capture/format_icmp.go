@@ -220,10 +220,13 @@ func (s *stack) appendICMPv6(b []byte) []byte {
 		b = appendIP(b, rest[4:20]) // better first hop
 	case layers.ICMPv6TypeMLDv1MulticastListenerQueryMessage:
 		b = append(b, "multicast listener query"...)
+		b = s.appendMLDQuery(b, rest)
 	case layers.ICMPv6TypeMLDv1MulticastListenerReportMessage:
 		b = append(b, "multicast listener report"...)
+		b = appendMLD(b, rest)
 	case layers.ICMPv6TypeMLDv1MulticastListenerDoneMessage:
 		b = append(b, "multicast listener done"...)
+		b = appendMLD(b, rest)
 	case layers.ICMPv6TypeMLDv2MulticastListenerReportMessageV2:
 		b = append(b, "multicast listener report v2"...)
 		if len(rest) >= 4 {
@@ -231,13 +234,92 @@ func (s *stack) appendICMPv6(b []byte) []byte {
 			b = strconv.AppendUint(b, uint64(be.Uint16(rest[2:])), 10)
 			b = append(b, " group record(s)"...)
 		}
+	case 141:
+		b = append(b, "inverse neighbor solicitation"...)
+	case 142:
+		b = append(b, "inverse neighbor advertisement"...)
+	case 144, 146: // home agent discovery request, mobile prefix solicitation
+		if typ == 144 {
+			b = append(b, "ha discovery request"...)
+		} else {
+			b = append(b, "mobile router solicitation"...)
+		}
+		if len(rest) < 2 {
+			return append(b, " [|icmp6]"...)
+		}
+		b = append(b, ", id 0x"...)
+		b = appendHex16(b, be.Uint16(rest))
+	case 145:
+		b = append(b, "ha discovery reply"...)
+	case 147:
+		b = append(b, "mobile router advertisement"...)
 	default:
-		b = append(b, "type-#"...)
-		b = strconv.AppendUint(b, uint64(typ), 10)
+		// tcpdump names a few more types but decodes none of these:
+		// their bytes follow, as a hex dump on lines of their own.
+		switch typ {
+		case 200:
+			b = append(b, "mtrace response"...)
+		case 201:
+			b = append(b, "mtrace message"...)
+		default:
+			b = append(b, "unknown icmp6 type ("...)
+			b = strconv.AppendUint(b, uint64(typ), 10)
+			b = append(b, ')')
+		}
+		b = append(b, ", length "...)
+		b = strconv.AppendInt(b, int64(s.l4Len), 10)
+		msg := s.l4[:min(len(s.l4), max(s.l4Len, 0))]
+		if n := len(msg); n > 0 {
+			b = append(b, '\n')
+			b = AppendHexDump(b, msg)
+			b = b[:len(b)-1] // the line's own newline is the caller's
+		}
+		return b
 	}
 	b = append(b, ", length "...)
 	b = strconv.AppendInt(b, int64(s.l4Len), 10)
 	return s.appendQuoted(b)
+}
+
+// appendMLD writes an MLDv1 message's fields as tcpdump does, right after
+// the type's name: "max resp delay: 0 addr: ff02::1:ff00:1".
+func appendMLD(b []byte, rest []byte) []byte {
+	if len(rest) < 20 {
+		return b
+	}
+	b = append(b, "max resp delay: "...)
+	b = strconv.AppendUint(b, uint64(be.Uint16(rest)), 10)
+	b = append(b, " addr: "...)
+	return appendIP(b, rest[4:20])
+}
+
+// appendMLDQuery writes an MLD query: version 1 as appendMLD, version 2
+// (28 bytes or more) as " v2 [gaddr G, N source(s)]".
+func (s *stack) appendMLDQuery(b []byte, rest []byte) []byte {
+	switch n := s.l4Len; {
+	case n == 24:
+		return appendMLD(b, rest)
+	case n >= 28:
+		b = append(b, " v2 [gaddr "...)
+		if len(rest) < 24 {
+			return append(b, " [|icmp6]"...)
+		}
+		b = appendIP(b, rest[4:20])
+		if srcs := int(be.Uint16(rest[22:])); srcs > 0 {
+			if n < 28+16*srcs {
+				b = append(b, " [invalid number of sources]"...)
+			} else {
+				b = append(b, ", "...)
+				b = strconv.AppendInt(b, int64(srcs), 10)
+				b = append(b, " source(s)"...)
+			}
+		}
+		return append(b, ']')
+	default:
+		b = append(b, " unknown-version (len "...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		return append(b, ") "...)
+	}
 }
 
 func (s *stack) appendUnreachV6(b []byte, code uint8) []byte {

@@ -101,6 +101,24 @@ func TunnelFrames() [][]byte {
 	add(icmp(14, 0x0001_0002, []byte{0, 0, 0, 1, 0x02, 0x93, 0x2e, 0x00, 0x05, 0x26, 0x5b, 0xff}))
 	add(icmp(14, 0x0001_0002, []byte{0, 0, 0, 1}))
 	add(icmp(42, 0, nil))
+	// ICMPv6: MLDv1 query, report and done, an MLDv2 query with sources,
+	// inverse ND, home agent discovery, mtrace, an unknown type.
+	icmp6 := func(typ uint8, body []byte) []byte {
+		return serialize(eth6(), ip6(net.ParseIP("fe80::1"), net.ParseIP("ff02::1"), layers.IPProtocolICMPv6),
+			&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}, gopacket.Payload(body))
+	}
+	group := net.ParseIP("ff02::1:ff00:1")
+	mld1 := append([]byte{0x27, 0x10, 0, 0}, group...)
+	add(icmp6(130, mld1))
+	add(icmp6(131, mld1))
+	add(icmp6(132, mld1))
+	mld2 := append(append(append([]byte{0x27, 0x10, 0, 0}, group...), 2, 125, 0, 2), append(v6A.To16(), v6B.To16()...)...)
+	add(icmp6(130, mld2))
+	add(icmp6(130, mld2[:22]))
+	add(icmp6(141, make([]byte, 4)))
+	add(icmp6(144, []byte{0x12, 0x34, 0, 0}))
+	add(icmp6(200, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}))
+	add(icmp6(250, []byte{0xaa, 0xbb, 0xcc}))
 	// IPv4 and IPv6 headers cut short.
 	add(cut[:14+10])
 	add(innerTCP6Frame(innerTCP6)[:14+30])

@@ -457,7 +457,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 		}
 		return kindPayload, s.udp.Payload, nil
 	case kindTCP:
-		if err := s.tcp.DecodeFromBytes(data, df); err != nil {
+		if err := s.decodeTCP(data); err != nil {
 			return 0, nil, err
 		}
 		s.add(k, 0)

@@ -428,7 +428,20 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendTCPOption(b, &t.Options[i], num)
+			o := &t.Options[i]
+			if o.OptionType == layers.TCPOptionKindMultipathTCP {
+				var ok bool
+				if b, ok = appendMPTCP(b, o.OptionData, flags); !ok {
+					// tcpdump gives up on the segment here.
+					b = append(b, "[bad opt]"...)
+					if i > 0 {
+						b = append(b, ']')
+					}
+					return b
+				}
+				continue
+			}
+			b = appendTCPOption(b, o, num)
 		}
 		b = append(b, ']')
 	}

@@ -119,6 +119,31 @@ func TunnelFrames() [][]byte {
 	add(icmp6(144, []byte{0x12, 0x34, 0, 0}))
 	add(icmp6(200, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}))
 	add(icmp6(250, []byte{0xaa, 0xbb, 0xcc}))
+	// MPTCP options of every subtype, and ones tcpdump calls bad.
+	mp := func(flags uint8, ack uint32, opts ...layers.TCPOption) []byte {
+		tcp := &layers.TCP{SrcPort: 40300, DstPort: 33002, Seq: 1, Ack: ack, Window: 100, Options: opts,
+			SYN: flags&0x02 != 0, ACK: flags&0x10 != 0}
+		return serialize(eth4(), ip4(v4A, v4B, layers.IPProtocolTCP, 64), tcp)
+	}
+	key := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	add(mp(0x02, 0, opt(30, append([]byte{0x01, 0x81}, key...)...)))                                         // capable v1 csum, SYN
+	add(mp(0x02, 0, opt(30, 0x00, 0x01)))                                                                    // capable v0, SYN, no key
+	add(mp(0x10, 9, opt(30, append(append([]byte{0x01, 0x01}, key...), key...)...)))                         // capable, ACK, both keys
+	add(mp(0x02, 0, opt(30, 0x11, 5, 0, 0, 0, 9, 0, 0, 0, 7)))                                               // join SYN backup
+	add(mp(0x12, 9, opt(30, append(append([]byte{0x10, 5}, key...), 0, 0, 0, 7)...)))                        // join SYN-ACK
+	add(mp(0x10, 9, opt(30, append([]byte{0x10, 0}, make([]byte, 20)...)...)))                               // join ACK hmac
+	add(mp(0x10, 9, opt(30, 0x20, 0x15, 0, 0, 0, 9, 0, 0, 0, 5, 0, 0, 0, 1, 0, 10, 0xab, 0xcd)))             // dss fin ack seq csum
+	add(mp(0x10, 9, opt(30, 0x20, 0x0f, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 0, 10))) // dss 8-byte numbers
+	add(mp(0x10, 9, opt(30, 0x30, 3, 198, 18, 0, 9)))                                                        // add-addr v1 ip4
+	add(mp(0x10, 9, opt(30, 0x30, 3, 198, 18, 0, 9, 0x1f, 0x90)))                                            // add-addr with port
+	add(mp(0x10, 9, opt(30, append(append([]byte{0x31, 4}, v6B.To16()...), 0x1f, 0x90)...)))                 // add-addr ip6 echo port
+	add(mp(0x10, 9, opt(30, 0x40, 3, 4)))                                                                    // rem-addr
+	add(mp(0x10, 9, opt(30, 0x51, 2)))                                                                       // prio backup id
+	add(mp(0x10, 9, opt(30, append([]byte{0x60, 0}, key...)...)))                                            // fail
+	add(mp(0x10, 9, opt(30, append([]byte{0x70, 0}, key...)...)))                                            // fast-close
+	add(mp(0x10, 9, opt(30, 0x90, 0)))                                                                       // unknown subtype
+	add(mp(0x10, 9, opt(1), opt(30, 0x20, 0x01, 0, 0)))                                                      // dss cut: bad
+	add(mp(0x12, 9, opt(30, 0x00, 0x01)))                                                                    // capable on SYN-ACK without keys: bad
 	// IPv4 and IPv6 headers cut short.
 	add(cut[:14+10])
 	add(innerTCP6Frame(innerTCP6)[:14+30])

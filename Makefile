@@ -45,6 +45,7 @@ bench: deps build
 	./scripts/bench-trace.sh $(BIN)
 	./scripts/bench-send.sh $(BIN)
 	./scripts/bench-read.sh $(BIN)
+	./scripts/bench-read-app.sh $(BIN)
 	./scripts/bench-capture.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,

@@ -38,6 +38,11 @@ const (
 	kindFragment // a non-first fragment: bytes of an upper layer that cannot be decoded alone
 	kindPayload
 	kindRawIP // dispatch on the version nibble; never stored
+	kindGRE
+	kindESP
+	kindEncap  // IPv4 or IPv6 in IP (protocol 4 or 41): the tunnel stack holds it
+	kindVXLAN  // after UDP
+	kindGeneve // after UDP
 )
 
 const (
@@ -68,28 +73,39 @@ func (f *feedback) SetTruncated() { f.truncated = true }
 // stack holds one set of preallocated layers and the order in which a
 // packet filled them.
 type stack struct {
-	eth     layers.Ethernet
-	vlan    [maxVLAN]layers.Dot1Q
-	nvlan   int
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
-	loop    layers.Loopback
-	arp     layers.ARP
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	ext     [maxExt]ip6Ext
-	next    int
-	frag6   layers.IPv6Fragment
-	icmp4   layers.ICMPv4
-	icmp6   layers.ICMPv6
-	echo6   layers.ICMPv6Echo
-	ns      layers.ICMPv6NeighborSolicitation
-	na      layers.ICMPv6NeighborAdvertisement
-	rs      layers.ICMPv6RouterSolicitation
-	ra      layers.ICMPv6RouterAdvertisement
-	udp     layers.UDP
-	tcp     layers.TCP
-	payload []byte // kindPayload or kindFragment bytes
+	eth    layers.Ethernet
+	vlan   [maxVLAN]layers.Dot1Q
+	nvlan  int
+	sll    layers.LinuxSLL
+	sll2   layers.LinuxSLL2
+	loop   layers.Loopback
+	arp    layers.ARP
+	ip4    layers.IPv4
+	ip6    layers.IPv6
+	ext    [maxExt]ip6Ext
+	next   int
+	frag6  layers.IPv6Fragment
+	icmp4  layers.ICMPv4
+	icmp6  layers.ICMPv6
+	echo6  layers.ICMPv6Echo
+	ns     layers.ICMPv6NeighborSolicitation
+	na     layers.ICMPv6NeighborAdvertisement
+	rs     layers.ICMPv6RouterSolicitation
+	ra     layers.ICMPv6RouterAdvertisement
+	udp    layers.UDP
+	tcp    layers.TCP
+	gre    layers.GRE
+	esp    layers.IPSecESP
+	vxlan  layers.VXLAN
+	geneve layers.Geneve
+	// Protocols above UDP and TCP, decoded for -v and --json only (the
+	// line reads their bytes itself).
+	dns     layers.DNS
+	ntp     layers.NTP
+	dhcp4   layers.DHCPv4
+	dhcp6   layers.DHCPv6
+	appFb   feedback // their truncation notes, apart from the packet's
+	payload []byte   // kindPayload or kindFragment bytes
 
 	order [maxLayers]entry
 	n     int
@@ -110,6 +126,18 @@ type stack struct {
 	// quoted is the packet quoted by an ICMP error, when this is the outer stack.
 	quoted    *stack
 	hasQuoted bool
+	// tunnel is the packet a tunnel carries (VXLAN, Geneve, GRE, IP in
+	// IP), when this is the outer stack; tunLen is its length as the
+	// headers declare it.
+	tunnel    *stack
+	hasTunnel bool
+	tunLen    int
+	// udpApp is the protocol chosen for the UDP payload.
+	udpApp AppProto
+	// conf is the Decoder's configuration, shared by its stacks.
+	conf *appConf
+	// tcpNum is how the TCP layer's numbers print (relative or absolute).
+	tcpNum relTCP
 }
 
 // Decoder decodes one packet at a time into preallocated gopacket layers
@@ -131,11 +159,15 @@ type Decoder struct {
 	first kind
 	data  []byte
 	outer stack
-	inner stack
+	inner stack // the packet an ICMP error quotes
+	tun   stack // the packet a tunnel carries
 	// ifNames caches interface names by index for Linux cooked v2 lines.
 	ifNames map[uint32]string
 	// linkErr is Decode's error for every packet of an unsupported link type.
 	linkErr error
+	conf    appConf
+	// seq holds each TCP conversation's first numbers (relative numbers).
+	seq seqTable
 }
 
 // ErrUnsupportedLink is returned (wrapped) by Decode for a link type the
@@ -148,6 +180,8 @@ var ErrUnsupportedLink = errors.New("capture: unsupported link type")
 func NewDecoder(link pcap.LinkType) *Decoder {
 	d := &Decoder{link: link, first: firstKind(link)}
 	d.outer.quoted = &d.inner
+	d.outer.tunnel = &d.tun
+	d.outer.conf, d.inner.conf, d.tun.conf = &d.conf, &d.conf, &d.conf
 	if d.first == kindNone {
 		d.linkErr = fmt.Errorf("%w: %v", ErrUnsupportedLink, link)
 	}
@@ -190,7 +224,23 @@ func (d *Decoder) Decode(data []byte) error {
 		return d.linkErr
 	}
 	d.outer.decode(data, d.first, true)
+	d.numberTCP(&d.outer)
+	if d.outer.hasTunnel {
+		d.numberTCP(&d.tun)
+	}
 	return d.outer.err
+}
+
+// numberTCP works out how the TCP numbers of the packet in s print:
+// relative to its conversation's first unless the configuration says
+// absolute (only packets with ACK set are relative, as in tcpdump).
+func (d *Decoder) numberTCP(s *stack) {
+	t := &s.tcp
+	if d.conf.abs || !t.ACK || !s.has(kindTCP) {
+		return
+	}
+	src, dst := s.srcDst()
+	s.tcpNum = d.seq.lookup(src, dst, uint16(t.SrcPort), uint16(t.DstPort), t.Seq, t.Ack, t.SYN)
 }
 
 // Data is the packet last passed to Decode.
@@ -219,6 +269,9 @@ func (s *stack) reset() {
 	s.l4 = nil
 	s.fragment = false
 	s.hasQuoted = false
+	s.hasTunnel = false
+	s.tunLen = 0
+	s.udpApp = AppNone
 }
 
 func (s *stack) add(k kind, idx int) {
@@ -279,7 +332,7 @@ var errTruncated = errors.New("capture: truncated packet")
 var minLen = [...]int{
 	kindEthernet: 14, kindDot1Q: 4, kindLinuxSLL: 16, kindLinuxSLL2: 20, kindLoopback: 4,
 	kindARP: 8, kindIPv4: 20, kindIPv6: 40, kindIPv6Fragment: 8, kindICMPv4: 8, kindICMPv6: 4,
-	kindUDP: 8, kindTCP: 20, kindPayload: 0,
+	kindUDP: 8, kindTCP: 20, kindPayload: 0, kindGRE: 4, kindESP: 8,
 }
 
 // short reports a packet too short for layer k's fixed header, or for the
@@ -395,13 +448,23 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 			return 0, nil, err
 		}
 		s.add(k, 0)
+		s.udpApp = s.conf.udpApp(uint16(s.udp.SrcPort), uint16(s.udp.DstPort))
+		switch s.udpApp {
+		case AppVXLAN:
+			return kindVXLAN, s.udp.Payload, nil
+		case AppGeneve:
+			return kindGeneve, s.udp.Payload, nil
+		}
 		return kindPayload, s.udp.Payload, nil
 	case kindTCP:
-		if err := s.tcp.DecodeFromBytes(data, df); err != nil {
+		if err := s.decodeTCP(data); err != nil {
 			return 0, nil, err
 		}
 		s.add(k, 0)
+		s.tcpNum = relTCP{seq: s.tcp.Seq, ack: s.tcp.Ack}
 		return kindPayload, s.tcp.Payload, nil
+	case kindGRE, kindESP, kindEncap, kindVXLAN, kindGeneve:
+		return s.decodeTunnel(k, data)
 	case kindFragment, kindPayload:
 		s.payload = data
 		s.add(k, 0)
@@ -588,6 +651,12 @@ func protoKind(p layers.IPProtocol) kind {
 		return kindIPv6Fragment
 	case layers.IPProtocolNoNextHeader:
 		return kindNone
+	case layers.IPProtocolGRE:
+		return kindGRE
+	case layers.IPProtocolESP:
+		return kindESP
+	case layers.IPProtocolIPv4, layers.IPProtocolIPv6:
+		return kindEncap
 	}
 	return kindPayload
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -14,8 +15,9 @@ import (
 // gives one valid JSON array whose objects all name their layer.
 func TestJSONValid(t *testing.T) {
 	d := NewDecoder(pcap.Ethernet)
-	for i, f := range testPackets(t) {
-		for _, n := range []int{len(f), len(f) - 1, 40, 20, 10} {
+	all := append(append(testPackets(t), testtraffic.AppFrames()...), testtraffic.TunnelFrames()...)
+	for i, f := range all {
+		for _, n := range []int{len(f), len(f) - 1, len(f) - 9, 60, 50, 40, 20, 10} {
 			if n < 0 || n > len(f) {
 				continue
 			}
@@ -149,7 +151,7 @@ func TestSLL2Lines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sll2.pcap")
 	writeTestPcap(t, path, pcap.LinuxSLL2, frames)
 	want := tcpdumpLines(t, path)
-	d := NewDecoder(pcap.LinuxSLL2)
+	d := NewDecoderConfig(pcap.LinuxSLL2, DecoderConfig{AbsoluteSeq: true})
 	for i, f := range frames {
 		d.Decode(f)
 		if got := stripQuote(string(d.AppendLine(nil))); got != want[i] {

@@ -274,3 +274,55 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// bytesStr writes bytes that are text (a DNS name, a file name) as a
+// string, escaped for JSON, non-printable bytes as tcpdump escapes them
+// in text.
+func (w *fieldWriter) bytesStr(key, label string, v []byte) {
+	w.key(key, label)
+	if w.json {
+		w.b = append(w.b, '"')
+		for _, c := range v {
+			switch {
+			case c == '"' || c == '\\':
+				w.b = append(w.b, '\\', c)
+			case c < 0x20 || c >= 0x7f:
+				w.b = append(w.b, `\u00`...)
+				w.b = append(w.b, hexDigits[c>>4], hexDigits[c&15])
+			default:
+				w.b = append(w.b, c)
+			}
+		}
+		w.b = append(w.b, '"')
+	} else {
+		for _, c := range v {
+			w.b = appendPrintable(w.b, c)
+		}
+	}
+	w.end()
+}
+
+// beginItem starts one structured entry of a list (a DNS question, a
+// DHCP option): a JSON object whose first member is "name", or a title
+// line with the entry's fields indented under it.
+func (w *fieldWriter) beginItem(name string) {
+	if w.json {
+		if !w.first {
+			w.b = append(w.b, ',')
+		}
+		w.first = false
+		w.b = append(w.b, `{"name":"`...)
+		w.b = appendJSONString(w.b, name)
+		w.b = append(w.b, '"')
+		return
+	}
+	w.indent(0)
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '\n')
+}
+
+func (w *fieldWriter) endItem() {
+	if w.json {
+		w.b = append(w.b, '}')
+	}
+}

@@ -102,10 +102,10 @@ func (s *stack) appendLine(b []byte, caplen int) []byte {
 func (s *stack) appendLinkOnly(b []byte, caplen int) []byte {
 	if s.n == 0 || s.failK != kindNone && s.n <= 1 {
 		switch s.failK {
-		case kindIPv4:
-			return append(b, "IP [|ip]"...)
+		case kindIPv4: // as tcpdump: "IP " and then the truncation mark
+			return append(b, "IP  [|ip]"...)
 		case kindIPv6:
-			return append(b, "IP6 [|ip6]"...)
+			return append(b, " [|ip6]"...)
 		}
 		b = append(b, "[|"...)
 		b = append(b, kindName(s.failK)...)
@@ -225,6 +225,11 @@ func (s *stack) appendIP(b []byte, j int) []byte {
 			b = appendIPPair(b, src, dst)
 		}
 		b = s.appendICMPv6(b)
+	case kindGRE, kindESP, kindEncap:
+		if addrs {
+			b = appendIPPair(b, src, dst)
+		}
+		b = s.appendIPTunnel(b, s.order[j].kind)
 	case kindFragment:
 		if addrs {
 			b = appendIPPair(b, src, dst)
@@ -343,6 +348,24 @@ func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {
 	if u.Length != 0 && int(u.Length) < n {
 		n = int(u.Length)
 	}
+	switch s.conf.udpApp(uint16(u.SrcPort), uint16(u.DstPort)) {
+	case AppDNS:
+		return appendDNS(b, u.Payload, n-8, false, false)
+	case AppMDNS:
+		return appendDNS(b, u.Payload, n-8, false, true)
+	case AppNTP:
+		return appendNTP(b, u.Payload, n-8)
+	case AppDHCPv4:
+		return appendBOOTP(b, u.Payload, n-8)
+	case AppDHCPv6:
+		return appendDHCPv6(b, u.Payload)
+	case AppVXLAN:
+		return s.appendVXLAN(b, n-8)
+	case AppGeneve:
+		return s.appendGeneve(b, n-8)
+	case AppESP:
+		return appendUDPESP(b, u.Payload, n-8)
+	}
 	b = append(b, "UDP, length "...)
 	return strconv.AppendInt(b, int64(n-8), 10)
 }
@@ -380,17 +403,18 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 	if plen < 0 {
 		plen = 0
 	}
+	num := &s.tcpNum
 	if plen > 0 || flags&0x07 != 0 {
 		b = append(b, ", seq "...)
-		b = strconv.AppendUint(b, uint64(t.Seq), 10)
+		b = strconv.AppendUint(b, uint64(num.seq), 10)
 		if plen > 0 {
 			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(t.Seq+uint32(plen)), 10)
+			b = strconv.AppendUint(b, uint64(num.seq+uint32(plen)), 10)
 		}
 	}
 	if t.ACK {
 		b = append(b, ", ack "...)
-		b = strconv.AppendUint(b, uint64(t.Ack), 10)
+		b = strconv.AppendUint(b, uint64(num.ack), 10)
 	}
 	b = append(b, ", win "...)
 	b = strconv.AppendUint(b, uint64(t.Window), 10)
@@ -404,60 +428,168 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendTCPOption(b, &t.Options[i])
+			o := &t.Options[i]
+			if o.OptionType == layers.TCPOptionKindMultipathTCP {
+				var ok bool
+				if b, ok = appendMPTCP(b, o.OptionData, flags); !ok {
+					// tcpdump gives up on the segment here.
+					b = append(b, "[bad opt]"...)
+					if i > 0 {
+						b = append(b, ']')
+					}
+					return b
+				}
+				continue
+			}
+			b = appendTCPOption(b, o, num)
 		}
 		b = append(b, ']')
 	}
 	b = append(b, ", length "...)
-	return strconv.AppendInt(b, int64(plen), 10)
-}
-
-func appendTCPOption(b []byte, o *layers.TCPOption) []byte {
-	d := o.OptionData
-	switch o.OptionType {
-	case layers.TCPOptionKindEndList:
-		return append(b, "eol"...)
-	case layers.TCPOptionKindNop:
-		return append(b, "nop"...)
-	case layers.TCPOptionKindMSS:
-		if len(d) == 2 {
-			b = append(b, "mss "...)
-			return strconv.AppendUint(b, uint64(be.Uint16(d)), 10)
-		}
-	case layers.TCPOptionKindWindowScale:
-		if len(d) == 1 {
-			b = append(b, "wscale "...)
-			return strconv.AppendUint(b, uint64(d[0]), 10)
-		}
-	case layers.TCPOptionKindSACKPermitted:
-		return append(b, "sackOK"...)
-	case layers.TCPOptionKindSACK:
-		b = append(b, "sack "...)
-		b = strconv.AppendInt(b, int64(len(d)/8), 10)
-		b = append(b, ' ')
-		for i := 0; i+8 <= len(d); i += 8 {
-			b = append(b, '{')
-			b = strconv.AppendUint(b, uint64(be.Uint32(d[i:])), 10)
-			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(be.Uint32(d[i+4:])), 10)
-			b = append(b, '}')
-		}
-		return b
-	case layers.TCPOptionKindTimestamps:
-		if len(d) == 8 {
-			b = append(b, "TS val "...)
-			b = strconv.AppendUint(b, uint64(be.Uint32(d)), 10)
-			b = append(b, " ecr "...)
-			return strconv.AppendUint(b, uint64(be.Uint32(d[4:])), 10)
-		}
-	}
-	b = append(b, "unknown-"...)
-	b = strconv.AppendUint(b, uint64(o.OptionType), 10)
-	if len(d) > 0 {
-		b = append(b, ' ')
-		b = appendHexBytes(b, d)
+	b = strconv.AppendInt(b, int64(plen), 10)
+	if plen > 0 && s.conf.tcpApp(uint16(t.SrcPort), uint16(t.DstPort)) == AppDNS {
+		b = appendDNS(b, t.Payload, plen, true, false)
 	}
 	return b
+}
+
+func appendTCPOption(b []byte, o *layers.TCPOption, num *relTCP) []byte {
+	d := o.OptionData
+	k := uint8(o.OptionType)
+	if int(k) < len(tcpOptionNames) && tcpOptionNames[k] != "" || k == 13 {
+		b = append(b, tcpOptionNames[k]...)
+	} else {
+		b = append(b, "unknown-"...)
+		b = strconv.AppendUint(b, uint64(k), 10)
+	}
+	want := len(d) // the data length the option's kind has (tcpdump's datalen)
+	switch k {
+	case 0, 1, 4: // eol, nop, sackOK
+		want = 0
+	case 2: // mss
+		want = 2
+		if len(d) >= 2 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(be.Uint16(d)), 10)
+		}
+	case 3: // wscale
+		want = 1
+		if len(d) >= 1 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(d[0]), 10)
+		}
+	case 5: // sack
+		if len(d)%8 != 0 {
+			return append(b, " invalid sack"...)
+		}
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(len(d)/8), 10)
+		b = append(b, ' ')
+		base := num.thack // SACK blocks are the other side's numbers
+		if num.rev {
+			base = num.thseq
+		}
+		for i := 0; i+8 <= len(d); i += 8 {
+			b = append(b, '{')
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[i:])-base), 10)
+			b = append(b, ':')
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[i+4:])-base), 10)
+			b = append(b, '}')
+		}
+	case 6, 7, 11, 12, 13: // echo, echoreply, cc, ccnew, ccecho
+		want = 4
+		if len(d) >= 4 {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(be.Uint32(d)), 10)
+		}
+	case 8: // timestamps
+		want = 8
+		if len(d) >= 8 {
+			b = append(b, " val "...)
+			b = strconv.AppendUint(b, uint64(be.Uint32(d)), 10)
+			b = append(b, " ecr "...)
+			b = strconv.AppendUint(b, uint64(be.Uint32(d[4:])), 10)
+		}
+	case 19: // md5: tcpdump cannot check it without the secret
+		want = 16
+		if len(d) >= 16 {
+			b = append(b, " shared secret not supplied with -M, can't check - "...)
+			b = appendHexBytes(b, d[:16])
+		}
+	case 20: // scps
+		want = 2
+		if len(d) >= 2 {
+			b = append(b, " cap "...)
+			b = append(b, hexDigits[d[0]>>4], hexDigits[d[0]&15])
+			b = append(b, " id "...)
+			b = strconv.AppendUint(b, uint64(d[1]), 10)
+		}
+	case 28: // user timeout
+		want = 2
+		if len(d) >= 2 {
+			v := be.Uint16(d)
+			b = append(b, " 0x"...)
+			b = strconv.AppendUint(b, uint64(v), 16)
+			if v&1 != 0 {
+				v = (v >> 1) * 60
+			} else {
+				v >>= 1
+			}
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(v), 10)
+		}
+	case 29: // tcp-ao
+		if len(d) < 2 {
+			return append(b, " (invalid)"...)
+		}
+		b = append(b, " keyid "...)
+		b = strconv.AppendUint(b, uint64(d[0]), 10)
+		b = append(b, " rnextkeyid "...)
+		b = strconv.AppendUint(b, uint64(d[1]), 10)
+		if len(d) > 2 {
+			b = append(b, " mac 0x"...)
+			b = appendHexBytes(b, d[2:])
+		}
+	case 34: // fast open
+		b = append(b, ' ')
+		b = appendFastOpen(b, d)
+	case 254: // experimental (RFC 6994)
+		if len(d) >= 2 {
+			b = append(b, '-')
+			if magic := be.Uint16(d); magic == 0xf989 {
+				b = append(b, "tfo"...)
+				b = appendFastOpen(b, d[2:])
+			} else {
+				b = appendHex16(b, magic)
+			}
+		}
+	default:
+		if len(d) > 0 {
+			b = append(b, " 0x"...)
+			b = appendHexBytes(b, d)
+		}
+	}
+	if k > 1 && want+2 != int(o.OptionLength) {
+		b = append(b, "[len "...)
+		b = strconv.AppendUint(b, uint64(o.OptionLength), 10)
+		b = append(b, ']')
+	}
+	return b
+}
+
+// tcpOptionNames are tcpdump's names of TCP options (ccecho's is empty).
+var tcpOptionNames = [...]string{0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sack", 6: "echo", 7: "echoreply",
+	8: "TS", 11: "cc", 12: "ccnew", 19: "md5", 20: "scps", 28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp"}
+
+func appendFastOpen(b []byte, d []byte) []byte {
+	switch {
+	case len(d) == 0:
+		return append(b, " cookiereq"...)
+	case len(d)%2 != 0 || len(d) < 4 || len(d) > 16:
+		return append(b, " (invalid)"...)
+	}
+	b = append(b, " cookie "...)
+	return appendHexBytes(b, d)
 }
 
 // quotedDst is the destination address of the packet an ICMP error quotes.

@@ -91,7 +91,12 @@ func (s *stack) writeFields(w *fieldWriter) {
 			w.layer("fragment", "Fragment data")
 			w.data("data", "Data", s.payload)
 			w.endLayer()
+		case kindGRE, kindESP, kindEncap, kindVXLAN, kindGeneve:
+			s.tunnelFields(w, e.kind)
 		case kindPayload:
+			if i > 0 && (s.order[i-1].kind == kindUDP || s.order[i-1].kind == kindTCP) && s.appFields(w) {
+				continue
+			}
 			w.layer("payload", "Data")
 			w.data("data", "Data", s.payload)
 			w.endLayer()

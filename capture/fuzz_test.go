@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
 
 // FuzzDecode feeds arbitrary bytes to a Decoder of every link type and
 // every output format: no panics, and the JSON always parses.
 func FuzzDecode(f *testing.F) {
-	for _, p := range testPackets(f) {
+	for _, p := range append(append(testPackets(f), testtraffic.AppFrames()...), testtraffic.TunnelFrames()...) {
 		f.Add(uint8(0), p)
 		f.Add(uint8(2), p[14:])
 	}
@@ -29,6 +30,28 @@ func FuzzDecode(f *testing.F) {
 		AppendHexDump(nil, d.NetworkData())
 		if out := d.AppendJSON(nil); !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
+		}
+	})
+}
+
+// FuzzDNSLine feeds arbitrary messages to the DNS line printer over UDP
+// and TCP, DNS and mDNS, with declared lengths shorter and longer than
+// the bytes: no panic, no endless loop (names with pointers must point
+// backwards), and every line ends in the length or a mark.
+func FuzzDNSLine(f *testing.F) {
+	for _, p := range testtraffic.AppFrames() {
+		if len(p) > 42 {
+			f.Add(uint8(0), p[42:], int16(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, msg []byte, delta int16) {
+		length := max(len(msg)+int(delta), 0)
+		b := appendDNS(nil, msg, length, mode&1 != 0, mode&2 != 0)
+		if len(b) == 0 {
+			t.Fatalf("empty line for %x", msg)
+		}
+		if len(b) > 128*len(msg)+256 {
+			t.Fatalf("a line of %d bytes for a message of %d", len(b), len(msg))
 		}
 	})
 }

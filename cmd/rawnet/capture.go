@@ -19,7 +19,7 @@ func captureCommand() *cli.Command {
 		Name:      "capture",
 		Usage:     "capture packets live (AF_PACKET ring), print them like tcpdump -nn or write pcap/pcapng",
 		ArgsUsage: "[FILTER...]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "i", Aliases: []string{"interface"}, Value: "any", Usage: "capture on `IFACE`; any: all interfaces (Linux cooked SLL2 headers)"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"snaplen"}, Value: pcap.DefaultSnaplen, Usage: "keep the first `BYTES` of each packet (0: 262144)"},
 			&cli.BoolFlag{Name: "p", Aliases: []string{"no-promiscuous-mode"}, Usage: "do not put the interface in promiscuous mode"},
@@ -39,7 +39,7 @@ func captureCommand() *cli.Command {
 			&cli.BoolFlag{Name: "q", Aliases: []string{"quiet"}, Usage: "no packet output, only the counts"},
 			&cli.BoolFlag{Name: "n", Usage: "accepted for tcpdump users: rawnet never resolves names"},
 			&cli.BoolFlag{Name: "nn", Usage: "accepted for tcpdump users: rawnet never resolves names or ports"},
-		},
+		}, decoderFlags()...),
 		Action: runCapture,
 	}
 }
@@ -51,6 +51,7 @@ type captureJob struct {
 	duration time.Duration
 	rot      pcap.RotateConfig // Path "" without -w
 	out      outputMode
+	dec      capture.DecoderConfig
 }
 
 func captureFlags(c *cli.Context) (captureJob, error) {
@@ -97,7 +98,9 @@ func captureFlags(c *cli.Context) (captureJob, error) {
 	}
 	j.rot.Snaplen = snap
 	j.out = outputMode{verbose: c.Bool("v"), hex: c.Bool("x"), json: c.Bool("json"), quiet: c.Bool("q")}
-	return j, nil
+	var err error
+	j.dec, err = decoderConfig(c)
+	return j, err
 }
 
 func rotateFlags(c *cli.Context, r *pcap.RotateConfig) error {

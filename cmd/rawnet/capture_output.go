@@ -46,7 +46,7 @@ func newCaptureSink(stdout io.Writer, h *capture.Handle, job *captureJob) (*capt
 		s.rot = r
 		return s, nil
 	}
-	s.dec = capture.NewDecoder(h.LinkType())
+	s.dec = capture.NewDecoderConfig(h.LinkType(), job.dec)
 	if ifs, err := net.Interfaces(); err == nil {
 		for _, ifi := range ifs {
 			s.names[ifi.Index] = ifi.Name

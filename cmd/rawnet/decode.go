@@ -22,12 +22,12 @@ func decodeCommand() *cli.Command {
 		Name:      "decode",
 		Usage:     "decode raw packet bytes given in hex and show every field",
 		ArgsUsage: "HEX... | - (hex on standard input; tcpdump -x output works too)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "link", Aliases: []string{"l"}, Value: "auto", Usage: "`TYPE` of the first layer: auto, eth, ip (IPv4 or IPv6), ip4, ip6, sll, sll2, null"},
 			&cli.BoolFlag{Name: "line", Usage: "one tcpdump-style line per packet instead of every field"},
 			&cli.BoolFlag{Name: "x", Aliases: []string{"hex"}, Usage: "add a hex dump"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "one JSON object per packet"},
-		},
+		}, decoderFlags()...),
 		Action: runDecode,
 	}
 }
@@ -43,6 +43,10 @@ func runDecode(c *cli.Context) error {
 	link, known := linkNames[name]
 	if !known && name != "auto" {
 		return usageErrorf("--link %s: want auto, eth, ip, ip4, ip6, sll, sll2 or null", c.String("link"))
+	}
+	cfg, err := decoderConfig(c)
+	if err != nil {
+		return err
 	}
 	var packets [][]byte
 	args := c.Args().Slice()
@@ -67,8 +71,20 @@ func runDecode(c *cli.Context) error {
 	if c.Bool("json") {
 		j = jsonl.New(w)
 	}
+	// One decoder per link type for all the packets, so that TCP numbers
+	// are relative to the first packet of their connection.
+	decoders := map[pcap.LinkType]*capture.Decoder{}
 	for i, p := range packets {
-		if err := decodeOne(w, j, c, i, p, link, known); err != nil {
+		l := link
+		if !known {
+			l = guessLink(p)
+		}
+		d, ok := decoders[l]
+		if !ok {
+			d = capture.NewDecoderConfig(l, cfg)
+			decoders[l] = d
+		}
+		if err := decodeOne(w, j, c, i, p, d); err != nil {
 			return err
 		}
 	}
@@ -83,14 +99,10 @@ type jsonDecoded struct {
 	Layers json.RawMessage `json:"layers"`
 }
 
-func decodeOne(w *bufio.Writer, j *jsonl.Writer, c *cli.Context, i int, p []byte, link pcap.LinkType, known bool) error {
-	if !known {
-		link = guessLink(p)
-	}
-	d := capture.NewDecoder(link)
+func decodeOne(w *bufio.Writer, j *jsonl.Writer, c *cli.Context, i int, p []byte, d *capture.Decoder) error {
 	_ = d.Decode(p)
 	if j != nil {
-		return j.Emit(jsonDecoded{Type: "packet", Index: i, Length: len(p), Link: link.String(), Layers: d.AppendJSON(nil)})
+		return j.Emit(jsonDecoded{Type: "packet", Index: i, Length: len(p), Link: d.LinkType().String(), Layers: d.AppendJSON(nil)})
 	}
 	if i > 0 {
 		w.WriteByte('\n')

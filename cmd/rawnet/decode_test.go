@@ -37,11 +37,19 @@ func TestDecodeCommand(t *testing.T) {
 			t.Errorf("decode: want %q in:\n%s%s", want, r.stdout, r.stderr)
 		}
 	}
-	r = rawnet(t, "decode", "--line", "0x45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef")
-	if strings.TrimSpace(r.stdout) != "IP 198.18.0.1.4000 > 198.18.5.2.53: UDP, length 4" || r.code != 0 {
+	// Port 53 is DNS, as tcpdump decides; 4 bytes are too few for it.
+	const pkt = "0x45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef"
+	r = rawnet(t, "decode", "--line", pkt)
+	if strings.TrimSpace(r.stdout) != "IP 198.18.0.1.4000 > 198.18.5.2.53: domain [length 4 < 12] (invalid)" || r.code != 0 {
 		t.Errorf("decode --line: %q %s", r.stdout, r.stderr)
 	}
-	for _, bad := range [][]string{{"decode", "4500zz"}, {"decode", "abc"}, {"decode"}, {"decode", "--link", "ppp", "4500"}} {
+	r = rawnet(t, "decode", "--line", "--decode-as", "udp:53=none", pkt)
+	if strings.TrimSpace(r.stdout) != "IP 198.18.0.1.4000 > 198.18.5.2.53: UDP, length 4" || r.code != 0 {
+		t.Errorf("decode --line --decode-as udp:53=none: %q %s", r.stdout, r.stderr)
+	}
+	for _, bad := range [][]string{{"decode", "4500zz"}, {"decode", "abc"}, {"decode"}, {"decode", "--link", "ppp", "4500"},
+		{"decode", "--decode-as", "udp:53", pkt}, {"decode", "--decode-as", "sctp:53=dns", pkt}, {"decode", "--decode-as", "udp:70000=dns", pkt},
+		{"decode", "--decode-as", "udp:53=http", pkt}, {"decode", "--decode-as", "tcp:53=ntp", pkt}} {
 		r := rawnet(t, bad...)
 		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line", bad, r.code, r.stderr)

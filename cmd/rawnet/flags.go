@@ -6,6 +6,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rawnet/rawnet/capture"
 )
 
 // seconds is a duration flag that takes what ping users type: a plain
@@ -56,4 +60,27 @@ func parseByte(flag, v string) (int, error) {
 		return 0, usageErrorf("%s %s: want a number 0..255 (decimal or 0x hex)", flag, v)
 	}
 	return int(n), nil
+}
+
+// decoderFlags are the flags of the commands that print decoded packets
+// (read, capture, decode, send): how TCP numbers print and which protocol
+// a port carries.
+func decoderFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "S", Aliases: []string{"absolute-tcp-sequence-numbers"}, Usage: "print absolute TCP sequence numbers (default: relative to each connection's first, as tcpdump)"},
+		&cli.StringSliceFlag{Name: "decode-as", Usage: "decode `udp:PORT=PROTO` (or tcp:PORT=dns): the payload of PORT as PROTO, one of dns, mdns, ntp, dhcp, dhcp6, vxlan, geneve, esp, none; repeatable"},
+	}
+}
+
+// decoderConfig reads the flags of decoderFlags.
+func decoderConfig(c *cli.Context) (capture.DecoderConfig, error) {
+	cfg := capture.DecoderConfig{AbsoluteSeq: c.Bool("S")}
+	for _, s := range c.StringSlice("decode-as") {
+		m, err := capture.ParseDecodeAs(s)
+		if err != nil {
+			return cfg, usageErrorf("--decode-as %v", err)
+		}
+		cfg.DecodeAs = append(cfg.DecodeAs, m)
+	}
+	return cfg, nil
 }

@@ -20,7 +20,7 @@ func readCommand() *cli.Command {
 		Name:      "read",
 		Usage:     "print, filter, copy or summarize the packets of a pcap or pcapng file, like tcpdump -r",
 		ArgsUsage: "FILE|- [FILTER...]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every field of every layer after each line"},
 			&cli.BoolFlag{Name: "hex", Aliases: []string{"x"}, Usage: "print each packet (without its link-layer header) in hex, like tcpdump -x"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "one JSON object per packet (with --stats: the summary as JSON)"},
@@ -29,7 +29,7 @@ func readCommand() *cli.Command {
 			&cli.BoolFlag{Name: "pcapng", Usage: "write --write as pcapng whatever its name"},
 			&cli.BoolFlag{Name: "stats", Usage: "print a summary of the matching packets instead of the packets"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "with --stats, list the `N` busiest talkers"},
-		},
+		}, decoderFlags()...),
 		Action: runRead,
 	}
 }
@@ -46,6 +46,7 @@ type readConfig struct {
 	format  pcap.Format
 	stats   bool
 	top     int
+	dec     capture.DecoderConfig
 }
 
 func readFlags(c *cli.Context) (readConfig, error) {
@@ -62,6 +63,10 @@ func readFlags(c *cli.Context) (readConfig, error) {
 		write:   c.String("write"),
 		stats:   c.Bool("stats"),
 		top:     c.Int("top"),
+	}
+	var err error
+	if cfg.dec, err = decoderConfig(c); err != nil {
+		return cfg, err
 	}
 	if cfg.count < 0 {
 		return cfg, usageErrorf("-c %d: want a count of 0 (all) or more", cfg.count)
@@ -216,7 +221,7 @@ func (r *packetReader) stopped() bool {
 func (r *packetReader) forLink(link pcap.LinkType) (*capture.Decoder, *capture.Filter, error) {
 	d, ok := r.decoders[link]
 	if !ok {
-		d = capture.NewDecoder(link)
+		d = capture.NewDecoderConfig(link, r.cfg.dec)
 		r.decoders[link] = d
 	}
 	if r.cfg.filter == "" {

@@ -115,7 +115,7 @@ func TestReadOtherLinkTypes(t *testing.T) {
 		}
 		for _, expr := range []string{"", "icmp6", "udp port 5001", "host 198.18.5.2 and not tcp", "ip6 protochain 44", "greater 100"} {
 			want := tcpdump(t, "-S", "-r", path, expr)
-			r := rawnetUTC(t, "read", path, expr)
+			r := rawnetUTC(t, "read", "-S", path, expr)
 			got := lines(r.stdout)
 			if r.code != 0 || len(got) != len(want) {
 				t.Errorf("%s %q: exit %d, %d packets, tcpdump %d: %s", c.name, expr, r.code, len(got), len(want), r.stderr)
@@ -131,28 +131,31 @@ func TestReadOtherLinkTypes(t *testing.T) {
 }
 
 // TestReadLinesMatchTcpdump compares whole lines, timestamps included, with
-// tcpdump -nn -S (absolute TCP sequence numbers, as rawnet prints them); an
-// ICMP error's line may add the quoted packet in brackets.
+// tcpdump -nn (TCP numbers relative to each connection's first) and
+// tcpdump -nn -S (absolute); an ICMP error's line may add the quoted
+// packet in brackets.
 func TestReadLinesMatchTcpdump(t *testing.T) {
 	path, _ := mixedPcap(t)
-	want := tcpdump(t, "-S", "-r", path)
-	r := rawnetUTC(t, "read", path)
-	got := lines(r.stdout)
-	if r.code != 0 || len(got) != len(want) {
-		t.Fatalf("exit %d, %d lines, want %d: %s", r.code, len(got), len(want), r.stderr)
-	}
-	for i := range want {
-		g := got[i]
-		if j := strings.Index(g, " [IP"); j >= 0 && strings.HasSuffix(g, "]") {
-			g = g[:j]
+	for _, abs := range [][]string{{"-S"}, nil} {
+		want := tcpdump(t, append(abs, "-r", path)...)
+		r := rawnetUTC(t, append(append([]string{"read"}, abs...), path)...)
+		got := lines(r.stdout)
+		if r.code != 0 || len(got) != len(want) {
+			t.Fatalf("%v: exit %d, %d lines, want %d: %s", abs, r.code, len(got), len(want), r.stderr)
 		}
-		if g != want[i] {
-			t.Errorf("packet %d:\n got  %s\n want %s", i+1, got[i], want[i])
+		for i := range want {
+			g := got[i]
+			if j := strings.Index(g, " [IP"); j >= 0 && strings.HasSuffix(g, "]") {
+				g = g[:j]
+			}
+			if g != want[i] {
+				t.Errorf("%v packet %d:\n got  %s\n want %s", abs, i+1, got[i], want[i])
+			}
 		}
 	}
 	// -x: the same hex dump as tcpdump -x.
 	wantHex := tcpdump(t, "-S", "-x", "-r", path, "icmp6 or tcp")
-	gotHex := lines(rawnetUTC(t, "read", "-x", path, "icmp6 or tcp").stdout)
+	gotHex := lines(rawnetUTC(t, "read", "-S", "-x", path, "icmp6 or tcp").stdout)
 	if len(gotHex) != len(wantHex) {
 		t.Fatalf("-x: %d lines, tcpdump %d", len(gotHex), len(wantHex))
 	}

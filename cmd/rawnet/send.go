@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rawnet/rawnet/capture"
 	"github.com/rawnet/rawnet/craft"
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -20,7 +21,7 @@ func sendCommand() *cli.Command {
 		Aliases:   []string{"craft"},
 		Usage:     "craft packets field by field, send them fast, and show the answers",
 		ArgsUsage: "SPEC (e.g. 'ip(dst=198.18.5.2,ttl=1..3)/udp(dport=53,80)/raw(hex=deadbeef)')",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.Uint64Flag{Name: "c", Aliases: []string{"count"}, Usage: "send the expanded packets `N` times", DefaultText: "1, or until --duration"},
 			&cli.Float64Flag{Name: "rate", Usage: "`PPS` packets per second (0: as fast as the kernel takes them)"},
 			&cli.StringFlag{Name: "i", Aliases: []string{"interval"}, Usage: "`SECONDS` between packets (or uN for N microseconds, as hping3)"},
@@ -38,7 +39,7 @@ func sendCommand() *cli.Command {
 			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write what is sent and answered to `FILE` (pcap, or pcapng for *.pcapng)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed `N` for rand values (repeatable runs)"},
 			&cli.BoolFlag{Name: "fields", Usage: "list the layers and fields of the spec language and exit"},
-		},
+		}, decoderFlags()...),
 		Action: runSend,
 	}
 }
@@ -51,11 +52,16 @@ type sendOptions struct {
 	quiet bool
 	verb  bool
 	write string
+	dec   capture.DecoderConfig
 }
 
 func sendFlags(c *cli.Context) (sendOptions, error) {
 	o := sendOptions{dry: c.Bool("dry-run"), hex: c.Bool("hex"), json: c.Bool("json"), quiet: c.Bool("q"),
 		verb: c.Bool("v"), write: c.String("write")}
+	var err error
+	if o.dec, err = decoderConfig(c); err != nil {
+		return o, err
+	}
 	o.cfg.Count = c.Uint64("c")
 	o.cfg.Rate = c.Float64("rate")
 	if o.cfg.Rate < 0 || math.IsNaN(o.cfg.Rate) || math.IsInf(o.cfg.Rate, 0) {

@@ -30,7 +30,7 @@ func newSendOutput(stdout, stderr io.Writer, o sendOptions, plan *craft.Plan) *s
 	if plan.L2() {
 		link = pcap.Ethernet
 	}
-	out.dec = capture.NewDecoder(link)
+	out.dec = capture.NewDecoderConfig(link, o.dec)
 	if o.json {
 		out.json = jsonl.New(out.w)
 	}

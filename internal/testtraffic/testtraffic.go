@@ -215,14 +215,35 @@ func Frames() [][]byte {
 // others follow 1 ms apart.
 var Epoch = time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
 
-// WritePcap writes frames to a new pcap file of the given link type.
+// wireLen is the length of an Ethernet frame on the wire: longer than
+// the frame when its IP header says the packet goes on (a frame cut as
+// a capture's snap length cuts it).
+func wireLen(link pcap.LinkType, b []byte) int {
+	if link != pcap.Ethernet || len(b) < 14+20 {
+		return len(b)
+	}
+	n := len(b)
+	switch binary.BigEndian.Uint16(b[12:]) {
+	case 0x0800:
+		n = 14 + int(binary.BigEndian.Uint16(b[16:]))
+	case 0x86dd:
+		if len(b) >= 14+40 {
+			n = 14 + 40 + int(binary.BigEndian.Uint16(b[18:]))
+		}
+	}
+	return max(n, len(b))
+}
+
+// WritePcap writes frames to a new pcap file of the given link type. An
+// Ethernet frame shorter than its IP packet is written as cut by a snap
+// length: its wire length is the IP packet's.
 func WritePcap(path string, link pcap.LinkType, frames [][]byte) error {
 	f, err := pcap.Create(path, link)
 	if err != nil {
 		return err
 	}
 	for i, b := range frames {
-		if err := f.WritePacket(Epoch.Add(time.Duration(i)*time.Millisecond), b); err != nil {
+		if err := f.WriteCaptured(Epoch.Add(time.Duration(i)*time.Millisecond), b, wireLen(link, b), 0); err != nil {
 			f.Close()
 			return err
 		}

@@ -1,9 +1,10 @@
 package udp
 
 import (
-	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // MsgKind says what a received Message is.
@@ -94,4 +95,4 @@ type ListenConfig struct {
 
 // ErrUnsupported is returned on systems where rawnet has no UDP socket
 // code.
-var ErrUnsupported = errors.New("udp: not implemented on this operating system")
+var ErrUnsupported = unsupported.New("udp: not implemented on this operating system")

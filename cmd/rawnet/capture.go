@@ -173,8 +173,9 @@ func runCapture(c *cli.Context) error {
 	st, statErr := h.Stats()
 	fmt.Fprintf(c.App.ErrWriter, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n",
 		sink.captured, st.Packets, st.Drops)
-	if job.out.json && job.rot.Path == "" && !job.out.quiet {
-		sink.writeCounts(st)
+	var countsErr error
+	if job.out.json && job.rot.Path == "" && !job.out.quiet && !errors.Is(firstErr(runErr, closeErr), errOutput) {
+		countsErr = sink.writeCounts(st)
 	}
-	return firstErr(runErr, closeErr, statErr)
+	return firstErr(runErr, closeErr, statErr, countsErr)
 }

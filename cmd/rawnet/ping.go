@@ -126,12 +126,16 @@ func runPing(c *cli.Context) error {
 		// (measured: about 3% more round trips per second).
 		runtime.GOMAXPROCS(1)
 	}
-	out.start()
+	if err := out.start(); err != nil {
+		return err
+	}
 	sum, err := p.Run(ctx, out.event)
 	if err != nil {
 		return err
 	}
-	out.summary(&sum)
+	if err := out.summary(&sum); err != nil {
+		return err
+	}
 	if err := closePcap(file); err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ type (
 	}
 )
 
-func (out *pingOutput) start() {
+func (out *pingOutput) start() error {
 	c := out.o.cfg
 	size := c.Size
 	if size == icmp.NoPayload {
@@ -128,7 +128,7 @@ func (out *pingOutput) start() {
 		}
 		out.emit(jsonStart{Type: "start", Targets: len(out.targets), Size: size, Count: c.Count,
 			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket})
-		return
+		return writeError(out.w)
 	}
 	if len(out.targets) == 1 {
 		t := out.targets[0]
@@ -142,7 +142,7 @@ func (out *pingOutput) start() {
 		}
 		fmt.Fprintf(out.w, "PING %d targets (%d IPv4, %d IPv6) with %d bytes of data.\n", len(out.targets), n4, len(out.targets)-n4, size)
 	}
-	out.w.Flush()
+	return flushOutput(out.w)
 }
 
 func ipHeaderLen(t target.Target) int {
@@ -152,8 +152,11 @@ func ipHeaderLen(t target.Target) int {
 	return 40
 }
 
+// emit writes one JSON event. A failed write is kept by the writers and
+// stops the run at the next check (writeError); an event that does not
+// encode is a bug, said on stderr.
 func (out *pingOutput) emit(v any) {
-	if err := out.json.Emit(v); err != nil {
+	if err := out.json.Emit(v); err != nil && !errors.Is(err, jsonl.ErrWrite) {
 		fmt.Fprintf(out.errw, "rawnet: %v\n", err)
 	}
 }
@@ -162,11 +165,11 @@ func (out *pingOutput) emit(v any) {
 func (out *pingOutput) event(ev icmp.Event) error {
 	if out.json != nil {
 		out.jsonEvent(ev)
-		return nil
+		return writeError(out.w)
 	}
 	if out.flood {
 		out.floodEvent(ev)
-		return nil
+		return writeError(out.w)
 	}
 	t := out.targets[ev.Target]
 	switch ev.Kind {
@@ -174,12 +177,12 @@ func (out *pingOutput) event(ev icmp.Event) error {
 		if ev.Err != nil {
 			fmt.Fprintf(out.errw, "rawnet: %v\n", ev.Err)
 		}
-		return nil
+		return writeError(out.w)
 	case icmp.EventLocalError:
 		if !out.o.quiet {
 			fmt.Fprintf(out.errw, "rawnet: %s\n", localError(ev))
 		}
-		return nil
+		return writeError(out.w)
 	case icmp.EventReply, icmp.EventLate:
 		if out.o.quiet {
 			return nil
@@ -214,7 +217,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			fmt.Fprintf(out.w, "no answer yet for icmp_seq=%d\n", ev.Seq)
 		}
 	}
-	return out.w.Flush()
+	return flushOutput(out.w)
 }
 
 // floodEvent prints a dot per probe sent and takes one back per reply, as
@@ -331,17 +334,16 @@ func formatRTT(d time.Duration) string {
 
 func ms3(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/1e6) }
 
-func (out *pingOutput) summary(sum *icmp.Summary) {
-	defer out.w.Flush()
-	if out.json != nil {
+func (out *pingOutput) summary(sum *icmp.Summary) error {
+	switch {
+	case out.json != nil:
 		out.jsonSummary(sum)
-		return
-	}
-	if len(sum.Targets) == 1 {
+	case len(sum.Targets) == 1:
 		out.singleSummary(&sum.Targets[0], sum.Elapsed)
-		return
+	default:
+		out.multiSummary(sum)
 	}
-	out.multiSummary(sum)
+	return flushOutput(out.w)
 }
 
 func (out *pingOutput) singleSummary(s *icmp.TargetStats, elapsed time.Duration) {

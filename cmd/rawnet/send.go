@@ -143,7 +143,6 @@ func runSend(c *cli.Context) error {
 		return err
 	}
 	out := newSendOutput(c.App.Writer, c.App.ErrWriter, o, plan)
-	defer out.flush()
 	if o.verb && !o.json {
 		for _, n := range plan.Notes() {
 			fmt.Fprintf(c.App.ErrWriter, "rawnet: %s\n", n)
@@ -158,10 +157,22 @@ func runSend(c *cli.Context) error {
 	}
 	if o.dry {
 		err = out.dryRun(plan)
-		return firstErr(err, closePcap(f))
+		if errors.Is(err, errOutput) {
+			closePcap(f)
+			return err
+		}
+		return firstErr(err, out.flush(), closePcap(f))
 	}
 	sum, err := plan.Run(c.Context, out.answer)
+	if errors.Is(err, errOutput) {
+		closePcap(f)
+		return err // no summary: nothing more can be printed
+	}
 	out.summary(sum, c.Context.Err() != nil)
+	if oerr := out.flush(); oerr != nil {
+		closePcap(f)
+		return oerr
+	}
 	if cerr := closePcap(f); err == nil {
 		err = cerr
 	}

@@ -102,7 +102,9 @@ func runTrace(c *cli.Context) error {
 	out := newTraceOutput(w, o, targets)
 	out.start()
 	sum, err := trace.Run(ctx, o.cfg, conns, out.event)
-	out.finish()
+	if outErr := out.finish(); outErr != nil {
+		return outErr
+	}
 	if err != nil {
 		if errors.Is(err, trace.ErrConfig) {
 			return usageErrorf("%s", strings.TrimPrefix(err.Error(), "trace: bad configuration: "))

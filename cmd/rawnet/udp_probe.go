@@ -79,6 +79,9 @@ func runUDPProbe(c *cli.Context) error {
 	}
 	out := newProbeOutput(c.App.Writer, c.Bool("json"), c.Bool("q"))
 	out.start(conn.LocalAddr(), &cfg)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	// --duration is the engine's: it stops sending, then waits for the
 	// replies in flight.
 	sum, err := p.Run(c.Context, out.event)
@@ -87,6 +90,9 @@ func runUDPProbe(c *cli.Context) error {
 	}
 	breaches := th.check(&sum)
 	out.summary(&sum, breaches)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	if err := closePcap(file); err != nil {
 		return err
 	}

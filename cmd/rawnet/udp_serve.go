@@ -68,8 +68,14 @@ func runUDPServe(c *cli.Context) error {
 	}
 	out := newServeOutput(c.App.Writer, c.Bool("json"))
 	out.listen(conn, cfg.Mode)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	sum, err := s.Run(ctx, out.event)
 	out.summary(&sum)
+	if oerr := flushOutput(out.w); err == nil {
+		err = oerr
+	}
 	if cerr := closePcap(file); err == nil {
 		err = cerr
 	}
@@ -158,9 +164,7 @@ type (
 )
 
 func (o *serveOutput) emit(v any) {
-	if err := o.json.Emit(v); err != nil {
-		fmt.Fprintf(o.w, "rawnet: %v\n", err)
-	}
+	o.json.Emit(v) // a failed write sticks: writeError and flushOutput report it
 }
 
 func (o *serveOutput) listen(conn udp.Conn, mode udp.Mode) {
@@ -189,7 +193,7 @@ func (o *serveOutput) event(ev udp.ServerEvent) error {
 	if ev.Kind == udp.ServerReport {
 		o.totals("totals", &ev.Totals, 0)
 	}
-	return nil
+	return writeError(o.w)
 }
 
 func (o *serveOutput) client(event string, cs *udp.ClientStats) {

@@ -42,6 +42,8 @@ type Plan struct {
 	link    string // the interface link-local destinations are on: their zone, else Iface
 	notes   []string
 	linkLen int
+	tx      sender   // opened by Open, handed to Run
+	rx      receiver // with Wait
 }
 
 // Prepare resolves a spec's defaults and chooses how to send it.

@@ -157,6 +157,9 @@ func runCapture(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Later files of a rotation are created without privileges, as
+	// tcpdump -Z does: in a directory root owns, or one open to all.
+	dropPrivileges(c.App.ErrWriter, false)
 	fmt.Fprintf(c.App.ErrWriter, "rawnet: listening on %s, link-type %s, snapshot length %d bytes\n",
 		h.Interface(), h.LinkType(), h.Snaplen())
 	ctx := c.Context

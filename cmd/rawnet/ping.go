@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 	"time"
 
@@ -110,7 +109,7 @@ func runPing(c *cli.Context) error {
 	defer closePcap(file)
 	o.cfg.Tap = tapFn
 	out := newPingOutput(c.App.Writer, c.App.ErrWriter, o, targets, v4, v6)
-	dropPrivileges(out)
+	dropPrivileges(c.App.ErrWriter, o.verbose)
 	p, err := icmp.New(o.cfg, v4, v6)
 	if err != nil {
 		return err
@@ -342,22 +341,5 @@ func closeAll(cs ...icmp.Conn) {
 		if c != nil {
 			c.Close()
 		}
-	}
-}
-
-// dropPrivileges gives up every capability once sockets and files are open:
-// nothing ping does afterwards needs them.
-func dropPrivileges(out *pingOutput) {
-	if !hasNetRaw() {
-		return
-	}
-	err := priv.Drop()
-	switch {
-	case err == nil:
-		out.verbosef("capabilities dropped")
-	case errors.Is(err, priv.ErrDropUnsupported):
-		out.verbosef("capabilities kept: %v", err)
-	default:
-		fmt.Fprintf(os.Stderr, "rawnet: warning: %v\n", err)
 	}
 }

@@ -155,6 +155,14 @@ func runSend(c *cli.Context) error {
 	if f != nil {
 		plan.SetRecord(f.Tap())
 	}
+	if !o.dry {
+		if err := plan.Open(); err != nil {
+			closePcap(f)
+			return err
+		}
+		defer plan.Close()
+		dropPrivileges(c.App.ErrWriter, o.verb && !o.json)
+	}
 	if o.dry {
 		err = out.dryRun(plan)
 		if errors.Is(err, errOutput) {

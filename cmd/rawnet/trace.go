@@ -90,6 +90,7 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	defer closePcap(file)
+	dropPrivileges(c.App.ErrWriter, false)
 	o.cfg.Tap = tapFn
 	if o.live {
 		return runTraceLive(c, o, targets, conns, file)

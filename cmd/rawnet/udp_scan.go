@@ -69,6 +69,7 @@ func runUDPScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	dropPrivileges(c.App.ErrWriter, false)
 	cfg.Tap = tapFn
 	s, err := udp.NewScanner(cfg, conn)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Config says how to send a spec. The zero value sends every packet of
@@ -26,7 +26,7 @@ type Config struct {
 
 	// Record, if set, sees every frame sent and every answer received
 	// (frames as Link says), for a pcap file.
-	Record func(dir tap.Dir, ts time.Time, frame []byte)
+	Record tap.Func
 }
 
 // Plan is a spec made ready to send: defaults resolved from the routing
@@ -324,4 +324,4 @@ func (p *Plan) Each(limit uint64, fn func(i uint64, frame []byte) error) error {
 func (p *Plan) fragmentID(pkt []byte) uint32 { return uint32(p.b.r.next()) }
 
 // SetRecord sets the hook that sees every frame sent and every answer.
-func (p *Plan) SetRecord(fn func(dir tap.Dir, ts time.Time, frame []byte)) { p.cfg.Record = fn }
+func (p *Plan) SetRecord(fn tap.Func) { p.cfg.Record = fn }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/lab/labtest"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Real sockets on loopback: the kernel answers, timestamps and filters.

@@ -18,8 +18,8 @@ import (
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
 	nettarget "github.com/rawnet/rawnet/internal/target"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Defaults for a zero Config.

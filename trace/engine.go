@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Wait says how long to wait for an answer, as traceroute's -w

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // traceLog keeps what the engine reported, copied out of the events.

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Probe defaults for a zero ProbeConfig.

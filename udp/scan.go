@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Scanner scans the UDP ports of one host. Create it with NewScanner and

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Server answers (or swallows) datagrams from any number of clients at

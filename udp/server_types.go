@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Mode is what a Server does with a datagram.

@@ -1,6 +1,7 @@
 package udp
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -96,3 +97,7 @@ type ListenConfig struct {
 // ErrUnsupported is returned on systems where rawnet has no UDP socket
 // code.
 var ErrUnsupported = unsupported.New("udp: not implemented on this operating system")
+
+// errNoConn is returned by NewProbe, NewScanner and NewServer for a config
+// without a Conn.
+var errNoConn = errors.New("udp: no socket: the config's Conn is nil")

@@ -71,6 +71,8 @@ type ServerConfig struct {
 	Delay time.Duration
 	// Tap, if set, is given every datagram received and sent.
 	Tap tap.Func
+	// Conn is the socket to serve on (see Listen).
+	Conn Conn
 }
 
 // ServerEventKind says what a ServerEvent reports.

@@ -85,7 +85,9 @@ func runPing(c *cli.Context) error {
 		return usageErrorf("%s", err)
 	}
 	targets = target.Dedup(targets)
-	o.cfg.Targets = targets
+	for _, t := range targets {
+		o.cfg.Targets = append(o.cfg.Targets, t.Addr)
+	}
 	o.multi = len(targets) > 1
 	if !o.multi && icmp.IsBroadcast(targets[0].Addr) {
 		// As iputils: refuse before sending, unless -b says it is meant.
@@ -110,7 +112,12 @@ func runPing(c *cli.Context) error {
 	o.cfg.Tap = tapFn
 	out := newPingOutput(c.App.Writer, c.App.ErrWriter, o, targets, v4, v6)
 	dropPrivileges(c.App.ErrWriter, o.verbose)
-	p, err := icmp.New(o.cfg, v4, v6)
+	for _, c := range []icmp.Conn{v4, v6} {
+		if c != nil {
+			o.cfg.Conns = append(o.cfg.Conns, c)
+		}
+	}
+	p, err := icmp.New(o.cfg)
 	if err != nil {
 		return err
 	}

@@ -339,15 +339,15 @@ func (out *pingOutput) summary(sum *icmp.Summary) error {
 	case out.json != nil:
 		out.jsonSummary(sum)
 	case len(sum.Targets) == 1:
-		out.singleSummary(&sum.Targets[0], sum.Elapsed)
+		out.singleSummary(out.targets[0].Name, &sum.Targets[0], sum.Elapsed)
 	default:
 		out.multiSummary(sum)
 	}
 	return flushOutput(out.w)
 }
 
-func (out *pingOutput) singleSummary(s *icmp.TargetStats, elapsed time.Duration) {
-	fmt.Fprintf(out.w, "\n--- %s ping statistics ---\n", s.Target.Name)
+func (out *pingOutput) singleSummary(name string, s *icmp.TargetStats, elapsed time.Duration) {
+	fmt.Fprintf(out.w, "\n--- %s ping statistics ---\n", name)
 	fmt.Fprintf(out.w, "%d packets transmitted, %d received", s.Transmitted, s.Received)
 	if s.Duplicates > 0 {
 		fmt.Fprintf(out.w, ", +%d duplicates", s.Duplicates)
@@ -379,7 +379,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 		if out.o.quiet && s.Received == s.Transmitted {
 			continue
 		}
-		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Target.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
+		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
 		if s.Received > 0 {
 			fmt.Fprintf(out.w, ", min/avg/max = %s/%s/%s", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()))
 		}
@@ -399,10 +399,10 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
-		j := jsonSummary{Type: "summary", Target: s.Target.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
+		j := jsonSummary{Type: "summary", Target: s.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
 			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)}
-		if s.Target.Name != j.Target {
-			j.Name = s.Target.Name
+		if name := out.targets[i].Name; name != j.Target {
+			j.Name = name
 		}
 		if s.RTT.Count() > 0 {
 			mn, avg, mx, md := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max()), jsonl.Ms(s.RTT.Mdev())

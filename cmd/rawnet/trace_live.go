@@ -146,7 +146,11 @@ func (r *liveRunner) run(ctx context.Context) error {
 		}
 		var err error
 		if cfg.Cycles > 0 {
-			_, err = trace.Run(rctx, cfg, r.conns, r.sink)
+			cfg.Conns = r.conns
+			var tr *trace.Tracer
+			if tr, err = trace.New(cfg); err == nil {
+				_, err = tr.Run(rctx, r.sink)
+			}
 		}
 		paused := rctx.Err() != nil
 		cancel()

@@ -70,7 +70,8 @@ func runUDPProbe(c *cli.Context) error {
 		return err
 	}
 	cfg.Tap = tapFn
-	p, err := udp.NewProbe(cfg, conn)
+	cfg.Conn = conn
+	p, err := udp.NewProbe(cfg)
 	if err != nil {
 		return usageErrorf("%s", err)
 	}

@@ -71,7 +71,8 @@ func runUDPScan(c *cli.Context) error {
 	}
 	dropPrivileges(c.App.ErrWriter, false)
 	cfg.Tap = tapFn
-	s, err := udp.NewScanner(cfg, conn)
+	cfg.Conn = conn
+	s, err := udp.NewScanner(cfg)
 	if err != nil {
 		return usageErrorf("%s", err)
 	}

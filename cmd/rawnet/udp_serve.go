@@ -62,7 +62,8 @@ func runUDPServe(c *cli.Context) error {
 		return err
 	}
 	cfg.Tap = tapFn
-	s, err := udp.NewServer(cfg, conn)
+	cfg.Conn = conn
+	s, err := udp.NewServer(cfg)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,5 +150,47 @@ func TestFailedWriteOfNetworkCommands(t *testing.T) {
 				checkWriteFailure(t, kind, runBroken(t, kind, l.Dst.Command(context.Background(), rawnetBin, args...), ping))
 			})
 		}
+	}
+}
+
+// A reader that goes away in the middle of a run stops the job there: ping
+// sends no more probes (its pcap, which records every probe, holds far
+// fewer than the run would have sent), says why and exits 2.
+func TestFailedWriteMidRunStopsTheJob(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	file := filepath.Join(t.TempDir(), "ping.pcap")
+	const count = 400 // 4s of probes at -i 0.01
+	cmd := l.Src.Command(context.Background(), rawnetBin, "ping", "-c", strconv.Itoa(count), "-i", "0.01", "--write", file, l.Dst.Addr4.String())
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	lines := bufio.NewReader(r)
+	for i := 0; i < 3; i++ { // the header and two replies
+		if _, err := lines.ReadString('\n'); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+	}
+	r.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("ping did not end")
+	}
+	checkWriteFailure(t, "pipe", result{stderr: strings.TrimRight(stderr.String(), "\n"), code: cmd.ProcessState.ExitCode()})
+	probes := tsharkCount(t, file, "icmp.type == 8")
+	if probes < 3 || probes > count/2 {
+		t.Errorf("%d probes in the pcap, want a few: the job goes on after its output failed", probes)
 	}
 }

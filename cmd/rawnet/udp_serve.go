@@ -183,7 +183,6 @@ func (o *serveOutput) listen(conn udp.Conn, mode udp.Mode) {
 }
 
 func (o *serveOutput) event(ev udp.ServerEvent) error {
-	defer o.w.Flush()
 	name := map[udp.ServerEventKind]string{udp.ServerReport: "report", udp.ClientGone: "gone"}[ev.Kind]
 	if o.json == nil {
 		fmt.Fprintf(o.w, "-- %s %s --\n", name, ev.Time.Format("15:04:05"))
@@ -194,7 +193,7 @@ func (o *serveOutput) event(ev udp.ServerEvent) error {
 	if ev.Kind == udp.ServerReport {
 		o.totals("totals", &ev.Totals, 0)
 	}
-	return writeError(o.w)
+	return flushOutput(o.w)
 }
 
 func (o *serveOutput) client(event string, cs *udp.ClientStats) {

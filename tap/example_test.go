@@ -30,7 +30,7 @@ func Example() {
 	_ = udp.ProbeConfig{Tap: count}
 	_ = udp.ScanConfig{Tap: count}
 	_ = udp.ServerConfig{Tap: count}
-	_ = craft.Config{Record: count}
+	_ = craft.Config{Tap: count}
 
 	count(tap.Out, time.Now(), make([]byte, 84))
 	count(tap.In, time.Now(), make([]byte, 84))

@@ -138,7 +138,8 @@ func runSend(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("send: %s", err)
 	}
-	plan, err := craft.Prepare(spec, o.cfg)
+	o.cfg.Spec = spec
+	plan, err := craft.New(o.cfg)
 	if err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func runSend(c *cli.Context) error {
 		return err
 	}
 	if f != nil {
-		plan.SetRecord(f.Tap())
+		plan.SetTap(f.Tap())
 	}
 	if !o.dry {
 		if err := plan.Open(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -167,7 +168,7 @@ func TestFailedWriteMidRunStopsTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stdout = w
-	var stderr strings.Builder
+	var stdout, stderr bytes.Buffer // stdout stays empty: the pipe has it
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -180,15 +181,9 @@ func TestFailedWriteMidRunStopsTheJob(t *testing.T) {
 		}
 	}
 	r.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("ping did not end")
-	}
-	checkWriteFailure(t, "pipe", result{stderr: strings.TrimRight(stderr.String(), "\n"), code: cmd.ProcessState.ExitCode()})
+	res := waitRawnet(t, cmd, &stdout, &stderr)
+	res.stderr = strings.TrimRight(res.stderr, "\n")
+	checkWriteFailure(t, "pipe", res)
 	probes := tsharkCount(t, file, "icmp.type == 8")
 	if probes < 3 || probes > count/2 {
 		t.Errorf("%d probes in the pcap, want a few: the job goes on after its output failed", probes)

@@ -267,9 +267,14 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 			jsonOut.jsonReport(&r)
 		}
 	}
-	rep.w.Flush()
+	if err := flushOutput(rep.w); err != nil {
+		return err
+	}
 	if jsonOut != nil {
-		jsonOut.finish()
+		if err := jsonOut.finish(); err != nil {
+			jf.Close()
+			return err
+		}
 		if err := jf.Close(); err != nil {
 			return fmt.Errorf("--json-file: %w", err)
 		}

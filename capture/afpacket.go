@@ -8,6 +8,8 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/rawnet/rawnet/pcap"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // Live capture: a pure-Go AF_PACKET socket with a memory-mapped TPACKET_V3
@@ -118,7 +120,7 @@ type Stats struct {
 var (
 	// ErrNotSupported is returned (wrapped) by Open on systems without
 	// AF_PACKET.
-	ErrNotSupported = errors.New("capture: live capture is implemented for Linux only")
+	ErrNotSupported = unsupported.New("capture: live capture is implemented for Linux only")
 	// ErrInterrupted is returned by ReadPackets and Run's waits after
 	// Interrupt.
 	ErrInterrupted = errors.New("capture: interrupted")

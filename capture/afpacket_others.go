@@ -16,8 +16,10 @@ type Handle struct{}
 
 // Open fails: live capture needs Linux's AF_PACKET.
 func Open(cfg Config) (*Handle, error) {
-	return nil, fmt.Errorf("%w (this is %s)", ErrNotSupported, runtime.GOOS)
+	return nil, unsupportedOS()
 }
+
+func unsupportedOS() error { return fmt.Errorf("%w (this is %s)", ErrNotSupported, runtime.GOOS) }
 
 // LinkType is what each packet starts with.
 func (h *Handle) LinkType() pcap.LinkType { return pcap.Ethernet }
@@ -29,13 +31,13 @@ func (h *Handle) Interface() string { return "" }
 func (h *Handle) Snaplen() int { return 0 }
 
 // SetFilter is not implemented on this system.
-func (h *Handle) SetFilter(prog []bpf.RawInstruction) error { return ErrNotSupported }
+func (h *Handle) SetFilter(prog []bpf.RawInstruction) error { return unsupportedOS() }
 
 // Pending tells whether packets wait to be read.
 func (h *Handle) Pending() bool { return false }
 
 // ReadPackets is not implemented on this system.
-func (h *Handle) ReadPackets(fn func(*Packet) error) (int, error) { return 0, ErrNotSupported }
+func (h *Handle) ReadPackets(fn func(*Packet) error) (int, error) { return 0, unsupportedOS() }
 
 // Interrupt does nothing on this system.
 func (h *Handle) Interrupt() {}
@@ -43,7 +45,7 @@ func (h *Handle) Interrupt() {}
 func (h *Handle) clearInterrupt() {}
 
 // Stats is not implemented on this system.
-func (h *Handle) Stats() (Stats, error) { return Stats{}, ErrNotSupported }
+func (h *Handle) Stats() (Stats, error) { return Stats{}, unsupportedOS() }
 
 // Close does nothing on this system.
 func (h *Handle) Close() error { return nil }

@@ -2,6 +2,8 @@ package capture
 
 import (
 	"strconv"
+
+	"github.com/rawnet/rawnet/internal/jsonl"
 )
 
 // fieldWriter writes the fields of layers either as indented text lines
@@ -98,7 +100,7 @@ func (w *fieldWriter) str(key, label, v string) {
 	w.key(key, label)
 	if w.json {
 		w.b = append(w.b, '"')
-		w.b = appendJSONString(w.b, v)
+		w.b = jsonl.AppendStringContent(w.b, v)
 		w.b = append(w.b, '"')
 	} else {
 		w.b = append(w.b, v...)
@@ -240,7 +242,7 @@ func (w *fieldWriter) item(name string, value []byte) {
 		}
 		w.first = false
 		w.b = append(w.b, `{"name":"`...)
-		w.b = appendJSONString(w.b, name)
+		w.b = jsonl.AppendStringContent(w.b, name)
 		w.b = append(w.b, '"')
 		if len(value) > 0 {
 			w.b = append(w.b, `,"value":"`...)
@@ -257,22 +259,6 @@ func (w *fieldWriter) item(name string, value []byte) {
 		w.b = appendHexBytes(w.b, value)
 	}
 	w.b = append(w.b, '\n')
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, hexDigits[c>>4], hexDigits[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
 
 // bytesStr writes bytes that are text (a DNS name, a file name) as a
@@ -312,7 +298,7 @@ func (w *fieldWriter) beginItem(name string) {
 		}
 		w.first = false
 		w.b = append(w.b, `{"name":"`...)
-		w.b = appendJSONString(w.b, name)
+		w.b = jsonl.AppendStringContent(w.b, name)
 		w.b = append(w.b, '"')
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	"runtime"
 )
 
-var errOS = fmt.Errorf("craft: sending crafted packets is not implemented on %s", runtime.GOOS)
+var errOS = fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS)
 
 // MaxBatch is how many packets one send call carries at most.
 const MaxBatch = 64

@@ -6,13 +6,14 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Config says how to send a spec. The zero value sends every packet of
 // the expansion once, as fast as possible, on L3 where that keeps every
 // field as the spec says.
 type Config struct {
+	Spec     *Spec         // what to send (Parse)
 	Count    uint64        // sends of the whole expansion; 0 means 1 unless Duration is set
 	Rate     float64       // packets per second; 0: as fast as the kernel takes them
 	Duration time.Duration // stop sending after this long (0: no limit)
@@ -24,9 +25,9 @@ type Config struct {
 	Seed     uint64        // seed for rand values (0: from the clock)
 	DryRun   bool          // build only: no sockets, no neighbour resolution
 
-	// Record, if set, sees every frame sent and every answer received
+	// Tap, if set, sees every frame sent and every answer received
 	// (frames as Link says), for a pcap file.
-	Record func(dir tap.Dir, ts time.Time, frame []byte)
+	Tap tap.Func
 }
 
 // Plan is a spec made ready to send: defaults resolved from the routing
@@ -42,10 +43,17 @@ type Plan struct {
 	link    string // the interface link-local destinations are on: their zone, else Iface
 	notes   []string
 	linkLen int
+	tx      sender   // opened by Open, handed to Run
+	rx      receiver // with Wait
 }
 
-// Prepare resolves a spec's defaults and chooses how to send it.
-func Prepare(spec *Spec, cfg Config) (*Plan, error) {
+// New resolves the defaults of cfg.Spec and chooses how to send it; Run
+// sends it. Like the other engines' New, it takes everything in its Config.
+func New(cfg Config) (*Plan, error) {
+	spec := cfg.Spec
+	if spec == nil || len(spec.Layers) == 0 {
+		return nil, fmt.Errorf("%w: no layers to send", ErrSpec)
+	}
 	p := &Plan{cfg: cfg, spec: spec}
 	p.ipAt = -1
 	for i, l := range spec.Layers {
@@ -286,7 +294,7 @@ func (p *Plan) Each(limit uint64, fn func(i uint64, frame []byte) error) error {
 	}
 	buf := make([]byte, 0, 2048)
 	frag := make([]byte, 0, 2048)
-	if rec := p.cfg.Record; rec != nil {
+	if rec := p.cfg.Tap; rec != nil {
 		inner := fn
 		fn = func(i uint64, frame []byte) error {
 			rec(tap.Out, time.Now(), frame)
@@ -321,5 +329,6 @@ func (p *Plan) Each(limit uint64, fn func(i uint64, frame []byte) error) error {
 // keep the packet's own id.)
 func (p *Plan) fragmentID(pkt []byte) uint32 { return uint32(p.b.r.next()) }
 
-// SetRecord sets the hook that sees every frame sent and every answer.
-func (p *Plan) SetRecord(fn func(dir tap.Dir, ts time.Time, frame []byte)) { p.cfg.Record = fn }
+// SetTap sets the hook that sees every frame sent and every answer (for
+// a pcap file whose link type depends on the plan: see L2).
+func (p *Plan) SetTap(fn tap.Func) { p.cfg.Tap = fn }

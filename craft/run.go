@@ -48,16 +48,23 @@ type receiver interface {
 	close() error
 }
 
-// Run sends the plan's packets and, with Wait, hands every answer to fn.
-func (p *Plan) Run(ctx context.Context, fn func(Answer) error) (Summary, error) {
+// Open opens the sockets Run sends and (with Wait) receives through, so
+// that a caller can give up its privileges between the two: opening raw
+// sockets needs CAP_NET_RAW, using them does not. Run calls Open itself
+// when it has not been called. Sockets opened and never run are closed by
+// Close.
+func (p *Plan) Open() error {
 	if p.cfg.DryRun {
-		return Summary{}, errors.New("craft: Run on a dry-run plan")
+		return errors.New("craft: Open on a dry-run plan")
+	}
+	if p.tx != nil {
+		return nil
 	}
 	var rx receiver
 	if p.cfg.Wait > 0 {
 		r, err := openReplies(p.iface, p.l2)
 		if err != nil {
-			return Summary{}, err
+			return err
 		}
 		rx = r
 	}
@@ -66,8 +73,38 @@ func (p *Plan) Run(ctx context.Context, fn func(Answer) error) (Summary, error) 
 		if rx != nil {
 			rx.close()
 		}
+		return err
+	}
+	p.tx, p.rx = tx, rx
+	return nil
+}
+
+// Close closes sockets that Open opened and Run did not take; it does
+// nothing otherwise.
+func (p *Plan) Close() error {
+	tx, rx := p.tx, p.rx
+	p.tx, p.rx = nil, nil
+	var err error
+	if rx != nil {
+		err = rx.close()
+	}
+	if tx != nil {
+		err = errors.Join(err, tx.close())
+	}
+	return err
+}
+
+// Run sends the plan's packets and, with Wait, hands every answer to fn.
+// The sockets are closed when it returns.
+func (p *Plan) Run(ctx context.Context, fn func(Answer) error) (Summary, error) {
+	if p.cfg.DryRun {
+		return Summary{}, errors.New("craft: Run on a dry-run plan")
+	}
+	if err := p.Open(); err != nil {
 		return Summary{}, err
 	}
+	tx, rx := p.tx, p.rx
+	p.tx, p.rx = nil, nil
 	return p.run(ctx, tx, rx, fn)
 }
 

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // runner is one run's sending and matching state. Everything but the
@@ -259,7 +259,7 @@ func (r *runner) flush() error {
 	for _, v := range r.views[:r.n] {
 		r.sum.Bytes += uint64(len(v))
 	}
-	if rec := r.p.cfg.Record; rec != nil {
+	if rec := r.p.cfg.Tap; rec != nil {
 		for _, v := range r.views[:r.n] {
 			rec(tap.Out, now, v)
 		}
@@ -379,7 +379,7 @@ func (r *runner) answer(pk rxPacket) error {
 		}
 	}
 	r.sum.Answers++
-	if f := r.p.cfg.Record; f != nil {
+	if f := r.p.cfg.Tap; f != nil {
 		f(tap.In, pk.ts, pk.data)
 	}
 	if r.fn == nil {

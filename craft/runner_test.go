@@ -376,3 +376,19 @@ func TestMatchingAllocatesNothingPerAnswer(t *testing.T) {
 		t.Errorf("%.1f allocations per answer; answered %d, answers %d", allocs, r.sum.Answered, r.sum.Answers)
 	}
 }
+
+// New takes the spec in its Config, like every engine's New, and refuses
+// a Config without one.
+func TestNewNeedsASpec(t *testing.T) {
+	if _, err := New(Config{DryRun: true}); !errors.Is(err, ErrSpec) {
+		t.Errorf("New without a spec: %v, want ErrSpec", err)
+	}
+	spec, err := Parse("ip(dst=198.18.1.2)/udp(dport=9)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Spec: spec, DryRun: true})
+	if err != nil || p.Spec() != spec || p.Total() != 1 {
+		t.Errorf("New(spec): %v, %v", p, err)
+	}
+}

@@ -17,7 +17,7 @@ func (d *discardConn) WriteTo(msg []byte, dst netip.Addr) error { return nil }
 
 func benchPinger(b *testing.B) (*Pinger, Conn) {
 	c := &discardConn{fakeConn{id: 0x1234, wake: make(chan struct{}, 1)}}
-	p, err := New(Config{Targets: addrs("198.18.3.2"), Cookie: 99, Interval: time.Millisecond}, c, nil)
+	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Cookie: 99, Interval: time.Millisecond}, c, nil))
 	if err != nil {
 		b.Fatal(err)
 	}

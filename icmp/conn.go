@@ -1,9 +1,10 @@
 package icmp
 
 import (
-	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // Packet is one ICMP message received by a Conn, with what the kernel said
@@ -119,4 +120,4 @@ type ListenConfig struct {
 }
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
-var ErrUnsupported = errors.New("icmp: not implemented on this operating system")
+var ErrUnsupported = unsupported.New("icmp: not implemented on this operating system")

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/lab/labtest"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Real sockets on loopback: the kernel answers, timestamps and filters.
@@ -114,7 +114,7 @@ func TestRunStopsOnContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	p, err := New(Config{Targets: addrs("127.0.0.1"), Interval: 20 * time.Millisecond}, c, nil)
+	p, err := New(withConns(Config{Targets: addrs("127.0.0.1"), Interval: 20 * time.Millisecond}, c, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,7 @@ import (
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
-	nettarget "github.com/rawnet/rawnet/internal/target"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Defaults for a zero Config.
@@ -33,13 +32,15 @@ const (
 	maxRing         = 1 << 16
 )
 
-// Target is one address to ping and the name the user gave for it.
-type Target = nettarget.Target
-
 // Config says what to ping and how. The zero value of every field but
-// Targets means a sensible default.
+// Targets and Conns means a sensible default.
 type Config struct {
-	Targets []Target
+	// Targets are the addresses to ping; events and statistics refer to
+	// them by index.
+	Targets []netip.Addr
+	// Conns are the sockets to ping through (see Listen): one for each
+	// address family the targets need, at most one per family.
+	Conns []Conn
 	// Count is the number of probes per target; 0 sends until ctx ends.
 	Count int
 	// Interval is the time between two probes to the same target
@@ -122,7 +123,7 @@ type Event struct {
 
 // TargetStats are the figures for one target.
 type TargetStats struct {
-	Target      Target
+	Addr        netip.Addr
 	Transmitted int
 	Received    int
 	Duplicates  int
@@ -194,7 +195,7 @@ type Pinger struct {
 }
 
 type target struct {
-	Target
+	Addr    netip.Addr
 	conn    Conn
 	reqType uint8  // echo request type of the target's family
 	id      uint16 // the conn's echo identifier
@@ -218,16 +219,26 @@ type slot struct {
 	sent  int64 // unix nanoseconds
 }
 
-// New checks cfg and prepares a Pinger over the given sockets (v4 or v6 may
-// be nil when no target needs that family).
-func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
+// New checks cfg, fills in the defaults of its zero fields and prepares a
+// Pinger over cfg.Conns.
+func New(cfg Config) (*Pinger, error) {
 	if len(cfg.Targets) == 0 {
 		return nil, errors.New("icmp: no targets")
 	}
-	if err := cfg.fill(); err != nil {
+	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Pinger{cfg: cfg, conns: [2]Conn{v4, v6}, cookie: cfg.Cookie}
+	p := &Pinger{cfg: cfg, cookie: cfg.Cookie}
+	for _, c := range cfg.Conns {
+		fam := 0
+		if c.V6() {
+			fam = 1
+		}
+		if p.conns[fam] != nil {
+			return nil, errors.New("icmp: two sockets of one address family")
+		}
+		p.conns[fam] = c
+	}
 	for p.cookie == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -252,7 +263,8 @@ func New(cfg Config, v4, v6 Conn) (*Pinger, error) {
 	return p, nil
 }
 
-func (c *Config) fill() error {
+// defaults fills in the zero fields of c and checks the others.
+func (c *Config) defaults() error {
 	if c.Count < 0 {
 		return fmt.Errorf("icmp: count %d is negative", c.Count)
 	}
@@ -290,26 +302,26 @@ func (p *Pinger) initTargets() error {
 	ringSize := p.ringSize()
 	for i, t := range p.cfg.Targets {
 		fam := 0
-		if !t.Addr.Is4() {
+		if !t.Is4() {
 			fam = 1
 		}
 		c := p.conns[fam]
 		if c == nil {
-			return fmt.Errorf("icmp: no socket for %s", t.Addr)
+			return fmt.Errorf("icmp: no socket for %s", t)
 		}
 		// A target the kernel will not route to (a broadcast address, say)
 		// fails when its probes are sent, as send errors, not the run.
-		src, err := c.Source(t.Addr)
+		src, err := c.Source(t)
 		if rawsock.IsZoneError(err) { // fe80::1 without %IFACE or -I: a mistake in the target
 			return err
 		}
-		p.targets[i] = target{Target: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
+		p.targets[i] = target{Addr: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
 			reqType: TypeEchoRequest4, id: c.ID()}
 		if c.V6() {
 			p.targets[i].reqType = TypeEchoRequest6
 		}
-		p.targets[i].st.Target = t
-		p.byAddr[t.Addr.WithZone("")] = uint32(i)
+		p.targets[i].st.Addr = t
+		p.byAddr[t.WithZone("")] = uint32(i)
 	}
 	return nil
 }

@@ -12,17 +12,27 @@ import (
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 )
 
-func addrs(ss ...string) []Target {
-	var out []Target
+func addrs(ss ...string) []netip.Addr {
+	var out []netip.Addr
 	for _, s := range ss {
-		out = append(out, Target{Name: s, Addr: netip.MustParseAddr(s)})
+		out = append(out, netip.MustParseAddr(s))
 	}
 	return out
 }
 
+// withConns is cfg with the sockets that are not nil.
+func withConns(cfg Config, cs ...Conn) Config {
+	for _, c := range cs {
+		if c != nil {
+			cfg.Conns = append(cfg.Conns, c)
+		}
+	}
+	return cfg
+}
+
 func run(t *testing.T, cfg Config, v4, v6 Conn) (Summary, []Event) {
 	t.Helper()
-	p, err := New(cfg, v4, v6)
+	p, err := New(withConns(cfg, v4, v6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +65,10 @@ func TestAllAnswered(t *testing.T) {
 	sum, evs := run(t, cfg, v4, v6)
 	for _, ts := range sum.Targets {
 		if ts.Transmitted != 4 || ts.Received != 4 || ts.Duplicates != 0 || ts.Loss() != 0 {
-			t.Errorf("%s: %+v", ts.Target.Addr, ts)
+			t.Errorf("%s: %+v", ts.Addr, ts)
 		}
 		if ts.RTT.Count() != 4 || ts.RTT.Min() < time.Millisecond {
-			t.Errorf("%s: rtt %v..%v from %d samples, want >= 1ms", ts.Target.Addr, ts.RTT.Min(), ts.RTT.Max(), ts.RTT.Count())
+			t.Errorf("%s: rtt %v..%v from %d samples, want >= 1ms", ts.Addr, ts.RTT.Min(), ts.RTT.Max(), ts.RTT.Count())
 		}
 	}
 	if got := count(evs, EventReply); got != 12 {
@@ -68,8 +78,8 @@ func TestAllAnswered(t *testing.T) {
 	for _, e := range evs {
 		if e.Kind == EventReply {
 			seqs[e.Target] = append(seqs[e.Target], e.Seq)
-			if e.From != cfg.Targets[e.Target].Addr {
-				t.Errorf("reply from %s for target %s", e.From, cfg.Targets[e.Target].Addr)
+			if e.From != cfg.Targets[e.Target] {
+				t.Errorf("reply from %s for target %s", e.From, cfg.Targets[e.Target])
 			}
 		}
 	}
@@ -190,7 +200,7 @@ func TestDatagramSocketAndShortPayload(t *testing.T) {
 		sum, _ := run(t, cfg, v4, nil)
 		for _, ts := range sum.Targets {
 			if ts.Received != 3 {
-				t.Errorf("size %d: %s received %d of 3", size, ts.Target.Addr, ts.Received)
+				t.Errorf("size %d: %s received %d of 3", size, ts.Addr, ts.Received)
 			}
 		}
 	}
@@ -201,7 +211,7 @@ func TestCancelStopsAndKeepsStatistics(t *testing.T) {
 		return []fakeReply{{pkt: echoReply(req, dst, false)}}
 	}
 	v4 := newFake(false, 17, reply)
-	p, err := New(Config{Targets: addrs("198.18.3.2"), Interval: 10 * time.Millisecond}, v4, nil)
+	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Interval: 10 * time.Millisecond}, v4, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,9 +253,13 @@ func TestConfigErrors(t *testing.T) {
 		{Targets: addrs("198.18.3.2"), Interval: -time.Second},
 		{Targets: addrs("fd00::1")}, // no IPv6 socket
 	} {
-		if _, err := New(cfg, v4, nil); err == nil {
+		if _, err := New(withConns(cfg, v4, nil)); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
+	}
+	other := newFake(false, 2, func([]byte, netip.Addr) []fakeReply { return nil })
+	if _, err := New(withConns(Config{Targets: addrs("198.18.3.2")}, v4, other)); err == nil {
+		t.Error("New accepted two IPv4 sockets")
 	}
 }
 
@@ -336,7 +350,7 @@ func TestUntilReplies(t *testing.T) {
 		Interval: 5 * time.Millisecond, Timeout: 20 * time.Millisecond}, v4, nil)
 	for _, ts := range sum.Targets {
 		if ts.Received != 3 || ts.Transmitted < 6 || ts.Transmitted > 7 {
-			t.Errorf("%s: %d sent, %d received; want 3 replies from 6 or 7 probes", ts.Target.Addr, ts.Transmitted, ts.Received)
+			t.Errorf("%s: %d sent, %d received; want 3 replies from 6 or 7 probes", ts.Addr, ts.Transmitted, ts.Received)
 		}
 	}
 }
@@ -360,7 +374,7 @@ func TestMessageTooLongIsALocalError(t *testing.T) {
 	} {
 		c := newFake(false, 7, nil)
 		c.writeErr = tc.err
-		sum, evs := run(t, Config{Targets: []Target{{Addr: dst}}, Count: 3, Interval: time.Millisecond}, c, nil)
+		sum, evs := run(t, Config{Targets: []netip.Addr{dst}, Count: 3, Interval: time.Millisecond}, c, nil)
 		st := sum.Targets[0]
 		if st.Transmitted != 3 || st.Received != 0 || st.Errors != tc.errors || st.SendErrors != tc.sendErrs {
 			t.Errorf("%v: stats %+v, want 3 transmitted, %d errors, %d send errors", tc.err, st, tc.errors, tc.sendErrs)

@@ -12,7 +12,7 @@ import (
 // identifier may count as a reply.
 func FuzzHandle(f *testing.F) {
 	c := newFake(false, 0x1234, nil)
-	p, err := New(Config{Targets: addrs("198.18.3.2"), Count: 1, Cookie: 77}, c, nil)
+	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Count: 1, Cookie: 77}, c, nil))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // handle matches one received packet to the probe it answers or reports

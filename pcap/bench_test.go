@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // loopReader serves a file header once, then the same records forever, so

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // packetWriter is what a File needs from Writer and NgWriter.

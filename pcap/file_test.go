@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 func readFile(t *testing.T, path string) (Format, []Packet, error) {

@@ -7,7 +7,7 @@
 // recording, safe for use from several goroutines, with a [tap.Func] hook
 // that rawnet's engines call for every packet they send or receive.
 //
-// [tap.Func]: https://pkg.go.dev/github.com/rawnet/rawnet/internal/tap#Func
+// [tap.Func]: https://pkg.go.dev/github.com/rawnet/rawnet/tap#Func
 package pcap
 
 import (

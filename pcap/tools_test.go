@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // These tests check the files against the reference tools: tcpdump and

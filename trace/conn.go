@@ -1,9 +1,10 @@
 package trace
 
 import (
-	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // Conn is what the engine needs from the network for one address family:
@@ -49,4 +50,4 @@ type ListenConfig struct {
 }
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
-var ErrUnsupported = errors.New("trace: not implemented on this operating system")
+var ErrUnsupported = unsupported.New("trace: not implemented on this operating system")

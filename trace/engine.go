@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Wait says how long to wait for an answer, as traceroute's -w
@@ -40,7 +40,10 @@ type Wait struct {
 // Config says what to trace and how. The zero value (with Targets) is a
 // UDP Paris trace like traceroute's defaults.
 type Config struct {
-	Targets  []netip.Addr
+	Targets []netip.Addr
+	// Conns are the sockets to trace through (see Listen): one for each
+	// address family the targets need.
+	Conns    []Conn
 	Method   Method
 	FirstTTL int // default 1
 	MaxTTL   int // default 30
@@ -138,16 +141,26 @@ func (c *Config) flowCount() int {
 	return c.Flows
 }
 
-// Run traces every target of cfg through conns (one per address family the
-// targets need) and reports each hop and each finished trace to sink. It
-// returns when every trace has ended, the context is cancelled (the traces
-// so far are reported as interrupted) or sink returns an error.
-func Run(ctx context.Context, cfg Config, conns []Conn, sink func(Event) error) (Summary, error) {
-	e, err := newEngine(cfg, conns)
+// Tracer traces the targets of one Config.
+type Tracer struct{ e *engine }
+
+// New checks cfg, fills in the defaults of its zero fields and prepares a
+// Tracer over cfg.Conns. A value out of range is an error wrapping
+// ErrConfig.
+func New(cfg Config) (*Tracer, error) {
+	e, err := newEngine(cfg, cfg.Conns)
 	if err != nil {
-		return Summary{}, err
+		return nil, err
 	}
-	return e.run(ctx, sink)
+	return &Tracer{e: e}, nil
+}
+
+// Run traces every target and reports each hop and each finished trace to
+// sink. It returns when every trace has ended, the context is cancelled
+// (the traces so far are reported as interrupted) or sink returns an
+// error. A Tracer runs once.
+func (t *Tracer) Run(ctx context.Context, sink func(Event) error) (Summary, error) {
+	return t.e.run(ctx, sink)
 }
 
 // slotCount is the size of the table of probes awaiting an answer (a

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // traceLog keeps what the engine reported, copied out of the events.
@@ -80,7 +80,13 @@ func runGuardedFor(tb testing.TB, guard time.Duration, ctx context.Context, cfg 
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := Run(ctx, cfg, conns, sink)
+		cfg.Conns = conns
+		tr, err := New(cfg)
+		if err != nil {
+			done <- result{Summary{}, err}
+			return
+		}
+		sum, err := tr.Run(ctx, sink)
 		done <- result{sum, err}
 	}()
 	select {

@@ -3,7 +3,7 @@ package trace
 import (
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // firstFlows is how many flows multipath discovery starts with: enough to

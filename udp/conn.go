@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // MsgKind says what a received Message is.
@@ -94,4 +96,8 @@ type ListenConfig struct {
 
 // ErrUnsupported is returned on systems where rawnet has no UDP socket
 // code.
-var ErrUnsupported = errors.New("udp: not implemented on this operating system")
+var ErrUnsupported = unsupported.New("udp: not implemented on this operating system")
+
+// errNoConn is returned by NewProbe, NewScanner and NewServer for a config
+// without a Conn.
+var errNoConn = errors.New("udp: no socket: the config's Conn is nil")

@@ -10,13 +10,13 @@ import (
 // MaxBatch is the most messages one ReadBatch or WriteBatch call moves.
 const MaxBatch = 64
 
-func unsupported() error { return fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS) }
+func unsupportedOS() error { return fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS) }
 
 // Listen is not implemented on this operating system.
-func Listen(cfg ListenConfig) (Conn, error) { return nil, unsupported() }
+func Listen(cfg ListenConfig) (Conn, error) { return nil, unsupportedOS() }
 
 // Dial is not implemented on this operating system.
-func Dial(cfg ListenConfig) (Conn, error) { return nil, unsupported() }
+func Dial(cfg ListenConfig) (Conn, error) { return nil, unsupportedOS() }
 
 // ListenErrors is not implemented on this operating system.
-func ListenErrors(cfg ListenConfig) (Conn, error) { return nil, unsupported() }
+func ListenErrors(cfg ListenConfig) (Conn, error) { return nil, unsupportedOS() }

@@ -18,7 +18,8 @@ func startServer(t testing.TB, addr string, blocking bool, cfg ServerConfig) net
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewServer(cfg, conn)
+	cfg.Conn = conn
+	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,8 @@ func dialProbe(t testing.TB, remote netip.AddrPort, blocking bool, cfg ProbeConf
 	}
 	t.Cleanup(func() { conn.Close() })
 	cfg.Remote = remote
-	p, err := NewProbe(cfg, conn)
+	cfg.Conn = conn
+	p, err := NewProbe(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,13 +46,13 @@ type Probe struct {
 	nextReport time.Time
 }
 
-// NewProbe checks cfg and prepares a probe over conn, which must be
-// connected to the server.
-func NewProbe(cfg ProbeConfig, conn Conn) (*Probe, error) {
+// NewProbe checks cfg, fills in the defaults of its zero fields and
+// prepares a probe over cfg.Conn.
+func NewProbe(cfg ProbeConfig) (*Probe, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Probe{cfg: cfg, conn: conn, cookie: cfg.Cookie, hdrOff: len(cfg.Prefix)}
+	p := &Probe{cfg: cfg, conn: cfg.Conn, cookie: cfg.Cookie, hdrOff: len(cfg.Prefix)}
 	for p.cookie == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -89,7 +89,11 @@ const singleSendGap = 20 * time.Microsecond
 // rxLen is the receive buffer for replies to datagrams of size bytes.
 func rxLen(size int) int { return max(size+256, 2048) }
 
+// defaults fills in the zero fields of c and checks the others.
 func (c *ProbeConfig) defaults() error {
+	if c.Conn == nil {
+		return errNoConn
+	}
 	if c.Size == 0 {
 		c.Size = max(DefaultSize, HeaderLen+len(c.Prefix))
 	}

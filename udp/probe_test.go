@@ -67,7 +67,8 @@ func runFakeProbe(t *testing.T, cfg ProbeConfig, n *network) (ProbeSummary, []Pr
 	n.conn = newFakeConn(fakeClient)
 	n.conn.onWrite = n.deliver
 	cfg.Remote = fakeServer
-	p, err := NewProbe(cfg, n.conn)
+	cfg.Conn = n.conn
+	p, err := NewProbe(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

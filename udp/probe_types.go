@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Probe defaults for a zero ProbeConfig.
@@ -56,6 +56,9 @@ type ProbeConfig struct {
 	Prefix []byte
 	// Tap, if set, is given every datagram sent and received, as IP packets.
 	Tap tap.Func
+	// Conn is the socket to probe through, connected to the server (see
+	// Dial).
+	Conn Conn
 }
 
 // ProbeEventKind says what happened.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Scanner scans the UDP ports of one host. Create it with NewScanner and
@@ -72,32 +72,14 @@ const hardMaxTries = 3 * MaxTries
 // canaryMagic starts every canary's payload.
 const canaryMagic = "rawnet-canary"
 
-// NewScanner checks cfg and prepares a scan over conn (unconnected, with
-// ICMP errors reported: ListenErrors).
-func NewScanner(cfg ScanConfig, conn Conn) (*Scanner, error) {
-	if !cfg.Target.IsValid() || len(cfg.Ports) == 0 {
-		return nil, fmt.Errorf("udp: a scan needs a target and ports")
+// NewScanner checks cfg, fills in the defaults of its zero fields and
+// prepares a scan over cfg.Conn (unconnected, with ICMP errors reported:
+// ListenErrors).
+func NewScanner(cfg ScanConfig) (*Scanner, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
-	cfg.Target = cfg.Target.Unmap()
-	if cfg.Retries < 0 {
-		cfg.Retries = 0
-	} else if cfg.Retries == 0 {
-		cfg.Retries = DefaultRetries
-	}
-	if cfg.Rate <= 0 {
-		cfg.Rate = DefaultScanRate
-	}
-	if cfg.MinRate <= 0 {
-		cfg.MinRate = DefaultMinRate
-	}
-	cfg.MinRate = min(cfg.MinRate, cfg.Rate)
-	if cfg.Wait <= 0 {
-		cfg.Wait = DefaultScanWait
-	}
-	if cfg.Payload == nil {
-		cfg.Payload = Payload
-	}
-	s := &Scanner{cfg: cfg, conn: conn, index: map[uint16]int{}, canary: -1, tags: map[uint32]int{},
+	s := &Scanner{cfg: cfg, conn: cfg.Conn, index: map[uint16]int{}, canary: -1, tags: map[uint32]int{},
 		rate: cfg.Rate, wait: cfg.Wait}
 	for i, p := range cfg.Ports {
 		if _, dup := s.index[p]; dup || p == 0 {
@@ -345,4 +327,34 @@ func (s *Scanner) summary() ScanSummary {
 		sum.Ports = append(sum.Ports, s.ports[i].PortResult)
 	}
 	return sum
+}
+
+// defaults fills in the zero fields of c and checks the others.
+func (c *ScanConfig) defaults() error {
+	if c.Conn == nil {
+		return errNoConn
+	}
+	if !c.Target.IsValid() || len(c.Ports) == 0 {
+		return fmt.Errorf("udp: a scan needs a target and ports")
+	}
+	c.Target = c.Target.Unmap()
+	if c.Retries < 0 {
+		c.Retries = 0
+	} else if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Rate <= 0 {
+		c.Rate = DefaultScanRate
+	}
+	if c.MinRate <= 0 {
+		c.MinRate = DefaultMinRate
+	}
+	c.MinRate = min(c.MinRate, c.Rate)
+	if c.Wait <= 0 {
+		c.Wait = DefaultScanWait
+	}
+	if c.Payload == nil {
+		c.Payload = Payload
+	}
+	return nil
 }

@@ -54,7 +54,7 @@ func TestScanThroughICMPRateLimit(t *testing.T) {
 		ports = append(ports, p)
 	}
 	ports = append(ports, 53, 123)
-	s, err := NewScanner(ScanConfig{Target: target, Ports: ports, Wait: 200 * time.Millisecond}, ft.conn)
+	s, err := NewScanner(ScanConfig{Target: target, Ports: ports, Wait: 200 * time.Millisecond, Conn: ft.conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestScanWithoutICMP(t *testing.T) {
 	ft.conn = newFakeConn("198.18.0.1:5000")
 	ft.conn.onWrite = ft.deliver
 	ports, _ := ParsePorts("1-20,161")
-	s, err := NewScanner(ScanConfig{Target: target, Ports: ports, Wait: 50 * time.Millisecond, Retries: 1}, ft.conn)
+	s, err := NewScanner(ScanConfig{Target: target, Ports: ports, Wait: 50 * time.Millisecond, Retries: 1, Conn: ft.conn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Scan defaults for a zero ScanConfig.
@@ -38,6 +38,9 @@ type ScanConfig struct {
 	Payload func(port uint16, id uint16) []byte
 	// Tap, if set, is given every datagram sent and every answer.
 	Tap tap.Func
+	// Conn is the socket to scan through, one that also receives ICMP
+	// errors (see ListenErrors).
+	Conn Conn
 }
 
 // PortState is what a scan found out about a port.

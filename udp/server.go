@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Server answers (or swallows) datagrams from any number of clients at
@@ -51,21 +51,13 @@ type client struct {
 // ones, reports) when nothing else wakes it.
 const tick = 100 * time.Millisecond
 
-// NewServer prepares a server over conn.
-func NewServer(cfg ServerConfig, conn Conn) (*Server, error) {
-	if cfg.MaxClients <= 0 {
-		cfg.MaxClients = DefaultMaxClients
+// NewServer checks cfg, fills in the defaults of its zero fields and
+// prepares a server over cfg.Conn.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.BufSize <= 0 {
-		cfg.BufSize = DefaultBufSize
-	}
-	if cfg.MaxRate < 0 || cfg.ClientRate < 0 {
-		return nil, fmt.Errorf("udp: rates must not be negative")
-	}
-	s := &Server{cfg: cfg, conn: conn, clients: make(map[netip.AddrPort]*client), local: conn.LocalAddr()}
+	s := &Server{cfg: cfg, conn: cfg.Conn, clients: make(map[netip.AddrPort]*client), local: cfg.Conn.LocalAddr()}
 	s.in = make([]Message, MaxBatch)
 	s.out = make([]Message, MaxBatch)
 	s.owners = make([]*client, MaxBatch)
@@ -313,4 +305,24 @@ func (s *Server) emit(ev ServerEvent) {
 func (s *Server) summary() ServerSummary {
 	return ServerSummary{Local: s.local, Start: s.start, Elapsed: time.Since(s.start),
 		Clients: slices.Clone(s.snapshot()), Totals: s.totals}
+}
+
+// defaults fills in the zero fields of c and checks the others.
+func (c *ServerConfig) defaults() error {
+	if c.Conn == nil {
+		return errNoConn
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.BufSize <= 0 {
+		c.BufSize = DefaultBufSize
+	}
+	if c.MaxRate < 0 || c.ClientRate < 0 {
+		return fmt.Errorf("udp: rates must not be negative")
+	}
+	return nil
 }

@@ -20,7 +20,8 @@ func runFakeServer(t *testing.T, cfg ServerConfig, feed func(c *fakeConn)) (Serv
 		replies[m.Addr] = append(replies[m.Addr], m.Buf)
 		mu.Unlock()
 	}
-	s, err := NewServer(cfg, conn)
+	cfg.Conn = conn
+	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

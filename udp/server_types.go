@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/stats"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // Mode is what a Server does with a datagram.
@@ -71,6 +71,8 @@ type ServerConfig struct {
 	Delay time.Duration
 	// Tap, if set, is given every datagram received and sent.
 	Tap tap.Func
+	// Conn is the socket to serve on (see Listen).
+	Conn Conn
 }
 
 // ServerEventKind says what a ServerEvent reports.

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/ipwrap"
-	"github.com/rawnet/rawnet/internal/tap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // A socket hands over UDP payloads only; these helpers rebuild the IP

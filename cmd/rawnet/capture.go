@@ -157,6 +157,9 @@ func runCapture(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Later files of a rotation are created without privileges, as
+	// tcpdump -Z does: in a directory root owns, or one open to all.
+	dropPrivileges(c.App.ErrWriter, false)
 	fmt.Fprintf(c.App.ErrWriter, "rawnet: listening on %s, link-type %s, snapshot length %d bytes\n",
 		h.Interface(), h.LinkType(), h.Snaplen())
 	ctx := c.Context
@@ -173,8 +176,9 @@ func runCapture(c *cli.Context) error {
 	st, statErr := h.Stats()
 	fmt.Fprintf(c.App.ErrWriter, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n",
 		sink.captured, st.Packets, st.Drops)
-	if job.out.json && job.rot.Path == "" && !job.out.quiet {
-		sink.writeCounts(st)
+	var countsErr error
+	if job.out.json && job.rot.Path == "" && !job.out.quiet && !errors.Is(firstErr(runErr, closeErr), errOutput) {
+		countsErr = sink.writeCounts(st)
 	}
-	return firstErr(runErr, closeErr, statErr)
+	return firstErr(runErr, closeErr, statErr, countsErr)
 }

@@ -4,10 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"strconv"
-	"time"
 
 	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -19,6 +18,7 @@ type outputMode struct{ verbose, hex, json, quiet bool }
 // kernel. Nothing in it allocates per packet.
 type captureSink struct {
 	w        *bufio.Writer
+	json     *jsonl.Writer // --json, on w
 	rot      *pcap.Rotator
 	dec      *capture.Decoder
 	mode     outputMode
@@ -47,6 +47,9 @@ func newCaptureSink(stdout io.Writer, h *capture.Handle, job *captureJob) (*capt
 		return s, nil
 	}
 	s.dec = capture.NewDecoderConfig(h.LinkType(), job.dec)
+	if s.mode.json {
+		s.json = jsonl.NewBuffered(s.w)
+	}
 	if ifs, err := net.Interfaces(); err == nil {
 		for _, ifi := range ifs {
 			s.names[ifi.Index] = ifi.Name
@@ -77,36 +80,36 @@ func (s *captureSink) print(p *capture.Packet) error {
 	s.dec.Decode(p.Data) // a partial decode is shown as such
 	b := s.buf[:0]
 	if s.mode.json {
-		b = s.appendJSON(b, p)
-	} else {
-		b = appendClock(b, p.Timestamp)
-		b = append(b, ' ')
-		b = s.dec.AppendLine(b) // on -i any with the interface and direction
-		b = append(b, '\n')
-		if s.mode.verbose {
-			b = s.dec.AppendVerbose(b)
-		}
-		if s.mode.hex { // tcpdump -x: without the link-layer header
-			b = capture.AppendHexDump(b, s.dec.NetworkData())
-		}
+		s.buf = s.appendJSON(b, p)
+		return jsonError(s.json.WriteLine(s.buf))
+	}
+	b = appendClock(b, p.Timestamp)
+	b = append(b, ' ')
+	b = s.dec.AppendLine(b) // on -i any with the interface and direction
+	b = append(b, '\n')
+	if s.mode.verbose {
+		b = s.dec.AppendVerbose(b)
+	}
+	if s.mode.hex { // tcpdump -x: without the link-layer header
+		b = capture.AppendHexDump(b, s.dec.NetworkData())
 	}
 	s.buf = b
 	_, err := s.w.Write(b)
-	return err
+	return outputError(err)
 }
 
 func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {
-	b = append(b, `{"type":"packet","time":"`...)
-	b = p.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","len":`...)
-	b = strconv.AppendInt(b, int64(p.Length), 10)
+	b = append(b, `{"type":"packet","time":`...)
+	b = jsonl.AppendTime(b, p.Timestamp)
+	b = append(b, `,"len":`...)
+	b = jsonl.AppendInt(b, int64(p.Length))
 	b = append(b, `,"caplen":`...)
-	b = strconv.AppendInt(b, int64(len(p.Data)), 10)
+	b = jsonl.AppendInt(b, int64(len(p.Data)))
 	b = append(b, `,"ifindex":`...)
-	b = strconv.AppendInt(b, int64(p.IfIndex), 10)
+	b = jsonl.AppendInt(b, int64(p.IfIndex))
 	if name, ok := s.names[p.IfIndex]; ok {
 		b = append(b, `,"iface":`...)
-		b = appendJSONString(b, name)
+		b = jsonl.AppendString(b, name)
 	}
 	if p.Outgoing {
 		b = append(b, `,"dir":"out"`...)
@@ -116,23 +119,25 @@ func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {
 	b = append(b, `,"summary":"`...)
 	mark := len(b)
 	b = s.dec.AppendLine(b)
-	b = escapeJSONTail(b, mark)
+	b = jsonl.EscapeTail(b, mark)
 	b = append(b, `","layers":`...)
 	b = s.dec.AppendJSON(b)
 	return append(b, "}\n"...)
 }
 
+type jsonCaptureSummary struct {
+	Type     string `json:"type"`
+	Captured int    `json:"captured"`
+	Received uint64 `json:"received"`
+	Dropped  uint64 `json:"dropped"`
+}
+
 // writeCounts ends --json output with the counts.
-func (s *captureSink) writeCounts(st capture.Stats) {
-	b := append(s.buf[:0], `{"type":"summary","captured":`...)
-	b = strconv.AppendInt(b, int64(s.captured), 10)
-	b = append(b, `,"received":`...)
-	b = strconv.AppendUint(b, st.Packets, 10)
-	b = append(b, `,"dropped":`...)
-	b = strconv.AppendUint(b, st.Drops, 10)
-	b = append(b, "}\n"...)
-	s.w.Write(b)
-	s.w.Flush()
+func (s *captureSink) writeCounts(st capture.Stats) error {
+	if err := s.json.Emit(jsonCaptureSummary{Type: "summary", Captured: s.captured, Received: st.Packets, Dropped: st.Drops}); err != nil {
+		return jsonError(err)
+	}
+	return flushOutput(s.w)
 }
 
 // flush pushes printed packets out; the capture calls it when idle.
@@ -142,7 +147,7 @@ func (s *captureSink) flush() error {
 	if s.rot != nil {
 		return nil
 	}
-	return s.w.Flush()
+	return flushOutput(s.w)
 }
 
 // close completes the files (or the output).
@@ -150,13 +155,5 @@ func (s *captureSink) close() error {
 	if s.rot != nil {
 		return s.rot.Close()
 	}
-	return s.w.Flush()
-}
-
-func appendJSONString(b []byte, v string) []byte {
-	b = append(b, '"')
-	mark := len(b)
-	b = append(b, v...)
-	b = escapeJSONTail(b, mark)
-	return append(b, '"')
+	return flushOutput(s.w)
 }

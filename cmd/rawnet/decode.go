@@ -66,7 +66,6 @@ func runDecode(c *cli.Context) error {
 		packets = [][]byte{b}
 	}
 	w := bufio.NewWriter(c.App.Writer)
-	defer w.Flush()
 	var j *jsonl.Writer
 	if c.Bool("json") {
 		j = jsonl.New(w)
@@ -88,7 +87,7 @@ func runDecode(c *cli.Context) error {
 			return err
 		}
 	}
-	return nil
+	return flushOutput(w)
 }
 
 type jsonDecoded struct {
@@ -102,7 +101,7 @@ type jsonDecoded struct {
 func decodeOne(w *bufio.Writer, j *jsonl.Writer, c *cli.Context, i int, p []byte, d *capture.Decoder) error {
 	_ = d.Decode(p)
 	if j != nil {
-		return j.Emit(jsonDecoded{Type: "packet", Index: i, Length: len(p), Link: d.LinkType().String(), Layers: d.AppendJSON(nil)})
+		return jsonError(j.Emit(jsonDecoded{Type: "packet", Index: i, Length: len(p), Link: d.LinkType().String(), Layers: d.AppendJSON(nil)}))
 	}
 	if i > 0 {
 		w.WriteByte('\n')
@@ -116,7 +115,7 @@ func decodeOne(w *bufio.Writer, j *jsonl.Writer, c *cli.Context, i int, p []byte
 	if c.Bool("x") {
 		w.Write(capture.AppendHexDump(nil, p))
 	}
-	return nil
+	return writeError(w)
 }
 
 // guessLink tells raw IPv4 and IPv6 from Ethernet by the version nibble and

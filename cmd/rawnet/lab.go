@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -69,8 +70,9 @@ func labUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	printLab(c.App.Writer, l)
-	return nil
+	w := bufio.NewWriter(c.App.Writer)
+	printLab(w, l)
+	return flushOutput(w) // the lab stays up: lab down removes it
 }
 
 // labSpec turns the flags of lab up into a Spec, naming the flag at fault.
@@ -307,6 +309,7 @@ func labDown(c *cli.Context) error {
 		return usageErrorf("lab down needs a lab name or --all (see rawnet lab list)")
 	}
 	var failed []string // one line in all, however many names failed
+	w := bufio.NewWriter(c.App.Writer)
 	for _, name := range names {
 		if !lab.ValidName(name) {
 			failed = append(failed, fmt.Sprintf("lab name must be 1-12 of a-z and 0-9, got %q", name))
@@ -316,7 +319,10 @@ func labDown(c *cli.Context) error {
 			failed = append(failed, err.Error())
 			continue
 		}
-		fmt.Fprintf(c.App.Writer, "removed lab %s\n", name)
+		fmt.Fprintf(w, "removed lab %s\n", name)
+	}
+	if err := flushOutput(w); err != nil {
+		return err
 	}
 	if len(failed) > 0 {
 		return usageErrorf("%s", strings.Join(failed, "; "))
@@ -333,10 +339,11 @@ func labListCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			w := bufio.NewWriter(c.App.Writer)
 			for _, n := range names {
-				fmt.Fprintln(c.App.Writer, n)
+				fmt.Fprintln(w, n)
 			}
-			return nil
+			return flushOutput(w)
 		},
 	}
 }

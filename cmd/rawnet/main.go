@@ -21,6 +21,10 @@ import (
 var version = "dev"
 
 func main() {
+	// A reader of stdout that goes away (rawnet ... | head) makes writes
+	// fail with EPIPE, which rawnet reports and exits 2 on like any failed
+	// write, instead of the Go runtime killing it with SIGPIPE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

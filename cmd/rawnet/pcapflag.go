@@ -3,8 +3,8 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/rawnet/rawnet/internal/tap"
 	"github.com/rawnet/rawnet/pcap"
+	"github.com/rawnet/rawnet/tap"
 )
 
 // openPcap creates the --write file (pcap, or pcapng for *.pcapng) and

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 	"time"
 
@@ -86,7 +85,9 @@ func runPing(c *cli.Context) error {
 		return usageErrorf("%s", err)
 	}
 	targets = target.Dedup(targets)
-	o.cfg.Targets = targets
+	for _, t := range targets {
+		o.cfg.Targets = append(o.cfg.Targets, t.Addr)
+	}
 	o.multi = len(targets) > 1
 	if !o.multi && icmp.IsBroadcast(targets[0].Addr) {
 		// As iputils: refuse before sending, unless -b says it is meant.
@@ -110,8 +111,13 @@ func runPing(c *cli.Context) error {
 	defer closePcap(file)
 	o.cfg.Tap = tapFn
 	out := newPingOutput(c.App.Writer, c.App.ErrWriter, o, targets, v4, v6)
-	dropPrivileges(out)
-	p, err := icmp.New(o.cfg, v4, v6)
+	dropPrivileges(c.App.ErrWriter, o.verbose)
+	for _, c := range []icmp.Conn{v4, v6} {
+		if c != nil {
+			o.cfg.Conns = append(o.cfg.Conns, c)
+		}
+	}
+	p, err := icmp.New(o.cfg)
 	if err != nil {
 		return err
 	}
@@ -126,12 +132,16 @@ func runPing(c *cli.Context) error {
 		// (measured: about 3% more round trips per second).
 		runtime.GOMAXPROCS(1)
 	}
-	out.start()
+	if err := out.start(); err != nil {
+		return err
+	}
 	sum, err := p.Run(ctx, out.event)
 	if err != nil {
 		return err
 	}
-	out.summary(&sum)
+	if err := out.summary(&sum); err != nil {
+		return err
+	}
 	if err := closePcap(file); err != nil {
 		return err
 	}
@@ -338,22 +348,5 @@ func closeAll(cs ...icmp.Conn) {
 		if c != nil {
 			c.Close()
 		}
-	}
-}
-
-// dropPrivileges gives up every capability once sockets and files are open:
-// nothing ping does afterwards needs them.
-func dropPrivileges(out *pingOutput) {
-	if !hasNetRaw() {
-		return
-	}
-	err := priv.Drop()
-	switch {
-	case err == nil:
-		out.verbosef("capabilities dropped")
-	case errors.Is(err, priv.ErrDropUnsupported):
-		out.verbosef("capabilities kept: %v", err)
-	default:
-		fmt.Fprintf(os.Stderr, "rawnet: warning: %v\n", err)
 	}
 }

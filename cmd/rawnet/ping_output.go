@@ -109,7 +109,7 @@ type (
 	}
 )
 
-func (out *pingOutput) start() {
+func (out *pingOutput) start() error {
 	c := out.o.cfg
 	size := c.Size
 	if size == icmp.NoPayload {
@@ -128,7 +128,7 @@ func (out *pingOutput) start() {
 		}
 		out.emit(jsonStart{Type: "start", Targets: len(out.targets), Size: size, Count: c.Count,
 			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket})
-		return
+		return writeError(out.w)
 	}
 	if len(out.targets) == 1 {
 		t := out.targets[0]
@@ -142,7 +142,7 @@ func (out *pingOutput) start() {
 		}
 		fmt.Fprintf(out.w, "PING %d targets (%d IPv4, %d IPv6) with %d bytes of data.\n", len(out.targets), n4, len(out.targets)-n4, size)
 	}
-	out.w.Flush()
+	return flushOutput(out.w)
 }
 
 func ipHeaderLen(t target.Target) int {
@@ -152,8 +152,11 @@ func ipHeaderLen(t target.Target) int {
 	return 40
 }
 
+// emit writes one JSON event. A failed write is kept by the writers and
+// stops the run at the next check (writeError); an event that does not
+// encode is a bug, said on stderr.
 func (out *pingOutput) emit(v any) {
-	if err := out.json.Emit(v); err != nil {
+	if err := out.json.Emit(v); err != nil && !errors.Is(err, jsonl.ErrWrite) {
 		fmt.Fprintf(out.errw, "rawnet: %v\n", err)
 	}
 }
@@ -162,11 +165,11 @@ func (out *pingOutput) emit(v any) {
 func (out *pingOutput) event(ev icmp.Event) error {
 	if out.json != nil {
 		out.jsonEvent(ev)
-		return nil
+		return writeError(out.w)
 	}
 	if out.flood {
 		out.floodEvent(ev)
-		return nil
+		return writeError(out.w)
 	}
 	t := out.targets[ev.Target]
 	switch ev.Kind {
@@ -174,12 +177,12 @@ func (out *pingOutput) event(ev icmp.Event) error {
 		if ev.Err != nil {
 			fmt.Fprintf(out.errw, "rawnet: %v\n", ev.Err)
 		}
-		return nil
+		return writeError(out.w)
 	case icmp.EventLocalError:
 		if !out.o.quiet {
 			fmt.Fprintf(out.errw, "rawnet: %s\n", localError(ev))
 		}
-		return nil
+		return writeError(out.w)
 	case icmp.EventReply, icmp.EventLate:
 		if out.o.quiet {
 			return nil
@@ -214,7 +217,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			fmt.Fprintf(out.w, "no answer yet for icmp_seq=%d\n", ev.Seq)
 		}
 	}
-	return out.w.Flush()
+	return flushOutput(out.w)
 }
 
 // floodEvent prints a dot per probe sent and takes one back per reply, as
@@ -331,21 +334,20 @@ func formatRTT(d time.Duration) string {
 
 func ms3(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/1e6) }
 
-func (out *pingOutput) summary(sum *icmp.Summary) {
-	defer out.w.Flush()
-	if out.json != nil {
+func (out *pingOutput) summary(sum *icmp.Summary) error {
+	switch {
+	case out.json != nil:
 		out.jsonSummary(sum)
-		return
+	case len(sum.Targets) == 1:
+		out.singleSummary(out.targets[0].Name, &sum.Targets[0], sum.Elapsed)
+	default:
+		out.multiSummary(sum)
 	}
-	if len(sum.Targets) == 1 {
-		out.singleSummary(&sum.Targets[0], sum.Elapsed)
-		return
-	}
-	out.multiSummary(sum)
+	return flushOutput(out.w)
 }
 
-func (out *pingOutput) singleSummary(s *icmp.TargetStats, elapsed time.Duration) {
-	fmt.Fprintf(out.w, "\n--- %s ping statistics ---\n", s.Target.Name)
+func (out *pingOutput) singleSummary(name string, s *icmp.TargetStats, elapsed time.Duration) {
+	fmt.Fprintf(out.w, "\n--- %s ping statistics ---\n", name)
 	fmt.Fprintf(out.w, "%d packets transmitted, %d received", s.Transmitted, s.Received)
 	if s.Duplicates > 0 {
 		fmt.Fprintf(out.w, ", +%d duplicates", s.Duplicates)
@@ -377,7 +379,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 		if out.o.quiet && s.Received == s.Transmitted {
 			continue
 		}
-		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Target.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
+		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
 		if s.Received > 0 {
 			fmt.Fprintf(out.w, ", min/avg/max = %s/%s/%s", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()))
 		}
@@ -397,10 +399,10 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
-		j := jsonSummary{Type: "summary", Target: s.Target.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
+		j := jsonSummary{Type: "summary", Target: s.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
 			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)}
-		if s.Target.Name != j.Target {
-			j.Name = s.Target.Name
+		if name := out.targets[i].Name; name != j.Target {
+			j.Name = name
 		}
 		if s.RTT.Count() > 0 {
 			mn, avg, mx, md := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max()), jsonl.Ms(s.RTT.Mdev())

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawnet/rawnet/capture"
+	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -126,9 +127,15 @@ func runRead(c *cli.Context) error {
 		sink = newPrintSink(cfg, out)
 	}
 	readErr := rd.run(in, sink)
+	if errors.Is(readErr, errOutput) {
+		return readErr // stop at once: nothing more can be printed
+	}
 	err = sink.finish(out)
-	if ferr := out.Flush(); err == nil {
+	if ferr := flushOutput(out); err == nil {
 		err = ferr
+	}
+	if errors.Is(err, errOutput) {
+		return err
 	}
 	if readErr != nil {
 		if errors.Is(readErr, errUsage) {
@@ -243,34 +250,35 @@ func (r *packetReader) forLink(link pcap.LinkType) (*capture.Decoder, *capture.F
 
 // printSink prints packets as tcpdump does, or as JSON objects.
 type printSink struct {
-	cfg readConfig
-	out *bufio.Writer
-	buf []byte
+	cfg  readConfig
+	out  *bufio.Writer
+	json *jsonl.Writer // --json, on out
+	buf  []byte
 }
 
 func newPrintSink(cfg readConfig, out *bufio.Writer) *printSink {
-	return &printSink{cfg: cfg, out: out, buf: make([]byte, 0, 64<<10)}
+	return &printSink{cfg: cfg, out: out, json: jsonl.NewBuffered(out), buf: make([]byte, 0, 64<<10)}
 }
 
 func (s *printSink) packet(index int, p *pcap.Packet, d *capture.Decoder) error {
 	b := s.buf[:0]
 	if s.cfg.json {
-		b = appendPacketJSON(b, index, p, d)
-	} else {
-		b = appendClock(b, p.Timestamp)
-		b = append(b, ' ')
-		b = d.AppendLine(b)
-		b = append(b, '\n')
-		if s.cfg.verbose {
-			b = d.AppendVerbose(b)
-		}
-		if s.cfg.hex {
-			b = capture.AppendHexDump(b, d.NetworkData())
-		}
+		s.buf = appendPacketJSON(b, index, p, d)
+		return jsonError(s.json.WriteLine(s.buf))
+	}
+	b = appendClock(b, p.Timestamp)
+	b = append(b, ' ')
+	b = d.AppendLine(b)
+	b = append(b, '\n')
+	if s.cfg.verbose {
+		b = d.AppendVerbose(b)
+	}
+	if s.cfg.hex {
+		b = capture.AppendHexDump(b, d.NetworkData())
 	}
 	s.buf = b
 	_, err := s.out.Write(b)
-	return err
+	return outputError(err)
 }
 
 func (s *printSink) finish(*bufio.Writer) error { return nil }
@@ -278,63 +286,20 @@ func (s *printSink) finish(*bufio.Writer) error { return nil }
 // appendPacketJSON writes one packet as a JSON object on a line.
 func appendPacketJSON(b []byte, index int, p *pcap.Packet, d *capture.Decoder) []byte {
 	b = append(b, `{"type":"packet","index":`...)
-	b = appendInt(b, index)
-	b = append(b, `,"time":"`...)
-	b = p.Timestamp.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","caplen":`...)
-	b = appendInt(b, len(p.Data))
+	b = jsonl.AppendInt(b, int64(index))
+	b = append(b, `,"time":`...)
+	b = jsonl.AppendTime(b, p.Timestamp)
+	b = append(b, `,"caplen":`...)
+	b = jsonl.AppendInt(b, int64(len(p.Data)))
 	b = append(b, `,"len":`...)
-	b = appendInt(b, p.OrigLen)
+	b = jsonl.AppendInt(b, int64(p.OrigLen))
 	b = append(b, `,"summary":"`...)
 	start := len(b)
 	b = d.AppendLine(b)
-	b = escapeJSONTail(b, start)
+	b = jsonl.EscapeTail(b, start)
 	b = append(b, `","layers":`...)
 	b = d.AppendJSON(b)
 	return append(b, "}\n"...)
-}
-
-// escapeJSONTail escapes quotes and backslashes in b[start:] (summary
-// lines hold no control characters).
-func escapeJSONTail(b []byte, start int) []byte {
-	n := 0
-	for _, c := range b[start:] {
-		if c == '"' || c == '\\' {
-			n++
-		}
-	}
-	if n == 0 {
-		return b
-	}
-	end := len(b)
-	b = append(b, make([]byte, n)...)
-	for i, j := end-1, len(b)-1; i >= start; i-- {
-		b[j] = b[i]
-		j--
-		if b[i] == '"' || b[i] == '\\' {
-			b[j] = '\\'
-			j--
-		}
-	}
-	return b
-}
-
-func appendInt(b []byte, v int) []byte {
-	if v < 0 {
-		b = append(b, '-')
-		v = -v
-	}
-	var tmp [20]byte
-	i := len(tmp)
-	for {
-		i--
-		tmp[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(b, tmp[i:]...)
 }
 
 // appendClock writes the time of day as tcpdump does: HH:MM:SS.micro,
@@ -348,6 +313,23 @@ func appendClock(b []byte, t time.Time) []byte {
 		b = append(b, byte('0'+us/div%10))
 	}
 	return b
+}
+
+// jsonStats is read --stats' report as a JSON Lines event: its times in
+// the one format of every JSON timestamp (jsonl.Time).
+type jsonStats struct {
+	*statsReport
+	First string `json:"first,omitempty"`
+	Last  string `json:"last,omitempty"`
+}
+
+// emitStats writes the report as one JSON Lines object.
+func emitStats(out *bufio.Writer, r *statsReport) error {
+	j := jsonStats{statsReport: r}
+	if r.First != nil {
+		j.First, j.Last = jsonl.Time(*r.First), jsonl.Time(*r.Last)
+	}
+	return jsonError(jsonl.NewBuffered(out).Emit(j))
 }
 
 // writeSink copies the matching packets to a new file.

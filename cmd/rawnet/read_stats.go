@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 
 	"github.com/rawnet/rawnet/capture"
 	"github.com/rawnet/rawnet/pcap"
@@ -29,13 +28,8 @@ func (s *readStats) finish(out *bufio.Writer) error {
 	r := newStatsReport(s.analysis.Result(), s.top)
 	r.Type = "stats"
 	if s.json {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		out.Write(b)
-		return out.WriteByte('\n')
+		return emitStats(out, r)
 	}
 	r.print(out)
-	return nil
+	return writeError(out)
 }

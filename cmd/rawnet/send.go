@@ -138,12 +138,12 @@ func runSend(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("send: %s", err)
 	}
-	plan, err := craft.Prepare(spec, o.cfg)
+	o.cfg.Spec = spec
+	plan, err := craft.New(o.cfg)
 	if err != nil {
 		return err
 	}
 	out := newSendOutput(c.App.Writer, c.App.ErrWriter, o, plan)
-	defer out.flush()
 	if o.verb && !o.json {
 		for _, n := range plan.Notes() {
 			fmt.Fprintf(c.App.ErrWriter, "rawnet: %s\n", n)
@@ -154,14 +154,34 @@ func runSend(c *cli.Context) error {
 		return err
 	}
 	if f != nil {
-		plan.SetRecord(f.Tap())
+		plan.SetTap(f.Tap())
+	}
+	if !o.dry {
+		if err := plan.Open(); err != nil {
+			closePcap(f)
+			return err
+		}
+		defer plan.Close()
+		dropPrivileges(c.App.ErrWriter, o.verb && !o.json)
 	}
 	if o.dry {
 		err = out.dryRun(plan)
-		return firstErr(err, closePcap(f))
+		if errors.Is(err, errOutput) {
+			closePcap(f)
+			return err
+		}
+		return firstErr(err, out.flush(), closePcap(f))
 	}
 	sum, err := plan.Run(c.Context, out.answer)
+	if errors.Is(err, errOutput) {
+		closePcap(f)
+		return err // no summary: nothing more can be printed
+	}
 	out.summary(sum, c.Context.Err() != nil)
+	if oerr := out.flush(); oerr != nil {
+		closePcap(f)
+		return oerr
+	}
 	if cerr := closePcap(f); err == nil {
 		err = cerr
 	}

@@ -37,7 +37,8 @@ func newSendOutput(stdout, stderr io.Writer, o sendOptions, plan *craft.Plan) *s
 	return out
 }
 
-func (out *sendOutput) flush() { _ = out.w.Flush() }
+// flush writes out what is buffered; it returns the first failed write.
+func (out *sendOutput) flush() error { return flushOutput(out.w) }
 
 type jsonPacket struct {
 	Type   string          `json:"type"`
@@ -53,8 +54,8 @@ func (out *sendOutput) dryRun(plan *craft.Plan) error {
 	return plan.Each(0, func(i uint64, frame []byte) error {
 		_ = out.dec.Decode(frame)
 		if out.json != nil {
-			return out.json.Emit(jsonPacket{Type: "packet", Index: i, Length: len(frame),
-				Hex: hex.EncodeToString(frame), Layers: out.dec.AppendJSON(nil)})
+			return jsonError(out.json.Emit(jsonPacket{Type: "packet", Index: i, Length: len(frame),
+				Hex: hex.EncodeToString(frame), Layers: out.dec.AppendJSON(nil)}))
 		}
 		fmt.Fprintf(out.w, "#%d  %d bytes\n", i, len(frame))
 		out.buf = out.dec.AppendVerbose(out.buf[:0])
@@ -63,7 +64,7 @@ func (out *sendOutput) dryRun(plan *craft.Plan) error {
 			out.buf = capture.AppendHexDump(out.buf[:0], frame)
 			out.w.Write(out.buf)
 		}
-		return out.w.WriteByte('\n')
+		return outputError(out.w.WriteByte('\n'))
 	})
 }
 
@@ -85,8 +86,8 @@ func (out *sendOutput) answer(a craft.Answer) error {
 	}
 	_ = out.dec.Decode(a.Frame)
 	if out.json != nil {
-		return out.json.Emit(jsonAnswer{Type: "answer", Probe: a.Probe, Time: jsonl.Time(a.Time), RTTMs: jsonl.Ms(a.RTT),
-			Error: a.Error, Length: len(a.Frame), Layers: out.dec.AppendJSON(nil)})
+		return jsonError(out.json.Emit(jsonAnswer{Type: "answer", Probe: a.Probe, Time: jsonl.Time(a.Time), RTTMs: jsonl.Ms(a.RTT),
+			Error: a.Error, Length: len(a.Frame), Layers: out.dec.AppendJSON(nil)}))
 	}
 	b := fmt.Appendf(out.buf[:0], "#%d  %.3f ms  ", a.Probe, float64(a.RTT)/float64(time.Millisecond))
 	b = out.dec.AppendLine(b)
@@ -99,7 +100,7 @@ func (out *sendOutput) answer(a craft.Answer) error {
 	}
 	out.buf = b
 	_, err := out.w.Write(b)
-	return err
+	return outputError(err)
 }
 
 type jsonSendSummary struct {
@@ -132,7 +133,7 @@ func (out *sendOutput) summary(s craft.Summary, interrupted bool) {
 			un := s.Unanswered()
 			j.Answered, j.Unanswered, j.Answers = &s.Answered, &un, &s.Answers
 		}
-		_ = out.json.Emit(j)
+		out.json.Emit(j) // a failed write sticks: flush reports it
 		return
 	}
 	fmt.Fprintf(out.w, "sent %d packets", s.Sent)

@@ -90,9 +90,18 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	defer closePcap(file)
+	dropPrivileges(c.App.ErrWriter, false)
 	o.cfg.Tap = tapFn
+	o.cfg.Conns = conns
 	if o.live {
 		return runTraceLive(c, o, targets, conns, file)
+	}
+	tr, err := trace.New(o.cfg)
+	if err != nil {
+		if errors.Is(err, trace.ErrConfig) {
+			return usageErrorf("%s", strings.TrimPrefix(err.Error(), "trace: bad configuration: "))
+		}
+		return err
 	}
 	w, jf, err := traceWriter(c)
 	if err != nil {
@@ -101,12 +110,11 @@ func runTrace(c *cli.Context) error {
 	defer closeFile(jf)
 	out := newTraceOutput(w, o, targets)
 	out.start()
-	sum, err := trace.Run(ctx, o.cfg, conns, out.event)
-	out.finish()
+	sum, err := tr.Run(ctx, out.event)
+	if outErr := out.finish(); outErr != nil {
+		return outErr
+	}
 	if err != nil {
-		if errors.Is(err, trace.ErrConfig) {
-			return usageErrorf("%s", strings.TrimPrefix(err.Error(), "trace: bad configuration: "))
-		}
 		return err
 	}
 	if err := closePcap(file); err != nil {

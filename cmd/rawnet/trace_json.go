@@ -82,7 +82,7 @@ func (out *traceOutput) jsonItem(it *traceItem) {
 				j.Addrs = append(j.Addrs, p.Addr.String())
 			}
 		}
-		_ = out.json.Emit(j)
+		out.emit(j)
 	case trace.EventDone:
 		r := &it.result
 		j := jsonTraceSummary{Type: "summary", Target: tgt, Source: r.Source.String(), Cycle: cycle, Reached: r.Reached,
@@ -91,7 +91,7 @@ func (out *traceOutput) jsonItem(it *traceItem) {
 		for _, l := range r.Links {
 			j.Links = append(j.Links, jsonTraceLink{TTL: l.TTL, From: l.From.String(), To: l.To.String()})
 		}
-		_ = out.json.Emit(j)
+		out.emit(j)
 	}
 }
 

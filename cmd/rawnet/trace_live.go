@@ -146,7 +146,11 @@ func (r *liveRunner) run(ctx context.Context) error {
 		}
 		var err error
 		if cfg.Cycles > 0 {
-			_, err = trace.Run(rctx, cfg, r.conns, r.sink)
+			cfg.Conns = r.conns
+			var tr *trace.Tracer
+			if tr, err = trace.New(cfg); err == nil {
+				_, err = tr.Run(rctx, r.sink)
+			}
 		}
 		paused := rctx.Err() != nil
 		cancel()
@@ -263,9 +267,14 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 			jsonOut.jsonReport(&r)
 		}
 	}
-	rep.w.Flush()
+	if err := flushOutput(rep.w); err != nil {
+		return err
+	}
 	if jsonOut != nil {
-		jsonOut.finish()
+		if err := jsonOut.finish(); err != nil {
+			jf.Close()
+			return err
+		}
 		if err := jf.Close(); err != nil {
 			return fmt.Errorf("--json-file: %w", err)
 		}

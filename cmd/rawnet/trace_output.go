@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/jsonl"
@@ -27,6 +28,7 @@ type traceOutput struct {
 	done    chan struct{}
 	blocks  []strings.Builder // per target, when several are traced at once
 	reports []trace.Report
+	failed  atomic.Pointer[error] // the first failed write, set by whoever prints
 }
 
 // traceItem is an event's content, copied out of the engine's storage.
@@ -56,6 +58,7 @@ func (out *traceOutput) start() {
 	if !out.o.json && !out.o.report && len(out.targets) == 1 {
 		out.header(&out.blocks[0], 0)
 		out.flushBlock(0)
+		out.flush()
 	}
 	if out.names != nil {
 		go out.print()
@@ -66,6 +69,9 @@ func (out *traceOutput) start() {
 // with them it copies the event and queues it for the printer, which
 // waits for the names.
 func (out *traceOutput) event(ev trace.Event) error {
+	if err := out.writeFailed(); err != nil {
+		return err // stop the trace: nothing more can be printed
+	}
 	it := traceItem{kind: ev.Kind, target: ev.Target, cycle: ev.Cycle}
 	if ev.Hop != nil {
 		it.hop = trace.Hop{TTL: ev.Hop.TTL, Probes: make([]trace.Probe, len(ev.Hop.Probes))}
@@ -89,12 +95,29 @@ func (out *traceOutput) event(ev trace.Event) error {
 	return nil
 }
 
-func (out *traceOutput) finish() {
+// finish prints what is queued and returns the first failed write.
+func (out *traceOutput) finish() error {
 	if out.names != nil {
 		close(out.queue)
 		<-out.done
 	}
-	out.w.Flush()
+	out.flush()
+	return out.writeFailed()
+}
+
+// flush writes out what is buffered and keeps the first failure.
+func (out *traceOutput) flush() {
+	if err := flushOutput(out.w); err != nil {
+		out.failed.CompareAndSwap(nil, &err)
+	}
+}
+
+// writeFailed returns the error of the first write that failed, or nil.
+func (out *traceOutput) writeFailed() error {
+	if p := out.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (out *traceOutput) print() {
@@ -113,7 +136,7 @@ func (out *traceOutput) handle(it *traceItem) {
 	default:
 		out.textItem(it)
 	}
-	out.w.Flush()
+	out.flush()
 }
 
 func (out *traceOutput) v6(i int) bool { return !out.targets[i].Addr.Is4() }
@@ -274,4 +297,12 @@ func b2i(b bool) int {
 
 func fmtMs(d time.Duration) string {
 	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
+}
+
+// emit writes one JSON event; a failure stops the trace (writeFailed).
+func (out *traceOutput) emit(v any) {
+	if err := out.json.Emit(v); err != nil {
+		err = jsonError(err)
+		out.failed.CompareAndSwap(nil, &err)
+	}
 }

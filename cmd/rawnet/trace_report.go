@@ -99,7 +99,7 @@ func (out *traceOutput) jsonReport(r *trace.Report) {
 		for _, a := range h.Addrs {
 			j.Addrs = append(j.Addrs, a.String())
 		}
-		_ = out.json.Emit(j)
+		out.emit(j)
 	}
-	_ = out.json.Emit(jsonReportSummary{Type: "summary", Target: tgt, Cycles: r.Cycles, Reached: r.Reached, Hops: len(r.Hops)})
+	out.emit(jsonReportSummary{Type: "summary", Target: tgt, Cycles: r.Cycles, Reached: r.Reached, Hops: len(r.Hops)})
 }

@@ -79,9 +79,7 @@ type (
 )
 
 func (o *probeOutput) emit(v any) {
-	if err := o.json.Emit(v); err != nil {
-		fmt.Fprintf(o.w, "rawnet: %v\n", err)
-	}
+	o.json.Emit(v) // a failed write sticks: writeError and flushOutput report it
 }
 
 func (o *probeOutput) start(local netip.AddrPort, cfg *udp.ProbeConfig) {
@@ -112,14 +110,14 @@ func (o *probeOutput) start(local netip.AddrPort, cfg *udp.ProbeConfig) {
 func (o *probeOutput) event(ev udp.ProbeEvent) error {
 	if ev.Kind == udp.EventInterval {
 		o.interval(&ev.Interval)
-		return nil
+		return writeError(o.w)
 	}
 	if o.quiet && ev.Kind != udp.EventSendError {
 		return nil
 	}
 	if o.json != nil {
 		o.jsonEvent(&ev)
-		return nil
+		return writeError(o.w)
 	}
 	switch ev.Kind {
 	case udp.EventReply, udp.EventLate:
@@ -144,7 +142,7 @@ func (o *probeOutput) event(ev udp.ProbeEvent) error {
 	default:
 		return nil
 	}
-	return o.w.Flush()
+	return flushOutput(o.w)
 }
 
 func (o *probeOutput) jsonEvent(ev *udp.ProbeEvent) {

@@ -70,7 +70,8 @@ func runUDPProbe(c *cli.Context) error {
 		return err
 	}
 	cfg.Tap = tapFn
-	p, err := udp.NewProbe(cfg, conn)
+	cfg.Conn = conn
+	p, err := udp.NewProbe(cfg)
 	if err != nil {
 		return usageErrorf("%s", err)
 	}
@@ -79,6 +80,9 @@ func runUDPProbe(c *cli.Context) error {
 	}
 	out := newProbeOutput(c.App.Writer, c.Bool("json"), c.Bool("q"))
 	out.start(conn.LocalAddr(), &cfg)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	// --duration is the engine's: it stops sending, then waits for the
 	// replies in flight.
 	sum, err := p.Run(c.Context, out.event)
@@ -87,6 +91,9 @@ func runUDPProbe(c *cli.Context) error {
 	}
 	breaches := th.check(&sum)
 	out.summary(&sum, breaches)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	if err := closePcap(file); err != nil {
 		return err
 	}

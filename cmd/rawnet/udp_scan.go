@@ -69,18 +69,26 @@ func runUDPScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	dropPrivileges(c.App.ErrWriter, false)
 	cfg.Tap = tapFn
-	s, err := udp.NewScanner(cfg, conn)
+	cfg.Conn = conn
+	s, err := udp.NewScanner(cfg)
 	if err != nil {
 		return usageErrorf("%s", err)
 	}
 	out := newScanOutput(c.App.Writer, c.Bool("json"), c.Bool("open"))
 	out.start(host, len(ports))
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	sum, err := s.Run(c.Context, out.event)
 	if err != nil {
 		return err
 	}
 	out.summary(&sum)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	if err := closePcap(file); err != nil {
 		return err
 	}
@@ -151,9 +159,7 @@ type (
 func (o *scanOutput) start(target netip.Addr, n int) {
 	o.target = target
 	if o.json != nil {
-		if err := o.json.Emit(jsonScanStart{Type: "start", Target: target.String(), Ports: n}); err != nil {
-			fmt.Fprintf(o.w, "rawnet: %v\n", err)
-		}
+		o.json.Emit(jsonScanStart{Type: "start", Target: target.String(), Ports: n}) // a failed write sticks
 		return
 	}
 	fmt.Fprintf(o.w, "UDP SCAN %s: %d ports\n", target, n)
@@ -177,7 +183,7 @@ func (o *scanOutput) event(ev udp.ScanEvent) error {
 	if p.From.IsValid() {
 		j.From = p.From.String()
 	}
-	return o.json.Emit(j)
+	return jsonError(o.json.Emit(j))
 }
 
 func (o *scanOutput) summary(s *udp.ScanSummary) {

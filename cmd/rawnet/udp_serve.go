@@ -62,14 +62,21 @@ func runUDPServe(c *cli.Context) error {
 		return err
 	}
 	cfg.Tap = tapFn
-	s, err := udp.NewServer(cfg, conn)
+	cfg.Conn = conn
+	s, err := udp.NewServer(cfg)
 	if err != nil {
 		return err
 	}
 	out := newServeOutput(c.App.Writer, c.Bool("json"))
 	out.listen(conn, cfg.Mode)
+	if err := flushOutput(out.w); err != nil {
+		return err
+	}
 	sum, err := s.Run(ctx, out.event)
 	out.summary(&sum)
+	if oerr := flushOutput(out.w); err == nil {
+		err = oerr
+	}
 	if cerr := closePcap(file); err == nil {
 		err = cerr
 	}
@@ -158,9 +165,7 @@ type (
 )
 
 func (o *serveOutput) emit(v any) {
-	if err := o.json.Emit(v); err != nil {
-		fmt.Fprintf(o.w, "rawnet: %v\n", err)
-	}
+	o.json.Emit(v) // a failed write sticks: writeError and flushOutput report it
 }
 
 func (o *serveOutput) listen(conn udp.Conn, mode udp.Mode) {
@@ -178,7 +183,6 @@ func (o *serveOutput) listen(conn udp.Conn, mode udp.Mode) {
 }
 
 func (o *serveOutput) event(ev udp.ServerEvent) error {
-	defer o.w.Flush()
 	name := map[udp.ServerEventKind]string{udp.ServerReport: "report", udp.ClientGone: "gone"}[ev.Kind]
 	if o.json == nil {
 		fmt.Fprintf(o.w, "-- %s %s --\n", name, ev.Time.Format("15:04:05"))
@@ -189,7 +193,7 @@ func (o *serveOutput) event(ev udp.ServerEvent) error {
 	if ev.Kind == udp.ServerReport {
 		o.totals("totals", &ev.Totals, 0)
 	}
-	return nil
+	return flushOutput(o.w)
 }
 
 func (o *serveOutput) client(event string, cs *udp.ClientStats) {

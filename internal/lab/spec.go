@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"slices"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 var (
@@ -17,7 +19,7 @@ var (
 	// ErrNotFound marks a lab name with nothing behind it.
 	ErrNotFound = errors.New("lab: no such lab")
 	// ErrUnsupported is returned on systems without network namespaces.
-	ErrUnsupported = errors.New("lab: network namespace labs need Linux")
+	ErrUnsupported = unsupported.New("lab: network namespace labs need Linux")
 )
 
 // MaxRouters is the most routers a chain may have.

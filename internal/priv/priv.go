@@ -8,6 +8,8 @@ import (
 	"errors"
 	"os"
 	"syscall"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 var (
@@ -19,7 +21,7 @@ var (
 	ErrDropUnsupported = errors.New("priv: cannot drop capabilities on every thread")
 	// ErrUnsupported is returned (wrapped) on systems where an operation of
 	// this package is not implemented.
-	ErrUnsupported = errors.New("priv: not implemented")
+	ErrUnsupported = unsupported.New("priv: not implemented")
 )
 
 // Hint explains a permission error from opening or configuring a raw

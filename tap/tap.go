@@ -1,6 +1,9 @@
-// Package tap is the small hook through which engines report every packet
-// they send or receive, so that callers can record them (for example to a
-// pcap file) without the engines knowing about files or formats.
+// Package tap is the small hook through which the engines (icmp, trace,
+// udp, craft) report every packet they send or receive, so that callers can
+// record them (rawnet writes them to a pcap file with pcap.File.Tap)
+// without the engines knowing about files or formats. It is public so that
+// programs using the engines can write their own: any function of type
+// Func will do.
 package tap
 
 import "time"

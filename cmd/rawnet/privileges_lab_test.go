@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+)
+
+// Every command that opens raw sockets gives up its capabilities once its
+// sockets and files are open, and still does its job: the test watches
+// CapEff of every thread of the running rawnet in /proc while the command
+// waits for answers that do not come (a blackholed address) or for its
+// duration to end.
+func TestCapabilitiesDroppedAfterSetup(t *testing.T) {
+	t.Parallel()
+	hole := netip.MustParseAddr("198.19.0.99")
+	l := labtest.Up(t, lab.Spec{Routers: 1, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/24"), Blackhole: []netip.Addr{hole}})
+	dst, h := l.Dst.Addr4.String(), hole.String()
+	for _, args := range [][]string{
+		{"ping", "-c", "3", "-i", "0.5", dst},
+		{"trace", "-n", "-m", "2", "-q", "1", "-W", "2", h},
+		{"send", "--wait", "2", "ip(dst=" + dst + ")/icmp"},
+		{"capture", "-i", "any", "--duration", "2", "icmp"},
+		{"udp", "scan", "--wait", "1", "--retries", "1", h, "9"},
+	} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			cmd := l.Src.Command(context.Background(), rawnetBin, args...)
+			wait := startRawnet(t, cmd)
+			msg := capsDropped(cmd.Process.Pid, 10*time.Second)
+			r := wait()
+			if msg != "" {
+				t.Errorf("%v: %s (exit %d, %s)", args, msg, r.code, r.stderr)
+			}
+			if r.code == 2 {
+				t.Errorf("%v: exit 2 without privileges: %s", args, r.stderr)
+			}
+		})
+	}
+}
+
+// capsDropped waits until process pid runs rawnet (ip netns exec has
+// exec'd it) and every one of its threads has an empty effective
+// capability set; it returns what it saw instead, or "" once that holds.
+func capsDropped(pid int, limit time.Duration) string {
+	deadline := time.Now().Add(limit)
+	seen := "process never ran rawnet"
+	for time.Now().Before(deadline) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			return "process ended before its capabilities were seen dropped: " + seen
+		}
+		if strings.TrimSpace(string(comm)) == "rawnet" {
+			if seen = threadCaps(pid); seen == "" {
+				return ""
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "after " + limit.String() + ": " + seen
+}
+
+// threadCaps returns "" when every thread of pid has CapEff 0, otherwise
+// the first one that does not.
+func threadCaps(pid int) string {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		return "no threads"
+	}
+	for _, status := range tasks {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+				if mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err != nil || mask != 0 {
+					return fmt.Sprintf("%s: CapEff %s", status, strings.TrimSpace(v))
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -91,6 +91,9 @@ type ProbeEvent struct {
 	Seq         uint64
 	Time        time.Time // received (or sent, for EventLost and EventSendError)
 	KernelStamp bool
+	// KernelTxStamp: RTT runs from the kernel's transmit stamp of the
+	// datagram, not the send time it carries.
+	KernelTxStamp bool
 	Size        int
 	RTT         time.Duration
 	Dup         bool

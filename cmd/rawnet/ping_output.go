@@ -331,13 +331,6 @@ func rttSource(rx, tx bool) string {
 	return "user"
 }
 
-func tsSource(kernel bool) string {
-	if kernel {
-		return "kernel"
-	}
-	return "user"
-}
-
 // formatRTT prints a round-trip time in milliseconds with three
 // significant digits or more, as iputils does (0.045, 1.23, 12.3, 123).
 func formatRTT(d time.Duration) string {

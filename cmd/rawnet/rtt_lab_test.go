@@ -42,17 +42,16 @@ const wireSlack = 1 * time.Microsecond
 const wireGap = 200 * time.Microsecond
 
 // startWireCapture runs tcpdump on n's first interface until it has
-// written packets echo requests and replies to file, with nanosecond stamps, and returns
+// written packets packets that match bpf to file, with nanosecond stamps, and returns
 // the function that waits for it. Not in immediate mode: a capture that
 // wakes tcpdump for each packet does so on the send path, between its
 // own stamp and the driver's, and adds 5-15µs there; tcpdump's ring hands
 // over its blocks after a timeout instead, and -c ends it cleanly, with no
 // partly filled block lost to a signal.
-func startWireCapture(t *testing.T, n *lab.Node, file string, packets int) func() {
+func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf string) func() {
 	t.Helper()
 	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "-nn", "-c", strconv.Itoa(packets),
-		"--time-stamp-precision", "nano", "-w", file,
-		"icmp[0] == 8 or icmp[0] == 0 or (icmp6 and (ip6[40] == 128 or ip6[40] == 129))")
+		"--time-stamp-precision", "nano", "-w", file, bpf)
 	stderr, err := c.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,35 +79,69 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int) func(
 	}
 }
 
-// wireRTTs pairs each echo request in file with the first reply of the
-// same sequence number and returns the RTTs by sequence number.
-func wireRTTs(t *testing.T, file string, v6 bool) map[int]time.Duration {
+// wireRow is one captured probe or reply.
+type wireRow struct {
+	ns  int64
+	req bool
+	seq int
+}
+
+// pairRTTs pairs each request with the first reply of the same sequence
+// number and returns the RTTs by sequence number.
+func pairRTTs(rows []wireRow) map[int]time.Duration {
+	sent := map[int]int64{}
+	rtts := map[int]time.Duration{}
+	for _, r := range rows {
+		if r.req {
+			sent[r.seq] = r.ns
+		} else if at, ok := sent[r.seq]; ok {
+			if _, dup := rtts[r.seq]; !dup {
+				rtts[r.seq] = time.Duration(r.ns - at)
+			}
+		}
+	}
+	return rtts
+}
+
+// echoRows reads the echo requests and replies of file.
+func echoRows(t *testing.T, file string, v6 bool) []wireRow {
 	t.Helper()
 	filter, typ, seq, req := "icmp.type == 8 or icmp.type == 0", "icmp.type", "icmp.seq", "8"
 	if v6 {
 		filter, typ, seq, req = "icmpv6.type == 128 or icmpv6.type == 129", "icmpv6.type", "icmpv6.echo.sequence_number", "128"
 	}
-	sent := map[int]int64{}
-	rtts := map[int]time.Duration{}
+	var rows []wireRow
 	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq) {
 		f := strings.Split(row, "|")
-		if len(f) != 3 {
-			t.Fatalf("tshark row %q", row)
-		}
 		ns, err := epochNanos(f[0])
-		s, err2 := strconv.Atoi(f[2])
-		if err != nil || err2 != nil {
+		s, err2 := strconv.Atoi(f[len(f)-1])
+		if len(f) != 3 || err != nil || err2 != nil {
 			t.Fatalf("tshark row %q: %v %v", row, err, err2)
 		}
-		if f[1] == req {
-			sent[s] = ns
-		} else if at, ok := sent[s]; ok {
-			if _, dup := rtts[s]; !dup {
-				rtts[s] = time.Duration(ns - at)
-			}
-		}
+		rows = append(rows, wireRow{ns: ns, req: f[1] == req, seq: s})
 	}
-	return rtts
+	return rows
+}
+
+// probeRows reads the datagrams of rawnet udp probe to and from port in
+// file; the sequence number is bytes 16-23 of the probe header.
+func probeRows(t *testing.T, file string, port int) []wireRow {
+	t.Helper()
+	var rows []wireRow
+	for _, row := range tsharkFields(t, file, "udp", "frame.time_epoch", "udp.dstport", "udp.payload") {
+		f := strings.Split(row, "|")
+		ns, err := epochNanos(f[0])
+		hex := strings.ReplaceAll(f[len(f)-1], ":", "")
+		if len(f) != 3 || err != nil || len(hex) < 48 {
+			t.Fatalf("tshark row %q: %v", row, err)
+		}
+		s, err := strconv.ParseInt(hex[32:48], 16, 64)
+		if err != nil {
+			t.Fatalf("tshark row %q: %v", row, err)
+		}
+		rows = append(rows, wireRow{ns: ns, req: f[1] == strconv.Itoa(port), seq: int(s)})
+	}
+	return rows
 }
 
 // epochNanos parses "1700000000.123456789" exactly.
@@ -123,20 +156,20 @@ func epochNanos(s string) (int64, error) {
 	return a*1e9 + b, err
 }
 
-// rttErrors runs rawnet ping with args against dst while capturing on
-// src's link, and returns each reply's RTT minus the wire's, with the
-// replies' ts_source values.
-func rttErrors(t *testing.T, l *lab.Lab, dst netip.Addr, count int, args ...string) (errs []time.Duration, sources map[string]int) {
+// wireErrors runs rawnet with args in src while capturing packets
+// packets matching bpf on src's link, and returns each reply's RTT minus
+// the wire's (rows reads the capture), with the replies' ts_source
+// values.
+func wireErrors(t *testing.T, l *lab.Lab, packets int, bpf string, rows func(file string) []wireRow, args ...string) (errs []time.Duration, sources map[string]int) {
 	t.Helper()
 	file := t.TempDir() + "/wire.pcap"
-	stop := startWireCapture(t, l.Src, file, 2*count)
-	args = append(append([]string{"ping", "--json", "-c", strconv.Itoa(count), "-i", "0.005"}, args...), dst.String())
+	stop := startWireCapture(t, l.Src, file, packets, bpf)
 	r := inNS(t, l.Src, args...)
 	stop()
 	if r.code != 0 {
 		t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 	}
-	wire := wireRTTs(t, file, dst.Is6())
+	wire := pairRTTs(rows(file))
 	sources = map[string]int{}
 	for _, e := range ofType(jsonEvents(t, r.stdout), "reply") {
 		sources[fmt.Sprint(e["ts_source"])]++
@@ -147,10 +180,25 @@ func rttErrors(t *testing.T, l *lab.Lab, dst netip.Addr, count int, args ...stri
 		}
 		errs = append(errs, time.Duration(num(t, e, "rtt_ms")*1e6)-w)
 	}
-	if len(errs) != count {
-		t.Fatalf("%v: %d replies, want %d\n%s", args, len(errs), count, r.stdout)
+	if len(errs) != packets/2 {
+		t.Fatalf("%v: %d replies, want %d\n%s", args, len(errs), packets/2, r.stdout)
 	}
 	return errs, sources
+}
+
+// checkWire asserts that every RTT was kernel-stamped at both ends and
+// lies within [wire - wireGap, wire + wireSlack].
+func checkWire(t *testing.T, errs []time.Duration, sources map[string]int) {
+	t.Helper()
+	t.Logf("|RTT - wire|: median %v, p90 %v; ts_source %v; RTT - wire: %v", absQuantile(errs, 0.5), absQuantile(errs, 0.9), sources, errs)
+	if sources["kernel"] != len(errs) {
+		t.Errorf("ts_source %v: want kernel for all %d replies", sources, len(errs))
+	}
+	for i, e := range errs {
+		if e > wireSlack || e < -wireGap {
+			t.Errorf("reply %d: RTT %v off the wire's, want within [-%v, %v]", i+1, e, wireGap, wireSlack)
+		}
+	}
 }
 
 // quantile of errs by absolute value.
@@ -163,6 +211,8 @@ func absQuantile(errs []time.Duration, q float64) time.Duration {
 	return a[int(q*float64(len(a)-1))]
 }
 
+const echoBPF = "icmp[0] == 8 or icmp[0] == 0 or (icmp6 and (ip6[40] == 128 or ip6[40] == 129))"
+
 // TestPingRTTAgainstTheWire: with kernel transmit stamps, every ping
 // RTT (IPv4 and IPv6, raw and datagram sockets) says ts_source "kernel"
 // and lies within [wire - wireGap, wire + wireSlack] of the capture's.
@@ -170,6 +220,7 @@ func absQuantile(errs []time.Duration, q float64) time.Duration {
 func TestPingRTTAgainstTheWire(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 1, Delay: 2 * time.Millisecond, PingGroup: true})
+	const count = 30
 	for _, sock := range []string{"raw", "datagram"} {
 		for _, dst := range []netip.Addr{l.Slow.Addr4, l.Slow.Addr6} {
 			name := sock + "-v4"
@@ -177,17 +228,28 @@ func TestPingRTTAgainstTheWire(t *testing.T) {
 				name = sock + "-v6"
 			}
 			t.Run(name, func(t *testing.T) {
-				errs, sources := rttErrors(t, l, dst, 30, "--socket", sock)
-				t.Logf("|RTT - wire|: median %v, p90 %v; ts_source %v; RTT - wire: %v", absQuantile(errs, 0.5), absQuantile(errs, 0.9), sources, errs)
-				if sources["kernel"] != len(errs) {
-					t.Errorf("ts_source %v: want kernel for all %d replies", sources, len(errs))
-				}
-				for i, e := range errs {
-					if e > wireSlack || e < -wireGap {
-						t.Errorf("reply %d: RTT %v off the wire's, want within [-%v, %v]", i+1, e, wireGap, wireSlack)
-					}
-				}
+				rows := func(file string) []wireRow { return echoRows(t, file, dst.Is6()) }
+				errs, sources := wireErrors(t, l, 2*count, echoBPF, rows,
+					"ping", "--json", "-c", strconv.Itoa(count), "-i", "0.005", "--socket", sock, dst.String())
+				checkWire(t, errs, sources)
 			})
 		}
+	}
+}
+
+// TestUDPProbeRTTAgainstTheWire: the same for rawnet udp probe against
+// rawnet udp serve one router away.
+func TestUDPProbeRTTAgainstTheWire(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	startServe(t, l.Dst, ":7007")
+	const count = 30
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[dst.Is6()], func(t *testing.T) {
+			rows := func(file string) []wireRow { return probeRows(t, file, 7007) }
+			errs, sources := wireErrors(t, l, 2*count, "udp port 7007", rows,
+				"udp", "probe", "--json", "-c", strconv.Itoa(count), "--rate", "200", netip.AddrPortFrom(dst, 7007).String())
+			checkWire(t, errs, sources)
+		})
 	}
 }

@@ -38,7 +38,7 @@ type Probe struct {
 	sentAt   []int64 // send time per sequence number (ring), 0 once resolved
 	stamper  txStamper
 	txKeys   []uint64 // per sequence number (ring): 1<<32 | transmit stamp number; 0: none
-	expireAt uint64  // the lowest sequence number not yet resolved
+	expireAt uint64   // the lowest sequence number not yet resolved
 	seq      seqTracker
 	last     time.Time // the last packet sent or received
 	sum      ProbeSummary

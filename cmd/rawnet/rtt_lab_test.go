@@ -42,7 +42,8 @@ const wireSlack = 1 * time.Microsecond
 const wireGap = 200 * time.Microsecond
 
 // startWireCapture runs tcpdump on n's first interface until it has
-// written packets packets that match bpf to file, with nanosecond stamps, and returns
+// written packets packets that match bpf to file (packets <= 0: until 2s
+// after the returned function is called), with nanosecond stamps, and returns
 // the function that waits for it. Not in immediate mode: a capture that
 // wakes tcpdump for each packet does so on the send path, between its
 // own stamp and the driver's, and adds 5-15µs there; tcpdump's ring hands
@@ -50,8 +51,11 @@ const wireGap = 200 * time.Microsecond
 // partly filled block lost to a signal.
 func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf string) func() {
 	t.Helper()
-	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "-nn", "-c", strconv.Itoa(packets),
-		"--time-stamp-precision", "nano", "-w", file, bpf)
+	args := []string{"-i", n.Ifaces[0].Name, "-nn", "--time-stamp-precision", "nano", "-w", file, bpf}
+	if packets > 0 {
+		args = append([]string{"-c", strconv.Itoa(packets)}, args...)
+	}
+	c := n.Command(context.Background(), "tcpdump", args...)
 	stderr, err := c.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +73,12 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf s
 	return func() {
 		done := make(chan struct{})
 		go func() { c.Wait(); close(done) }()
+		if packets <= 0 {
+			// Past the ring's block timeout (1s) every block has been
+			// handed over: the signal loses nothing.
+			time.Sleep(2 * time.Second)
+			c.Process.Signal(syscall.SIGINT)
+		}
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -84,6 +94,7 @@ type wireRow struct {
 	ns  int64
 	req bool
 	seq int
+	ttl int // of a request: its TTL or hop limit
 }
 
 // pairRTTs pairs each request with the first reply of the same sequence
@@ -106,19 +117,26 @@ func pairRTTs(rows []wireRow) map[int]time.Duration {
 // echoRows reads the echo requests and replies of file.
 func echoRows(t *testing.T, file string, v6 bool) []wireRow {
 	t.Helper()
-	filter, typ, seq, req := "icmp.type == 8 or icmp.type == 0", "icmp.type", "icmp.seq", "8"
+	filter, typ, seq, ttl, req := "icmp.type == 8 or icmp.type == 0", "icmp.type", "icmp.seq", "ip.ttl", "8"
 	if v6 {
-		filter, typ, seq, req = "icmpv6.type == 128 or icmpv6.type == 129", "icmpv6.type", "icmpv6.echo.sequence_number", "128"
+		filter, typ, seq, ttl, req = "icmpv6.type == 128 or icmpv6.type == 129", "icmpv6.type", "icmpv6.echo.sequence_number", "ipv6.hlim", "128"
 	}
 	var rows []wireRow
-	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq) {
+	// An ICMP error quoting a request matches the filter too: its type
+	// field holds two values ("11,8") and its sequence number is the
+	// quoted request's.
+	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq, ttl) {
 		f := strings.Split(row, "|")
 		ns, err := epochNanos(f[0])
-		s, err2 := strconv.Atoi(f[len(f)-1])
-		if len(f) != 3 || err != nil || err2 != nil {
+		s, err2 := strconv.Atoi(f[len(f)-2])
+		if len(f) != 4 || err != nil || err2 != nil {
 			t.Fatalf("tshark row %q: %v %v", row, err, err2)
 		}
-		rows = append(rows, wireRow{ns: ns, req: f[1] == req, seq: s})
+		r := wireRow{ns: ns, req: f[1] == req, seq: s}
+		if r.req {
+			r.ttl, _ = strconv.Atoi(f[3])
+		}
+		rows = append(rows, r)
 	}
 	return rows
 }
@@ -249,6 +267,70 @@ func TestUDPProbeRTTAgainstTheWire(t *testing.T) {
 			rows := func(file string) []wireRow { return probeRows(t, file, 7007) }
 			errs, sources := wireErrors(t, l, 2*count, "udp port 7007", rows,
 				"udp", "probe", "--json", "-c", strconv.Itoa(count), "--rate", "200", netip.AddrPortFrom(dst, 7007).String())
+			checkWire(t, errs, sources)
+		})
+	}
+}
+
+// TestTraceRTTAgainstTheWire: the same for rawnet trace's ICMP probes
+// (sent on an IPPROTO_RAW socket) over two routers: every answered
+// probe is kernel-stamped, and each TTL's sorted RTTs stay within the
+// bounds of the sorted wire RTTs of the probes sent with that TTL
+// (trace's JSON does not name a probe's sequence number; sorting keeps
+// both bounds, for order statistics are monotone).
+func TestTraceRTTAgainstTheWire(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2})
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[dst.Is6()], func(t *testing.T) {
+			file := t.TempDir() + "/wire.pcap"
+			stop := startWireCapture(t, l.Src, file, 0, "icmp or (icmp6 and ip6[40] < 133)")
+			r := inNS(t, l.Src, "trace", "--json", "-n", "-P", "icmp", "-q", "5", dst.String())
+			stop()
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			rtts := map[int][]time.Duration{} // by TTL
+			sources := map[string]int{}
+			for _, hop := range ofType(jsonEvents(t, r.stdout), "hop") {
+				for _, p := range hop["probes"].([]any) {
+					p := p.(map[string]any)
+					if p["timeout"] == true {
+						continue
+					}
+					sources[fmt.Sprint(p["ts_source"])]++
+					ttl := int(num(t, hop, "ttl"))
+					rtts[ttl] = append(rtts[ttl], time.Duration(num(t, p, "rtt_ms")*1e6))
+				}
+			}
+			// The wire's, by the TTL of the request (probes sent past the
+			// target are answered too, but not reported).
+			rows := echoRows(t, file, dst.Is6())
+			ttlOf := map[int]int{}
+			for _, row := range rows {
+				if row.req {
+					ttlOf[row.seq] = row.ttl
+				}
+			}
+			wire := map[int][]time.Duration{}
+			for seq, d := range pairRTTs(rows) {
+				wire[ttlOf[seq]] = append(wire[ttlOf[seq]], d)
+			}
+			var errs []time.Duration
+			for ttl, got := range rtts {
+				w := wire[ttl]
+				if len(got) != len(w) {
+					t.Fatalf("TTL %d: %d answered probes, %d in the capture:\n%s", ttl, len(got), len(w), r.stdout)
+				}
+				slices.Sort(got)
+				slices.Sort(w)
+				for i := range got {
+					errs = append(errs, got[i]-w[i])
+				}
+			}
+			if len(errs) < 15 {
+				t.Fatalf("%d answered probes, want 15 or more:\n%s", len(errs), r.stdout)
+			}
 			checkWire(t, errs, sources)
 		})
 	}

@@ -335,3 +335,42 @@ func TestTraceRTTAgainstTheWire(t *testing.T) {
 		})
 	}
 }
+
+// TestSendWaitRTTAgainstTheWire: the same for rawnet send --wait, echo
+// requests with sequence numbers 1..n (answer "probe" p is seq p+1), sent
+// from its IPPROTO_RAW socket one router away.
+func TestSendWaitRTTAgainstTheWire(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	const count = 20
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[dst.Is6()], func(t *testing.T) {
+			spec := fmt.Sprintf("ip(dst=%s)/icmp(id=4242,seq=1..%d)", dst, count)
+			if dst.Is6() {
+				spec = fmt.Sprintf("ip6(dst=%s)/icmp6(id=4242,seq=1..%d)", dst, count)
+			}
+			file := t.TempDir() + "/wire.pcap"
+			stop := startWireCapture(t, l.Src, file, 2*count, echoBPF)
+			r := inNS(t, l.Src, "send", "--json", "--rate", "200", "--wait", "1", spec)
+			stop()
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			wire := pairRTTs(echoRows(t, file, dst.Is6()))
+			var errs []time.Duration
+			sources := map[string]int{}
+			for _, a := range ofType(jsonEvents(t, r.stdout), "answer") {
+				sources[fmt.Sprint(a["ts_source"])]++
+				w, ok := wire[int(num(t, a, "probe"))+1]
+				if !ok {
+					t.Fatalf("answer %v is not in the capture", a["probe"])
+				}
+				errs = append(errs, time.Duration(num(t, a, "rtt_ms")*1e6)-w)
+			}
+			if len(errs) != count {
+				t.Fatalf("%d answers, want %d:\n%s", len(errs), count, r.stdout)
+			}
+			checkWire(t, errs, sources)
+		})
+	}
+}

@@ -47,6 +47,7 @@ bench: deps build
 	./scripts/bench-read.sh $(BIN)
 	./scripts/bench-read-app.sh $(BIN)
 	./scripts/bench-capture.sh $(BIN)
+	./scripts/bench-rtt.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

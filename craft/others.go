@@ -32,6 +32,6 @@ func Neighbour(ifc *net.Interface, addr netip.Addr, resolve bool) (net.HardwareA
 	return nil, errOS
 }
 
-func openL3(v6 bool, iface, link string) (sender, error)        { return nil, errOS }
-func openL2(ifc *net.Interface) (sender, error)                 { return nil, errOS }
-func openReplies(ifc *net.Interface, l2 bool) (receiver, error) { return nil, errOS }
+func openL3(v6 bool, iface, link string, _ bool) (sender, error) { return nil, errOS }
+func openL2(ifc *net.Interface, _ bool) (sender, error)          { return nil, errOS }
+func openReplies(ifc *net.Interface, l2 bool) (receiver, error)  { return nil, errOS }

@@ -92,24 +92,24 @@ func setupReplies(fd int, ifc *net.Interface, l2 bool, proto int) error {
 
 // read returns the next packet (valid until the next read) and the kernel's
 // receive time, or errTimeout after readSlice without one.
-func (r *replyConn) read() ([]byte, time.Time, error) {
+func (r *replyConn) read() ([]byte, time.Time, bool, error) {
 	r.msg = unix.Msghdr{Iov: &r.iov, Control: &r.oob[0]}
 	r.msg.SetIovlen(1)
 	r.msg.SetControllen(len(r.oob))
 	_ = r.c.SetReadDeadline(time.Now().Add(readSlice))
 	n, _, err := r.c.RecvMsg(&r.msg, nil)
 	if err == os.ErrDeadlineExceeded {
-		return nil, time.Time{}, errTimeout
+		return nil, time.Time{}, false, errTimeout
 	}
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("craft: receive: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("craft: receive: %w", err)
 	}
 	ts := time.Now()
 	r.meta.Reset()
 	if cmsg.Parse(r.oob[:r.msg.Controllen], &r.meta); !r.meta.Stamp.IsZero() {
-		ts = r.meta.Stamp
+		return r.buf[:n], r.meta.Stamp, true, nil
 	}
-	return r.buf[:n], ts, nil
+	return r.buf[:n], ts, false, nil
 }
 
 func (r *replyConn) close() error { return r.c.Close() }

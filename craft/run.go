@@ -14,10 +14,13 @@ import (
 // quotes it.
 type Answer struct {
 	Probe uint64        // the answered packet's number in send order, from 0
-	Time  time.Time     // kernel receive time
-	RTT   time.Duration // from just before the send call
-	Error bool          // an ICMP error quoting the packet
-	Frame []byte        // as received (IP packet on L3, Ethernet frame on L2); valid during the call
+	Time  time.Time     // receive time
+	RTT   time.Duration // from the kernel's transmit stamp (KernelTxStamp), else from just before the send call
+	// KernelStamp: Time is the kernel's receive stamp (else when it was
+	// read); KernelTxStamp: RTT starts at the kernel's transmit stamp.
+	KernelStamp, KernelTxStamp bool
+	Error                      bool   // an ICMP error quoting the packet
+	Frame                      []byte // as received (IP packet on L3, Ethernet frame on L2); valid during the call
 }
 
 // Summary is what a run did.
@@ -42,9 +45,18 @@ type sender interface {
 	close() error
 }
 
+// txStamper is what a sender offers whose kernel stamps what it sends
+// (--wait): TxKey before send numbers the batch's packets in order, and
+// TxStamp, called by the runner only (the send socket has no other
+// reader), gives a packet's stamp.
+type txStamper interface {
+	TxKey() (key uint32, ok bool)
+	TxStamp(key uint32) (unixNano int64, ok bool)
+}
+
 // receiver is what Run takes answers from.
 type receiver interface {
-	read() ([]byte, time.Time, error)
+	read() (data []byte, ts time.Time, kernel bool, err error)
 	close() error
 }
 
@@ -109,10 +121,13 @@ func (p *Plan) Run(ctx context.Context, fn func(Answer) error) (Summary, error) 
 }
 
 func (p *Plan) openSender() (sender, error) {
+	// Transmit stamps only when answers are timed: a blast would queue a
+	// stamp per packet for nobody.
+	stamps := p.cfg.Wait > 0
 	if p.l2 {
-		return openL2(p.iface)
+		return openL2(p.iface, stamps)
 	}
-	return openL3(p.v6, p.cfg.Iface, p.link)
+	return openL3(p.v6, p.cfg.Iface, p.link, stamps)
 }
 
 // run is Run over any sender and receiver.

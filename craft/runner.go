@@ -44,11 +44,14 @@ type probeRec struct {
 	sent     time.Time
 	next     int32
 	answered bool
+	keyed    bool   // txKey numbers its kernel transmit stamp
+	txKey    uint32 // see txStamper
 }
 
 type rxPacket struct {
-	data []byte
-	ts   time.Time
+	data   []byte
+	ts     time.Time
+	kernel bool // ts is the kernel's receive stamp
 }
 
 func newRunner(p *Plan, tx sender, fn func(Answer) error) *runner {
@@ -247,13 +250,28 @@ func (r *runner) flush() error {
 	if r.n == 0 {
 		return nil
 	}
+	var base uint32
+	var keyed bool
+	if st, isSt := r.tx.(txStamper); isSt && r.match {
+		base, keyed = st.TxKey()
+	}
 	now := time.Now()
-	for _, rec := range r.pending[:r.n] {
+	for i, rec := range r.pending[:r.n] {
 		if rec >= 0 {
 			r.probes[rec].sent = now
+			r.probes[rec].txKey, r.probes[rec].keyed = base+uint32(i), keyed
 		}
 	}
 	ok, failed, err := r.tx.send(r.views[:r.n], r.dsts[:r.n])
+	if failed > 0 {
+		// A refused packet shifts the numbers after it: time this batch
+		// from the clock read.
+		for _, rec := range r.pending[:r.n] {
+			if rec >= 0 {
+				r.probes[rec].keyed = false
+			}
+		}
+	}
 	r.sum.Sent += uint64(ok)
 	r.sum.Failed += uint64(failed)
 	for _, v := range r.views[:r.n] {
@@ -295,7 +313,7 @@ func (r *runner) startReceiver(ctx context.Context, rx receiver) {
 	go func() {
 		defer r.wg.Done()
 		for !r.stop.Load() && ctx.Err() == nil {
-			data, ts, err := rx.read()
+			data, ts, kernel, err := rx.read()
 			if err == errTimeout {
 				continue
 			}
@@ -304,7 +322,7 @@ func (r *runner) startReceiver(ctx context.Context, rx receiver) {
 			}
 			select {
 			case buf := <-r.free:
-				r.rx <- rxPacket{data: append(buf[:0], data...), ts: ts}
+				r.rx <- rxPacket{data: append(buf[:0], data...), ts: ts, kernel: kernel}
 			default: // the matcher is far behind
 			}
 		}
@@ -385,7 +403,23 @@ func (r *runner) answer(pk rxPacket) error {
 	if r.fn == nil {
 		return nil
 	}
-	return r.fn(Answer{Probe: uint64(idx), Time: pk.ts, RTT: pk.ts.Sub(rec.sent), Error: isErr, Frame: pk.data})
+	a := Answer{Probe: uint64(idx), Time: pk.ts, Error: isErr, Frame: pk.data, KernelStamp: pk.kernel}
+	a.RTT = pk.ts.Sub(r.sendTime(rec, &a))
+	return r.fn(a)
+}
+
+// sendTime is when the packet of rec left: the kernel's transmit stamp
+// when there is one (a.KernelTxStamp), else the time read before the send
+// call. A stamp before that time is not its own and is not used.
+func (r *runner) sendTime(rec *probeRec, a *Answer) time.Time {
+	if !rec.keyed {
+		return rec.sent
+	}
+	if ns, ok := r.tx.(txStamper).TxStamp(rec.txKey); ok && ns >= rec.sent.UnixNano() {
+		a.KernelTxStamp = true
+		return time.Unix(0, ns)
+	}
+	return rec.sent
 }
 
 // stripEthernet returns the IP packet inside an Ethernet frame (skipping

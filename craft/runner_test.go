@@ -56,12 +56,12 @@ func (f *fakeNet) send(pkts [][]byte, dsts []netip.Addr) (ok, failed int, err er
 	return ok, failed, err
 }
 
-func (f *fakeNet) read() ([]byte, time.Time, error) {
+func (f *fakeNet) read() ([]byte, time.Time, bool, error) {
 	select {
 	case r := <-f.replies:
-		return r, time.Now(), nil
+		return r, time.Now(), false, nil
 	case <-time.After(5 * time.Millisecond):
-		return nil, time.Time{}, errTimeout
+		return nil, time.Time{}, false, errTimeout
 	}
 }
 

@@ -36,12 +36,12 @@ type rawSender struct {
 // openL3 opens a raw IP socket that sends packets with their own header,
 // bound to iface when one is given; link-local destinations go out of
 // link (their zone, else iface).
-func openL3(v6 bool, iface, link string) (*rawSender, error) {
+func openL3(v6 bool, iface, link string, stamps bool) (*rawSender, error) {
 	family := unix.AF_INET
 	if v6 {
 		family = unix.AF_INET6
 	}
-	c, err := openRaw(family, unix.IPPROTO_RAW, "raw IP socket", func(fd int) error {
+	c, err := openRaw(family, unix.IPPROTO_RAW, "raw IP socket", stamps, func(fd int) error {
 		if v6 {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
 				return fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
@@ -62,8 +62,8 @@ func openL3(v6 bool, iface, link string) (*rawSender, error) {
 }
 
 // openL2 opens an AF_PACKET socket that sends whole frames on ifc.
-func openL2(ifc *net.Interface) (*rawSender, error) {
-	c, err := openRaw(unix.AF_PACKET, 0, "AF_PACKET socket", func(fd int) error {
+func openL2(ifc *net.Interface, stamps bool) (*rawSender, error) {
+	c, err := openRaw(unix.AF_PACKET, 0, "AF_PACKET socket", stamps, func(fd int) error {
 		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
 			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
 		}
@@ -77,8 +77,8 @@ func openL2(ifc *net.Interface) (*rawSender, error) {
 
 // openRaw opens a blocking raw socket of family for sending (what names
 // it in errors), set up by setup, with a large send buffer.
-func openRaw(family, proto int, what string, setup func(fd int) error) (*rawsock.Conn, error) {
-	c, err := rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: "craft-send", Blocking: true,
+func openRaw(family, proto int, what string, stamps bool, setup func(fd int) error) (*rawsock.Conn, error) {
+	c, err := rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: "craft-send", Blocking: true, TxStamps: stamps,
 		Setup: func(fd int) error {
 			if err := setup(fd); err != nil {
 				return err
@@ -167,3 +167,7 @@ func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
 }
 
 func (s *rawSender) close() error { return s.c.Close() }
+
+// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+func (s *rawSender) TxKey() (uint32, bool)            { return s.c.TxKey() }
+func (s *rawSender) TxStamp(key uint32) (int64, bool) { return s.c.TxStamp(key) }

@@ -63,7 +63,7 @@ func BenchmarkReceiveMatch(b *testing.B) {
 
 // BenchmarkLoopbackRoundTrip: a real raw socket, one echo request to
 // 127.0.0.1 and its reply read back with kernel timestamp and control
-// messages.
+// messages, and the request's kernel transmit stamp.
 func BenchmarkLoopbackRoundTrip(b *testing.B) {
 	labtest.RequireRoot(b)
 	c, err := Listen(ListenConfig{Mode: ModeRaw})
@@ -75,12 +75,14 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 	msg := make([]byte, 64)
 	buf := make([]byte, 1<<16)
 	var pkt Packet
+	st := c.(txStamper)
 	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
 	b.ReportAllocs()
 	seq := uint16(0)
 	for b.Loop() {
 		seq++
 		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: TypeEchoRequest4, ID: c.ID(), Seq: seq}, icmpmsg.Probe{Seq: uint32(seq)}, nil)
+		key, _ := st.TxKey()
 		if err := c.WriteTo(msg, dst); err != nil {
 			b.Fatal(err)
 		}
@@ -91,6 +93,9 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.Type == TypeEchoReply4 && e.Seq == seq {
 				break
 			}
+		}
+		if _, ok := st.TxStamp(key); !ok {
+			b.Fatalf("probe %d: no transmit stamp", seq)
 		}
 	}
 }

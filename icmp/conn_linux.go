@@ -97,7 +97,8 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
 		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
-		Setup: func(fd int) error { return c.setup(fd, cfg) },
+		TxStamps: true,
+		Setup:    func(fd int) error { return c.setup(fd, cfg) },
 	})
 	if errno, ok := err.(unix.Errno); ok {
 		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), errno)
@@ -386,6 +387,11 @@ func (c *sockConn) ID() uint16     { return c.id }
 func (c *sockConn) Wire() Wire     { return c.wire }
 
 func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
+
+// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
+func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
+func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
 
 func (c *sockConn) Close() error {
 	c.router.Close()

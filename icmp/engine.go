@@ -112,10 +112,13 @@ type Event struct {
 	Dup         bool
 	Time        time.Time // when the packet was received (or the probe sent)
 	KernelStamp bool      // Time is the kernel's receive timestamp
-	ICMPType    uint8
-	ICMPCode    uint8
-	Info        uint32 // of an ICMP error (an MTU, a pointer, a gateway); the MTU of a local error
-	Err         error  // send failure
+	// KernelTxStamp: RTT runs from the kernel's transmit stamp of the
+	// probe (SO_TIMESTAMPING), not the time read before sending it.
+	KernelTxStamp bool
+	ICMPType      uint8
+	ICMPCode      uint8
+	Info          uint32 // of an ICMP error (an MTU, a pointer, a gateway); the MTU of a local error
+	Err           error  // send failure
 
 	done     bool // the last pending probe was resolved after sending finished
 	resolved bool // this packet settled a probe that was waiting
@@ -197,8 +200,9 @@ type Pinger struct {
 type target struct {
 	Addr    netip.Addr
 	conn    Conn
-	reqType uint8  // echo request type of the target's family
-	id      uint16 // the conn's echo identifier
+	reqType uint8     // echo request type of the target's family
+	id      uint16    // the conn's echo identifier
+	stamper txStamper // the conn's transmit stamps; nil: none
 	src     netip.Addr
 	seq     uint32 // last sequence sent
 	ring    []slot
@@ -216,7 +220,9 @@ const (
 type slot struct {
 	seq   uint32
 	state uint8
-	sent  int64 // unix nanoseconds
+	keyed bool   // key is the probe's transmit stamp number on its conn
+	key   uint32 // see txStamper
+	sent  int64  // unix nanoseconds, read before sending
 }
 
 // New checks cfg, fills in the defaults of its zero fields and prepares a
@@ -319,6 +325,11 @@ func (p *Pinger) initTargets() error {
 			reqType: TypeEchoRequest4, id: c.ID()}
 		if c.V6() {
 			p.targets[i].reqType = TypeEchoRequest6
+		}
+		if st, ok := c.(txStamper); ok {
+			if _, on := st.TxKey(); on {
+				p.targets[i].stamper = st
+			}
 		}
 		p.targets[i].st.Addr = t
 		p.byAddr[t.WithZone("")] = uint32(i)
@@ -619,6 +630,9 @@ func (p *Pinger) send(ti int) {
 		p.pending--
 	}
 	*s = slot{seq: seq, state: slotPending, sent: now.UnixNano()}
+	if t.stamper != nil {
+		s.key, s.keyed = t.stamper.TxKey() // sendMu: no other send in between
+	}
 	p.pending++
 	p.fifo.push(pending{target: uint32(ti), seq: seq, deadline: now.UnixNano() + p.timeout})
 	wake := !p.armed

@@ -96,11 +96,25 @@ func (p *Pinger) resolve(c Conn, e icmpmsg.Echo, pr icmpmsg.Probe, hasProbe bool
 		return false
 	}
 	ev.Target, ev.Seq = int(ti), seq
-	ev.RTT = time.Duration(max(ev.Time.UnixNano()-s.sent, 0))
+	ev.RTT = time.Duration(max(ev.Time.UnixNano()-p.sendTime(t, s, ev), 0))
 	p.apply(t, s, ev)
 	p.lastRecv = max(p.lastRecv, ev.Time.UnixNano())
 	ev.done = ev.done || p.sendFinished && p.pending == 0
 	return true
+}
+
+// sendTime is when the probe in slot s left: the kernel's transmit stamp
+// when there is one (ev.KernelTxStamp), else the time read before the
+// send. A stamp before that time cannot be this probe's (the numbering
+// slipped, say after a failed send) and is not used.
+func (p *Pinger) sendTime(t *target, s *slot, ev *Event) int64 {
+	if s.keyed {
+		if ns, ok := t.stamper.TxStamp(s.key); ok && ns >= s.sent {
+			ev.KernelTxStamp = true
+			return ns
+		}
+	}
+	return s.sent
 }
 
 // apply records what ev says about the probe in slot s of target t.

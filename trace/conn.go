@@ -38,6 +38,17 @@ type Packet struct {
 	From, To netip.Addr
 	TTL      int       // the packet's TTL or hop limit, -1 if unknown
 	Received time.Time // the kernel's receive time when it gave one
+	// KernelStamp: Received is the kernel's (SO_TIMESTAMPNS).
+	KernelStamp bool
+}
+
+// txStamper is what a Conn offers whose kernel stamps the probes it sends
+// (the sockets Listen opens): TxKey before Send numbers the probe, and
+// TxStamp, called by the engine's loop only (the send socket has no other
+// reader), gives its stamp.
+type txStamper interface {
+	TxKey() (key uint32, ok bool)
+	TxStamp(key uint32) (unixNano int64, ok bool)
 }
 
 // ListenConfig says how to open a Conn.

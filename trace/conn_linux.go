@@ -46,7 +46,7 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 	if cfg.V6 {
 		family = unix.AF_INET6
 	}
-	c.send, err = rawSocket(family, unix.IPPROTO_RAW, cfg.Interface, "trace-send", func(fd int) error {
+	c.send, err = rawSocket(family, unix.IPPROTO_RAW, cfg.Interface, "trace-send", true, func(fd int) error {
 		if cfg.V6 {
 			// IPPROTO_RAW implies it, but say so for kernels that do not.
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1)
@@ -69,8 +69,8 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 
 // rawSocket opens a raw socket bound to iface ("" for any) and set up by
 // setup.
-func rawSocket(family, proto int, iface, name string, setup func(fd int) error) (*rawsock.Conn, error) {
-	return rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: name, Setup: func(fd int) error {
+func rawSocket(family, proto int, iface, name string, txStamps bool, setup func(fd int) error) (*rawsock.Conn, error) {
+	return rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: name, TxStamps: txStamps, Setup: func(fd int) error {
 		if iface != "" {
 			if err := unix.BindToDevice(fd, iface); err != nil {
 				return fmt.Errorf("bind to interface %q: %w", iface, err)
@@ -85,7 +85,7 @@ func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
 	if cfg.V6 {
 		proto, wire = unix.IPPROTO_ICMPV6, inet.ProtoICMPv6
 	}
-	rc, err := rawSocket(family, proto, cfg.Interface, "trace-icmp", func(fd int) error {
+	rc, err := rawSocket(family, proto, cfg.Interface, "trace-icmp", false, func(fd int) error {
 		if err := icmp.SetFilter(fd, cfg.V6); err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
 }
 
 func (c *sockConn) addTCPReader(family int, cfg ListenConfig) error {
-	rc, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface, "trace-tcp", func(fd int) error {
+	rc, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface, "trace-tcp", false, func(fd int) error {
 		if err := rawsock.AttachFilter(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
 			return err
 		}
@@ -158,8 +158,13 @@ func tcpPortFilter(v6 bool, port uint16) []bpf.Instruction {
 	}
 }
 
-func (c *sockConn) V6() bool          { return c.v6 }
-func (c *sockConn) Readers() []Reader { return c.readers }
+func (c *sockConn) V6() bool { return c.v6 }
+
+// TxKey and TxStamp give the send socket's kernel transmit stamps
+// (txStamper).
+func (c *sockConn) TxKey() (uint32, bool)            { return c.send.TxKey() }
+func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.send.TxStamp(key) }
+func (c *sockConn) Readers() []Reader                { return c.readers }
 
 func (c *sockConn) Close() error {
 	c.router.Close()
@@ -257,6 +262,7 @@ func (r *sockReader) parseCmsgs(p *Packet) {
 	r.meta.Reset()
 	cmsg.Parse(r.oob[:r.msg.Controllen], &r.meta)
 	p.Received, p.TTL, p.To = r.meta.Stamp, r.meta.TTL, r.meta.Dst
+	p.KernelStamp = !p.Received.IsZero()
 	if p.Received.IsZero() {
 		p.Received = time.Now()
 	}

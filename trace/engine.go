@@ -174,8 +174,10 @@ type slot struct {
 	flow   uint16
 	ttl    uint8
 	target int32
-	index  int32 // into targetState.hops[ttl]
-	pos    int32 // in engine.busy
+	index  int32  // into targetState.hops[ttl]
+	pos    int32  // in engine.busy
+	keyed  bool   // key numbers the probe's kernel transmit stamp
+	key    uint32 // see txStamper
 	sent   time.Time
 }
 
@@ -432,7 +434,7 @@ func (e *engine) read(ctx context.Context, rd Reader, fp *flowParams) {
 		if !ok {
 			continue
 		}
-		r.received = p.Received
+		r.received, r.kernelStamp = p.Received, p.KernelStamp
 		if e.cfg.Tap != nil {
 			e.cfg.Tap(tap.In, p.Received, wholePacket(wrapBuf, &p, fp.v6))
 		}

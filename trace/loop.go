@@ -46,6 +46,11 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	pkt := t.fp.build(e.pkt, t.src, t.addr, uint8(ttl), id, uint16(flow))
 	t.sent++
 	e.sum.Sent++
+	var key uint32
+	var keyed bool
+	if st, ok := t.conn.(txStamper); ok {
+		key, keyed = st.TxKey()
+	}
 	rec.Sent = time.Now()
 	err := t.conn.Send(pkt, t.addr)
 	if e.cfg.Tap != nil {
@@ -62,7 +67,8 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	}
 	t.pendingAt[ttl]++
 	s := &e.slots[id&(slotCount-1)]
-	*s = slot{busy: true, id: id, flow: uint16(flow), ttl: uint8(ttl), target: int32(t.index), index: int32(idx), sent: rec.Sent, pos: int32(len(e.busy))}
+	*s = slot{busy: true, id: id, flow: uint16(flow), ttl: uint8(ttl), target: int32(t.index), index: int32(idx), sent: rec.Sent, pos: int32(len(e.busy)),
+		key: key, keyed: keyed}
 	e.busy = append(e.busy, int32(id&(slotCount-1)))
 }
 
@@ -112,7 +118,15 @@ func (e *engine) answer(r *reply) {
 		return
 	}
 	e.release(i)
-	t.record(int(s.ttl), int(s.index), r, s.sent)
+	sent, kernelTx := s.sent, false
+	if s.keyed {
+		// The send socket has no reader but this loop: it takes the stamps.
+		if ns, ok := t.conn.(txStamper).TxStamp(s.key); ok && ns >= s.sent.UnixNano() {
+			sent, kernelTx = time.Unix(0, ns), true
+		}
+	}
+	t.record(int(s.ttl), int(s.index), r, sent)
+	t.hops[s.ttl][s.index].KernelTxStamp = kernelTx
 	e.sum.Answered++
 	if e.cfg.Multipath {
 		t.updateFlows(e.mdaN)

@@ -59,6 +59,8 @@ type reply struct {
 	from     netip.Addr
 	target   netip.Addr // the probe's destination
 	received time.Time
+	// kernelStamp: received is the kernel's receive stamp
+	kernelStamp bool
 	// what the quoted probe says, for the middlebox check
 	quoted  bool
 	qTTL    uint8

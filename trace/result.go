@@ -54,6 +54,10 @@ type Probe struct {
 	// Changed lists what the quoted probe says a middlebox changed.
 	Changed Changes
 	Labels  []MPLSLabel // RFC 4950 MPLS label stack of the answer
+	// KernelStamp: RTT ends at the kernel's receive stamp of the answer;
+	// KernelTxStamp: it starts at the kernel's transmit stamp of the probe
+	// (else at the time read before sending it).
+	KernelStamp, KernelTxStamp bool
 }
 
 // Changes is what the header an ICMP error quotes differs in from the

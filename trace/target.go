@@ -201,6 +201,7 @@ func (t *targetState) record(ttl int, index int, r *reply, sent time.Time) {
 	t.answered++
 	rtt := max(r.received.Sub(sent), 0)
 	rec.Addr, rec.RTT, rec.Kind, rec.Type, rec.Code = r.from, rtt, r.kind, r.typ, r.code
+	rec.KernelStamp = r.kernelStamp
 	rec.MTU = mtu(r, t.fp.v6)
 	rec.Reached = r.from == t.addr.WithZone("") && r.kind != KindTimeExceeded
 	rec.QuotedTTL = -1

@@ -53,17 +53,30 @@ func BenchmarkProbeUnpaced(b *testing.B) {
 }
 
 // TestServeAndProbeAllocateNothingPerDatagram: after warm-up, a thousand
-// more round trips through the server and the probe engine (in this
+// more round trips, timed from kernel transmit stamps, through the server and the probe engine (in this
 // process) cost no allocation per datagram.
 func TestServeAndProbeAllocateNothingPerDatagram(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", true, ServerConfig{Mode: ModeReflect})
 	run := func(n int) float64 {
 		p := dialProbe(t, srv, true, ProbeConfig{Count: n, Unpaced: true, Window: 32})
+		stamped, replies := 0, 0
 		allocs := testing.AllocsPerRun(1, func() {
-			if _, err := p.Run(context.Background(), func(ProbeEvent) error { return nil }); err != nil {
+			if _, err := p.Run(context.Background(), func(ev ProbeEvent) error {
+				if ev.Kind == EventReply {
+					replies++
+					if ev.KernelTxStamp {
+						stamped++
+					}
+				}
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 		})
+		// The send path with transmit stamps is the one measured.
+		if stamped < replies*9/10 {
+			t.Errorf("%d of %d replies timed from the kernel's transmit stamp", stamped, replies)
+		}
 		return allocs
 	}
 	run(100) // warm up: server's client table, pools, timers

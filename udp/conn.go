@@ -65,6 +65,26 @@ type Conn interface {
 	Close() error
 }
 
+// txStamper is what a Conn offers whose kernel stamps the datagrams it
+// sends (a sockConn with ListenConfig.TxStamps): TxKey before a
+// WriteBatch numbers its i-th datagram TxKey()+i, and the reader's
+// TxStamp gives the stamp by that number.
+type txStamper interface {
+	TxKey() (key uint32, ok bool)
+	TxStamp(key uint32) (unixNano int64, ok bool)
+}
+
+// TxStamps reports whether c's datagrams get kernel transmit stamps, and
+// if not, why (nil: c cannot have them).
+func TxStamps(c Conn) (bool, error) {
+	s, ok := c.(interface{ TxStampErr() error })
+	if !ok {
+		return false, nil
+	}
+	err := s.TxStampErr()
+	return err == nil, err
+}
+
 // ListenConfig says how to open a UDP socket.
 type ListenConfig struct {
 	// Addr is the local address and port to bind (port 0: any). An
@@ -88,6 +108,11 @@ type ListenConfig struct {
 	// waits. For one goroutine that reads in a tight loop (the server, the
 	// probe).
 	Blocking bool
+	// TxStamps asks the kernel for a software transmit stamp of every
+	// datagram sent (SO_TIMESTAMPING), so that the probe's RTTs run from
+	// the kernel's send time to its receive time. Without (or when the
+	// kernel refuses it) they start at the time read before sending.
+	TxStamps bool
 	// BlockingSlice bounds one wait of a Blocking socket, so that it
 	// notices Close and a deadline moved by another goroutine (a
 	// cancelled run) in time (default rawsock.DefaultSlice, 20ms).

@@ -80,6 +80,7 @@ func listen(cfg ListenConfig, recvErr bool) (*sockConn, error) {
 	c := &sockConn{v6: v6, recvErr: recvErr}
 	rc, err := rawsock.Open(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP, rawsock.Config{
 		Name: "udp", Blocking: cfg.Blocking, Slice: cfg.BlockingSlice, SoftErrors: true,
+		TxStamps: cfg.TxStamps,
 		Setup: func(fd int) error {
 			if err := setOptions(fd, cfg, v6, recvErr); err != nil {
 				return err
@@ -210,6 +211,11 @@ func (c *sockConn) LocalAddr() netip.AddrPort { return c.local }
 func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
 func (c *sockConn) Close() error { return c.c.Close() }
+
+// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
+func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
+func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
 
 // ReadBatch reads up to len(ms) (at most MaxBatch) messages.
 func (c *sockConn) ReadBatch(ms []Message) (int, error) {

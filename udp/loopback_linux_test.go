@@ -37,7 +37,7 @@ func startServer(t testing.TB, addr string, blocking bool, cfg ServerConfig) net
 
 func dialProbe(t testing.TB, remote netip.AddrPort, blocking bool, cfg ProbeConfig) *Probe {
 	t.Helper()
-	conn, err := Dial(ListenConfig{Remote: remote, Blocking: blocking})
+	conn, err := Dial(ListenConfig{Remote: remote, Blocking: blocking, TxStamps: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,9 @@ type Probe struct {
 	nextSend time.Time
 	sent     uint64
 	sentAt   []int64 // send time per sequence number (ring), 0 once resolved
-	expireAt uint64  // the lowest sequence number not yet resolved
+	stamper  txStamper
+	txKeys   []uint64 // per sequence number (ring): 1<<32 | transmit stamp number; 0: none
+	expireAt uint64   // the lowest sequence number not yet resolved
 	seq      seqTracker
 	last     time.Time // the last packet sent or received
 	sum      ProbeSummary
@@ -74,6 +76,11 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		p.rx[i] = Message{Buf: make([]byte, rxLen(cfg.Size))}
 	}
 	p.sentAt = make([]int64, probeSeqWindow)
+	if st, ok := cfg.Conn.(txStamper); ok {
+		if _, on := st.TxKey(); on {
+			p.stamper, p.txKeys = st, make([]uint64, probeSeqWindow)
+		}
+	}
 	p.seq = newSeqTracker(probeSeqWindow)
 	p.sum.Samples = stats.NewSamples(0)
 	p.sum.NetSamples = stats.NewSamples(0)
@@ -199,7 +206,11 @@ func (p *Probe) send(now time.Time) error {
 		PutSeq(p.tx[i].Buf[p.hdrOff:], seq, stamp)
 		p.sentAt[seq%probeSeqWindow] = stamp
 	}
+	p.keyBatch(n, false)
 	sent, err := p.conn.WriteBatch(p.tx[:n])
+	if err != nil {
+		p.keyBatch(n, true) // a refused datagram shifts the numbers after it
+	}
 	if err != nil && sent < n {
 		// The kernel refused one (e.g. an ICMP error still pending on
 		// the socket): it counts as sent and lost, and the run goes on.
@@ -224,6 +235,40 @@ func (p *Probe) send(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// keyBatch records the transmit stamp numbers of the n datagrams about to
+// be sent (the next sequence numbers), or forgets them.
+func (p *Probe) keyBatch(n int, forget bool) {
+	if p.stamper == nil {
+		return
+	}
+	base, _ := p.stamper.TxKey()
+	for i := range n {
+		k := uint64(1)<<32 | uint64(base+uint32(i))
+		if forget {
+			k = 0
+		}
+		p.txKeys[(p.sent+uint64(i))%probeSeqWindow] = k
+	}
+}
+
+// sendTime is when datagram seq left: the kernel's transmit stamp when
+// there is one (ev.KernelTxStamp), else the time it carries. A stamp
+// before that time is not its own and is not used.
+func (p *Probe) sendTime(seq uint64, carried int64, ev *ProbeEvent) int64 {
+	if p.stamper == nil || p.sent-seq > probeSeqWindow {
+		return carried
+	}
+	k := p.txKeys[seq%probeSeqWindow]
+	if k == 0 {
+		return carried
+	}
+	if ns, ok := p.stamper.TxStamp(uint32(k)); ok && ns >= carried {
+		ev.KernelTxStamp = true
+		return ns
+	}
+	return carried
 }
 
 // retire makes room in the send-time ring for seq: the datagram that had
@@ -326,8 +371,8 @@ func (p *Probe) reply(m *Message) {
 	}
 	p.tapIn(m)
 	p.last = m.Time
-	ev := ProbeEvent{Kind: EventReply, Seq: h.Seq, Time: m.Time, KernelStamp: m.KernelStamp, Size: m.N,
-		RTT: time.Duration(m.Time.UnixNano() - h.Sent)}
+	ev := ProbeEvent{Kind: EventReply, Seq: h.Seq, Time: m.Time, KernelStamp: m.KernelStamp, Size: m.N}
+	ev.RTT = time.Duration(m.Time.UnixNano() - p.sendTime(h.Seq, h.Sent, &ev))
 	if p.expireAt > h.Seq && p.sentAt[h.Seq%probeSeqWindow] == 0 && !p.seqSeen(h.Seq) {
 		ev.Kind = EventLate // counted lost already
 		p.sum.Late++

@@ -91,9 +91,12 @@ type ProbeEvent struct {
 	Seq         uint64
 	Time        time.Time // received (or sent, for EventLost and EventSendError)
 	KernelStamp bool
-	Size        int
-	RTT         time.Duration
-	Dup         bool
+	// KernelTxStamp: RTT runs from the kernel's transmit stamp of the
+	// datagram, not the send time it carries.
+	KernelTxStamp bool
+	Size          int
+	RTT           time.Duration
+	Dup           bool
 	// Reorder is how many sequence numbers below the highest one already
 	// received this reply's is (0: in order).
 	Reorder uint64

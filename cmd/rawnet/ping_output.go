@@ -41,8 +41,12 @@ func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4
 			kind, out.socket = "datagram", "datagram"
 		}
 		w := c.Wire()
-		out.verbosef("%s %s socket, echo id %d, ttl %d, tos %#x, kernel receive timestamps (SO_TIMESTAMPNS)",
-			kind, map[bool]string{false: "ICMP", true: "ICMPv6"}[c.V6()], c.ID(), w.TTL, w.TOS)
+		tx := "kernel transmit timestamps (SO_TIMESTAMPING)"
+		if on, err := icmp.TxStamps(c); !on {
+			tx = fmt.Sprintf("no kernel transmit timestamps (%v): RTTs run from the time read before sending", err)
+		}
+		out.verbosef("%s %s socket, echo id %d, ttl %d, tos %#x, kernel receive timestamps (SO_TIMESTAMPNS), %s",
+			kind, map[bool]string{false: "ICMP", true: "ICMPv6"}[c.V6()], c.ID(), w.TTL, w.TOS, tx)
 	}
 	return out
 }
@@ -274,14 +278,14 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 			return
 		}
 		rtt, dup := jsonl.Ms(ev.RTT), ev.Dup
-		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, tsSource(ev.KernelStamp)
+		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, rttSource(ev.KernelStamp, ev.KernelTxStamp)
 	case icmp.EventError:
 		if out.o.quiet {
 			return
 		}
 		j.Size, j.ICMPType, j.ICMPCode = ev.Size, &ev.ICMPType, &ev.ICMPCode
 		j.Error = icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info)
-		j.TSSource = tsSource(ev.KernelStamp)
+		j.TSSource = rttSource(ev.KernelStamp, ev.KernelTxStamp)
 	case icmp.EventTimeout:
 		if out.o.quiet {
 			return
@@ -310,9 +314,19 @@ func localErrorText(err error) string {
 	return err.Error()
 }
 
-func tsSource(kernel bool) string {
-	if kernel {
+// rttSource is an RTT's ts_source: "kernel" when it runs from the
+// kernel's transmit stamp to its receive stamp, "kernel_rx" when it
+// starts at the time read before sending (no transmit stamp) and ends at
+// the kernel's receive stamp, "kernel_tx" for the reverse, "user" when
+// both ends are times rawnet read.
+func rttSource(rx, tx bool) string {
+	switch {
+	case rx && tx:
 		return "kernel"
+	case rx:
+		return "kernel_rx"
+	case tx:
+		return "kernel_tx"
 	}
 	return "user"
 }

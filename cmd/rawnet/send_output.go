@@ -74,6 +74,7 @@ type jsonAnswer struct {
 	Time   string          `json:"time"`
 	RTTMs  float64         `json:"rtt_ms"`
 	Error  bool            `json:"icmp_error"`
+	TSSrc  string          `json:"ts_source"`
 	Length int             `json:"length"`
 	Layers json.RawMessage `json:"layers"`
 }
@@ -87,7 +88,7 @@ func (out *sendOutput) answer(a craft.Answer) error {
 	_ = out.dec.Decode(a.Frame)
 	if out.json != nil {
 		return jsonError(out.json.Emit(jsonAnswer{Type: "answer", Probe: a.Probe, Time: jsonl.Time(a.Time), RTTMs: jsonl.Ms(a.RTT),
-			Error: a.Error, Length: len(a.Frame), Layers: out.dec.AppendJSON(nil)}))
+			Error: a.Error, TSSrc: rttSource(a.KernelStamp, a.KernelTxStamp), Length: len(a.Frame), Layers: out.dec.AppendJSON(nil)}))
 	}
 	b := fmt.Appendf(out.buf[:0], "#%d  %.3f ms  ", a.Probe, float64(a.RTT)/float64(time.Millisecond))
 	b = out.dec.AppendLine(b)

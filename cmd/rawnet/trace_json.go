@@ -30,6 +30,7 @@ type jsonTraceProbe struct {
 	Changed    *jsonChanges `json:"changed,omitempty"`
 	MPLS       []jsonMPLS   `json:"mpls,omitempty"`
 	MTU        uint32       `json:"mtu,omitempty"`
+	TSSource   string       `json:"ts_source,omitempty"`
 }
 
 type jsonChanges struct {
@@ -103,6 +104,7 @@ func jsonProbeOf(p *trace.Probe, v6 bool) jsonTraceProbe {
 	rtt := jsonl.Ms(p.RTT)
 	j.Addr, j.RTTMs, j.Kind, j.Reached = p.Addr.String(), &rtt, p.Kind.String(), p.Reached
 	j.Annotation, j.MTU = p.Annotation(v6), p.MTU
+	j.TSSource = rttSource(p.KernelStamp, p.KernelTxStamp)
 	switch p.Kind {
 	case trace.KindTimeExceeded, trace.KindUnreachable, trace.KindOther:
 		t, c := p.Type, p.Code

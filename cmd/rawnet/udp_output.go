@@ -150,7 +150,7 @@ func (o *probeOutput) jsonEvent(ev *udp.ProbeEvent) {
 	switch ev.Kind {
 	case udp.EventReply, udp.EventLate:
 		rtt, dup, reorder := jsonl.Ms(ev.RTT), ev.Dup, ev.Reorder
-		j.Size, j.RTTMs, j.Dup, j.Reorder, j.TSSource = ev.Size, &rtt, &dup, &reorder, tsSource(ev.KernelStamp)
+		j.Size, j.RTTMs, j.Dup, j.Reorder, j.TSSource = ev.Size, &rtt, &dup, &reorder, rttSource(ev.KernelStamp, ev.KernelTxStamp)
 		if ev.Reflected {
 			srv, net, fwd, rev := jsonl.Ms(ev.ServerTime), jsonl.Ms(ev.NetRTT), jsonl.Ms(ev.Forward), jsonl.Ms(ev.Reverse)
 			j.ServerMs, j.NetRTTMs, j.FwdMs, j.RevMs = &srv, &net, &fwd, &rev

@@ -60,11 +60,15 @@ func runUDPProbe(c *cli.Context) error {
 		return err
 	}
 	cfg.Remote = remote
-	conn, err := udp.Dial(udp.ListenConfig{Remote: remote, RecvBuf: 4 << 20, SendBuf: 4 << 20, Blocking: true})
+	conn, err := udp.Dial(udp.ListenConfig{Remote: remote, RecvBuf: 4 << 20, SendBuf: 4 << 20, Blocking: true, TxStamps: true})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if on, err := udp.TxStamps(conn); !on && err != nil {
+		// ts_source says it per reply too (kernel_rx).
+		fmt.Fprintf(c.App.ErrWriter, "rawnet: no kernel transmit timestamps (%v): RTTs start at the time read before sending\n", err)
+	}
 	file, tapFn, err := openPcap(c)
 	if err != nil {
 		return err

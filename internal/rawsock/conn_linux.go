@@ -32,6 +32,11 @@ type Config struct {
 	// an error of the read; the read goes on (and takes the error queue
 	// entry, when it is given one). For UDP sockets.
 	SoftErrors bool
+	// TxStamps asks the kernel for a software transmit stamp of every
+	// packet sent (SO_TIMESTAMPING, see TxStamp). A kernel that refuses
+	// the option leaves the Conn without (TxStamps false, TxStampErr
+	// says why); Open does not fail for it.
+	TxStamps bool
 	// Setup sets the socket's options, binds and filters it before it is
 	// wrapped; an error closes the socket.
 	Setup func(fd int) error
@@ -72,6 +77,12 @@ type Conn struct {
 	wmsgs   []unix.Mmsghdr
 	wn      int
 	werr    unix.Errno
+
+	// transmit stamps (Config.TxStamps); nil: none
+	tx        *txStamps
+	txErr     error
+	drainFn   func(fd uintptr) bool
+	readsErrq bool // a reader has passed an errq: hold ICMP errors a drain meets
 }
 
 // Open creates a socket (always close-on-exec; non-blocking unless
@@ -120,6 +131,15 @@ func newConn(fd int, cfg Config) (*Conn, error) {
 	}
 	c.rc = rc
 	c.readFn, c.writeFn = c.doRead, c.doWrite
+	if cfg.TxStamps && txStampsOff {
+		c.txErr = errTxStampsOff
+	} else if cfg.TxStamps {
+		if err := enableTxStamps(fd); err != nil {
+			c.txErr = err
+		} else {
+			c.tx, c.drainFn = newTxStamps(), c.drainStamps
+		}
+	}
 	return c, nil
 }
 
@@ -197,6 +217,9 @@ func (c *Conn) RecvMsgs(hs []unix.Mmsghdr, errq *unix.Msghdr) (n int, queued boo
 
 func (c *Conn) read() (int, bool, error) {
 	c.rerr, c.rqueued = nil, false
+	if c.errq != nil {
+		c.readsErrq = true
+	}
 	err := c.rc.Read(c.readFn)
 	c.rmsg, c.rmsgs, c.errq = nil, nil, nil
 	if err != nil {
@@ -270,10 +293,23 @@ func (c *Conn) poll(fd uintptr, d time.Duration) {
 // left nothing to report), which sends a non-blocking reader to the
 // poller and a blocking one round its loop.
 func (c *Conn) recv(fd uintptr, flags int) bool {
+	if c.tx != nil && c.tx.held && c.errq != nil {
+		c.takeHeld() // an ICMP error a transmit stamp drain met
+		return true
+	}
 	n, e := c.recvCall(fd, flags)
 	if e == 0 {
 		c.rn = n
 		return true
+	}
+	if e == unix.EAGAIN && c.tx != nil && c.tx.pending.Load() {
+		// Take the stamps off the error queue: in Go's poller each one
+		// would wake the reader again.
+		c.drainTx(fd)
+		if c.tx.held && c.errq != nil {
+			c.takeHeld()
+			return true
+		}
 	}
 	soft := isSoftErrno(e) && (c.softErrors || c.errq != nil)
 	if c.errq != nil && (e == unix.EAGAIN || soft) && c.recvQueued(fd) {
@@ -310,15 +346,23 @@ func (c *Conn) recvCall(fd uintptr, flags int) (int, unix.Errno) {
 	return int(n), e
 }
 
-// recvQueued takes one entry off the error queue into c.errq.
+// recvQueued takes one entry off the error queue into c.errq; transmit
+// stamps met on the way are kept for TxStamp, not returned.
 func (c *Conn) recvQueued(fd uintptr) bool {
-	c.errq.Flags = 0
-	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(c.errq)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-	if e != 0 {
-		return false
+	ctl, namelen := c.errq.Controllen, c.errq.Namelen
+	for {
+		c.errq.Flags = 0
+		c.errq.Controllen, c.errq.Namelen = ctl, namelen
+		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(c.errq)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		if e != 0 {
+			return false
+		}
+		if c.tx != nil && c.errq.Control != nil && c.tx.store(unsafe.Slice(c.errq.Control, int(c.errq.Controllen))) {
+			continue
+		}
+		c.rn, c.rqueued = int(n), true
+		return true
 	}
-	c.rn, c.rqueued = int(n), true
-	return true
 }
 
 // isSoftErrno reports the errors a socket with a pending ICMP error
@@ -379,9 +423,11 @@ func (c *Conn) doWrite(fd uintptr) bool {
 		case 0:
 			if c.wmsgs == nil {
 				c.wn = n
+				c.sent(1)
 				return true
 			}
 			c.wn += n
+			c.sent(n)
 			if c.wn < len(c.wmsgs) {
 				continue
 			}

@@ -1,0 +1,256 @@
+package rawsock
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Software transmit timestamps (Config.TxStamps).
+//
+// The kernel stamps a packet as its driver hands it to the device
+// (SOF_TIMESTAMPING_TX_SOFTWARE; veth and loopback do it inside the
+// sendmsg call) and queues the stamp on the socket's error queue, without
+// the packet (OPT_TSONLY), with the packet's number on the socket in
+// ee_data (OPT_ID: 0 for the first packet sent after the option was set,
+// then one more per packet). The clock is CLOCK_REALTIME, the clock of
+// the receive stamps (SO_TIMESTAMPNS), so that an RTT may run from the
+// one kernel stamp to the other.
+//
+// The writer counts the packets it sent (TxKey says which number the next
+// one gets); the reader takes the stamps off the error queue whenever it
+// reads and keeps the last txRing of them, by number, for TxStamp. There
+// is no goroutine between the send and its stamp: the stamp waits in the
+// kernel until the reader asks.
+
+// txStampsOff: RAWNET_TXSTAMPS=off in the environment turns transmit
+// stamps off, so that a measurement can compare RTTs from user-space send
+// times with kernel ones (scripts/bench-rtt.sh) and a test can prove it
+// sees the difference.
+var txStampsOff = os.Getenv("RAWNET_TXSTAMPS") == "off"
+
+var errTxStampsOff = errors.New("transmit timestamps turned off (RAWNET_TXSTAMPS=off)")
+
+// txFlags are the SO_TIMESTAMPING flags Config.TxStamps asks for.
+const txFlags = unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE |
+	unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
+
+// optRxFilter (SOF_TIMESTAMPING_OPT_RX_FILTER, Linux 6.0) keeps the
+// SOFTWARE reporting flag from adding a second receive stamp to every
+// packet: receive stamps stay SO_TIMESTAMPNS's alone.
+const optRxFilter = 0x20000
+
+// soEEOriginTimestamping is ee_origin of a timestamp on the error queue.
+const soEEOriginTimestamping = 4
+
+// txRing is how many stamps a Conn keeps: more than the probes a run has
+// in flight on one socket before it reads again.
+const txRing = 4096
+
+type txEntry struct {
+	key uint32
+	ns  int64 // unix nanoseconds; 0: empty
+}
+
+type txStamps struct {
+	// writer side
+	next    atomic.Uint32 // OPT_ID number of the next packet sent
+	pending atomic.Bool   // a packet was sent whose stamp was not read
+
+	// reader side
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	name  [SockaddrLen]byte
+	oob   [512]byte
+	buf   [2048]byte // an ICMP error's quoted datagram, when one comes between stamps
+	held  bool       // buf, name, oob hold an error queue entry for the reader
+	heldN int
+	ring  [txRing]txEntry
+	got   uint64 // stamps read
+}
+
+// enableTxStamps sets SO_TIMESTAMPING on fd; an error means the kernel
+// refused it and the Conn goes without (TxStampErr says why).
+func enableTxStamps(fd int) error {
+	var err error
+	for _, flags := range []int{txFlags | optRxFilter, txFlags} {
+		for _, opt := range []int{unix.SO_TIMESTAMPING_NEW, unix.SO_TIMESTAMPING_OLD} {
+			if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, flags); err == nil {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("enable transmit timestamps (SO_TIMESTAMPING): %w", err)
+}
+
+func newTxStamps() *txStamps {
+	t := &txStamps{}
+	t.msg.Control = &t.oob[0]
+	return t
+}
+
+// TxStamps reports whether the kernel stamps the packets this Conn sends
+// (Config.TxStamps, and the kernel took the option).
+func (c *Conn) TxStamps() bool { return c.tx != nil }
+
+// TxStampErr says why a Conn opened with Config.TxStamps has none (the
+// kernel refused SO_TIMESTAMPING); nil otherwise.
+func (c *Conn) TxStampErr() error { return c.txErr }
+
+// TxKey is the number the kernel gives the next packet this Conn sends,
+// which TxStamp takes. Writer side: call it before SendMsg or SendMsgs
+// (the i-th message of a batch gets TxKey()+i). ok is false without TX
+// stamps.
+func (c *Conn) TxKey() (key uint32, ok bool) {
+	if c.tx == nil {
+		return 0, false
+	}
+	return c.tx.next.Load(), true
+}
+
+// sent counts n packets the kernel took.
+func (c *Conn) sent(n int) {
+	if c.tx != nil && n > 0 {
+		c.tx.next.Add(uint32(n))
+		c.tx.pending.Store(true)
+	}
+}
+
+// TxStamp returns the kernel's transmit stamp (unix nanoseconds) of the
+// packet numbered key, reading the stamps queued since the last read
+// first. Reader side: only the goroutine that reads the Conn may call it.
+// ok is false when the kernel has not stamped it (yet), or the stamp was
+// pushed out by txRing later ones.
+func (c *Conn) TxStamp(key uint32) (ns int64, ok bool) {
+	if c.tx == nil {
+		return 0, false
+	}
+	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key {
+		return e.ns, true
+	}
+	// Not read yet: the stamp is queued before sendmsg returns, but the
+	// writer may not have marked it pending yet when the reply comes.
+	_ = c.rc.Read(c.drainFn)
+	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key {
+		return e.ns, true
+	}
+	return 0, false
+}
+
+// TxStampsRead is how many transmit stamps the Conn has taken off its
+// error queue.
+func (c *Conn) TxStampsRead() uint64 {
+	if c.tx == nil {
+		return 0
+	}
+	return c.tx.got
+}
+
+// drainStamps is TxStamp's read function (a method value made once).
+func (c *Conn) drainStamps(fd uintptr) bool {
+	c.drainTx(fd)
+	return true
+}
+
+// drainTx takes transmit stamps off the error queue until it is empty or
+// an entry that is not a stamp comes: an ICMP error of a socket whose
+// reader takes its error queue (RecvMsg with errq) is held for that
+// reader's next call, and dropped on any other socket.
+func (c *Conn) drainTx(fd uintptr) {
+	t := c.tx
+	t.pending.Store(false)
+	for i := 0; i < txRing && !t.held; i++ {
+		t.msg.Name, t.msg.Namelen = &t.name[0], SockaddrLen
+		t.msg.Iov = &t.iov
+		t.msg.SetIovlen(1)
+		t.iov.Base = &t.buf[0]
+		t.iov.SetLen(len(t.buf))
+		t.msg.SetControllen(len(t.oob))
+		t.msg.Flags = 0
+		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&t.msg)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		if e != 0 {
+			return
+		}
+		if t.store(t.oob[:t.msg.Controllen]) {
+			continue
+		}
+		if c.readsErrq {
+			t.held, t.heldN = true, int(r)
+		}
+	}
+}
+
+// store keeps the stamp in an error queue entry's control messages;
+// false when the entry is not a transmit stamp.
+func (t *txStamps) store(oob []byte) bool {
+	key, ns, ok := parseTxStamp(oob)
+	if !ok {
+		return false
+	}
+	t.ring[key%txRing] = txEntry{key: key, ns: ns}
+	t.got++
+	return true
+}
+
+// takeHeld hands the error queue entry drainTx held to the reader's errq
+// msghdr (its first iovec, name and control buffer).
+func (c *Conn) takeHeld() {
+	t, h := c.tx, c.errq
+	t.held = false
+	n := 0
+	if h.Iov != nil && h.Iovlen > 0 {
+		dst := unsafe.Slice(h.Iov.Base, int(h.Iov.Len))
+		n = copy(dst, t.buf[:min(t.heldN, len(t.buf))])
+	}
+	if h.Name != nil {
+		h.Namelen = uint32(copy(unsafe.Slice(h.Name, int(h.Namelen)), t.name[:t.msg.Namelen]))
+	}
+	if h.Control != nil {
+		h.SetControllen(copy(unsafe.Slice(h.Control, int(h.Controllen)), t.oob[:t.msg.Controllen]))
+	}
+	h.Flags = t.msg.Flags
+	c.rn, c.rqueued = n, true
+}
+
+// parseTxStamp finds a software transmit stamp in the control messages of
+// an error queue entry: an SCM_TIMESTAMPING and an extended error whose
+// origin is SO_EE_ORIGIN_TIMESTAMPING (ee_info SCM_TSTAMP_SND, ee_data the
+// OPT_ID number). Any other entry (an ICMP error) is not one.
+func parseTxStamp(oob []byte) (key uint32, ns int64, ok bool) {
+	var isStamp bool
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		hlen := int(h.Len)
+		if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
+			break
+		}
+		data := oob[unix.CmsgLen(0):hlen]
+		switch {
+		case h.Level == unix.SOL_SOCKET && (h.Type == unix.SO_TIMESTAMPING_OLD || h.Type == unix.SO_TIMESTAMPING_NEW):
+			// struct scm_timestamping(64): ts[0] is the software stamp.
+			if len(data) >= 16 {
+				sec := int64(binary.NativeEndian.Uint64(data[0:]))
+				nsec := int64(binary.NativeEndian.Uint64(data[8:]))
+				ns = sec*1e9 + nsec
+			}
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_RECVERR, h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_RECVERR,
+			h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_TX_TIMESTAMP:
+			// struct sock_extended_err: errno, origin, type, code, pad, info, data.
+			if len(data) >= 16 && data[4] == soEEOriginTimestamping && binary.NativeEndian.Uint32(data[8:]) == unix.SCM_TSTAMP_SND {
+				isStamp = true
+				key = binary.NativeEndian.Uint32(data[12:])
+			}
+		}
+		next := unix.CmsgSpace(hlen - unix.CmsgLen(0))
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return key, ns, isStamp && ns > 0
+}

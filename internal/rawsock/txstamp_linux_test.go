@@ -1,0 +1,190 @@
+package rawsock
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// txCase is one kind of socket the engines send probes from, with a
+// packet it may send to 127.0.0.1 (or ::1).
+type txCase struct {
+	name              string
+	family, typ, prot int
+	setup             func(fd int) error
+	packet            []byte
+	v6                bool
+}
+
+func icmpEcho(typ uint8) []byte {
+	b := make([]byte, 16)
+	b[0] = typ
+	binary.BigEndian.PutUint16(b[4:], 0x7777)
+	if typ == 8 { // ICMPv4: the kernel does not compute the checksum of raw ICMP
+		var sum uint32
+		for i := 0; i < len(b); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(b[i:]))
+		}
+		sum = sum>>16 + sum&0xffff
+		binary.BigEndian.PutUint16(b[2:], ^uint16(sum+sum>>16))
+	}
+	return b
+}
+
+func hdrinclUDP() []byte {
+	b := make([]byte, 20+8+4)
+	b[0], b[8], b[9] = 0x45, 64, unix.IPPROTO_UDP
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	copy(b[12:], []byte{127, 0, 0, 1})
+	copy(b[16:], []byte{127, 0, 0, 1})
+	binary.BigEndian.PutUint16(b[20:], 40000)
+	binary.BigEndian.PutUint16(b[22:], 9) // discard: nothing listens
+	binary.BigEndian.PutUint16(b[24:], 12)
+	return b
+}
+
+func txCases() []txCase {
+	return []txCase{
+		{name: "udp4", family: unix.AF_INET, typ: unix.SOCK_DGRAM, packet: []byte("probe")},
+		{name: "udp6", family: unix.AF_INET6, typ: unix.SOCK_DGRAM, packet: []byte("probe"), v6: true},
+		{name: "icmp4-raw", family: unix.AF_INET, typ: unix.SOCK_RAW, prot: unix.IPPROTO_ICMP, packet: icmpEcho(8)},
+		{name: "icmp6-raw", family: unix.AF_INET6, typ: unix.SOCK_RAW, prot: unix.IPPROTO_ICMPV6, packet: icmpEcho(128), v6: true},
+		{name: "ipproto-raw", family: unix.AF_INET, typ: unix.SOCK_RAW, prot: unix.IPPROTO_RAW, packet: hdrinclUDP()},
+	}
+}
+
+// TestTxStamps: every packet a Conn with TxStamps sends gets a kernel
+// stamp under the number TxKey gave it, after the clock read before the
+// send and before the one after it, on every kind of socket the engines
+// send from; sendmmsg numbers a batch in order. (Datagram ICMP sockets,
+// which need ping_group_range, are covered by the ping lab test.)
+func TestTxStamps(t *testing.T) {
+	for _, tc := range txCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Open(tc.family, tc.typ, tc.prot, Config{TxStamps: true, Setup: tc.setup})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if !c.TxStamps() {
+				t.Fatalf("no TX stamps: %v", c.TxStampErr())
+			}
+			var dst [SockaddrLen]byte
+			sa := dst[:]
+			var nlen uint32
+			if tc.v6 {
+				binary.NativeEndian.PutUint16(sa, unix.AF_INET6)
+				sa[8+15] = 1
+				nlen = unix.SizeofSockaddrInet6
+			} else {
+				binary.NativeEndian.PutUint16(sa, unix.AF_INET)
+				copy(sa[4:], []byte{127, 0, 0, 1})
+				nlen = unix.SizeofSockaddrInet4
+			}
+			if tc.prot == 0 {
+				binary.BigEndian.PutUint16(sa[2:], 9)
+			}
+			iov := unix.Iovec{Base: &tc.packet[0]}
+			iov.SetLen(len(tc.packet))
+			h := unix.Msghdr{Iov: &iov, Name: &dst[0], Namelen: nlen}
+			h.SetIovlen(1)
+			const n = 20
+			var keys [n + 2]uint32
+			var before, after [n + 2]int64
+			for i := 0; i < n; i++ {
+				keys[i], _ = c.TxKey()
+				before[i] = time.Now().UnixNano()
+				if _, err := c.SendMsg(&h); err != nil {
+					t.Fatal(err)
+				}
+				after[i] = time.Now().UnixNano()
+			}
+			hs := []unix.Mmsghdr{{Hdr: h}, {Hdr: h}}
+			k, _ := c.TxKey()
+			before[n], before[n+1] = time.Now().UnixNano(), time.Now().UnixNano()
+			if m, err := c.SendMsgs(hs); err != nil || m != 2 {
+				t.Fatal(m, err)
+			}
+			after[n], after[n+1] = time.Now().UnixNano(), time.Now().UnixNano()
+			keys[n], keys[n+1] = k, k+1
+			if keys[0] != 0 || keys[n+1] != n+1 {
+				t.Errorf("keys %v: want 0..%d", keys, n+1)
+			}
+			for i, key := range keys {
+				ns, ok := c.TxStamp(key)
+				if !ok {
+					t.Errorf("packet %d (key %d): no stamp", i, key)
+					continue
+				}
+				if ns < before[i] || ns > after[i] {
+					t.Errorf("packet %d: stamp %d outside its send call [%d, %d]", i, ns, before[i], after[i])
+				}
+			}
+			if _, ok := c.TxStamp(n + 2); ok {
+				t.Errorf("a stamp for a packet never sent")
+			}
+		})
+	}
+}
+
+// TestTxStampsOff: without Config.TxStamps, nothing is stamped.
+func TestTxStampsOff(t *testing.T) {
+	c, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.TxKey(); ok || c.TxStamps() {
+		t.Errorf("TX stamps without asking")
+	}
+}
+
+// TestTxStampsAllocateNothing: sending, receiving and taking the
+// transmit stamp of a probe allocate nothing.
+func TestTxStampsAllocateNothing(t *testing.T) {
+	c, _ := udpPair(t, Config{Blocking: true})
+	var lport int
+	c.Control(func(fd int) error {
+		sa, _ := unix.Getsockname(fd)
+		lport = sa.(*unix.SockaddrInet4).Port
+		return nil
+	})
+	s, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{TxStamps: true, Setup: func(fd int) error {
+		return unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: lport})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	payload := []byte("ping")
+	wiov := unix.Iovec{Base: &payload[0]}
+	wiov.SetLen(len(payload))
+	wh := unix.Msghdr{Iov: &wiov}
+	wh.SetIovlen(1)
+	var buf [64]byte
+	var oob [128]byte
+	riov := unix.Iovec{Base: &buf[0]}
+	riov.SetLen(len(buf))
+	rh := unix.Msghdr{Iov: &riov, Control: &oob[0]}
+	rh.SetIovlen(1)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	missing := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		key, _ := s.TxKey()
+		if _, err := s.SendMsg(&wh); err != nil {
+			t.Fatal(err)
+		}
+		rh.SetControllen(len(oob))
+		if _, _, err := c.RecvMsg(&rh, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.TxStamp(key); !ok {
+			missing++
+		}
+	})
+	if allocs != 0 || missing != 0 {
+		t.Errorf("%v allocations per probe, %d stamps missing; want none", allocs, missing)
+	}
+}

@@ -26,6 +26,11 @@ in_src "$bin" ping -c 3 -i 0.2 198.18.3.2
 step "IPv6, the same path" "rawnet ping -c 3 -i 0.2 fd00:0:0:3::2"
 in_src "$bin" ping -c 3 -i 0.2 fd00:0:0:3::2
 
+step "A link-local neighbour, zone and all: ping and trace reach it the same way" \
+  "rawnet ping -c 2 -i 0.2 fe80::2%to-r1 && rawnet trace -n fe80::2%to-r1"
+in_src "$bin" ping -c 2 -i 0.2 fe80::2%to-r1
+in_src "$bin" trace -n fe80::2%to-r1
+
 step "A delayed host: RTT from kernel timestamps" "rawnet ping -c 3 -i 0.2 198.18.100.2"
 in_src "$bin" ping -c 3 -i 0.2 198.18.100.2
 
@@ -41,7 +46,7 @@ in_src "$bin" ping -q 198.19.0.0/22 || true
 step "Flood ping, 20,000 round trips" "rawnet ping -f -q -c 20000 198.18.3.2"
 in_src "$bin" ping -f -q -c 20000 198.18.3.2
 
-step "JSON Lines for scripts" "rawnet ping --json -c 2 -i 0.2 198.18.3.2"
+step "JSON Lines for scripts (ts_source kernel: the RTT runs from the kernel's transmit stamp to its receive stamp)" "rawnet ping --json -c 2 -i 0.2 198.18.3.2"
 in_src "$bin" ping --json -c 2 -i 0.2 198.18.3.2
 
 step "A pcap of every probe and reply, read back by tcpdump" \
@@ -61,6 +66,21 @@ in_src "$bin" trace -n --multipath 198.18.3.2
 step "mtr-style report, 20 cycles of ICMP probes, to the host that answers after 25ms" "rawnet trace -n -P icmp --report -c 20 -i 0.05 198.18.100.2"
 in_src "$bin" trace -n -P icmp --report -c 20 -i 0.05 198.18.100.2 || true
 
+step "The live view (rawnet mtr), in a terminal of its own: the screen after 3 seconds, then q leaves the report" \
+  "rawnet mtr -n -P icmp -i 0.1 198.18.3.2   (under tmux)"
+if command -v tmux >/dev/null; then
+  tmux new-session -d -s "$name" -x 110 -y 14 "ip netns exec rn-$name-src $bin mtr -n -P icmp -i 0.1 198.18.3.2; sleep 30"
+  sleep 3
+  tmux capture-pane -p -t "$name" | sed '/^$/d'
+  tmux send-keys -t "$name" q
+  sleep 1
+  echo "-- after q:"
+  tmux capture-pane -p -t "$name" | sed '/^$/d'
+  tmux kill-session -t "$name" 2>/dev/null || true
+else
+  echo "(tmux is not installed: skipped)"
+fi
+
 step "Craft a packet: UDP to a closed port, and take the answer (port unreachable)" \
   "rawnet send --wait 1 'ip(dst=198.18.3.2,id=7,df)/udp(sport=4000,dport=33999)/raw(text=hello)'"
 in_src "$bin" send --wait 1 'ip(dst=198.18.3.2,id=7,df)/udp(sport=4000,dport=33999)/raw(text=hello)'
@@ -68,6 +88,10 @@ in_src "$bin" send --wait 1 'ip(dst=198.18.3.2,id=7,df)/udp(sport=4000,dport=339
 step "A range of TTLs is a traceroute in one line: every router answers its own" \
   "rawnet send --wait 1 'ip(dst=198.18.3.2,ttl=1..4)/udp(dport=33434)'"
 in_src "$bin" send --wait 1 'ip(dst=198.18.3.2,ttl=1..4)/udp(dport=33434)'
+
+step "An ICMP timestamp request, its 20-byte body filled in: the host answers with its clock" \
+  "rawnet send --wait 1 'ip(dst=198.18.3.2)/icmp(type=13,id=5,seq=1)'"
+in_src "$bin" send --wait 1 'ip(dst=198.18.3.2)/icmp(type=13,id=5,seq=1)'
 
 step "An echo request in 7 fragments of 64 bytes: the host reassembles it and replies" \
   "rawnet send --fragment 64 --wait 1 'ip6(dst=fd00:0:0:3::2)/icmp6(id=7,seq=1)/raw(len=400)'"
@@ -94,6 +118,24 @@ step "Read it back, like tcpdump -nn -r" "rawnet read $out/dst.pcapng"
 
 step "Statistics of a file: protocols, talkers, pings matched to replies" "rawnet read --stats $out/dst.pcapng"
 "$bin" read --stats "$out/dst.pcapng"
+
+step "DNS as tcpdump prints it: dnsmasq in dst answers dig in src, rawnet captures in dst and reads the file" \
+  "rawnet capture -i any -c 4 -w $out/dns.pcapng udp port 53 && rawnet read $out/dns.pcapng"
+if command -v dnsmasq >/dev/null && command -v dig >/dev/null; then
+  ip netns exec "rn-$name-dst" dnsmasq --keep-in-foreground --no-resolv --no-hosts -C /dev/null --pid-file= \
+    --listen-address=198.18.3.2 --bind-interfaces --address=/printer.lab/198.18.3.2 --address=/printer.lab/fd00:0:0:3::2 &
+  dns=$!
+  ip netns exec "rn-$name-dst" "$bin" capture -q -i any -c 4 --duration 10 -w "$out/dns.pcapng" udp port 53 &
+  capture=$!
+  sleep 0.5
+  in_src dig +short +tries=1 +time=2 @198.18.3.2 printer.lab A >/dev/null || true
+  in_src dig +short +tries=1 +time=2 @198.18.3.2 printer.lab AAAA >/dev/null || true
+  wait "$capture" || true
+  kill "$dns" 2>/dev/null || true
+  "$bin" read "$out/dns.pcapng"
+else
+  echo "(dnsmasq or dig is not installed: skipped)"
+fi
 
 step "Decode bytes given in hex" "rawnet decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef"
 "$bin" decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef

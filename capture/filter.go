@@ -13,6 +13,11 @@ import (
 // built without cgo, which cannot call libpcap's compiler.
 var ErrFilterNeedsCgo = errors.New("capture: filter expressions need a cgo build with libpcap")
 
+// ErrNoLibpcap is returned (wrapped) by CompileFilter in a cgo build when
+// libpcap's shared library cannot be loaded. rawnet opens it only when a
+// filter expression is compiled, so everything else runs without it.
+var ErrNoLibpcap = errors.New("capture: filter expressions need libpcap's shared library, which could not be loaded")
+
 // ErrBadFilter is wrapped by CompileFilter's errors for an expression that
 // libpcap does not accept; the message is libpcap's.
 var ErrBadFilter = errors.New("capture: bad filter")

@@ -188,3 +188,43 @@ func TestTxStampsAllocateNothing(t *testing.T) {
 		t.Errorf("%v allocations per probe, %d stamps missing; want none", allocs, missing)
 	}
 }
+
+// TestTxStampReadsWhatItNeeds: TxStamp stops reading the error queue once
+// it has the stamp asked for, rather than read on until the queue is
+// empty (one receive call per packet fewer in a flood ping); the stamps
+// left queued come with a later call.
+func TestTxStampReadsWhatItNeeds(t *testing.T) {
+	c, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{TxStamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.TxStamps() {
+		t.Fatalf("no TX stamps: %v", c.TxStampErr())
+	}
+	var dst [SockaddrLen]byte
+	binary.NativeEndian.PutUint16(dst[:], unix.AF_INET)
+	binary.BigEndian.PutUint16(dst[2:], 9)
+	copy(dst[4:], []byte{127, 0, 0, 1})
+	payload := []byte("probe")
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
+	h := unix.Msghdr{Iov: &iov, Name: &dst[0], Namelen: unix.SizeofSockaddrInet4}
+	h.SetIovlen(1)
+	for i := 0; i < 3; i++ {
+		if _, err := c.SendMsg(&h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		key  uint32
+		read uint64
+	}{{0, 1}, {2, 3}, {1, 3}} {
+		if _, ok := c.TxStamp(step.key); !ok {
+			t.Fatalf("no stamp for key %d", step.key)
+		}
+		if got := c.TxStampsRead(); got != step.read {
+			t.Errorf("after TxStamp(%d): %d stamps read, want %d", step.key, got, step.read)
+		}
+	}
+}

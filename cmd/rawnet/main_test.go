@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,6 +69,78 @@ func startRawnet(t *testing.T, cmd *exec.Cmd) func() result {
 		t.Helper()
 		return waitRawnet(t, cmd, &stdout, &stderr)
 	}
+}
+
+// startRawnetUntil starts cmd and waits (60s at most) until its standard
+// output so far satisfies ready, then returns a func that waits for it to
+// end, with the whole output.
+func startRawnetUntil(t *testing.T, cmd *exec.Cmd, ready func(stdout string) bool) func() result {
+	t.Helper()
+	var stdout syncBuffer
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !ready(stdout.String()) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%v: no sign of progress in 60s:\n%q%s", cmd.Args, stdout.String(), stderr.String())
+		}
+		select {
+		case <-stdout.changed():
+		case <-time.After(time.Second):
+		}
+	}
+	return func() result {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v did not finish in 60s", cmd.Args)
+		}
+		return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a command writes while the test reads
+// it, and that says when it grew.
+type syncBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	wake chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// changed returns a channel closed at the next write.
+func (s *syncBuffer) changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan struct{})
+	}
+	return s.wake
 }
 
 func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) result {

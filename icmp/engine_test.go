@@ -206,24 +206,40 @@ func TestDatagramSocketAndShortPayload(t *testing.T) {
 	}
 }
 
+// TestCancelStopsAndKeepsStatistics: an endless ping cancelled after its
+// fifth reply stops sending and returns what it counted.
 func TestCancelStopsAndKeepsStatistics(t *testing.T) {
 	reply := func(req []byte, dst netip.Addr) []fakeReply {
 		return []fakeReply{{pkt: echoReply(req, dst, false)}}
 	}
 	v4 := newFake(false, 17, reply)
-	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Interval: 10 * time.Millisecond}, v4, nil))
+	// 2,000 probes: a run that ignores the cancel still ends, after 20 s.
+	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Count: 2000, Interval: 10 * time.Millisecond}, v4, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 105*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sum, err := p.Run(ctx, func(Event) error { return nil })
+	replies := 0
+	sum, err := p.Run(ctx, func(e Event) error {
+		if e.Kind == EventReply {
+			if replies++; replies == 5 {
+				cancel()
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The replies counted before the cancel are kept, every probe written
+	// is counted, and sending stopped long before the 2,000th probe.
 	ts := sum.Targets[0]
-	if ts.Transmitted < 5 || ts.Transmitted > 13 || ts.Received < ts.Transmitted-1 {
-		t.Fatalf("after ~105ms at 10ms interval: %+v", ts)
+	v4.mu.Lock()
+	written := v4.written
+	v4.mu.Unlock()
+	if ts.Received < 5 || ts.Transmitted < ts.Received || ts.Transmitted >= 100 || written != ts.Transmitted || ts.RTT.Count() != ts.Received {
+		t.Fatalf("cancelled at the fifth reply: %+v, %d written", ts, written)
 	}
 }
 

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
 )
 
 // rawnetBin is the rawnet binary built once for the tests that run it as
@@ -156,7 +159,25 @@ func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) resul
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
 
+// isolatedNode returns a node of a new lab (src, alone on a link with
+// dst) whose namespace has no default route: tests that check that rawnet
+// refuses bad targets run there, so that if the input checks ever broke,
+// no packet could leave the machine.
+func isolatedNode(t *testing.T) *lab.Node {
+	t.Helper()
+	l := labtest.Up(t, lab.Spec{})
+	for _, fam := range []string{"-4", "-6"} {
+		out, err := l.Src.Command(t.Context(), "ip", fam, "route", "show", "default").Output()
+		if err != nil || len(bytes.TrimSpace(out)) != 0 {
+			t.Fatalf("ip %s route show default in %s: %q, %v; want no default route", fam, l.Src.NS, out, err)
+		}
+	}
+	return l.Src
+}
+
 func TestBadInputExitsTwoWithOneLine(t *testing.T) {
+	t.Parallel()
+	n := isolatedNode(t)
 	for _, tc := range []struct {
 		args []string
 		want string // the flag or argument the error must name
@@ -202,7 +223,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"send", "--wait", "soon", "ip(dst=127.0.0.1)"}, "soon"},
 		{[]string{"decode", "zz"}, "zz"},
 	} {
-		r := rawnet(t, tc.args...)
+		r := inNS(t, n, tc.args...)
 		line := strings.TrimSpace(r.stderr)
 		if r.code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, r.code, r.stderr)

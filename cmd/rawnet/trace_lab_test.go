@@ -480,6 +480,7 @@ func TestTraceSilentPathAndInterrupt(t *testing.T) {
 
 func TestTraceBadInput(t *testing.T) {
 	t.Parallel()
+	n := isolatedNode(t) // were the checks to break, nothing leaves the machine
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -498,7 +499,7 @@ func TestTraceBadInput(t *testing.T) {
 		{[]string{"trace", "--multipath", "--report", "198.18.0.1"}, "--multipath"},
 		{[]string{"trace", "not..an..address"}, "not..an..address"},
 	} {
-		r := rawnet(t, tc.args...)
+		r := inNS(t, n, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("rawnet %v: exit %d, stderr %q; want 2 and one line naming %q", tc.args, r.code, r.stderr, tc.want)
 		}

@@ -202,11 +202,9 @@ func TestConcurrentPingsDoNotCrossTalk(t *testing.T) {
 		name string
 		r    result
 	}
-	done := make(chan res, 2)
-	go func() { done <- res{"answered", rawnetCmd(t, answered)} }()
-	go func() { done <- res{"silent", rawnetCmd(t, silent)} }()
-	for range 2 {
-		x := <-done
+	// Both run at once; only the test's goroutine calls t.Fatal.
+	waitAnswered, waitSilent := startRawnet(t, answered), startRawnet(t, silent)
+	for _, x := range []res{{"answered", waitAnswered()}, {"silent", waitSilent()}} {
 		sum := ofType(jsonEvents(t, x.r.stdout), "summary")
 		if len(sum) != 1 {
 			t.Fatalf("%s: %s %s", x.name, x.r.stdout, x.r.stderr)

@@ -210,21 +210,21 @@ func TestUDPManyClientsAtOnce(t *testing.T) {
 		i int
 		r result
 	}
-	done := make(chan res, clients)
+	// All clients are started, then waited for in turn: they run at
+	// once, and only the test's goroutine calls t.Fatal.
+	waits := make([]func() result, clients)
 	for i := range clients {
 		count, rate := 100+25*i, 500+250*i
 		dst := l.Dst.Addr4
 		if i%2 == 1 {
 			dst = l.Dst.Addr6
 		}
-		go func() {
-			done <- res{i, inNS(t, l.Src, "udp", "probe", "--json", "-q", "-c", strconv.Itoa(count), "--rate", strconv.Itoa(rate),
-				"-s", strconv.Itoa(64+i), netip.AddrPortFrom(dst, 7200).String())}
-		}()
+		waits[i] = startRawnet(t, l.Src.Command(context.Background(), rawnetBin, "udp", "probe", "--json", "-q", "-c", strconv.Itoa(count), "--rate", strconv.Itoa(rate),
+			"-s", strconv.Itoa(64+i), netip.AddrPortFrom(dst, 7200).String()))
 	}
 	local := map[string]float64{} // client address -> datagrams sent
-	for range clients {
-		x := <-done
+	for i, wait := range waits {
+		x := res{i, wait()}
 		evs := jsonEvents(t, x.r.stdout)
 		s := probeSummary(t, x.r)
 		want := float64(100 + 25*x.i)

@@ -128,16 +128,24 @@ func TestPingRTTOfDelayedResponder(t *testing.T) {
 	const delay = 30 * time.Millisecond
 	l := labtest.Up(t, lab.Spec{Routers: 1, Delay: delay})
 	for _, dst := range []netip.Addr{l.Slow.Addr4, l.Slow.Addr6} {
-		r := inNS(t, l.Src, "ping", "--json", "-q", "-c", "5", "-i", "0.05", dst.String())
-		sum := ofType(jsonEvents(t, r.stdout), "summary")
-		if len(sum) != 1 || num(t, sum[0], "received") != 5 {
-			t.Fatalf("ping %s: %s %s", dst, r.stdout, r.stderr)
+		// Never below the delay; the best of up to 3 rounds of 5 below
+		// twice the delay, so it is applied once (the average, and any
+		// one round, are left to machine load).
+		best := math.Inf(1)
+		for round := 0; round < 3 && best >= 60; round++ {
+			r := inNS(t, l.Src, "ping", "--json", "-q", "-c", "5", "-i", "0.05", dst.String())
+			sum := ofType(jsonEvents(t, r.stdout), "summary")
+			if len(sum) != 1 || num(t, sum[0], "received") != 5 {
+				t.Fatalf("ping %s: %s %s", dst, r.stdout, r.stderr)
+			}
+			lo := num(t, sum[0], "rtt_min_ms")
+			if lo < 30 {
+				t.Fatalf("ping %s: rtt min %.3f ms, before the 30 ms delay", dst, lo)
+			}
+			best = min(best, lo)
 		}
-		// Never below the delay; the best of 5 below twice the delay, so
-		// it is applied once (the average is left to machine load).
-		lo := num(t, sum[0], "rtt_min_ms")
-		if lo < 30 || lo >= 60 {
-			t.Errorf("ping %s: rtt min %.3f ms, want within [30, 60) ms of a 30ms responder", dst, lo)
+		if best >= 60 {
+			t.Errorf("ping %s: best rtt of 3 rounds %.3f ms, want below 60 ms for a 30ms responder", dst, best)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -290,12 +291,20 @@ func TestServeDelayedServesInTheCallersNamespace(t *testing.T) {
 		// The first ping may come before the sockets are open; the
 		// others cannot. The kernel does not answer (echo_ignore_all),
 		// so every reply is the server's: none before the delay, and
-		// the best of them below twice the delay (held once).
-		out := ping(t, l.Src, "-c", "4", "-i", "0.1", "-W", "1", dst.String())
-		ds := rtts(out)
-		slices.Sort(ds)
-		if len(ds) < 3 || ds[0] < delay || ds[0] >= 2*delay {
-			t.Errorf("%s: rtts %v, want 3 or 4 replies, none before %v, the best before %v:\n%s", dst, ds, delay, 2*delay, out)
+		// the best of up to 3 rounds below twice the delay (held once;
+		// a loaded machine may delay any one round).
+		best := time.Duration(math.MaxInt64)
+		for round := 0; round < 3 && best >= 2*delay; round++ {
+			out := ping(t, l.Src, "-c", "4", "-i", "0.1", "-W", "2", dst.String())
+			ds := rtts(out)
+			slices.Sort(ds)
+			if len(ds) < 3 || ds[0] < delay {
+				t.Fatalf("%s: rtts %v, want 3 or 4 replies, none before %v:\n%s", dst, ds, delay, out)
+			}
+			best = min(best, ds[0])
+		}
+		if best >= 2*delay {
+			t.Errorf("%s: best rtt of 3 rounds %v, want below %v", dst, best, 2*delay)
 		}
 	}
 	cancel()

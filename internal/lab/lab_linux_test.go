@@ -260,14 +260,13 @@ func TestDelayedResponderAnswersAfterDelay(t *testing.T) {
 			if _, got := received(t, out); got != 20 {
 				t.Fatalf("got %d of 20 replies:\n%s", got, out)
 			}
-			// Never early; on time as a rule (median within 10ms); and a
-			// late outlier, which a loaded CI machine can cause, stays far
-			// below what serial sleeping would give (30, 55, 80ms...).
+			// Never early; and not serialised: a responder that slept per
+			// packet would answer request k after (k+1)*30ms, past 400ms
+			// for each of the last five, while the best of those five
+			// stays below twice the delay even on a loaded machine.
 			ds := rtts(out)
-			slices.Sort(ds)
-			if len(ds) != 20 || ds[0] < delay || ds[len(ds)/2] > delay+10*time.Millisecond || ds[len(ds)-1] >= 2*delay {
-				t.Errorf("rtts %v: want all >= %v, median <= %v, all < %v:\n%s",
-					ds, delay, delay+10*time.Millisecond, 2*delay, out)
+			if len(ds) != 20 || slices.Min(ds) < delay || slices.Min(ds[15:]) >= 2*delay {
+				t.Errorf("rtts %v: want 20, all >= %v, the best of the last five < %v:\n%s", ds, delay, 2*delay, out)
 			}
 			if strings.Contains(out, "wrong data") || strings.Contains(out, "DUP!") {
 				t.Errorf("bad replies:\n%s", out)

@@ -27,7 +27,7 @@ func loopbackFloodAllocs(t *testing.T, v6 bool, n int) float64 {
 		if v6 {
 			v4c, v6c = nil, c
 		}
-		p, err := New(Config{Targets: addrs(dst), Count: n, Flood: true, Timeout: 5 * time.Second}, v4c, v6c)
+		p, err := New(withConns(Config{Targets: addrs(dst), Count: n, Flood: true, Timeout: 5 * time.Second}, v4c, v6c))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,7 +116,7 @@ func TestLossTimeoutsAndLate(t *testing.T) {
 	// 12 probes 10 ms apart: the run goes on some 80 ms after seq 4's
 	// timeout, time for its late reply to be read.
 	cfg := Config{Targets: addrs("198.18.3.2"), Count: 12, Interval: 10 * time.Millisecond, Timeout: 30 * time.Millisecond}
-	p, err := New(cfg, v4, nil)
+	p, err := New(withConns(cfg, v4))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,6 @@ func BenchmarkProbeUnpaced(b *testing.B) {
 	}
 }
 
-<<<<<<< HEAD
 // TestServeAndProbeAllocateNothingPerDatagram: a run of 21,000 round
 // trips, timed from kernel transmit stamps, through the server and the
 // probe engine (both in this process) allocates no more than a run of

@@ -57,17 +57,76 @@ func FuzzDNSLine(f *testing.F) {
 }
 
 // FuzzFilter runs compiled-looking programs of arbitrary instructions: the
-// interpreter must never panic or loop forever.
+// interpreter must never panic or loop forever, and wherever
+// golang.org/x/net/bpf's VM can run the same program (forward jumps only,
+// no extension but len) the two agree on whether the packet is kept.
 func FuzzFilter(f *testing.F) {
 	f.Add([]byte{0x28, 0, 0, 0, 0x0c, 0, 0, 0, 0x15, 0, 0, 1, 0x00, 0x08, 0, 0, 0x06, 0, 0, 0, 0xff, 0xff, 0, 0, 0x06, 0, 0, 0, 0, 0, 0, 0}, testPackets(f)[0])
+	// ldb [0]; a conditional jump against 0x45 (each kind); ret #1; ret
+	// #0, on packets whose first byte lies below, at and above 0x45.
+	for _, jmp := range []byte{0x15, 0x25, 0x35, 0x45} {
+		prog := []byte{0x00, 0x30, 0, 0, 0, 0, 0, 0, 0x00, jmp, 0, 1, 0, 0, 0, 0x45, 0x00, 0x06, 0, 0, 0, 0, 0, 1, 0x00, 0x06, 0, 0, 0, 0, 0, 0}
+		for _, b := range []byte{0x44, 0x45, 0x46} {
+			f.Add(prog, []byte{b, 0, 0, 0})
+		}
+	}
 	f.Fuzz(func(t *testing.T, code, packet []byte) {
 		var prog []bpf.RawInstruction
 		for len(code) >= 8 {
 			prog = append(prog, bpf.RawInstruction{Op: uint16(code[0])<<8 | uint16(code[1]), Jt: code[2], Jf: code[3], K: uint32(code[4])<<24 | uint32(code[5])<<16 | uint32(code[6])<<8 | uint32(code[7])})
 			code = code[8:]
 		}
-		if flt, err := NewFilter(prog); err == nil {
-			flt.Match(packet, len(packet))
+		flt, err := NewFilter(prog)
+		if err != nil {
+			return
+		}
+		got := flt.Match(packet, len(packet))
+		if again := flt.Match(packet, len(packet)); again != got {
+			t.Fatalf("the same packet matched %v, then %v", got, again)
+		}
+		ref, ok := referenceVM(prog)
+		if !ok {
+			return
+		}
+		n, err := ref.Run(packet)
+		if want := err == nil && n != 0; got != want {
+			t.Fatalf("program %v on % x: Match %v, x/net/bpf keeps %d bytes (%v)", prog, packet, got, n, err)
 		}
 	})
+}
+
+// referenceVM returns x/net/bpf's VM for prog when it can run it as the
+// kernel would: every instruction known to it, jumps forward only (its
+// Jump cannot go back), extensions limited to len.
+func referenceVM(prog []bpf.RawInstruction) (*bpf.VM, bool) {
+	ins, allKnown := bpf.Disassemble(prog)
+	if !allKnown {
+		return nil, false
+	}
+	for i, in := range ins {
+		switch in := in.(type) {
+		case bpf.Jump:
+			if int32(in.Skip) < 0 || i+1+int(in.Skip) >= len(ins) {
+				return nil, false
+			}
+		case bpf.LoadExtension:
+			if in.Num != bpf.ExtLen {
+				return nil, false
+			}
+		case bpf.LoadAbsolute, bpf.LoadIndirect:
+			// Loads from the ancillary area (SKF_AD_OFF and above) are
+			// extensions to the kernel, plain out-of-range loads to the VM.
+			var off uint32
+			if la, ok := in.(bpf.LoadAbsolute); ok {
+				off = la.Off
+			} else {
+				off = in.(bpf.LoadIndirect).Off
+			}
+			if off >= 0xfffff000 {
+				return nil, false
+			}
+		}
+	}
+	vm, err := bpf.NewVM(ins)
+	return vm, err == nil
 }

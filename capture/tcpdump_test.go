@@ -1,13 +1,13 @@
 package capture
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -23,12 +23,7 @@ func tcpdumpLines(t *testing.T, path string, args ...string) []string {
 // timestamps.
 func tcpdumpRun(t *testing.T, args ...string) []string {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tcpdump not installed (scripts/deps.sh installs it)")
-		}
-		t.Skip("tcpdump not installed (scripts/deps.sh installs it)")
-	}
+	testenv.NeedTools(t, "tcpdump")
 	cmd := exec.Command("tcpdump", append([]string{"-nn"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {

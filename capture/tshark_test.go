@@ -3,13 +3,13 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -95,12 +95,7 @@ func collectJSON(v any, f tsharkField, inLayer bool, out *[]string) {
 // TCP and of tunnels in --json with what tshark decodes from the same
 // packets, wherever rawnet decoded the layer.
 func TestJSONFieldsMatchTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark not installed (scripts/deps.sh installs it)")
-		}
-		t.Skip("tshark not installed (scripts/deps.sh installs it)")
-	}
+	testenv.NeedTools(t, "tshark")
 	frames := append(testtraffic.AppFrames(), testtraffic.TunnelFrames()...)
 	path := filepath.Join(t.TempDir(), "app.pcap")
 	writeTestPcap(t, path, pcap.Ethernet, frames)

@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -178,12 +178,7 @@ func tsharkFields(t *testing.T, name string, fields []string) []map[string]strin
 
 func needTool(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
+	testenv.NeedTools(t, name)
 }
 
 // TestGoldenBytes pins whole packets, worked out by hand from the RFCs.

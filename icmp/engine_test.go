@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -93,33 +94,66 @@ func TestAllAnswered(t *testing.T) {
 	}
 }
 
+// TestLossTimeoutsAndLate: odd sequences are answered at once; every
+// fourth is answered only once the engine has reported its timeout (so
+// the reply is late whatever the machine's load); the rest are lost.
 func TestLossTimeoutsAndLate(t *testing.T) {
-	// Odd sequences are answered at once; every fourth is answered after
-	// the timeout (late); the rest are lost.
+	var mu sync.Mutex
+	held := map[uint32]Packet{} // late replies, by sequence number
 	reply := func(req []byte, dst netip.Addr) []fakeReply {
 		seq := binary.BigEndian.Uint16(req[6:])
 		switch {
 		case seq%2 == 1:
 			return []fakeReply{{pkt: echoReply(req, dst, false)}}
 		case seq%4 == 0:
-			return []fakeReply{{pkt: echoReply(req, dst, false), after: 60 * time.Millisecond}}
+			mu.Lock()
+			held[uint32(seq)] = echoReply(req, dst, false)
+			mu.Unlock()
 		}
 		return nil
 	}
 	v4 := newFake(false, 7, reply)
-	cfg := Config{Targets: addrs("198.18.3.2"), Count: 8, Interval: 10 * time.Millisecond, Timeout: 30 * time.Millisecond}
-	sum, evs := run(t, cfg, v4, nil)
+	// 12 probes 10 ms apart: the run goes on some 80 ms after seq 4's
+	// timeout, time for its late reply to be read.
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 12, Interval: 10 * time.Millisecond, Timeout: 30 * time.Millisecond}
+	p, err := New(withConns(cfg, v4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := p.Run(ctx, func(e Event) error {
+		evs = append(evs, e)
+		if e.Kind == EventTimeout {
+			mu.Lock()
+			pkt, ok := held[e.Seq]
+			mu.Unlock()
+			if ok {
+				v4.inject(pkt)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := sum.Targets[0]
-	if ts.Transmitted != 8 || ts.Received != 4 || ts.Loss() != 50 {
-		t.Fatalf("stats %+v, want 8 sent, 4 received, 50%% loss", ts)
+	if ts.Transmitted != 12 || ts.Received != 6 || ts.Loss() != 50 {
+		t.Fatalf("stats %+v, want 12 sent, 6 received, 50%% loss", ts)
 	}
-	if got := count(evs, EventTimeout); got != 4 {
-		t.Errorf("%d timeouts, want 4", got)
+	if got := count(evs, EventTimeout); got != 6 {
+		t.Errorf("%d timeouts, want 6", got)
 	}
-	// Only seq 4 is late before the run ends: the run stops once every
-	// probe is resolved, and seq 8's late reply may or may not make it.
-	if ts.Late < 1 || ts.Late > 2 || count(evs, EventLate) != ts.Late {
-		t.Errorf("late = %d (%d events), want 1 or 2", ts.Late, count(evs, EventLate))
+	// Seq 4's late reply comes in while the run goes on; those of 8 and
+	// 12 may or may not make it before every probe is resolved.
+	if ts.Late < 1 || ts.Late > 3 || count(evs, EventLate) != ts.Late {
+		t.Errorf("late = %d (%d events), want 1 to 3", ts.Late, count(evs, EventLate))
+	}
+	for _, e := range evs {
+		if e.Kind == EventLate && e.Seq%4 != 0 {
+			t.Errorf("late event for seq %d: %+v", e.Seq, e)
+		}
 	}
 }
 
@@ -206,24 +240,40 @@ func TestDatagramSocketAndShortPayload(t *testing.T) {
 	}
 }
 
+// TestCancelStopsAndKeepsStatistics: an endless ping cancelled after its
+// fifth reply stops sending and returns what it counted.
 func TestCancelStopsAndKeepsStatistics(t *testing.T) {
 	reply := func(req []byte, dst netip.Addr) []fakeReply {
 		return []fakeReply{{pkt: echoReply(req, dst, false)}}
 	}
 	v4 := newFake(false, 17, reply)
-	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Interval: 10 * time.Millisecond}, v4, nil))
+	// 2,000 probes: a run that ignores the cancel still ends, after 20 s.
+	p, err := New(withConns(Config{Targets: addrs("198.18.3.2"), Count: 2000, Interval: 10 * time.Millisecond}, v4, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 105*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sum, err := p.Run(ctx, func(Event) error { return nil })
+	replies := 0
+	sum, err := p.Run(ctx, func(e Event) error {
+		if e.Kind == EventReply {
+			if replies++; replies == 5 {
+				cancel()
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The replies counted before the cancel are kept, every probe written
+	// is counted, and sending stopped long before the 2,000th probe.
 	ts := sum.Targets[0]
-	if ts.Transmitted < 5 || ts.Transmitted > 13 || ts.Received < ts.Transmitted-1 {
-		t.Fatalf("after ~105ms at 10ms interval: %+v", ts)
+	v4.mu.Lock()
+	written := v4.written
+	v4.mu.Unlock()
+	if ts.Received < 5 || ts.Transmitted < ts.Received || ts.Transmitted >= 100 || written != ts.Transmitted || ts.RTT.Count() != ts.Received {
+		t.Fatalf("cancelled at the fifth reply: %+v, %d written", ts, written)
 	}
 }
 

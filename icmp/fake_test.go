@@ -72,6 +72,14 @@ func (f *fakeConn) WriteTo(msg []byte, dst netip.Addr) error {
 	return nil
 }
 
+// inject queues pkt to be read at once, as if the network sent it now.
+func (f *fakeConn) inject(pkt Packet) {
+	f.mu.Lock()
+	f.queue = append(f.queue, fakeReply{pkt: pkt, at: time.Now()})
+	f.mu.Unlock()
+	f.poke()
+}
+
 func (f *fakeConn) poke() {
 	select {
 	case f.wake <- struct{}{}:

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/tap"
 )
 
@@ -18,18 +19,11 @@ import (
 // tshark must read what the writers write, and the Reader must read what
 // tcpdump, text2pcap, editcap and mergecap write.
 
-// needTools skips a test when a tool is missing, except under CI=true,
+// needTools skips a test when a tool is missing, except under CI
 // where a skip would hide a broken setup.
 func needTools(t *testing.T, names ...string) {
 	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed", name)
-			}
-			t.Skipf("%s is not installed", name)
-		}
-	}
+	testenv.NeedTools(t, names...)
 }
 
 // tool runs a command and returns its standard output.

@@ -14,21 +14,57 @@ type fakeConn struct {
 	in      chan Message
 	onWrite func(m Message)
 
-	mu        sync.Mutex
-	deadline  time.Time
-	dlChanged chan struct{}
+	mu          sync.Mutex
+	deadline    time.Time
+	dlChanged   chan struct{}
+	pushed      int           // datagrams queued by push
+	taken       int           // datagrams handed to a reader
+	takenAtRead int           // taken when the latest ReadBatch began
+	readBegan   chan struct{} // closed (and replaced) when a ReadBatch begins
 }
 
 func newFakeConn(local string) *fakeConn {
-	return &fakeConn{local: netip.MustParseAddrPort(local), in: make(chan Message, 1<<16), dlChanged: make(chan struct{}, 1)}
+	return &fakeConn{local: netip.MustParseAddrPort(local), in: make(chan Message, 1<<16), dlChanged: make(chan struct{}, 1), readBegan: make(chan struct{})}
+}
+
+// waitDrained returns once a reader has taken every datagram pushed so far
+// and come back for more: a server reads, then handles what it read, then
+// reads again, so by then it has handled them all.
+func (f *fakeConn) waitDrained() {
+	for {
+		f.mu.Lock()
+		done := f.takenAtRead == f.pushed
+		began := f.readBegan
+		f.mu.Unlock()
+		if done {
+			return
+		}
+		<-began
+	}
 }
 
 // push queues a datagram from addr for ReadBatch, stamped now.
 func (f *fakeConn) push(from netip.AddrPort, data []byte) {
+	f.mu.Lock()
+	f.pushed++
+	f.mu.Unlock()
 	f.in <- Message{Buf: append([]byte(nil), data...), N: len(data), Addr: from, Time: time.Now(), KernelStamp: true}
 }
 
 func (f *fakeConn) ReadBatch(ms []Message) (int, error) {
+	f.mu.Lock()
+	f.takenAtRead = f.taken
+	close(f.readBegan)
+	f.readBegan = make(chan struct{})
+	f.mu.Unlock()
+	n, err := f.readBatch(ms)
+	f.mu.Lock()
+	f.taken += n
+	f.mu.Unlock()
+	return n, err
+}
+
+func (f *fakeConn) readBatch(ms []Message) (int, error) {
 	for {
 		f.mu.Lock()
 		dl := f.deadline

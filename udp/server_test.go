@@ -35,10 +35,7 @@ func runFakeServer(t *testing.T, cfg ServerConfig, feed func(c *fakeConn)) (Serv
 		done <- sum
 	}()
 	feed(conn)
-	for len(conn.in) > 0 { // until the server has read everything
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	conn.waitDrained() // the server has read and handled every datagram
 	cancel()
 	return <-done, replies
 }

@@ -15,20 +15,14 @@ import (
 
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // needTools fails (CI=true) or skips the test when a program it runs is
 // missing; scripts/deps.sh installs them all.
 func needTools(t *testing.T, names ...string) {
 	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (scripts/deps.sh installs it); CI=true, so this is a failure", name)
-			}
-			t.Skipf("%s not installed (scripts/deps.sh installs it)", name)
-		}
-	}
+	testenv.NeedTools(t, names...)
 }
 
 // startIn starts a long-running program in n's namespace and stops it

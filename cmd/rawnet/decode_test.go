@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/rawnet/rawnet/capture"
+	"unicode/utf8"
 )
 
 func TestReadHexPacketsTakesTcpdumpOutput(t *testing.T) {
@@ -57,23 +59,97 @@ func TestDecodeCommand(t *testing.T) {
 	}
 }
 
-// FuzzDecodeHex: any text on standard input decodes, in every format,
-// without panicking.
+// FuzzDecodeHex: any text on standard input is read as packets that
+// survive a round trip through plain hex, and each packet, decoded by the
+// command in every format, gives one line with --line and one JSON object
+// with --json whose length is the packet's and whose payload bytes are
+// bytes of the packet.
 func FuzzDecodeHex(f *testing.F) {
 	f.Add("\t0x0000:  4500 001c 0001 0000 4001 0000 c612 0001\n\t0x0010:  c612 0502 0800 f7fc 0001 0002\n")
 	f.Add("6000000000080000fd000000000000000000000000000001fd000000000000000000000000000002")
 	f.Add("ffffffffffff020000000001080045000014")
+	f.Add("45000020 00074000 0311e69e c6120001 c6120502 0fa00035 000cc13b deadbeef\n\nde:ad:be:ef\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		packets, err := readHexPackets(strings.NewReader(text))
 		if err != nil {
 			return
 		}
+		total := 0
+		var plain strings.Builder
 		for _, p := range packets {
-			d := capture.NewDecoder(guessLink(p))
-			_ = d.Decode(p)
-			d.AppendLine(nil)
-			d.AppendVerbose(nil)
-			d.AppendJSON(nil)
+			total += len(p)
+			plain.WriteString(hex.EncodeToString(p) + "\n\n")
+		}
+		if digits := hexDigits(text); total == 0 || 2*total > digits {
+			t.Fatalf("%d bytes in %d packets from %d hex digits", total, len(packets), digits)
+		}
+		again, err := readHexPackets(strings.NewReader(plain.String()))
+		if err != nil || len(again) != len(packets) {
+			t.Fatalf("packets %x written as hex read back as %x, %v", packets, again, err)
+		}
+		for i := range packets {
+			if !bytes.Equal(again[i], packets[i]) {
+				t.Fatalf("packet %d: % x read back as % x", i, packets[i], again[i])
+			}
+		}
+		for _, p := range packets {
+			checkDecodeOutputs(t, p)
 		}
 	})
+}
+
+func hexDigits(s string) int {
+	n := 0
+	for _, c := range s {
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			n++
+		}
+	}
+	return n
+}
+
+// checkDecodeOutputs runs rawnet decode on p (in this process) with
+// --line, --json and the default verbose format.
+func checkDecodeOutputs(t *testing.T, p []byte) {
+	t.Helper()
+	arg := hex.EncodeToString(p)
+	decode := func(flags ...string) string {
+		var stdout, stderr bytes.Buffer
+		args := append(append([]string{"rawnet", "decode"}, flags...), arg)
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", flags, code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if out := decode("--line"); strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("--line of % x: %q is not one line", p, out)
+	}
+	if out := decode(); out == "" || !utf8.ValidString(out) {
+		t.Fatalf("verbose decode of % x: %q", p, out)
+	}
+	out := decode("--json")
+	var obj struct {
+		Type   string           `json:"type"`
+		Index  int              `json:"index"`
+		Length int              `json:"length"`
+		Link   string           `json:"link"`
+		Layers []map[string]any `json:"layers"`
+	}
+	if strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &obj) != nil {
+		t.Fatalf("--json of % x: %q is not one JSON object", p, out)
+	}
+	if obj.Type != "packet" || obj.Index != 0 || obj.Length != len(p) || obj.Link != guessLink(p).String() {
+		t.Fatalf("--json of % x (%d bytes, link %v): %s", p, len(p), guessLink(p), out)
+	}
+	for _, l := range obj.Layers {
+		if name, _ := l["layer"].(string); name == "" {
+			t.Fatalf("--json of % x: a layer without a name: %s", p, out)
+		}
+		if data, ok := l["data"].(string); ok {
+			b, err := hex.DecodeString(data)
+			if err != nil || !bytes.Contains(p, b) {
+				t.Fatalf("--json of % x: layer %v data %q is not bytes of the packet", p, l["layer"], data)
+			}
+		}
+	}
 }

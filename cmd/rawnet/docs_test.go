@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/clidoc"
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // docsDir is the repository's docs/ directory.
@@ -21,15 +22,10 @@ const docsDir = "../../docs"
 
 func testModel() *clidoc.App { return docModel(newApp(io.Discard, io.Discard)) }
 
-// needTool skips (fails with CI=true) when a program is missing.
+// needTool skips (fails under CI) when a program is missing.
 func needTool(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed", name)
-		}
-		t.Skipf("%s not installed (scripts/deps.sh installs it)", name)
-	}
+	testenv.NeedTools(t, name)
 }
 
 // TestDocsCurrent regenerates the man pages and their Markdown copies from

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -326,11 +327,24 @@ func TestLabUpPingDown(t *testing.T) {
 			t.Errorf("ping %s from src: exit %d, want a reply:\n%s%s", dst, r.code, r.stdout, r.stderr)
 		}
 	}
-	r := pingFrom(t, src, "-c", "3", "-i", "0.05", "-W", "1", "198.18.100.2")
-	if _, got := pingReceived(r.stdout); r.code != 0 || got != 3 {
-		t.Errorf("ping of the delayed host 198.18.100.2: exit %d, want 3 replies:\n%s%s", r.code, r.stdout, r.stderr)
-	} else if rtt := pingMinRTT(r.stdout); rtt < 20 || rtt >= 35 {
-		t.Errorf("delayed host 198.18.100.2: min rtt %.3f ms, want 20 <= rtt < 35 for --delay 20ms:\n%s", rtt, r.stdout)
+	// Never below the delay, and the delay applied once: a reply held
+	// twice, or a responder behind on its queue, shows as 40 ms and more
+	// on every probe; a loaded machine only on some, so the best of up
+	// to 3 rounds of 5 must be below 40 ms.
+	best := math.Inf(1)
+	for round := 0; round < 3 && best >= 40; round++ {
+		r := pingFrom(t, src, "-c", "5", "-i", "0.05", "-W", "2", "198.18.100.2")
+		if _, got := pingReceived(r.stdout); r.code != 0 || got != 5 {
+			t.Fatalf("ping of the delayed host 198.18.100.2: exit %d, want 5 replies:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		rtt := pingMinRTT(r.stdout)
+		if rtt < 20 {
+			t.Fatalf("delayed host 198.18.100.2: min rtt %.3f ms, before the 20 ms delay:\n%s", rtt, r.stdout)
+		}
+		best = min(best, rtt)
+	}
+	if best >= 40 {
+		t.Errorf("delayed host 198.18.100.2: best rtt of 3 rounds %.3f ms, want below 40 ms for --delay 20ms", best)
 	}
 
 	// The detached responder runs, in the slow namespace.

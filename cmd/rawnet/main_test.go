@@ -6,8 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
 )
 
 // rawnetBin is the rawnet binary built once for the tests that run it as
@@ -70,6 +74,78 @@ func startRawnet(t *testing.T, cmd *exec.Cmd) func() result {
 	}
 }
 
+// startRawnetUntil starts cmd and waits (60s at most) until its standard
+// output so far satisfies ready, then returns a func that waits for it to
+// end, with the whole output.
+func startRawnetUntil(t *testing.T, cmd *exec.Cmd, ready func(stdout string) bool) func() result {
+	t.Helper()
+	var stdout syncBuffer
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !ready(stdout.String()) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%v: no sign of progress in 60s:\n%q%s", cmd.Args, stdout.String(), stderr.String())
+		}
+		select {
+		case <-stdout.changed():
+		case <-time.After(time.Second):
+		}
+	}
+	return func() result {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v did not finish in 60s", cmd.Args)
+		}
+		return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a command writes while the test reads
+// it, and that says when it grew.
+type syncBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	wake chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// changed returns a channel closed at the next write.
+func (s *syncBuffer) changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan struct{})
+	}
+	return s.wake
+}
+
 func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) result {
 	t.Helper()
 	done := make(chan error, 1)
@@ -83,7 +159,25 @@ func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) resul
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
 
+// isolatedNode returns a node of a new lab (src, alone on a link with
+// dst) whose namespace has no default route: tests that check that rawnet
+// refuses bad targets run there, so that if the input checks ever broke,
+// no packet could leave the machine.
+func isolatedNode(t *testing.T) *lab.Node {
+	t.Helper()
+	l := labtest.Up(t, lab.Spec{})
+	for _, fam := range []string{"-4", "-6"} {
+		out, err := l.Src.Command(t.Context(), "ip", fam, "route", "show", "default").Output()
+		if err != nil || len(bytes.TrimSpace(out)) != 0 {
+			t.Fatalf("ip %s route show default in %s: %q, %v; want no default route", fam, l.Src.NS, out, err)
+		}
+	}
+	return l.Src
+}
+
 func TestBadInputExitsTwoWithOneLine(t *testing.T) {
+	t.Parallel()
+	n := isolatedNode(t)
 	for _, tc := range []struct {
 		args []string
 		want string // the flag or argument the error must name
@@ -129,7 +223,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"send", "--wait", "soon", "ip(dst=127.0.0.1)"}, "soon"},
 		{[]string{"decode", "zz"}, "zz"},
 	} {
-		r := rawnet(t, tc.args...)
+		r := inNS(t, n, tc.args...)
 		line := strings.TrimSpace(r.stderr)
 		if r.code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, r.code, r.stderr)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/internal/testtraffic"
 	"github.com/rawnet/rawnet/pcap"
 )
@@ -28,12 +29,7 @@ func mixedPcap(t *testing.T) (string, int) {
 // tcpdump runs tcpdump -nn -r with args, with TZ=UTC like rawnet below.
 func tcpdump(t *testing.T, args ...string) []string {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tcpdump not installed")
-		}
-		t.Skip("tcpdump not installed (scripts/deps.sh installs it)")
-	}
+	testenv.NeedTools(t, "tcpdump")
 	cmd := exec.Command("tcpdump", append([]string{"-nn"}, args...)...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.Output()

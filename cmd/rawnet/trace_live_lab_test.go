@@ -13,6 +13,7 @@ import (
 
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // tmuxSession runs a command in a detached tmux session of its own (its
@@ -25,12 +26,7 @@ type tmuxSession struct {
 
 func newTmux(t *testing.T, w, h int, command string) *tmuxSession {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tmux not installed (scripts/deps.sh installs it)")
-		}
-		t.Skip("tmux not installed (scripts/deps.sh installs it)")
-	}
+	testenv.NeedTools(t, "tmux")
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("rawnet-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	s.run("new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), command)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })

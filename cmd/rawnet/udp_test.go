@@ -6,6 +6,8 @@ import (
 )
 
 func TestUDPBadInputExitsTwoWithOneLine(t *testing.T) {
+	t.Parallel()
+	n := isolatedNode(t) // were the checks to break, nothing leaves the machine
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -38,7 +40,7 @@ func TestUDPBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"udp", "scan", "--rate", "0", "127.0.0.1", "53"}, "--rate"},
 		{[]string{"udp", "frobnicate"}, "frobnicate"},
 	} {
-		r := rawnet(t, tc.args...)
+		r := inNS(t, n, tc.args...)
 		line := strings.TrimSpace(r.stderr)
 		if r.code != 2 || strings.Count(line, "\n") != 0 || !strings.Contains(line, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q: want 2 and one line naming %q", tc.args, r.code, r.stderr, tc.want)

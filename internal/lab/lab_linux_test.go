@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -259,14 +260,13 @@ func TestDelayedResponderAnswersAfterDelay(t *testing.T) {
 			if _, got := received(t, out); got != 20 {
 				t.Fatalf("got %d of 20 replies:\n%s", got, out)
 			}
-			// Never early; on time as a rule (median within 10ms); and a
-			// late outlier, which a loaded CI machine can cause, stays far
-			// below what serial sleeping would give (30, 55, 80ms...).
+			// Never early; and not serialised: a responder that slept per
+			// packet would answer request k after (k+1)*30ms, past 400ms
+			// for each of the last five, while the best of those five
+			// stays below twice the delay even on a loaded machine.
 			ds := rtts(out)
-			slices.Sort(ds)
-			if len(ds) != 20 || ds[0] < delay || ds[len(ds)/2] > delay+10*time.Millisecond || ds[len(ds)-1] >= 2*delay {
-				t.Errorf("rtts %v: want all >= %v, median <= %v, all < %v:\n%s",
-					ds, delay, delay+10*time.Millisecond, 2*delay, out)
+			if len(ds) != 20 || slices.Min(ds) < delay || slices.Min(ds[15:]) >= 2*delay {
+				t.Errorf("rtts %v: want 20, all >= %v, the best of the last five < %v:\n%s", ds, delay, 2*delay, out)
 			}
 			if strings.Contains(out, "wrong data") || strings.Contains(out, "DUP!") {
 				t.Errorf("bad replies:\n%s", out)
@@ -288,11 +288,22 @@ func TestServeDelayedServesInTheCallersNamespace(t *testing.T) {
 	go func() { served <- l.Dst.Do(func() error { return lab.ServeDelayed(ctx, delay) }) }()
 	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
 		// The first ping may come before the sockets are open; the
-		// second cannot.
-		out := ping(t, l.Src, "-c", "2", "-i", "0.1", "-W", "1", dst.String())
-		ds := rtts(out)
-		if len(ds) == 0 || ds[len(ds)-1] < delay || ds[len(ds)-1] >= 2*delay {
-			t.Errorf("%s: rtts %v, want a reply after %v:\n%s", dst, ds, delay, out)
+		// others cannot. The kernel does not answer (echo_ignore_all),
+		// so every reply is the server's: none before the delay, and
+		// the best of up to 3 rounds below twice the delay (held once;
+		// a loaded machine may delay any one round).
+		best := time.Duration(math.MaxInt64)
+		for round := 0; round < 3 && best >= 2*delay; round++ {
+			out := ping(t, l.Src, "-c", "4", "-i", "0.1", "-W", "2", dst.String())
+			ds := rtts(out)
+			slices.Sort(ds)
+			if len(ds) < 3 || ds[0] < delay {
+				t.Fatalf("%s: rtts %v, want 3 or 4 replies, none before %v:\n%s", dst, ds, delay, out)
+			}
+			best = min(best, ds[0])
+		}
+		if best >= 2*delay {
+			t.Errorf("%s: best rtt of 3 rounds %v, want below %v", dst, best, 2*delay)
 		}
 	}
 	cancel()

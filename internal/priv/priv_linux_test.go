@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // helperEnv tells a re-executed test binary which helper to run.
@@ -22,7 +24,7 @@ const helperEnv = "RAWNET_PRIV_TEST_HELPER"
 const capNetRaw = 13
 
 // needRoot skips a test that needs root with CAP_NET_RAW, except under
-// CI=true, where such a skip would hide a broken setup and fails instead.
+// CI (testenv.InCI), where such a skip would hide a broken setup and fails instead.
 func needRoot(t *testing.T) {
 	t.Helper()
 	eff, err := Effective()
@@ -30,10 +32,7 @@ func needRoot(t *testing.T) {
 		return
 	}
 	msg := fmt.Sprintf("needs root with CAP_NET_RAW (euid %d, CapEff %#x, %v)", os.Geteuid(), eff, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.SkipOrFail(t, "%s", msg)
 }
 
 // runHelper re-executes the test binary to run the named helper test in a
@@ -120,10 +119,7 @@ func buildTestBinary(t *testing.T, cgo string) string {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("cannot build a test binary with CGO_ENABLED=%s: %v\n%s", cgo, err, out)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipOrFail(t, "%s", msg)
 	}
 	return bin
 }

@@ -1,7 +1,7 @@
 // Package labtest builds lab networks for tests: it skips a test that
 // cannot have one (no root, no ip or nft) with a message that says why,
-// except under CI=true, where a skip would hide a broken setup and the
-// test fails instead.
+// except under CI (testenv.InCI), where a skip would hide a broken setup
+// and the test fails instead.
 package labtest
 
 import (
@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // upTimeout bounds building one lab.
 const upTimeout = 30 * time.Second
 
 // Up builds a lab from spec under a random name and removes it when the
-// test ends. It skips (or, with CI=true, fails) when the lab cannot be
+// test ends. It skips (or, under CI, fails) when the lab cannot be
 // built for lack of privilege or tools.
 func Up(t testing.TB, spec lab.Spec) *lab.Lab {
 	t.Helper()
@@ -42,17 +43,14 @@ func Up(t testing.TB, spec lab.Spec) *lab.Lab {
 
 // RequireRoot skips the test unless it may build labs and send raw
 // packets: CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW, and the ip and
-// nft commands. With CI=true it fails instead of skipping.
+// nft commands. Under CI it fails instead of skipping.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	reason := missing()
 	if reason == "" {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("labtest: %s; CI=true, so this is a failure, not a skip", reason)
-	}
-	t.Skipf("labtest: skipping: %s (run the tests as root, e.g. sudo -E go test ./...)", reason)
+	testenv.SkipOrFail(t, "labtest: %s (run the tests as root, e.g. sudo -E go test ./...)", reason)
 }
 
 // Linux capability numbers (linux/capability.h).

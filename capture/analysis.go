@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Analysis sums up decoded packets, for rawnet read --stats: how many of

@@ -17,7 +17,7 @@ import (
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/rawsock"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 	"github.com/rawnet/rawnet/tap"
 )
 

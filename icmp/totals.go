@@ -3,7 +3,7 @@ package icmp
 import (
 	"time"
 
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Totals are a run's figures over all its targets, as fping prints them

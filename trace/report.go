@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Report sums up the cycles of a repeated trace per hop, as mtr's report

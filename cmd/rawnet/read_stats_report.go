@@ -7,7 +7,7 @@ import (
 
 	"github.com/rawnet/rawnet/capture"
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // statsReport is what rawnet read --stats prints, and its JSON form.

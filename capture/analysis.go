@@ -76,8 +76,8 @@ type PingStats struct {
 	RTT         stats.RTT
 }
 
-// Loss is the share of requests without a reply, in percent.
-func (p *PingStats) Loss() float64 { return stats.LossPct(p.Requests, p.Replies) }
+// LossPct is the share of requests without a reply, in percent.
+func (p *PingStats) LossPct() float64 { return stats.LossPct(p.Requests, p.Replies) }
 
 // HopStats are the ICMP errors of one type and code that one responder
 // sent about probes from Src to Dst with one TTL.

@@ -369,7 +369,7 @@ func (out *pingOutput) singleSummary(name string, s *icmp.TargetStats, elapsed t
 	if s.Errors > 0 {
 		fmt.Fprintf(out.w, ", +%d errors", s.Errors)
 	}
-	fmt.Fprintf(out.w, ", %g%% packet loss, time %dms\n", roundLoss(s.Loss()), elapsed.Milliseconds())
+	fmt.Fprintf(out.w, ", %g%% packet loss, time %dms\n", roundLoss(s.LossPct()), elapsed.Milliseconds())
 	if s.RTT.Count() > 0 {
 		fmt.Fprintf(out.w, "rtt min/avg/max/mdev = %s/%s/%s/%s ms", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()), ms3(s.RTT.Mdev()))
 		if out.o.cfg.Flood && s.Transmitted > 0 {
@@ -393,7 +393,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 		if out.o.quiet && s.Received == s.Transmitted {
 			continue
 		}
-		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
+		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.LossPct()))
 		if s.Received > 0 {
 			fmt.Fprintf(out.w, ", min/avg/max = %s/%s/%s", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()))
 		}
@@ -404,7 +404,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 	}
 	t := sum.Totals()
 	fmt.Fprintf(out.w, "--- %d targets: %d alive, %d without reply ---\n", t.Targets, t.Alive, t.Targets-t.Alive)
-	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", t.Transmitted, t.Received, roundLoss(t.Loss()), sum.Elapsed.Milliseconds())
+	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", t.Transmitted, t.Received, roundLoss(t.LossPct()), sum.Elapsed.Milliseconds())
 	if t.Received > 0 {
 		fmt.Fprintf(out.w, "rtt min/avg/max = %s/%s/%s ms\n", ms3(t.MinRTT), ms3(t.AvgRTT), ms3(t.MaxRTT))
 	}
@@ -414,7 +414,7 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
 		j := jsonSummary{Type: "summary", Target: s.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
-			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)}
+			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.LossPct(), TimeMs: jsonl.Ms(sum.Elapsed)}
 		if name := out.targets[i].Name; name != j.Target {
 			j.Name = name
 		}
@@ -426,6 +426,6 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 	}
 	if len(sum.Targets) > 1 {
 		t := sum.Totals()
-		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)})
+		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.LossPct(), TimeMs: jsonl.Ms(sum.Elapsed)})
 	}
 }

@@ -115,7 +115,7 @@ func newStatsReport(a *capture.AnalysisResult, top int) *statsReport {
 	}
 	for i := range a.Pings {
 		p := &a.Pings[i]
-		r.Pings = append(r.Pings, pingReport{p.Src.String(), p.Dst.String(), p.Requests, p.Replies, p.Unanswering, p.Loss(), newRTTReport(&p.RTT)})
+		r.Pings = append(r.Pings, pingReport{p.Src.String(), p.Dst.String(), p.Requests, p.Replies, p.Unanswering, p.LossPct(), newRTTReport(&p.RTT)})
 	}
 	for i := range a.Hops {
 		h := &a.Hops[i]

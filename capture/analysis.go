@@ -70,10 +70,10 @@ type PingStats struct {
 	Src, Dst netip.Addr
 	Requests int // echo requests, less those an ICMP error answered (traceroute probes)
 	Replies  int
-	// Unanswering counts the echo replies that answer no request of the
-	// file (or one already answered).
-	Unanswering int
-	RTT         stats.RTT
+	// UnmatchedReplies counts the echo replies that answer no request of
+	// the file (or one already answered).
+	UnmatchedReplies int
+	RTT              stats.RTT
 }
 
 // LossPct is the share of requests without a reply, in percent.
@@ -318,7 +318,7 @@ func (a *Analysis) matchReplies() {
 		ps := a.pings[addrPair{r.key.src, r.key.dst}]
 		if !ok || ps == nil {
 			if ps != nil {
-				ps.Unanswering++
+				ps.UnmatchedReplies++
 			}
 			continue
 		}

@@ -297,8 +297,9 @@ func appendClock(b []byte, t time.Time) []byte {
 	return b
 }
 
-// jsonStats is read --stats' report as a JSON Lines event: its times in
-// the one format of every JSON timestamp (jsonl.Time).
+// jsonStats is read --stats' report as a JSON Lines event: the report's
+// fields, then first and last in the one format of every JSON timestamp
+// (jsonl.Time); the report's own First and Last are not encoded.
 type jsonStats struct {
 	*statsReport
 	First string `json:"first,omitempty"`

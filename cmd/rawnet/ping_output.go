@@ -57,7 +57,7 @@ func (out *pingOutput) verbosef(format string, a ...any) {
 	}
 }
 
-// JSON event shapes (documented in README.md).
+// JSON event shapes (documented in cmd/rawnet/doc/ping.txt, the man page).
 type (
 	jsonStart struct {
 		Type       string  `json:"type"`
@@ -86,21 +86,18 @@ type (
 		MTU      uint32   `json:"mtu,omitempty"`
 	}
 	jsonSummary struct {
-		Type        string   `json:"type"`
-		Target      string   `json:"target"`
-		Name        string   `json:"name,omitempty"`
-		Transmitted int      `json:"transmitted"`
-		Received    int      `json:"received"`
-		Duplicates  int      `json:"duplicates"`
-		Errors      int      `json:"errors"`
-		Late        int      `json:"late"`
-		SendErrors  int      `json:"send_errors"`
-		LossPct     float64  `json:"loss_pct"`
-		RTTMinMs    *float64 `json:"rtt_min_ms"`
-		RTTAvgMs    *float64 `json:"rtt_avg_ms"`
-		RTTMaxMs    *float64 `json:"rtt_max_ms"`
-		RTTMdevMs   *float64 `json:"rtt_mdev_ms"`
-		TimeMs      float64  `json:"time_ms"`
+		Type        string  `json:"type"`
+		Target      string  `json:"target"`
+		Name        string  `json:"name,omitempty"`
+		Transmitted int     `json:"transmitted"`
+		Received    int     `json:"received"`
+		Duplicates  int     `json:"duplicates"`
+		Errors      int     `json:"errors"`
+		Late        int     `json:"late"`
+		SendErrors  int     `json:"send_errors"`
+		LossPct     float64 `json:"loss_pct"`
+		jsonRTT
+		TimeMs float64 `json:"time_ms"`
 	}
 	jsonTotal struct {
 		Type        string  `json:"type"`
@@ -418,10 +415,7 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 		if name := out.targets[i].Name; name != j.Target {
 			j.Name = name
 		}
-		if s.RTT.Count() > 0 {
-			mn, avg, mx, md := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max()), jsonl.Ms(s.RTT.Mdev())
-			j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs, j.RTTMdevMs = &mn, &avg, &mx, &md
-		}
+		j.jsonRTT = newJSONRTT(&s.RTT)
 		out.emit(j)
 	}
 	if len(sum.Targets) > 1 {

@@ -118,9 +118,9 @@ type Stats struct {
 }
 
 var (
-	// ErrNotSupported is returned (wrapped) by Open on systems without
+	// ErrUnsupported is returned (wrapped) by Open on systems without
 	// AF_PACKET.
-	ErrNotSupported = unsupported.New("capture: live capture is implemented for Linux only")
+	ErrUnsupported = unsupported.New("capture: live capture is implemented for Linux only")
 	// ErrInterrupted is returned by ReadPackets and Run's waits after
 	// Interrupt.
 	ErrInterrupted = errors.New("capture: interrupted")

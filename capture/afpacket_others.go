@@ -19,7 +19,7 @@ func Open(cfg Config) (*Handle, error) {
 	return nil, unsupportedOS()
 }
 
-func unsupportedOS() error { return fmt.Errorf("%w (this is %s)", ErrNotSupported, runtime.GOOS) }
+func unsupportedOS() error { return fmt.Errorf("%w (this is %s)", ErrUnsupported, runtime.GOOS) }
 
 // LinkType is what each packet starts with.
 func (h *Handle) LinkType() pcap.LinkType { return pcap.Ethernet }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Analysis sums up decoded packets, for rawnet read --stats: how many of
@@ -70,14 +70,14 @@ type PingStats struct {
 	Src, Dst netip.Addr
 	Requests int // echo requests, less those an ICMP error answered (traceroute probes)
 	Replies  int
-	// Unanswering counts the echo replies that answer no request of the
-	// file (or one already answered).
-	Unanswering int
-	RTT         stats.RTT
+	// UnmatchedReplies counts the echo replies that answer no request of
+	// the file (or one already answered).
+	UnmatchedReplies int
+	RTT              stats.RTT
 }
 
-// Loss is the share of requests without a reply, in percent.
-func (p *PingStats) Loss() float64 { return stats.LossPct(p.Requests, p.Replies) }
+// LossPct is the share of requests without a reply, in percent.
+func (p *PingStats) LossPct() float64 { return stats.LossPct(p.Requests, p.Replies) }
 
 // HopStats are the ICMP errors of one type and code that one responder
 // sent about probes from Src to Dst with one TTL.
@@ -318,7 +318,7 @@ func (a *Analysis) matchReplies() {
 		ps := a.pings[addrPair{r.key.src, r.key.dst}]
 		if !ok || ps == nil {
 			if ps != nil {
-				ps.Unanswering++
+				ps.UnmatchedReplies++
 			}
 			continue
 		}

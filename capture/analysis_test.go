@@ -42,7 +42,7 @@ func TestAnalysisMixedTraffic(t *testing.T) {
 		t.Fatalf("pings %+v", r.Pings)
 	}
 	for _, p := range r.Pings {
-		if p.Requests != 3 || p.Replies != 3 || p.Loss() != 0 || p.RTT.Min() != time.Millisecond || p.RTT.Max() != time.Millisecond {
+		if p.Requests != 3 || p.Replies != 3 || p.LossPct() != 0 || p.RTT.Min() != time.Millisecond || p.RTT.Max() != time.Millisecond {
 			t.Errorf("ping %+v", p)
 		}
 	}

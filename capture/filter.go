@@ -6,12 +6,14 @@ import (
 
 	"golang.org/x/net/bpf"
 
+	"github.com/rawnet/rawnet/internal/unsupported"
 	"github.com/rawnet/rawnet/pcap"
 )
 
 // ErrFilterNeedsCgo is returned (wrapped) by CompileFilter in a binary
 // built without cgo, which cannot call libpcap's compiler.
-var ErrFilterNeedsCgo = errors.New("capture: filter expressions need a cgo build with libpcap")
+// It matches errors.ErrUnsupported: such a binary has no code for them.
+var ErrFilterNeedsCgo = unsupported.New("capture: filter expressions need a cgo build with libpcap")
 
 // ErrNoLibpcap is returned (wrapped) by CompileFilter in a cgo build when
 // libpcap's shared library cannot be loaded. rawnet opens it only when a

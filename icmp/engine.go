@@ -17,7 +17,7 @@ import (
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/rawsock"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 	"github.com/rawnet/rawnet/tap"
 )
 
@@ -136,8 +136,8 @@ type TargetStats struct {
 	RTT         stats.RTT
 }
 
-// Loss is the fraction of probes, in percent, that got no reply.
-func (s *TargetStats) Loss() float64 { return stats.LossPct(s.Transmitted, s.Received) }
+// LossPct is the fraction of probes, in percent, that got no reply.
+func (s *TargetStats) LossPct() float64 { return stats.LossPct(s.Transmitted, s.Received) }
 
 // Summary is what Run returns.
 type Summary struct {

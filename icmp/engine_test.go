@@ -65,7 +65,7 @@ func TestAllAnswered(t *testing.T) {
 	cfg := Config{Targets: addrs("198.18.3.2", "fd00:0:0:3::2", "198.19.0.1"), Count: 4, Interval: 5 * time.Millisecond, Rate: 10000}
 	sum, evs := run(t, cfg, v4, v6)
 	for _, ts := range sum.Targets {
-		if ts.Transmitted != 4 || ts.Received != 4 || ts.Duplicates != 0 || ts.Loss() != 0 {
+		if ts.Transmitted != 4 || ts.Received != 4 || ts.Duplicates != 0 || ts.LossPct() != 0 {
 			t.Errorf("%s: %+v", ts.Addr, ts)
 		}
 		if ts.RTT.Count() != 4 || ts.RTT.Min() < time.Millisecond {
@@ -139,7 +139,7 @@ func TestLossTimeoutsAndLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := sum.Targets[0]
-	if ts.Transmitted != 12 || ts.Received != 6 || ts.Loss() != 50 {
+	if ts.Transmitted != 12 || ts.Received != 6 || ts.LossPct() != 50 {
 		t.Fatalf("stats %+v, want 12 sent, 6 received, 50%% loss", ts)
 	}
 	if got := count(evs, EventTimeout); got != 6 {

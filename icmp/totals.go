@@ -3,7 +3,7 @@ package icmp
 import (
 	"time"
 
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Totals are a run's figures over all its targets, as fping prints them
@@ -42,5 +42,5 @@ func (s *Summary) Totals() Totals {
 	return t
 }
 
-// Loss is the share of all probes, in percent, that got no reply.
-func (t *Totals) Loss() float64 { return stats.LossPct(t.Transmitted, t.Received) }
+// LossPct is the share of all probes, in percent, that got no reply.
+func (t *Totals) LossPct() float64 { return stats.LossPct(t.Transmitted, t.Received) }

@@ -20,7 +20,7 @@ func TestSummaryTotals(t *testing.T) {
 	if got != want {
 		t.Errorf("Totals = %+v, want %+v", got, want)
 	}
-	if l := got.Loss(); l != 75 {
+	if l := got.LossPct(); l != 75 {
 		t.Errorf("Loss = %v, want 75", l)
 	}
 	if r := s.Received(); r != 3 {

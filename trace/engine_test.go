@@ -851,7 +851,7 @@ func TestEngineCycles(t *testing.T) {
 		t.Fatalf("report: %d cycles, %d reached, %d hops", rep.Cycles, rep.Reached, len(rep.Hops))
 	}
 	for _, h := range rep.Hops {
-		if h.Sent != 12 || h.Received != 12 || h.Loss() != 0 || h.RateLimited || len(h.Addrs) != 1 {
+		if h.Sent != 12 || h.Received != 12 || h.LossPct() != 0 || h.RateLimited || len(h.Addrs) != 1 {
 			t.Errorf("report hop %d: %+v", h.TTL, h)
 		}
 	}

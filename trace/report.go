@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Report sums up the cycles of a repeated trace per hop, as mtr's report
@@ -39,8 +39,8 @@ type ReportHop struct {
 	hasPrev   bool
 }
 
-// Loss is the share of probes unanswered, in percent.
-func (h *ReportHop) Loss() float64 { return stats.LossPct(h.Sent, h.Received) }
+// LossPct is the share of probes unanswered, in percent.
+func (h *ReportHop) LossPct() float64 { return stats.LossPct(h.Sent, h.Received) }
 
 // Add counts the probes of one hop event.
 func (r *Report) Add(h *Hop) {

@@ -44,8 +44,8 @@ func TestReportStatistics(t *testing.T) {
 	}
 	h := rep.Hops[0]
 	// RTTs of hop 1 in order: 10 12 9 15 11 20; |diffs| 2 3 6 4 9.
-	if h.TTL != 1 || h.Sent != 9 || h.Received != 6 || h.Loss() != 100*3.0/9 {
-		t.Errorf("hop 1: ttl %d sent %d received %d loss %v; want 1, 9, 6, 33.3", h.TTL, h.Sent, h.Received, h.Loss())
+	if h.TTL != 1 || h.Sent != 9 || h.Received != 6 || h.LossPct() != 100*3.0/9 {
+		t.Errorf("hop 1: ttl %d sent %d received %d loss %v; want 1, 9, 6, 33.3", h.TTL, h.Sent, h.Received, h.LossPct())
 	}
 	if h.RTT.Min() != 9*ms || h.RTT.Max() != 20*ms || h.RTT.Avg() != 77*ms/6 || h.Last != 20*ms {
 		t.Errorf("hop 1: best %v worst %v avg %v last %v; want 9ms 20ms %v 20ms", h.RTT.Min(), h.RTT.Max(), h.RTT.Avg(), h.Last, 77*ms/6)
@@ -58,9 +58,9 @@ func TestReportStatistics(t *testing.T) {
 	}
 	h = rep.Hops[1]
 	// 30 30 31 29 33 30 30 30 30: |diffs| 0 1 2 4 3 0 0 0 = 10 over 8.
-	if h.Sent != 9 || h.Received != 9 || h.Loss() != 0 || h.RTT.Min() != 29*ms || h.RTT.Max() != 33*ms ||
+	if h.Sent != 9 || h.Received != 9 || h.LossPct() != 0 || h.RTT.Min() != 29*ms || h.RTT.Max() != 33*ms ||
 		h.RTT.Avg() != 273*ms/9 || h.Jitter != 10*ms/8 {
-		t.Errorf("hop 2: sent %d recv %d loss %v best %v worst %v avg %v jitter %v", h.Sent, h.Received, h.Loss(), h.RTT.Min(), h.RTT.Max(), h.RTT.Avg(), h.Jitter)
+		t.Errorf("hop 2: sent %d recv %d loss %v best %v worst %v avg %v jitter %v", h.Sent, h.Received, h.LossPct(), h.RTT.Min(), h.RTT.Max(), h.RTT.Avg(), h.Jitter)
 	}
 	// Hop 1's loss is not rate limiting beyond chance with 9 probes each.
 	if rep.Hops[0].RateLimited || rep.Hops[1].RateLimited {
@@ -104,7 +104,7 @@ func TestReportRateLimited(t *testing.T) {
 	// Hop 2 answers every other probe; everything after it answers all:
 	// the router limits its ICMP errors, the path loses nothing.
 	rep := simulate(40, func(c, ttl, q int) bool { return ttl == 2 && (3*c+q)%2 == 0 })
-	if got := rep.Hops[1].Loss(); got != 50 {
+	if got := rep.Hops[1].LossPct(); got != 50 {
 		t.Fatalf("hop 2 loss %v, want 50", got)
 	}
 	if got := rateLimited(rep); !slices.Equal(got, []int{2}) {
@@ -118,8 +118,8 @@ func TestReportPathLossNotRateLimited(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(11, 12))
 	rep := simulate(40, func(c, ttl, q int) bool { return ttl >= 3 && rnd.Float64() < 0.3 })
 	for _, h := range rep.Hops[2:] {
-		if h.Loss() < 15 || h.Loss() > 45 {
-			t.Fatalf("hop %d loss %v: the simulation is off", h.TTL, h.Loss())
+		if h.LossPct() < 15 || h.LossPct() > 45 {
+			t.Fatalf("hop %d loss %v: the simulation is off", h.TTL, h.LossPct())
 		}
 	}
 	if got := rateLimited(rep); len(got) != 0 {

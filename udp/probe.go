@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // Probe measures a path to an echo or reflecting server with sequenced,

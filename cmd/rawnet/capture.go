@@ -159,7 +159,7 @@ func runCapture(c *cli.Context) error {
 	}
 	// Later files of a rotation are created without privileges, as
 	// tcpdump -Z does: in a directory root owns, or one open to all.
-	dropPrivileges(c.App.ErrWriter, false)
+	dropPrivileges(c.App.ErrWriter, job.out.verbose)
 	fmt.Fprintf(c.App.ErrWriter, "rawnet: listening on %s, link-type %s, snapshot length %d bytes\n",
 		h.Interface(), h.LinkType(), h.Snaplen())
 	ctx := c.Context

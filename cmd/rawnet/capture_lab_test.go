@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -527,4 +528,82 @@ func TestCaptureIntervalFileCountEndsTheCapture(t *testing.T) {
 	if n != captured || captured < 1 || captured > 20 {
 		t.Errorf("the files hold %d datagrams, the capture reports %d; want the same, 1 to 20", n, captured)
 	}
+}
+
+// capture --json and read --json of the same packets print the same object,
+// key for key in one order, but for what only one of them knows (read's
+// index, the interface and direction of a live capture): two captures of one ping, one
+// printing, one writing the file read then prints.
+func TestCaptureAndReadPacketJSONAgree(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{})
+	file := filepath.Join(t.TempDir(), "ping.pcap")
+	printing := startCapture(t, l.Dst, "--json", "-c", "4", "icmp")
+	writing := startCapture(t, l.Dst, "-w", file, "-c", "4", "icmp")
+	if r := inNS(t, l.Src, "ping", "-q", "-c", "2", "-i", "0.02", l.Dst.Addr4.String()); r.code != 0 {
+		t.Fatalf("ping: %s", r.stderr)
+	}
+	live := printing.wait(t, nil).stdout
+	writing.wait(t, nil)
+	read := rawnet(t, "read", "--json", file)
+	if read.code != 0 {
+		t.Fatalf("read --json: exit %d: %s", read.code, read.stderr)
+	}
+	lives, reads := packetLines(live), packetLines(read.stdout)
+	if len(lives) != 4 || len(reads) != 4 {
+		t.Fatalf("want 4 packets from each; capture:\n%s\nread:\n%s", live, read.stdout)
+	}
+	for i := range lives {
+		lk, rk := jsonKeys(t, lives[i], "ifindex", "iface", "dir"), jsonKeys(t, reads[i], "index")
+		if !slices.Equal(lk, rk) {
+			t.Errorf("packet %d: capture keys %v, read keys %v", i, lk, rk)
+		}
+		lm, rm := jsonEvents(t, lives[i])[0], jsonEvents(t, reads[i])[0]
+		// A live capture names the interface in the summary, the file
+		// holds only its index (tcpdump -r prints the same).
+		for _, m := range []map[string]any{lm, rm} {
+			m["summary"] = strings.Join(strings.Fields(fmt.Sprint(m["summary"]))[1:], " ")
+		}
+		for _, k := range rk {
+			if fmt.Sprint(lm[k]) != fmt.Sprint(rm[k]) {
+				t.Errorf("packet %d %s: capture %v, read %v", i, k, lm[k], rm[k])
+			}
+		}
+	}
+}
+
+// packetLines returns the "packet" lines of JSON Lines output.
+func packetLines(out string) []string {
+	var lines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `{"type":"packet"`) {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// jsonKeys returns the keys of the JSON object line in their order, less
+// those named in skip.
+func jsonKeys(t *testing.T, line string, skip ...string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object: %q", line)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if k := tok.(string); !slices.Contains(skip, k) {
+			keys = append(keys, k)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+	}
+	return keys
 }

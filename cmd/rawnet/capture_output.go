@@ -99,30 +99,9 @@ func (s *captureSink) print(p *capture.Packet) error {
 }
 
 func (s *captureSink) appendJSON(b []byte, p *capture.Packet) []byte {
-	b = append(b, `{"type":"packet","time":`...)
-	b = jsonl.AppendTime(b, p.Timestamp)
-	b = append(b, `,"len":`...)
-	b = jsonl.AppendInt(b, int64(p.Length))
-	b = append(b, `,"caplen":`...)
-	b = jsonl.AppendInt(b, int64(len(p.Data)))
-	b = append(b, `,"ifindex":`...)
-	b = jsonl.AppendInt(b, int64(p.IfIndex))
-	if name, ok := s.names[p.IfIndex]; ok {
-		b = append(b, `,"iface":`...)
-		b = jsonl.AppendString(b, name)
-	}
-	if p.Outgoing {
-		b = append(b, `,"dir":"out"`...)
-	} else {
-		b = append(b, `,"dir":"in"`...)
-	}
-	b = append(b, `,"summary":"`...)
-	mark := len(b)
-	b = s.dec.AppendLine(b)
-	b = jsonl.EscapeTail(b, mark)
-	b = append(b, `","layers":`...)
-	b = s.dec.AppendJSON(b)
-	return append(b, "}\n"...)
+	m := packetMeta{time: p.Timestamp, caplen: len(p.Data), length: p.Length, live: true,
+		ifindex: p.IfIndex, iface: s.names[p.IfIndex], out: p.Outgoing}
+	return appendPacketJSON(b, &m, s.dec)
 }
 
 type jsonCaptureSummary struct {

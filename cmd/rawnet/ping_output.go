@@ -57,7 +57,7 @@ func (out *pingOutput) verbosef(format string, a ...any) {
 	}
 }
 
-// JSON event shapes (documented in README.md).
+// JSON event shapes (documented in cmd/rawnet/doc/ping.txt, the man page).
 type (
 	jsonStart struct {
 		Type       string  `json:"type"`
@@ -86,21 +86,18 @@ type (
 		MTU      uint32   `json:"mtu,omitempty"`
 	}
 	jsonSummary struct {
-		Type        string   `json:"type"`
-		Target      string   `json:"target"`
-		Name        string   `json:"name,omitempty"`
-		Transmitted int      `json:"transmitted"`
-		Received    int      `json:"received"`
-		Duplicates  int      `json:"duplicates"`
-		Errors      int      `json:"errors"`
-		Late        int      `json:"late"`
-		SendErrors  int      `json:"send_errors"`
-		LossPct     float64  `json:"loss_pct"`
-		RTTMinMs    *float64 `json:"rtt_min_ms"`
-		RTTAvgMs    *float64 `json:"rtt_avg_ms"`
-		RTTMaxMs    *float64 `json:"rtt_max_ms"`
-		RTTMdevMs   *float64 `json:"rtt_mdev_ms"`
-		TimeMs      float64  `json:"time_ms"`
+		Type        string  `json:"type"`
+		Target      string  `json:"target"`
+		Name        string  `json:"name,omitempty"`
+		Transmitted int     `json:"transmitted"`
+		Received    int     `json:"received"`
+		Duplicates  int     `json:"duplicates"`
+		Errors      int     `json:"errors"`
+		Late        int     `json:"late"`
+		SendErrors  int     `json:"send_errors"`
+		LossPct     float64 `json:"loss_pct"`
+		jsonRTT
+		TimeMs float64 `json:"time_ms"`
 	}
 	jsonTotal struct {
 		Type        string  `json:"type"`
@@ -369,7 +366,7 @@ func (out *pingOutput) singleSummary(name string, s *icmp.TargetStats, elapsed t
 	if s.Errors > 0 {
 		fmt.Fprintf(out.w, ", +%d errors", s.Errors)
 	}
-	fmt.Fprintf(out.w, ", %g%% packet loss, time %dms\n", roundLoss(s.Loss()), elapsed.Milliseconds())
+	fmt.Fprintf(out.w, ", %g%% packet loss, time %dms\n", roundLoss(s.LossPct()), elapsed.Milliseconds())
 	if s.RTT.Count() > 0 {
 		fmt.Fprintf(out.w, "rtt min/avg/max/mdev = %s/%s/%s/%s ms", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()), ms3(s.RTT.Mdev()))
 		if out.o.cfg.Flood && s.Transmitted > 0 {
@@ -393,7 +390,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 		if out.o.quiet && s.Received == s.Transmitted {
 			continue
 		}
-		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.Loss()))
+		fmt.Fprintf(out.w, "%-15s : xmt/rcv/%%loss = %d/%d/%g%%", s.Addr, s.Transmitted, s.Received, roundLoss(s.LossPct()))
 		if s.Received > 0 {
 			fmt.Fprintf(out.w, ", min/avg/max = %s/%s/%s", ms3(s.RTT.Min()), ms3(s.RTT.Avg()), ms3(s.RTT.Max()))
 		}
@@ -404,7 +401,7 @@ func (out *pingOutput) multiSummary(sum *icmp.Summary) {
 	}
 	t := sum.Totals()
 	fmt.Fprintf(out.w, "--- %d targets: %d alive, %d without reply ---\n", t.Targets, t.Alive, t.Targets-t.Alive)
-	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", t.Transmitted, t.Received, roundLoss(t.Loss()), sum.Elapsed.Milliseconds())
+	fmt.Fprintf(out.w, "%d packets transmitted, %d received, %g%% packet loss, time %dms\n", t.Transmitted, t.Received, roundLoss(t.LossPct()), sum.Elapsed.Milliseconds())
 	if t.Received > 0 {
 		fmt.Fprintf(out.w, "rtt min/avg/max = %s/%s/%s ms\n", ms3(t.MinRTT), ms3(t.AvgRTT), ms3(t.MaxRTT))
 	}
@@ -414,18 +411,15 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 	for i := range sum.Targets {
 		s := &sum.Targets[i]
 		j := jsonSummary{Type: "summary", Target: s.Addr.String(), Transmitted: s.Transmitted, Received: s.Received,
-			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)}
+			Duplicates: s.Duplicates, Errors: s.Errors, Late: s.Late, SendErrors: s.SendErrors, LossPct: s.LossPct(), TimeMs: jsonl.Ms(sum.Elapsed)}
 		if name := out.targets[i].Name; name != j.Target {
 			j.Name = name
 		}
-		if s.RTT.Count() > 0 {
-			mn, avg, mx, md := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max()), jsonl.Ms(s.RTT.Mdev())
-			j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs, j.RTTMdevMs = &mn, &avg, &mx, &md
-		}
+		j.jsonRTT = newJSONRTT(&s.RTT)
 		out.emit(j)
 	}
 	if len(sum.Targets) > 1 {
 		t := sum.Totals()
-		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.Loss(), TimeMs: jsonl.Ms(sum.Elapsed)})
+		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.LossPct(), TimeMs: jsonl.Ms(sum.Elapsed)})
 	}
 }

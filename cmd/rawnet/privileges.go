@@ -12,7 +12,7 @@ import (
 // and output files are open: nothing a command does afterwards needs them,
 // so a bug in packet parsing or output runs without privileges. ping,
 // trace, send, capture and udp scan call it between setup and the run.
-// With verbose it says on stderr what happened.
+// With verbose (their -v) it says on stderr what happened.
 func dropPrivileges(stderr io.Writer, verbose bool) {
 	if !hasNetRaw() {
 		return

@@ -19,18 +19,18 @@ import (
 // sockets and files are open, and still does its job: the test watches
 // CapEff of every thread of the running rawnet in /proc while the command
 // waits for answers that do not come (a blackholed address) or for its
-// duration to end.
+// duration to end. With -v each says so on standard error.
 func TestCapabilitiesDroppedAfterSetup(t *testing.T) {
 	t.Parallel()
 	hole := netip.MustParseAddr("198.19.0.99")
 	l := labtest.Up(t, lab.Spec{Routers: 1, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/24"), Blackhole: []netip.Addr{hole}})
 	dst, h := l.Dst.Addr4.String(), hole.String()
 	for _, args := range [][]string{
-		{"ping", "-c", "3", "-i", "0.5", dst},
-		{"trace", "-n", "-m", "2", "-q", "1", "-W", "2", h},
-		{"send", "--wait", "2", "ip(dst=" + dst + ")/icmp"},
-		{"capture", "-i", "any", "--duration", "2", "icmp"},
-		{"udp", "scan", "--wait", "1", "--retries", "1", h, "9"},
+		{"ping", "-v", "-c", "3", "-i", "0.5", dst},
+		{"trace", "-v", "-n", "-m", "2", "-q", "1", "-W", "2", h},
+		{"send", "-v", "--wait", "2", "ip(dst=" + dst + ")/icmp"},
+		{"capture", "-v", "-i", "any", "--duration", "2", "icmp"},
+		{"udp", "scan", "-v", "--wait", "1", "--retries", "1", h, "9"},
 	} {
 		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
 			cmd := l.Src.Command(context.Background(), rawnetBin, args...)
@@ -43,7 +43,34 @@ func TestCapabilitiesDroppedAfterSetup(t *testing.T) {
 			if r.code == 2 {
 				t.Errorf("%v: exit 2 without privileges: %s", args, r.stderr)
 			}
+			if !strings.Contains(r.stderr, "rawnet: capabilities dropped\n") {
+				t.Errorf("%v: -v did not say the capabilities were dropped; stderr:\n%s", args, r.stderr)
+			}
 		})
+	}
+}
+
+// The files a command is told to write are opened before the capabilities
+// are dropped, so they may be in a directory only root (through
+// CAP_DAC_OVERRIDE) can write: here one with mode 0555.
+func TestFilesOpenedBeforeCapabilitiesDrop(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	jsonFile, pcapFile := filepath.Join(dir, "trace.json"), filepath.Join(dir, "trace.pcap")
+	cmd := l.Src.Command(context.Background(), rawnetBin, "trace", "-v", "-n", "-q", "1", "-W", "2",
+		"--json-file", jsonFile, "--write", pcapFile, l.Dst.Addr4.String())
+	r := startRawnet(t, cmd)()
+	if r.code != 0 || !strings.Contains(r.stderr, "rawnet: capabilities dropped\n") {
+		t.Fatalf("trace --json-file in a 0555 directory: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(jsonFile)
+	if err != nil || !strings.Contains(string(b), `"type":"summary"`) {
+		t.Errorf("--json-file %s: %v; got:\n%s", jsonFile, err, b)
 	}
 }
 

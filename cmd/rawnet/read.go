@@ -263,7 +263,8 @@ func newPrintSink(cfg readConfig, out *bufio.Writer) *printSink {
 func (s *printSink) packet(index int, p *pcap.Packet, d *capture.Decoder) error {
 	b := s.buf[:0]
 	if s.cfg.json {
-		s.buf = appendPacketJSON(b, index, p, d)
+		m := packetMeta{index: index, time: p.Timestamp, caplen: len(p.Data), length: p.OrigLen}
+		s.buf = appendPacketJSON(b, &m, d)
 		return jsonError(s.json.WriteLine(s.buf))
 	}
 	b = appendClock(b, p.Timestamp)
@@ -283,25 +284,6 @@ func (s *printSink) packet(index int, p *pcap.Packet, d *capture.Decoder) error 
 
 func (s *printSink) finish(*bufio.Writer) error { return nil }
 
-// appendPacketJSON writes one packet as a JSON object on a line.
-func appendPacketJSON(b []byte, index int, p *pcap.Packet, d *capture.Decoder) []byte {
-	b = append(b, `{"type":"packet","index":`...)
-	b = jsonl.AppendInt(b, int64(index))
-	b = append(b, `,"time":`...)
-	b = jsonl.AppendTime(b, p.Timestamp)
-	b = append(b, `,"caplen":`...)
-	b = jsonl.AppendInt(b, int64(len(p.Data)))
-	b = append(b, `,"len":`...)
-	b = jsonl.AppendInt(b, int64(p.OrigLen))
-	b = append(b, `,"summary":"`...)
-	start := len(b)
-	b = d.AppendLine(b)
-	b = jsonl.EscapeTail(b, start)
-	b = append(b, `","layers":`...)
-	b = d.AppendJSON(b)
-	return append(b, "}\n"...)
-}
-
 // appendClock writes the time of day as tcpdump does: HH:MM:SS.micro,
 // local time.
 func appendClock(b []byte, t time.Time) []byte {
@@ -315,8 +297,9 @@ func appendClock(b []byte, t time.Time) []byte {
 	return b
 }
 
-// jsonStats is read --stats' report as a JSON Lines event: its times in
-// the one format of every JSON timestamp (jsonl.Time).
+// jsonStats is read --stats' report as a JSON Lines event: the report's
+// fields, then first and last in the one format of every JSON timestamp
+// (jsonl.Time); the report's own First and Last are not encoded.
 type jsonStats struct {
 	*statsReport
 	First string `json:"first,omitempty"`

@@ -7,16 +7,20 @@ import (
 
 	"github.com/rawnet/rawnet/capture"
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/stats"
+	"github.com/rawnet/rawnet/internal/jsonl"
+	"github.com/rawnet/rawnet/stats"
 )
 
 // statsReport is what rawnet read --stats prints, and its JSON form.
 type statsReport struct {
-	Type      string         `json:"type"` // "stats", as every JSON Lines event starts with its type
-	Packets   int            `json:"packets"`
-	Bytes     int            `json:"bytes"`
-	First     *time.Time     `json:"first,omitempty"`
-	Last      *time.Time     `json:"last,omitempty"`
+	Type    string `json:"type"` // "stats", as every JSON Lines event starts with its type
+	Packets int    `json:"packets"`
+	Bytes   int    `json:"bytes"`
+	// First and Last are nil for a file without packets. They are not
+	// encoded here: jsonStats writes them as every JSON timestamp is
+	// written (jsonl.Time), after the other fields.
+	First     *time.Time     `json:"-"`
+	Last      *time.Time     `json:"-"`
 	Protocols protoCounts    `json:"protocols"`
 	Talkers   []talkerReport `json:"top_talkers"`
 	ICMPTypes []icmpReport   `json:"icmp_types"`
@@ -47,12 +51,12 @@ type RTTStats struct {
 }
 
 type pingReport struct {
-	Src        string  `json:"src"`
-	Dst        string  `json:"dst"`
-	Requests   int     `json:"requests"`
-	Replies    int     `json:"replies"`
-	Duplicates int     `json:"unmatched_replies"`
-	LossPct    float64 `json:"loss_pct"`
+	Src              string  `json:"src"`
+	Dst              string  `json:"dst"`
+	Requests         int     `json:"requests"`
+	Replies          int     `json:"replies"`
+	UnmatchedReplies int     `json:"unmatched_replies"`
+	LossPct          float64 `json:"loss_pct"`
 	*RTTStats
 }
 
@@ -69,13 +73,11 @@ type hopReport struct {
 	*RTTStats
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func newRTTReport(r *stats.RTT) *RTTStats {
 	if r.Count() == 0 {
 		return nil
 	}
-	return &RTTStats{ms(r.Min()), ms(r.Avg()), ms(r.Max()), ms(r.Mdev())}
+	return &RTTStats{jsonl.Ms(r.Min()), jsonl.Ms(r.Avg()), jsonl.Ms(r.Max()), jsonl.Ms(r.Mdev())}
 }
 
 // protoCounts is capture.ProtocolCounts with the names of its JSON form.
@@ -115,7 +117,7 @@ func newStatsReport(a *capture.AnalysisResult, top int) *statsReport {
 	}
 	for i := range a.Pings {
 		p := &a.Pings[i]
-		r.Pings = append(r.Pings, pingReport{p.Src.String(), p.Dst.String(), p.Requests, p.Replies, p.Unanswering, p.Loss(), newRTTReport(&p.RTT)})
+		r.Pings = append(r.Pings, pingReport{p.Src.String(), p.Dst.String(), p.Requests, p.Replies, p.UnmatchedReplies, p.LossPct(), newRTTReport(&p.RTT)})
 	}
 	for i := range a.Hops {
 		h := &a.Hops[i]
@@ -150,8 +152,8 @@ func (r *statsReport) print(w *bufio.Writer) {
 		fmt.Fprintf(w, "pings (echo requests and their replies):\n")
 		for _, pg := range r.Pings {
 			fmt.Fprintf(w, "  %s > %s: %d requests, %d replies, %.1f%% loss", pg.Src, pg.Dst, pg.Requests, pg.Replies, pg.LossPct)
-			if pg.Duplicates > 0 {
-				fmt.Fprintf(w, ", %d unmatched replies", pg.Duplicates)
+			if pg.UnmatchedReplies > 0 {
+				fmt.Fprintf(w, ", %d unmatched replies", pg.UnmatchedReplies)
 			}
 			if pg.RTTStats != nil {
 				fmt.Fprintf(w, ", rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", pg.Min, pg.Avg, pg.Max, pg.Mdev)

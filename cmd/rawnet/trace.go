@@ -36,6 +36,7 @@ func traceCommand() *cli.Command {
 			&cli.BoolFlag{Name: "F", Aliases: []string{"dont-fragment"}, Usage: "set the IPv4 don't-fragment bit"},
 			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send from interface `IFACE` or source address"},
 			&cli.BoolFlag{Name: "n", Aliases: []string{"numeric"}, Usage: "do not look up host names"},
+			&cli.BoolFlag{Name: "v", Aliases: []string{"verbose"}, Usage: "say whether the capabilities were dropped"},
 			&cli.IntFlag{Name: "flows", Value: 1, Usage: "trace `K` flows (consecutive source ports; ICMP checksums)"},
 			&cli.BoolFlag{Name: "multipath", Usage: "find every interface at every TTL and the links between them (MDA)"},
 			&cli.Float64Flag{Name: "confidence", Value: 0.95, Usage: "multipath: confidence `P` of the stopping rule"},
@@ -60,6 +61,7 @@ type traceOptions struct {
 	report  bool
 	json    bool
 	live    bool
+	verbose bool
 }
 
 func runTrace(c *cli.Context) error {
@@ -90,11 +92,18 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	defer closePcap(file)
-	dropPrivileges(c.App.ErrWriter, false)
+	// --json-file is opened while privileges are held, like --write: it
+	// may be in a directory only root can write.
+	w, jf, err := traceWriter(c)
+	if err != nil {
+		return err
+	}
+	defer closeFile(jf)
+	dropPrivileges(c.App.ErrWriter, o.verbose)
 	o.cfg.Tap = tapFn
 	o.cfg.Conns = conns
 	if o.live {
-		return runTraceLive(c, o, targets, conns, file)
+		return runTraceLive(c, o, targets, conns, file, jf)
 	}
 	tr, err := trace.New(o.cfg)
 	if err != nil {
@@ -103,11 +112,6 @@ func runTrace(c *cli.Context) error {
 		}
 		return err
 	}
-	w, jf, err := traceWriter(c)
-	if err != nil {
-		return err
-	}
-	defer closeFile(jf)
 	out := newTraceOutput(w, o, targets)
 	out.start()
 	sum, err := tr.Run(ctx, out.event)
@@ -186,6 +190,7 @@ func traceFlags(c *cli.Context) (traceOptions, error) {
 		cfg.TOS = tos
 	}
 	o.live = c.Bool("live") || c.Command.Name == "mtr"
+	o.verbose = c.Bool("v")
 	if err := liveFlags(c, o.live); err != nil {
 		return o, err
 	}

@@ -199,15 +199,11 @@ type liveNamer struct{ c *rdns.Cache }
 
 func (n liveNamer) Name(a netip.Addr) (string, bool) { return n.c.TryName(a) }
 
-func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns []trace.Conn, pf *pcap.File) error {
+// runTraceLive runs the full-screen view; jf is the --json-file, or nil.
+func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns []trace.Conn, pf *pcap.File, jf *os.File) error {
 	ctx := c.Context
 	var jsonOut *traceOutput
-	jf, err := openJSONFile(c)
-	if err != nil {
-		return err
-	}
 	if jf != nil {
-		defer jf.Close()
 		jo := o
 		jo.json = true
 		jsonOut = newTraceOutput(jf, jo, targets)
@@ -241,7 +237,7 @@ func runTraceLive(c *cli.Context, o traceOptions, targets []target.Target, conns
 	}()
 	_, teaErr := prog.Run()
 	stop()
-	err = <-runErr
+	err := <-runErr
 	// What came in after the view's last frame still counts.
 	items, _ := feed.Take(nil)
 	for i := range items {

@@ -44,7 +44,7 @@ func (out *traceOutput) printReport(i int, r *trace.Report) {
 		if h.RateLimited {
 			mark, limited = " (rate limited?)", true
 		}
-		fmt.Fprintf(b, "%3d. %-32s %5.1f%% %5d %8s %8s %8s %8s %8s %8s%s\n", h.TTL, host, h.Loss(), h.Sent,
+		fmt.Fprintf(b, "%3d. %-32s %5.1f%% %5d %8s %8s %8s %8s %8s %8s%s\n", h.TTL, host, h.LossPct(), h.Sent,
 			ms2(h.Last, h.Received), ms2(h.RTT.Avg(), h.Received), ms2(h.RTT.Min(), h.Received), ms2(h.RTT.Max(), h.Received),
 			ms2(h.RTT.Mdev(), h.Received), ms2(h.Jitter, h.Received), mark)
 		for _, a := range h.Addrs[min(1, len(h.Addrs)):] {
@@ -94,7 +94,7 @@ func (out *traceOutput) jsonReport(r *trace.Report) {
 	for k := range r.Hops {
 		h := &r.Hops[k]
 		j := jsonReportHop{Type: "report", Target: tgt, TTL: h.TTL, Addrs: []string{}, Sent: h.Sent, Received: h.Received,
-			LossPct: h.Loss(), LastMs: jsonl.Ms(h.Last), AvgMs: jsonl.Ms(h.RTT.Avg()), BestMs: jsonl.Ms(h.RTT.Min()),
+			LossPct: h.LossPct(), LastMs: jsonl.Ms(h.Last), AvgMs: jsonl.Ms(h.RTT.Avg()), BestMs: jsonl.Ms(h.RTT.Min()),
 			WorstMs: jsonl.Ms(h.RTT.Max()), StdDevMs: jsonl.Ms(h.RTT.Mdev()), JitterMs: jsonl.Ms(h.Jitter), RateLimited: h.RateLimited}
 		for _, a := range h.Addrs {
 			j.Addrs = append(j.Addrs, a.String())

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"time"
 
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/udp"
@@ -28,7 +27,7 @@ func newProbeOutput(w io.Writer, json, quiet bool) *probeOutput {
 	return out
 }
 
-// JSON shapes of rawnet udp probe (documented in README.md).
+// JSON shapes of rawnet udp probe (documented in cmd/rawnet/doc/udp-probe.txt, the man page).
 type (
 	jsonProbeStart struct {
 		Type       string  `json:"type"`
@@ -59,16 +58,14 @@ type (
 		Error    string   `json:"error,omitempty"`
 	}
 	jsonInterval struct {
-		Type     string   `json:"type"`
-		StartMs  float64  `json:"start_ms"`
-		EndMs    float64  `json:"end_ms"`
-		Sent     int      `json:"sent"`
-		Received int      `json:"received"`
-		LossPct  float64  `json:"loss_pct"`
-		RTTMinMs *float64 `json:"rtt_min_ms"`
-		RTTAvgMs *float64 `json:"rtt_avg_ms"`
-		RTTMaxMs *float64 `json:"rtt_max_ms"`
-		JitterMs float64  `json:"jitter_ms"`
+		Type     string  `json:"type"`
+		StartMs  float64 `json:"start_ms"`
+		EndMs    float64 `json:"end_ms"`
+		Sent     int     `json:"sent"`
+		Received int     `json:"received"`
+		LossPct  float64 `json:"loss_pct"`
+		jsonRTTRange
+		JitterMs float64 `json:"jitter_ms"`
 	}
 	jsonBreach struct {
 		Type  string `json:"type"`
@@ -168,10 +165,7 @@ func (o *probeOutput) interval(s *udp.IntervalStats) {
 	if o.json != nil {
 		j := jsonInterval{Type: "interval", StartMs: jsonl.Ms(s.Start), EndMs: jsonl.Ms(s.End), Sent: s.Sent, Received: s.Received,
 			LossPct: s.LossPct(), JitterMs: jsonl.Ms(s.Jitter)}
-		if s.RTT.Count() > 0 {
-			mn, avg, mx := jsonl.Ms(s.RTT.Min()), jsonl.Ms(s.RTT.Avg()), jsonl.Ms(s.RTT.Max())
-			j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs = &mn, &avg, &mx
-		}
+		j.jsonRTTRange = newJSONRTTRange(&s.RTT)
 		o.emit(j)
 		return
 	}
@@ -225,24 +219,22 @@ func (o *probeOutput) reflectSummary(s *udp.ProbeSummary) {
 	fmt.Fprintf(o.w, "lost on the way there %d, on the way back %d (the server got %d)\n", s.ForwardLost(), s.ReverseLost(), s.ServerReceived)
 }
 
-// jsonProbeSummary is the probe's closing line (documented in README.md).
+// jsonProbeSummary is the probe's closing line (documented in
+// cmd/rawnet/doc/udp-probe.txt).
 type jsonProbeSummary struct {
-	Type           string   `json:"type"`
-	Remote         string   `json:"remote"`
-	Sent           int      `json:"sent"`
-	Received       int      `json:"received"`
-	LossPct        float64  `json:"loss_pct"`
-	Duplicates     int      `json:"duplicates"`
-	Reordered      int      `json:"reordered"`
-	ReorderMax     uint64   `json:"reorder_max"`
-	Late           int      `json:"late"`
-	Unreachable    int      `json:"unreachable"`
-	SendErrors     int      `json:"send_errors"`
-	Foreign        int      `json:"foreign"`
-	RTTMinMs       *float64 `json:"rtt_min_ms"`
-	RTTAvgMs       *float64 `json:"rtt_avg_ms"`
-	RTTMaxMs       *float64 `json:"rtt_max_ms"`
-	RTTMdevMs      *float64 `json:"rtt_mdev_ms"`
+	Type        string  `json:"type"`
+	Remote      string  `json:"remote"`
+	Sent        int     `json:"sent"`
+	Received    int     `json:"received"`
+	LossPct     float64 `json:"loss_pct"`
+	Duplicates  int     `json:"duplicates"`
+	Reordered   int     `json:"reordered"`
+	ReorderMax  uint64  `json:"reorder_max"`
+	Late        int     `json:"late"`
+	Unreachable int     `json:"unreachable"`
+	SendErrors  int     `json:"send_errors"`
+	Foreign     int     `json:"foreign"`
+	jsonRTT
 	RTTP50Ms       *float64 `json:"rtt_p50_ms"`
 	RTTP90Ms       *float64 `json:"rtt_p90_ms"`
 	RTTP99Ms       *float64 `json:"rtt_p99_ms"`
@@ -268,14 +260,12 @@ type jsonProbeSummary struct {
 	RevLost        *int     `json:"rev_lost,omitempty"`
 }
 
-func msp(d time.Duration) *float64 { v := jsonl.Ms(d); return &v }
-
 func probeSummaryJSON(s *udp.ProbeSummary) jsonProbeSummary {
 	j := jsonProbeSummary{Type: "summary", Remote: s.Remote.String(), Sent: s.Sent, Received: s.Received, LossPct: s.LossPct(),
 		Duplicates: s.Duplicates, Reordered: s.Reordered, ReorderMax: s.MaxReorder, Late: s.Late, Unreachable: s.Unreachable,
 		SendErrors: s.SendErrors, Foreign: s.Foreign, TimeMs: jsonl.Ms(s.Elapsed)}
 	if s.RTT.Count() > 0 {
-		j.RTTMinMs, j.RTTAvgMs, j.RTTMaxMs, j.RTTMdevMs = msp(s.RTT.Min()), msp(s.RTT.Avg()), msp(s.RTT.Max()), msp(s.RTT.Mdev())
+		j.jsonRTT = newJSONRTT(&s.RTT)
 		j.RTTP50Ms, j.RTTP90Ms, j.RTTP99Ms, j.RTTP999Ms = msp(s.Percentile(50)), msp(s.Percentile(90)), msp(s.Percentile(99)), msp(s.Percentile(99.9))
 		j.JitterMs = msp(s.Jitter.Value())
 	}

@@ -27,6 +27,7 @@ func udpScanCommand() *cli.Command {
 			&cli.StringFlag{Name: "write", Usage: "write every probe and answer to `FILE` (pcap, or pcapng for *.pcapng)"},
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only (for host names)"},
 			&cli.BoolFlag{Name: "6", Usage: "IPv6 only (for host names)"},
+			&cli.BoolFlag{Name: "v", Aliases: []string{"verbose"}, Usage: "say whether the capabilities were dropped"},
 		},
 		Action: runUDPScan,
 	}
@@ -69,7 +70,7 @@ func runUDPScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	dropPrivileges(c.App.ErrWriter, false)
+	dropPrivileges(c.App.ErrWriter, c.Bool("v"))
 	cfg.Tap = tapFn
 	cfg.Conn = conn
 	s, err := udp.NewScanner(cfg)

@@ -130,37 +130,37 @@ type (
 		Addr string `json:"addr"`
 		Mode string `json:"mode"`
 	}
+	// jsonServeCounts are the datagram counts a client line and the
+	// totals share; embedded, their keys stay where they are.
+	jsonServeCounts struct {
+		Received    uint64 `json:"received"`
+		Bytes       uint64 `json:"bytes"`
+		Replied     uint64 `json:"replied"`
+		RateLimited uint64 `json:"rate_limited"`
+		Plain       uint64 `json:"plain"`
+		Malformed   uint64 `json:"malformed"`
+	}
 	jsonClient struct {
-		Type        string  `json:"type"`
-		Event       string  `json:"event"`
-		Addr        string  `json:"addr"`
-		First       string  `json:"first"`
-		Last        string  `json:"last"`
-		Received    uint64  `json:"received"`
-		Bytes       uint64  `json:"bytes"`
-		Replied     uint64  `json:"replied"`
-		RateLimited uint64  `json:"rate_limited"`
-		Plain       uint64  `json:"plain"`
-		Malformed   uint64  `json:"malformed"`
-		Session     string  `json:"session,omitempty"`
-		Probes      uint64  `json:"probes"`
-		Lost        uint64  `json:"lost"`
-		LossPct     float64 `json:"loss_pct"`
-		Duplicates  uint64  `json:"duplicates"`
-		Reordered   uint64  `json:"reordered"`
+		Type  string `json:"type"`
+		Event string `json:"event"`
+		Addr  string `json:"addr"`
+		First string `json:"first"`
+		Last  string `json:"last"`
+		jsonServeCounts
+		Session    string  `json:"session,omitempty"`
+		Probes     uint64  `json:"probes"`
+		Lost       uint64  `json:"lost"`
+		LossPct    float64 `json:"loss_pct"`
+		Duplicates uint64  `json:"duplicates"`
+		Reordered  uint64  `json:"reordered"`
 	}
 	jsonServerTotals struct {
-		Type        string  `json:"type"`
-		Received    uint64  `json:"received"`
-		Bytes       uint64  `json:"bytes"`
-		Replied     uint64  `json:"replied"`
-		RateLimited uint64  `json:"rate_limited"`
-		Plain       uint64  `json:"plain"`
-		Malformed   uint64  `json:"malformed"`
-		SendErrors  uint64  `json:"send_errors"`
-		Clients     uint64  `json:"clients"`
-		Untracked   uint64  `json:"untracked"`
-		TimeMs      float64 `json:"time_ms,omitempty"`
+		Type string `json:"type"`
+		jsonServeCounts
+		SendErrors uint64  `json:"send_errors"`
+		Clients    uint64  `json:"clients"`
+		Untracked  uint64  `json:"untracked"`
+		TimeMs     float64 `json:"time_ms,omitempty"`
 	}
 )
 
@@ -200,8 +200,8 @@ func (o *serveOutput) client(event string, cs *udp.ClientStats) {
 	loss := cs.LossPct()
 	if o.json != nil {
 		j := jsonClient{Type: "client", Event: event, Addr: cs.Addr.String(), First: jsonl.Time(cs.First), Last: jsonl.Time(cs.Last),
-			Received: cs.Received, Bytes: cs.Bytes, Replied: cs.Replied, RateLimited: cs.RateLimited, Plain: cs.Plain, Malformed: cs.Malformed,
-			Probes: cs.Probes, Lost: cs.Lost(), LossPct: loss, Duplicates: cs.Duplicates, Reordered: cs.Reordered}
+			jsonServeCounts: jsonServeCounts{cs.Received, cs.Bytes, cs.Replied, cs.RateLimited, cs.Plain, cs.Malformed},
+			Probes:          cs.Probes, Lost: cs.Lost(), LossPct: loss, Duplicates: cs.Duplicates, Reordered: cs.Reordered}
 		if !cs.Addr.IsValid() {
 			j.Addr = "others"
 		}
@@ -225,8 +225,8 @@ func (o *serveOutput) client(event string, cs *udp.ClientStats) {
 
 func (o *serveOutput) totals(typ string, t *udp.ServerTotals, ms float64) {
 	if o.json != nil {
-		o.emit(jsonServerTotals{Type: typ, Received: t.Received, Bytes: t.Bytes, Replied: t.Replied, RateLimited: t.RateLimited,
-			Plain: t.Plain, Malformed: t.Malformed, SendErrors: t.SendErrors, Clients: t.Clients, Untracked: t.Untracked, TimeMs: ms})
+		o.emit(jsonServerTotals{Type: typ, jsonServeCounts: jsonServeCounts{t.Received, t.Bytes, t.Replied, t.RateLimited, t.Plain, t.Malformed},
+			SendErrors: t.SendErrors, Clients: t.Clients, Untracked: t.Untracked, TimeMs: ms})
 		return
 	}
 	fmt.Fprintf(o.w, "%s: %d datagrams (%d bytes) from %d clients, %d replied, %d rate-limited, %d plain, %d malformed, %d send errors",

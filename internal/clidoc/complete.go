@@ -102,20 +102,7 @@ func (m *App) bash() string {
 	b.WriteString("        *) SUBS= FLAGS= ARGS= ;;\n    esac\n}\n\n")
 
 	fmt.Fprintf(&b, "# _%s_value PATH FLAG: what FLAG takes (empty: nothing; value, file, iface,\n# or choice WORDS).\n_%s_value() {\n    case \"$1 $2\" in\n", n, n)
-	for _, e := range es {
-		for _, f := range e.flags {
-			k := valueKind(f)
-			if k == "" {
-				continue
-			}
-			var pats []string
-			for _, s := range f.Spelled() {
-				pats = append(pats, shQuote(strings.TrimSpace(e.path+" "+s)))
-			}
-			fmt.Fprintf(&b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(k))
-		}
-	}
-	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
+	writeValueCases(&b, es)
 
 	fmt.Fprintf(&b, `# _%[1]s_fill KIND: complete the current word as KIND says.
 _%[1]s_fill() {
@@ -215,20 +202,7 @@ func (m *App) zsh() string {
 	b.WriteString("        *) subs=() flags=() args= ;;\n    esac\n}\n\n")
 
 	fmt.Fprintf(&b, "_%s_value() {\n    case \"$1 $2\" in\n", n)
-	for _, e := range es {
-		for _, f := range e.flags {
-			k := valueKind(f)
-			if k == "" {
-				continue
-			}
-			var pats []string
-			for _, s := range f.Spelled() {
-				pats = append(pats, shQuote(strings.TrimSpace(e.path+" "+s)))
-			}
-			fmt.Fprintf(&b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(k))
-		}
-	}
-	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
+	writeValueCases(&b, es)
 
 	fmt.Fprintf(&b, `_%[1]s_fill() {
     case "$1" in
@@ -359,4 +333,24 @@ func (m *App) fishCond(path string) string {
 		}
 	}
 	return strings.Join(conds, "; and ")
+}
+
+// writeValueCases writes the body of the bash and zsh _NAME_value
+// function, which is the same shell code in both: a case over "PATH FLAG"
+// that sets REPLY to what the flag takes.
+func writeValueCases(b *strings.Builder, es []entry) {
+	for _, e := range es {
+		for _, f := range e.flags {
+			k := valueKind(f)
+			if k == "" {
+				continue
+			}
+			var pats []string
+			for _, s := range f.Spelled() {
+				pats = append(pats, shQuote(strings.TrimSpace(e.path+" "+s)))
+			}
+			fmt.Fprintf(b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(k))
+		}
+	}
+	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
 }

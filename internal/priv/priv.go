@@ -17,8 +17,8 @@ var (
 	// operation needed privileges the process does not have.
 	ErrPermission = errors.New("priv: permission denied")
 	// ErrDropUnsupported is returned (wrapped) by Drop when capabilities
-	// cannot be dropped on every thread.
-	ErrDropUnsupported = errors.New("priv: cannot drop capabilities on every thread")
+	// cannot be dropped on every thread. It matches errors.ErrUnsupported.
+	ErrDropUnsupported = unsupported.New("priv: cannot drop capabilities on every thread")
 	// ErrUnsupported is returned (wrapped) on systems where an operation of
 	// this package is not implemented.
 	ErrUnsupported = unsupported.New("priv: not implemented")

@@ -3,11 +3,11 @@
 package rawsock
 
 import (
-	"errors"
-	"fmt"
 	"runtime"
+
+	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
 // ErrUnsupported is what every function returns on systems where rawnet
 // has no socket code.
-var ErrUnsupported = fmt.Errorf("rawsock: not implemented on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+var ErrUnsupported = unsupported.New("rawsock: not implemented on " + runtime.GOOS)

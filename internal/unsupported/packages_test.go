@@ -17,13 +17,15 @@ import (
 // matches errors.ErrUnsupported (the *_others.go files wrap these).
 func TestEveryPackageSentinelIsErrUnsupported(t *testing.T) {
 	for name, err := range map[string]error{
-		"icmp":    icmp.ErrUnsupported,
-		"trace":   trace.ErrUnsupported,
-		"udp":     udp.ErrUnsupported,
-		"craft":   craft.ErrUnsupported,
-		"capture": capture.ErrNotSupported,
-		"priv":    priv.ErrUnsupported,
-		"lab":     lab.ErrUnsupported,
+		"icmp":                        icmp.ErrUnsupported,
+		"trace":                       trace.ErrUnsupported,
+		"udp":                         udp.ErrUnsupported,
+		"craft":                       craft.ErrUnsupported,
+		"capture":                     capture.ErrUnsupported,
+		"priv":                        priv.ErrUnsupported,
+		"lab":                         lab.ErrUnsupported,
+		"capture filters without cgo": capture.ErrFilterNeedsCgo,
+		"priv drop":                   priv.ErrDropUnsupported,
 	} {
 		if !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%s: errors.Is(%q, errors.ErrUnsupported) is false", name, err)

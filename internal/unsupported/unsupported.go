@@ -1,6 +1,6 @@
 // Package unsupported makes the sentinel errors that rawnet's packages
 // return on operating systems they have no code for. Each package keeps its
-// own sentinel (icmp.ErrUnsupported, capture.ErrNotSupported, ...), with its
+// own sentinel (icmp.ErrUnsupported, capture.ErrUnsupported, ...), with its
 // own message, and every one of them also matches errors.ErrUnsupported, so
 // a caller can ask errors.Is(err, errors.ErrUnsupported) whichever package
 // the error came from.

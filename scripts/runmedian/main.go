@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command runmedian runs several commands in turn, -n rounds of each
 // (alternating, so that drifting load from other processes hits every
 // command alike), and prints for each the median wall time, the median CPU

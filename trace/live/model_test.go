@@ -78,12 +78,12 @@ func TestStatsMatchReport(t *testing.T) {
 	for i := range want.Hops {
 		w, g, r := want.Hops[i], got.Hops[i], rows[i].ReportHop
 		for _, h := range []trace.ReportHop{g, r} {
-			if h.TTL != w.TTL || h.Sent != w.Sent || h.Received != w.Received || h.Last != w.Last || h.RTT != w.RTT || h.Jitter != w.Jitter || h.Loss() != w.Loss() {
+			if h.TTL != w.TTL || h.Sent != w.Sent || h.Received != w.Received || h.Last != w.Last || h.RTT != w.RTT || h.Jitter != w.Jitter || h.LossPct() != w.LossPct() {
 				t.Errorf("hop %d: %+v, want %+v", i+1, h, w)
 			}
 		}
 	}
-	if l := rows[0].Loss(); l != 25 {
+	if l := rows[0].LossPct(); l != 25 {
 		t.Errorf("hop 1 loss %v%%, want 25%%", l)
 	}
 	// Rows are built on a copy: counting goes on after them.
@@ -135,7 +135,7 @@ func TestStatsFlowsAndAddresses(t *testing.T) {
 	}
 	a, b := all[1].Info.Addrs[0], all[1].Info.Addrs[1]
 	fa, fb := a.Figures(), b.Figures()
-	if fa.Received != 4 || fa.RTT.Avg() != 2*ms || fb.Received != 1 || fb.RTT.Avg() != 6*ms || fb.Loss() != 0 {
+	if fa.Received != 4 || fa.RTT.Avg() != 2*ms || fb.Received != 1 || fb.RTT.Avg() != 6*ms || fb.LossPct() != 0 {
 		t.Errorf("per address: %s %d answers avg %v, %s %d avg %v; want 4 at 2ms, 1 at 6ms", a.Addr, fa.Received, fa.RTT.Avg(), b.Addr, fb.Received, fb.RTT.Avg())
 	}
 	if !slices.Equal(a.FlowList, []int{0}) || !slices.Equal(b.FlowList, []int{1}) {

@@ -450,7 +450,7 @@ func (v *View) hopLines(r Row, sel bool, hw int) []string {
 			host += mark
 		}
 	}
-	loss := fmt.Sprintf("%5.1f%%", r.Loss())
+	loss := fmt.Sprintf("%5.1f%%", r.LossPct())
 	if r.Sent > r.Received && !r.RateLimited {
 		loss = v.color("31", loss)
 	}
@@ -608,7 +608,7 @@ func (v *View) detailLines(r Row) []string {
 	if r.RateLimited {
 		rl = "  (rate limited?)"
 	}
-	lines = append(lines, fmt.Sprintf("Loss %.1f%%  Snt %d  Rcv %d%s", r.Loss(), r.Sent, r.Received, rl),
+	lines = append(lines, fmt.Sprintf("Loss %.1f%%  Snt %d  Rcv %d%s", r.LossPct(), r.Sent, r.Received, rl),
 		fmt.Sprintf("Last %s  Avg %s  Best %s  Wrst %s  StDev %s  Jttr %s  (ms)",
 			fms(r.Last, r.Received), fms(r.RTT.Avg(), r.Received), fms(r.RTT.Min(), r.Received),
 			fms(r.RTT.Max(), r.Received), fms(r.RTT.Mdev(), r.Received), fms(r.Jitter, r.Received)))

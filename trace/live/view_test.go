@@ -236,8 +236,8 @@ func TestFrameContent(t *testing.T) {
 			t.Errorf("frame lacks %q:\n%s", s, frame)
 		}
 	}
-	if !rows[0].RateLimited || rows[3].RateLimited || rows[3].Loss() < 15 {
-		t.Errorf("hop 1 rate limited %v, hop 4 %v with %.1f%% loss; want hop 1 only, and hop 4 lossy", rows[0].RateLimited, rows[3].RateLimited, rows[3].Loss())
+	if !rows[0].RateLimited || rows[3].RateLimited || rows[3].LossPct() < 15 {
+		t.Errorf("hop 1 rate limited %v, hop 4 %v with %.1f%% loss; want hop 1 only, and hop 4 lossy", rows[0].RateLimited, rows[3].RateLimited, rows[3].LossPct())
 	}
 }
 

@@ -168,6 +168,6 @@ func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
 
 func (s *rawSender) close() error { return s.c.Close() }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (s *rawSender) TxKey() (uint32, bool)            { return s.c.TxKey() }
 func (s *rawSender) TxStamp(key uint32) (int64, bool) { return s.c.TxStamp(key) }

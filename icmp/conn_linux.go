@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/cmsg"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/rawsock"
@@ -331,7 +332,7 @@ func SetFilter(fd int, v6 bool) error {
 		for i := range f.Data {
 			f.Data[i] = ^uint32(0)
 		}
-		for _, t := range []uint8{TypeEchoReply6, TypeDestUnreachable6, TypePacketTooBig6, TypeTimeExceeded6, TypeParamProblem6} {
+		for _, t := range []uint8{icmpmsg.TypeEchoReply6, icmpmsg.TypeDestUnreachable6, icmpmsg.TypePacketTooBig6, icmpmsg.TypeTimeExceeded6, icmpmsg.TypeParamProblem6} {
 			f.Data[t>>5] &^= 1 << (t & 31)
 		}
 		if err := unix.SetsockoptICMPv6Filter(fd, unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f); err != nil {
@@ -339,7 +340,7 @@ func SetFilter(fd int, v6 bool) error {
 		}
 		return nil
 	}
-	pass := uint32(1<<TypeEchoReply4 | 1<<TypeDestUnreachable4 | 1<<TypeSourceQuench4 | 1<<TypeRedirect4 | 1<<TypeTimeExceeded4 | 1<<TypeParamProblem4)
+	pass := uint32(1<<icmpmsg.TypeEchoReply4 | 1<<icmpmsg.TypeDestUnreachable4 | 1<<icmpmsg.TypeSourceQuench4 | 1<<icmpmsg.TypeRedirect4 | 1<<icmpmsg.TypeTimeExceeded4 | 1<<icmpmsg.TypeParamProblem4)
 	if err := unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(^pass))); err != nil {
 		return fmt.Errorf("icmp: set ICMP_FILTER: %w", err)
 	}
@@ -356,7 +357,7 @@ func idFilter(v6 bool, id uint16) []bpf.Instruction {
 	if v6 {
 		return []bpf.Instruction{
 			bpf.LoadAbsolute{Off: 0, Size: 1},
-			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: TypeEchoReply6, SkipTrue: 2},
+			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: icmpmsg.TypeEchoReply6, SkipTrue: 2},
 			bpf.LoadAbsolute{Off: 4, Size: 2},
 			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(id), SkipTrue: 1},
 			bpf.RetConstant{Val: accept},
@@ -366,7 +367,7 @@ func idFilter(v6 bool, id uint16) []bpf.Instruction {
 	return []bpf.Instruction{
 		bpf.LoadMemShift{Off: 0},
 		bpf.LoadIndirect{Off: 0, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: TypeEchoReply4, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: icmpmsg.TypeEchoReply4, SkipTrue: 2},
 		bpf.LoadIndirect{Off: 4, Size: 2},
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(id), SkipTrue: 1},
 		bpf.RetConstant{Val: accept},
@@ -388,7 +389,7 @@ func (c *sockConn) Wire() Wire     { return c.wire }
 
 func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
 func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }

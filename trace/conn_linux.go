@@ -161,7 +161,7 @@ func tcpPortFilter(v6 bool, port uint16) []bpf.Instruction {
 func (c *sockConn) V6() bool { return c.v6 }
 
 // TxKey and TxStamp give the send socket's kernel transmit stamps
-// (txStamper).
+// (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.send.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.send.TxStamp(key) }
 func (c *sockConn) Readers() []Reader                { return c.readers }

@@ -65,15 +65,6 @@ type Conn interface {
 	Close() error
 }
 
-// txStamper is what a Conn offers whose kernel stamps the datagrams it
-// sends (a sockConn with ListenConfig.TxStamps): TxKey before a
-// WriteBatch numbers its i-th datagram TxKey()+i, and the reader's
-// TxStamp gives the stamp by that number.
-type txStamper interface {
-	TxKey() (key uint32, ok bool)
-	TxStamp(key uint32) (unixNano int64, ok bool)
-}
-
 // TxStamps reports whether c's datagrams get kernel transmit stamps, and
 // if not, why (nil: c cannot have them).
 func TxStamps(c Conn) (bool, error) {

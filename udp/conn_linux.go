@@ -212,7 +212,7 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 
 func (c *sockConn) Close() error { return c.c.Close() }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
 func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }

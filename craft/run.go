@@ -48,6 +48,7 @@ type sender interface {
 // receiver is what Run takes answers from.
 type receiver interface {
 	read() (data []byte, ts time.Time, kernel bool, err error)
+	interrupt() // makes read return errTimeout from now on
 	close() error
 }
 

@@ -35,6 +35,7 @@ type runner struct {
 	heads  map[flowKey]int32
 	tails  map[flowKey]int32
 	rx     chan rxPacket
+	rxConn receiver
 	free   chan []byte // buffers rx packets travel in, recycled
 	stop   atomic.Bool
 	wg     sync.WaitGroup
@@ -305,7 +306,7 @@ const rxBuffers = 256
 // travel to the matcher in recycled buffers, so receiving allocates
 // nothing per packet once the buffers have grown to the packets' size.
 func (r *runner) startReceiver(ctx context.Context, rx receiver) {
-	r.rx = make(chan rxPacket, rxBuffers)
+	r.rx, r.rxConn = make(chan rxPacket, rxBuffers), rx
 	r.free = make(chan []byte, rxBuffers)
 	for i := 0; i < rxBuffers; i++ {
 		r.free <- nil
@@ -335,6 +336,7 @@ func (r *runner) stopReceiver() {
 		return
 	}
 	r.stop.Store(true)
+	r.rxConn.interrupt()
 	r.wg.Wait()
 }
 

@@ -68,12 +68,14 @@ func AttachRawFilter(fd int, prog []bpf.RawInstruction) error {
 var RejectAll = []bpf.Instruction{bpf.RetConstant{Val: 0}}
 
 // Drain discards what a socket queued before its filter was attached (a
-// raw socket receives from the moment it exists), at most 10,000 packets.
+// raw socket receives from the moment it exists), at most 65,536 packets.
+// It reads from the socket queue only, whatever the socket's kind and
+// blocking mode: a packet socket with a ring keeps the ring's blocks to
+// itself (capture releases those).
 func Drain(fd int) {
-	var buf [1500]byte
-	for i := 0; i < 10000; i++ {
-		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)
-		if err != nil || n < 0 {
+	var buf [64]byte // MSG_TRUNC: a longer packet is discarded whole all the same
+	for range 1 << 16 {
+		if _, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
 			return
 		}
 	}

@@ -67,19 +67,9 @@ func ParseError6(msg []byte) (q Quote, err error) {
 	q.TTL = ip[7]
 	q.Src = netip.AddrFrom16([16]byte(ip[8:24]))
 	q.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
-	next, rest := ip[6], ip[inet.IPv6HeaderLen:]
-	for isExtension6(next) {
-		if len(rest) < 8 {
-			return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
-		}
-		n := (int(rest[1]) + 1) * 8
-		if next == 44 { // fragment header: fixed 8 bytes
-			n = 8
-		}
-		if len(rest) < n {
-			return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
-		}
-		next, rest = rest[0], rest[n:]
+	next, rest, _, ok := inet.SkipExtensions6(ip[6], ip[inet.IPv6HeaderLen:])
+	if !ok {
+		return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
 	}
 	q.Proto, q.Payload = next, rest
 	return q, nil
@@ -106,12 +96,4 @@ func errorHeader(q *Quote, msg []byte, v6 bool) ([]byte, error) {
 		return nil, fmt.Errorf("%w: quoted IPv%d header", ErrShort, version)
 	}
 	return ip, nil
-}
-
-func isExtension6(next uint8) bool {
-	switch next {
-	case 0, 43, 44, 60: // hop-by-hop, routing, fragment, destination options
-		return true
-	}
-	return false
 }

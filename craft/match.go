@@ -36,14 +36,14 @@ func viewIP(b []byte) (v ipView, ok bool) {
 	}
 	switch b[0] >> 4 {
 	case 4:
-		hl := int(b[0]&0xf) * 4
-		if hl < 20 || hl > len(b) || binary.BigEndian.Uint16(b[6:])&0x1fff != 0 {
+		h, err := inet.ParseIPv4(b)
+		if err != nil || h.FragOffset != 0 {
 			return v, false
 		}
-		v.proto = b[9]
+		v.proto = h.Proto
 		copy(v.src[:], b[12:16])
 		copy(v.dst[:], b[16:20])
-		v.l4 = b[hl:]
+		v.l4 = b[h.Len:]
 		return v, true
 	case 6:
 		if len(b) < 40 {

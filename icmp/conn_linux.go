@@ -440,14 +440,13 @@ func (c *sockConn) fill(b []byte, queued bool, p *Packet) error {
 		return nil
 	}
 	// Raw IPv4 sockets deliver the IP header.
-	ihl, err := inet.IPv4HeaderLength(b)
+	h, err := inet.ParseIPv4(b)
 	if err != nil {
 		return fmt.Errorf("icmp: %w", err)
 	}
-	p.IP, p.Data = b, b[ihl:]
-	p.TTL, p.TOS = int(b[8]), int(b[1])
-	p.From = netip.AddrFrom4([4]byte(b[12:16]))
-	p.To = netip.AddrFrom4([4]byte(b[16:20]))
+	p.IP, p.Data = b, b[h.Len:]
+	p.TTL, p.TOS = int(h.TTL), int(h.TOS)
+	p.From, p.To = h.Src, h.Dst
 	return nil
 }
 

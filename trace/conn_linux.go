@@ -209,14 +209,12 @@ func (r *sockReader) Read(buf []byte, p *Packet) error {
 		p.From = from.Addr()
 		return nil
 	}
-	ihl, err := inet.IPv4HeaderLength(b)
+	h, err := inet.ParseIPv4(b)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	p.IP, p.Data = b, b[ihl:]
-	p.From = netip.AddrFrom4([4]byte(b[12:16]))
-	p.To = netip.AddrFrom4([4]byte(b[16:20]))
-	p.TTL = int(b[8])
+	p.IP, p.Data = b, b[h.Len:]
+	p.From, p.To, p.TTL = h.Src, h.Dst, int(h.TTL)
 	return nil
 }
 

@@ -43,15 +43,14 @@ func ParseError4(msg []byte) (q Quote, err error) {
 	if err != nil {
 		return q, err
 	}
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < inet.IPv4HeaderLen || len(ip) < ihl {
-		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, ihl)
+	h, err := inet.ParseIPv4(ip)
+	if err != nil {
+		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, int(ip[0]&0x0f)*4)
 	}
-	q.TOS, q.TTL, q.Proto = ip[1], ip[8], ip[9]
-	q.ID, q.DF = binary.BigEndian.Uint16(ip[4:]), ip[6]&0x40 != 0
-	q.Src = netip.AddrFrom4([4]byte(ip[12:16]))
-	q.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
-	q.Payload = ip[ihl:]
+	q.TOS, q.TTL, q.Proto = h.TOS, h.TTL, h.Proto
+	q.ID, q.DF = h.ID, h.DF
+	q.Src, q.Dst = h.Src, h.Dst
+	q.Payload = ip[h.Len:]
 	return q, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
@@ -67,14 +68,7 @@ type Conn interface {
 
 // TxStamps reports whether c's packets get kernel transmit stamps, and
 // if not, why (nil: c cannot have them).
-func TxStamps(c Conn) (bool, error) {
-	s, ok := c.(interface{ TxStampErr() error })
-	if !ok {
-		return false, nil
-	}
-	err := s.TxStampErr()
-	return err == nil, err
-}
+func TxStamps(c Conn) (bool, error) { return rawsock.TxStampState(c) }
 
 // Wire is what the IP header of a packet carries beyond its addresses, as
 // far as socket options decide it: rawnet writes it into the headers it

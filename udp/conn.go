@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
@@ -67,14 +68,7 @@ type Conn interface {
 
 // TxStamps reports whether c's datagrams get kernel transmit stamps, and
 // if not, why (nil: c cannot have them).
-func TxStamps(c Conn) (bool, error) {
-	s, ok := c.(interface{ TxStampErr() error })
-	if !ok {
-		return false, nil
-	}
-	err := s.TxStampErr()
-	return err == nil, err
-}
+func TxStamps(c Conn) (bool, error) { return rawsock.TxStampState(c) }
 
 // ListenConfig says how to open a UDP socket.
 type ListenConfig struct {

@@ -25,3 +25,15 @@ func SendTime(st TxStamper, key uint32, sent int64) (ns int64, kernel bool) {
 	}
 	return sent, false
 }
+
+// TxStampState reports whether c (a Conn, or an engine's Conn over one)
+// has kernel transmit stamps, and if not, why: the error of its
+// TxStampErr method, or nil when c has none (it cannot have them).
+func TxStampState(c any) (bool, error) {
+	s, ok := c.(interface{ TxStampErr() error })
+	if !ok {
+		return false, nil
+	}
+	err := s.TxStampErr()
+	return err == nil, err
+}

@@ -1,6 +1,9 @@
 package rawsock
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 type mapStamper map[uint32]int64
 
@@ -29,6 +32,25 @@ func TestSendTime(t *testing.T) {
 		ns, kernel := SendTime(tc.st, tc.key, 1000)
 		if ns != tc.want || kernel != tc.kernel {
 			t.Errorf("%s: SendTime = %d, %v; want %d, %v", tc.name, ns, kernel, tc.want, tc.kernel)
+		}
+	}
+}
+
+type stampErr struct{ err error }
+
+func (s stampErr) TxStampErr() error { return s.err }
+
+// TestTxStampState: on without an error, off with the reason, off
+// without one for what cannot have stamps.
+func TestTxStampState(t *testing.T) {
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		c   any
+		on  bool
+		err error
+	}{{stampErr{}, true, nil}, {stampErr{refused}, false, refused}, {struct{}{}, false, nil}} {
+		if on, err := TxStampState(tc.c); on != tc.on || err != tc.err {
+			t.Errorf("TxStampState(%#v) = %v, %v; want %v, %v", tc.c, on, err, tc.on, tc.err)
 		}
 	}
 }

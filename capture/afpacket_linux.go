@@ -240,12 +240,7 @@ func attach(fd int, prog []bpf.RawInstruction) error {
 // to user space, and the block the kernel is filling once it retires it
 // (within a block timeout; packets never reach an empty block now).
 func (h *Handle) drain() {
-	var buf [64]byte
-	for range 1 << 16 {
-		if _, _, err := unix.Recvfrom(h.fd, buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
-			break
-		}
-	}
+	rawsock.Drain(h.fd)
 	h.skipReady()
 	if atomic.LoadUint32(h.word(h.cur, blockNumPktsOff)) == 0 {
 		return

@@ -1,9 +1,14 @@
 package capture
 
-import "github.com/gopacket/gopacket/layers"
+import (
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/rawnet/rawnet/internal/inet"
+)
 
 // Checksums verified without allocating: the one's-complement sum of the
-// bytes (with the IPv4/IPv6 pseudo-header for UDP, TCP and ICMPv6).
+// bytes (inet.Sum, with the IPv4/IPv6 pseudo-header for UDP, TCP and
+// ICMPv6).
 
 type csumStatus uint8
 
@@ -14,33 +19,15 @@ const (
 	csumPartial              // the segment was not captured whole
 )
 
-func sum16(b []byte, s uint32) uint32 {
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
-}
-
 // verify checks a checksum stored in field over a message whose sum
 // (including the field) is s, and returns the value the field should hold.
 func verify(s uint32, field uint16) (csumStatus, uint16) {
-	if fold(s) == 0xffff {
+	if inet.Fold(s) == 0xffff {
 		return csumCorrect, field
 	}
 	// The sum without the field, complemented, is what it should be.
-	without := uint32(fold(s)) + uint32(^field)
-	return csumIncorrect, ^fold(without)
+	without := uint32(inet.Fold(s)) + uint32(^field)
+	return csumIncorrect, ^inet.Fold(without)
 }
 
 func (s *stack) ipv4HeaderChecksum() (csumStatus, uint16) {
@@ -48,7 +35,7 @@ func (s *stack) ipv4HeaderChecksum() (csumStatus, uint16) {
 	if len(h) < 20 {
 		return csumPartial, 0
 	}
-	return verify(sum16(h, 0), s.ip4.Checksum)
+	return verify(inet.Sum(h, 0), s.ip4.Checksum)
 }
 
 // pseudoSum is the sum of the pseudo-header of the network layer for a
@@ -56,11 +43,11 @@ func (s *stack) ipv4HeaderChecksum() (csumStatus, uint16) {
 func (s *stack) pseudoSum(proto layers.IPProtocol, n int) uint32 {
 	var sum uint32
 	if s.order[s.netIndex()].kind == kindIPv4 {
-		sum = sum16(s.ip4.SrcIP, 0)
-		sum = sum16(s.ip4.DstIP, sum)
+		sum = inet.Sum(s.ip4.SrcIP, 0)
+		sum = inet.Sum(s.ip4.DstIP, sum)
 	} else {
-		sum = sum16(s.ip6.SrcIP, 0)
-		sum = sum16(s.ip6.DstIP, sum)
+		sum = inet.Sum(s.ip6.SrcIP, 0)
+		sum = inet.Sum(s.ip6.DstIP, sum)
 	}
 	return sum + uint32(proto) + uint32(n)
 }
@@ -74,8 +61,8 @@ func (s *stack) segmentChecksum(proto layers.IPProtocol, hdr, payload []byte, fi
 	}
 	// Headers have even lengths, so summing hdr and payload apart is the
 	// same as summing them together.
-	sum := sum16(hdr, s.pseudoSum(proto, n))
-	sum = sum16(payload, sum)
+	sum := inet.Sum(hdr, s.pseudoSum(proto, n))
+	sum = inet.Sum(payload, sum)
 	return verify(sum, field)
 }
 
@@ -99,5 +86,5 @@ func (s *stack) icmp4Checksum() (csumStatus, uint16) {
 	if len(ic.Contents)+len(ic.Payload) != s.l4Len || s.fragment {
 		return csumPartial, 0
 	}
-	return verify(sum16(ic.Payload, sum16(ic.Contents, 0)), ic.Checksum)
+	return verify(inet.Sum(ic.Payload, inet.Sum(ic.Contents, 0)), ic.Checksum)
 }

@@ -28,8 +28,8 @@ func planFragments(ip []byte, size int) (fragmentPlan, error) {
 	}
 	switch ip[0] >> 4 {
 	case 4:
-		p.hl = int(ip[0]&0xf) * 4
-		if p.hl < 20 || p.hl > len(ip) {
+		var err error
+		if p.hl, err = inet.IPv4HeaderLength(ip); err != nil {
 			return p, errNoIP
 		}
 	case 6:

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
+	"github.com/rawnet/rawnet/internal/inet"
 )
 
 // flowKey identifies what a sent packet asks and what a received packet
@@ -35,14 +36,14 @@ func viewIP(b []byte) (v ipView, ok bool) {
 	}
 	switch b[0] >> 4 {
 	case 4:
-		hl := int(b[0]&0xf) * 4
-		if hl < 20 || hl > len(b) || binary.BigEndian.Uint16(b[6:])&0x1fff != 0 {
+		h, err := inet.ParseIPv4(b)
+		if err != nil || h.FragOffset != 0 {
 			return v, false
 		}
-		v.proto = b[9]
+		v.proto = h.Proto
 		copy(v.src[:], b[12:16])
 		copy(v.dst[:], b[16:20])
-		v.l4 = b[hl:]
+		v.l4 = b[h.Len:]
 		return v, true
 	case 6:
 		if len(b) < 40 {
@@ -51,34 +52,11 @@ func viewIP(b []byte) (v ipView, ok bool) {
 		v.v6 = true
 		copy(v.src[:], b[8:24])
 		copy(v.dst[:], b[24:40])
-		return skipExtensions(v, b[6], b[40:])
+		var fragOff uint16
+		v.proto, v.l4, fragOff, ok = inet.SkipExtensions6(b[6], b[40:])
+		return v, ok && fragOff == 0
 	}
 	return v, false
-}
-
-func skipExtensions(v ipView, nh uint8, b []byte) (ipView, bool) {
-	for {
-		switch nh {
-		case 0, 43, 60:
-			if len(b) < 8 {
-				return v, false
-			}
-			nh, b = b[0], b[min(len(b), 8+int(b[1])*8):]
-		case 44:
-			if len(b) < 8 || binary.BigEndian.Uint16(b[2:])&0xfff8 != 0 {
-				return v, false
-			}
-			nh, b = b[0], b[8:]
-		case 51:
-			if len(b) < 8 {
-				return v, false
-			}
-			nh, b = b[0], b[min(len(b), (int(b[1])+2)*4):]
-		default:
-			v.proto, v.l4 = nh, b
-			return v, true
-		}
-	}
 }
 
 func isICMP(v ipView) bool {

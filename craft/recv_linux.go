@@ -18,8 +18,7 @@ import (
 // that sees every inbound IP packet, on all interfaces as bare IP packets
 // (SOCK_DGRAM), or as whole frames on the one interface an L2 send uses.
 // It is a blocking rawsock.Conn: the receiving goroutine waits in the
-// kernel, and each read gives up after readSlice so that the runner can
-// look whether to stop.
+// kernel until a packet arrives or the runner interrupts it.
 type replyConn struct {
 	c    *rawsock.Conn
 	buf  []byte
@@ -28,9 +27,6 @@ type replyConn struct {
 	msg  unix.Msghdr
 	meta cmsg.Meta
 }
-
-// readSlice is the longest one read waits before it returns errTimeout.
-const readSlice = 50 * time.Millisecond
 
 // replyFilter accepts inbound IPv4 and IPv6 (the kernel's protocol and
 // packet type, so the check costs nothing per packet in user space).
@@ -54,7 +50,7 @@ func openReplies(ifc *net.Interface, l2 bool) (*replyConn, error) {
 	}
 	proto := int(rawsock.Htons(unix.ETH_P_ALL))
 	r := &replyConn{buf: make([]byte, 65536+64)}
-	c, err := rawsock.Open(unix.AF_PACKET, typ, proto, rawsock.Config{Name: "craft-replies", Blocking: true, Slice: readSlice,
+	c, err := rawsock.Open(unix.AF_PACKET, typ, proto, rawsock.Config{Name: "craft-replies", Blocking: true,
 		Setup: func(fd int) error { return setupReplies(fd, ifc, l2, proto) }})
 	if errno, ok := err.(unix.Errno); ok {
 		return nil, priv.Hint(fmt.Errorf("craft: AF_PACKET socket for replies: %w", errno))
@@ -91,12 +87,11 @@ func setupReplies(fd int, ifc *net.Interface, l2 bool, proto int) error {
 }
 
 // read returns the next packet (valid until the next read) and the kernel's
-// receive time, or errTimeout after readSlice without one.
+// receive time, or errTimeout once interrupt was called.
 func (r *replyConn) read() ([]byte, time.Time, bool, error) {
 	r.msg = unix.Msghdr{Iov: &r.iov, Control: &r.oob[0]}
 	r.msg.SetIovlen(1)
 	r.msg.SetControllen(len(r.oob))
-	_ = r.c.SetReadDeadline(time.Now().Add(readSlice))
 	n, _, err := r.c.RecvMsg(&r.msg, nil)
 	if err == os.ErrDeadlineExceeded {
 		return nil, time.Time{}, false, errTimeout
@@ -111,5 +106,9 @@ func (r *replyConn) read() ([]byte, time.Time, bool, error) {
 	}
 	return r.buf[:n], ts, false, nil
 }
+
+// interrupt makes a waiting read, and every later one, return errTimeout
+// (within rawsock's slice).
+func (r *replyConn) interrupt() { _ = r.c.SetReadDeadline(time.Unix(1, 0)) }
 
 func (r *replyConn) close() error { return r.c.Close() }

@@ -45,18 +45,10 @@ type sender interface {
 	close() error
 }
 
-// txStamper is what a sender offers whose kernel stamps what it sends
-// (--wait): TxKey before send numbers the batch's packets in order, and
-// TxStamp, called by the runner only (the send socket has no other
-// reader), gives a packet's stamp.
-type txStamper interface {
-	TxKey() (key uint32, ok bool)
-	TxStamp(key uint32) (unixNano int64, ok bool)
-}
-
 // receiver is what Run takes answers from.
 type receiver interface {
 	read() (data []byte, ts time.Time, kernel bool, err error)
+	interrupt() // makes read return errTimeout from now on
 	close() error
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/tap"
 )
 
@@ -34,6 +35,7 @@ type runner struct {
 	heads  map[flowKey]int32
 	tails  map[flowKey]int32
 	rx     chan rxPacket
+	rxConn receiver
 	free   chan []byte // buffers rx packets travel in, recycled
 	stop   atomic.Bool
 	wg     sync.WaitGroup
@@ -45,7 +47,7 @@ type probeRec struct {
 	next     int32
 	answered bool
 	keyed    bool   // txKey numbers its kernel transmit stamp
-	txKey    uint32 // see txStamper
+	txKey    uint32 // see rawsock.TxStamper
 }
 
 type rxPacket struct {
@@ -252,7 +254,7 @@ func (r *runner) flush() error {
 	}
 	var base uint32
 	var keyed bool
-	if st, isSt := r.tx.(txStamper); isSt && r.match {
+	if st, isSt := r.tx.(rawsock.TxStamper); isSt && r.match {
 		base, keyed = st.TxKey()
 	}
 	now := time.Now()
@@ -304,7 +306,7 @@ const rxBuffers = 256
 // travel to the matcher in recycled buffers, so receiving allocates
 // nothing per packet once the buffers have grown to the packets' size.
 func (r *runner) startReceiver(ctx context.Context, rx receiver) {
-	r.rx = make(chan rxPacket, rxBuffers)
+	r.rx, r.rxConn = make(chan rxPacket, rxBuffers), rx
 	r.free = make(chan []byte, rxBuffers)
 	for i := 0; i < rxBuffers; i++ {
 		r.free <- nil
@@ -334,6 +336,7 @@ func (r *runner) stopReceiver() {
 		return
 	}
 	r.stop.Store(true)
+	r.rxConn.interrupt()
 	r.wg.Wait()
 }
 
@@ -408,18 +411,18 @@ func (r *runner) answer(pk rxPacket) error {
 	return r.fn(a)
 }
 
-// sendTime is when the packet of rec left: the kernel's transmit stamp
-// when there is one (a.KernelTxStamp), else the time read before the send
-// call. A stamp before that time is not its own and is not used.
+// sendTime is when the packet of rec left (rawsock.SendTime);
+// a.KernelTxStamp says whether the kernel stamped it.
 func (r *runner) sendTime(rec *probeRec, a *Answer) time.Time {
 	if !rec.keyed {
 		return rec.sent
 	}
-	if ns, ok := r.tx.(txStamper).TxStamp(rec.txKey); ok && ns >= rec.sent.UnixNano() {
-		a.KernelTxStamp = true
-		return time.Unix(0, ns)
+	ns, kernel := rawsock.SendTime(r.tx.(rawsock.TxStamper), rec.txKey, rec.sent.UnixNano())
+	if !kernel {
+		return rec.sent // keeps its monotonic reading
 	}
-	return rec.sent
+	a.KernelTxStamp = true
+	return time.Unix(0, ns)
 }
 
 // stripEthernet returns the IP packet inside an Ethernet frame (skipping

@@ -67,6 +67,7 @@ func (f *fakeNet) read() ([]byte, time.Time, bool, error) {
 	}
 }
 
+func (f *fakeNet) interrupt()   {}
 func (f *fakeNet) close() error { return nil }
 
 func testPlan(t testing.TB, spec string, cfg Config) *Plan {

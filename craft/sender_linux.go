@@ -37,24 +37,10 @@ type rawSender struct {
 // bound to iface when one is given; link-local destinations go out of
 // link (their zone, else iface).
 func openL3(v6 bool, iface, link string, stamps bool) (*rawSender, error) {
-	family := unix.AF_INET
-	if v6 {
-		family = unix.AF_INET6
-	}
-	c, err := openRaw(family, unix.IPPROTO_RAW, "raw IP socket", stamps, func(fd int) error {
-		if v6 {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
-				return fmt.Errorf("craft: IPV6_HDRINCL: %w", err)
-			}
-		}
-		if iface == "" {
-			return nil
-		}
-		if err := unix.BindToDevice(fd, iface); err != nil {
-			return priv.Hint(fmt.Errorf("craft: bind to %s: %w", iface, err))
-		}
-		return nil
-	})
+	c, err := openRaw("raw IP socket", func(cfg rawsock.Config) (*rawsock.Conn, error) {
+		cfg.Device = iface
+		return rawsock.OpenHeaderIncluded(v6, cfg)
+	}, stamps, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +49,9 @@ func openL3(v6 bool, iface, link string, stamps bool) (*rawSender, error) {
 
 // openL2 opens an AF_PACKET socket that sends whole frames on ifc.
 func openL2(ifc *net.Interface, stamps bool) (*rawSender, error) {
-	c, err := openRaw(unix.AF_PACKET, 0, "AF_PACKET socket", stamps, func(fd int) error {
+	c, err := openRaw("AF_PACKET socket", func(cfg rawsock.Config) (*rawsock.Conn, error) {
+		return rawsock.Open(unix.AF_PACKET, unix.SOCK_RAW, 0, cfg)
+	}, stamps, func(fd int) error {
 		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
 			return fmt.Errorf("craft: bind to %s: %w", ifc.Name, err)
 		}
@@ -75,19 +63,23 @@ func openL2(ifc *net.Interface, stamps bool) (*rawSender, error) {
 	return &rawSender{c: c, l2: true, index: int32(ifc.Index)}, nil
 }
 
-// openRaw opens a blocking raw socket of family for sending (what names
-// it in errors), set up by setup, with a large send buffer.
-func openRaw(family, proto int, what string, stamps bool, setup func(fd int) error) (*rawsock.Conn, error) {
-	c, err := rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: "craft-send", Blocking: true, TxStamps: stamps,
+// openRaw opens a blocking raw socket for sending through open (what
+// names it in errors), set up by setup (nil: nothing more), with a large
+// send buffer.
+func openRaw(what string, open func(rawsock.Config) (*rawsock.Conn, error), stamps bool, setup func(fd int) error) (*rawsock.Conn, error) {
+	var setupErr error
+	c, err := open(rawsock.Config{Name: "craft-send", Blocking: true, TxStamps: stamps,
 		Setup: func(fd int) error {
-			if err := setup(fd); err != nil {
-				return err
+			if setup != nil {
+				if setupErr = setup(fd); setupErr != nil {
+					return setupErr
+				}
 			}
 			rawsock.SetSendBuffer(fd, sendBuffer)
 			return nil
 		}})
-	if errno, ok := err.(unix.Errno); ok {
-		return nil, priv.Hint(fmt.Errorf("craft: %s: %w", what, errno))
+	if err != nil && err != setupErr { // setup's errors say what failed already
+		return nil, priv.Hint(fmt.Errorf("craft: %s: %w", what, err))
 	}
 	return c, err
 }
@@ -168,6 +160,6 @@ func (s *rawSender) linkaddr(i int, frame []byte) uint32 {
 
 func (s *rawSender) close() error { return s.c.Close() }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (s *rawSender) TxKey() (uint32, bool)            { return s.c.TxKey() }
 func (s *rawSender) TxStamp(key uint32) (int64, bool) { return s.c.TxStamp(key) }

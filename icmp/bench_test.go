@@ -1,12 +1,13 @@
 package icmp
 
 import (
-	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // discardConn is a Conn that sends nowhere, for benchmarks of the engine's
@@ -46,7 +47,7 @@ func BenchmarkSendPath(b *testing.B) {
 func BenchmarkReceiveMatch(b *testing.B) {
 	p, c := benchPinger(b)
 	p.send(0)
-	reply := icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, icmpmsg.Probe{Cookie: 99, Seq: 1}, nil)
+	reply := icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: icmpmsg.TypeEchoReply4, ID: 0x1234, Seq: 1}, icmpmsg.Probe{Cookie: 99, Seq: 1}, nil)
 	pkt := Packet{Data: reply, From: netip.MustParseAddr("198.18.3.2"), TTL: 61, Received: time.Now(), KernelStamp: true}
 	t := &p.targets[0]
 	var ev Event
@@ -75,13 +76,13 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 	msg := make([]byte, 64)
 	buf := make([]byte, 1<<16)
 	var pkt Packet
-	st := c.(txStamper)
+	st := c.(rawsock.TxStamper)
 	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
 	b.ReportAllocs()
 	seq := uint16(0)
 	for b.Loop() {
 		seq++
-		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: TypeEchoRequest4, ID: c.ID(), Seq: seq}, icmpmsg.Probe{Seq: uint32(seq)}, nil)
+		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: icmpmsg.TypeEchoRequest4, ID: c.ID(), Seq: seq}, icmpmsg.Probe{Seq: uint32(seq)}, nil)
 		key, _ := st.TxKey()
 		if err := c.WriteTo(msg, dst); err != nil {
 			b.Fatal(err)
@@ -90,7 +91,7 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 			if err := c.ReadPacket(buf, &pkt); err != nil {
 				b.Fatal(err)
 			}
-			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.Type == TypeEchoReply4 && e.Seq == seq {
+			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.Type == icmpmsg.TypeEchoReply4 && e.Seq == seq {
 				break
 			}
 		}

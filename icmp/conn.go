@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
@@ -65,26 +66,9 @@ type Conn interface {
 	Close() error
 }
 
-// txStamper is what a Conn offers whose kernel stamps the packets it
-// sends (the sockets Listen opens, through rawsock): the engine keeps
-// each probe's TxKey and times the reply from its TxStamp. TxStamp is
-// called by the Conn's reader only. Conns without it (the test fakes)
-// time from the user-space send time.
-type txStamper interface {
-	TxKey() (key uint32, ok bool)
-	TxStamp(key uint32) (unixNano int64, ok bool)
-}
-
 // TxStamps reports whether c's packets get kernel transmit stamps, and
 // if not, why (nil: c cannot have them).
-func TxStamps(c Conn) (bool, error) {
-	s, ok := c.(interface{ TxStampErr() error })
-	if !ok {
-		return false, nil
-	}
-	err := s.TxStampErr()
-	return err == nil, err
-}
+func TxStamps(c Conn) (bool, error) { return rawsock.TxStampState(c) }
 
 // Wire is what the IP header of a packet carries beyond its addresses, as
 // far as socket options decide it: rawnet writes it into the headers it

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rawnet/rawnet/internal/cmsg"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/rawsock"
@@ -95,13 +96,14 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
 	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
+	var setupErr error
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
 		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
-		TxStamps: true,
-		Setup:    func(fd int) error { return c.setup(fd, cfg) },
+		TxStamps: true, Device: cfg.Interface,
+		Setup: func(fd int) error { setupErr = c.setup(fd, cfg); return setupErr },
 	})
-	if errno, ok := err.(unix.Errno); ok {
-		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), errno)
+	if err != nil && err != setupErr { // setup's errors say what failed already
+		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), err)
 	}
 	if err != nil {
 		return nil, err
@@ -140,11 +142,6 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	if err := rawsock.EnableTimestamps(fd); err != nil {
 		return fmt.Errorf("icmp: %w", err)
 	}
-	if cfg.Interface != "" {
-		if err := unix.BindToDevice(fd, cfg.Interface); err != nil {
-			return fmt.Errorf("icmp: bind to interface %q: %w", cfg.Interface, err)
-		}
-	}
 	if err := c.bind(fd, cfg.Source); err != nil {
 		return err
 	}
@@ -164,8 +161,8 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 		_, _ = rand.Read(b[:])
 		c.id = binary.BigEndian.Uint16(b[:])
 	}
-	if err := SetFilter(fd, c.v6); err != nil {
-		return err
+	if err := rawsock.SetICMPFilter(fd, c.v6, icmpmsg.ReplyTypes(c.v6)); err != nil {
+		return fmt.Errorf("icmp: %w", err)
 	}
 	return attachIDFilter(fd, c.v6, c.id)
 }
@@ -250,60 +247,43 @@ func protoName(v6 bool) string {
 // sockets only: a raw socket receives ICMP errors as packets already, and
 // would see each twice.
 func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
-	type opt struct {
-		level, name, value int
-		what               string
+	v6 := cfg.V6
+	recv := rawsock.RecvHopLimit | rawsock.RecvDest | rawsock.RecvTOS | rawsock.RecvErrors
+	if !dgram {
+		recv &^= rawsock.RecvErrors
+		if !v6 { // raw IPv4 sockets get TTL and destination in the IP header
+			recv = 0
+		}
 	}
-	var opts []opt
-	if cfg.V6 {
-		opts = append(opts,
-			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"},
-			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"},
-			opt{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS"})
-		if dgram {
-			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR"})
-		}
-		if cfg.TTL > 0 {
-			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, cfg.TTL, "hop limit"})
-		}
-		if cfg.TOS > 0 {
-			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, cfg.TOS, "traffic class"})
-		}
-	} else {
-		if dgram { // raw IPv4 sockets get TTL and destination in the IP header
-			opts = append(opts,
-				opt{unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"},
-				opt{unix.IPPROTO_IP, unix.IP_PKTINFO, 1, "IP_PKTINFO"},
-				opt{unix.IPPROTO_IP, unix.IP_RECVTOS, 1, "IP_RECVTOS"},
-				opt{unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR"})
-		}
-		if cfg.TTL > 0 {
-			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_TTL, cfg.TTL, "TTL"})
-		}
-		if cfg.TOS > 0 {
-			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_TOS, cfg.TOS, "TOS"})
-		}
-		if cfg.Broadcast {
-			opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_BROADCAST, 1, "SO_BROADCAST"})
-		}
+	opts := rawsock.AppendRecvOpts(nil, v6, recv)
+	if cfg.TTL > 0 {
+		opts = append(opts, rawsock.IPOpt(v6, unix.IP_TTL, unix.IPV6_UNICAST_HOPS, cfg.TTL, pick(v6, "TTL", "hop limit")))
+	}
+	if cfg.TOS > 0 {
+		opts = append(opts, rawsock.IPOpt(v6, unix.IP_TOS, unix.IPV6_TCLASS, cfg.TOS, pick(v6, "TOS", "traffic class")))
+	}
+	if cfg.Broadcast && !v6 {
+		opts = append(opts, rawsock.Opt{Level: unix.SOL_SOCKET, Name: unix.SO_BROADCAST, Value: 1, What: "SO_BROADCAST"})
 	}
 	if cfg.PMTU != "" {
 		v, err := pmtuValue(cfg.PMTU)
 		if err != nil {
 			return err
 		}
-		if cfg.V6 {
-			opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, v, "IPV6_MTU_DISCOVER"})
-		} else {
-			opts = append(opts, opt{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, v, "IP_MTU_DISCOVER"})
-		}
+		opts = append(opts, rawsock.IPOpt(v6, unix.IP_MTU_DISCOVER, unix.IPV6_MTU_DISCOVER, v, pick(v6, "IP_MTU_DISCOVER", "IPV6_MTU_DISCOVER")))
 	}
-	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, o.level, o.name, o.value); err != nil {
-			return fmt.Errorf("icmp: set %s to %d: %w", o.what, o.value, err)
-		}
+	if err := rawsock.SetOpts(fd, opts); err != nil {
+		return fmt.Errorf("icmp: %w", err)
 	}
 	return nil
+}
+
+// pick is the IPv4 or the IPv6 name of an option.
+func pick(v6 bool, name4, name6 string) string {
+	if v6 {
+		return name6
+	}
+	return name4
 }
 
 // pmtuValue maps ping's -M argument to IP_MTU_DISCOVER (the IPv6 values
@@ -322,56 +302,15 @@ func pmtuValue(s string) (int, error) {
 	return 0, fmt.Errorf("icmp: path MTU discovery mode %q is not one of do, dont, want, probe", s)
 }
 
-// SetFilter sets the kernel's ICMP filter on a raw socket so that only
-// echo replies and error messages reach it (ICMP_FILTER / ICMP6_FILTER: a
-// set bit blocks that type). The trace engine's sockets use it too.
-func SetFilter(fd int, v6 bool) error {
-	if v6 {
-		var f unix.ICMPv6Filter
-		for i := range f.Data {
-			f.Data[i] = ^uint32(0)
-		}
-		for _, t := range []uint8{TypeEchoReply6, TypeDestUnreachable6, TypePacketTooBig6, TypeTimeExceeded6, TypeParamProblem6} {
-			f.Data[t>>5] &^= 1 << (t & 31)
-		}
-		if err := unix.SetsockoptICMPv6Filter(fd, unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f); err != nil {
-			return fmt.Errorf("icmp: set ICMP6_FILTER: %w", err)
-		}
-		return nil
-	}
-	pass := uint32(1<<TypeEchoReply4 | 1<<TypeDestUnreachable4 | 1<<TypeSourceQuench4 | 1<<TypeRedirect4 | 1<<TypeTimeExceeded4 | 1<<TypeParamProblem4)
-	if err := unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(^pass))); err != nil {
-		return fmt.Errorf("icmp: set ICMP_FILTER: %w", err)
-	}
-	return nil
-}
-
-// idFilter is a classic BPF program that passes echo replies only when they
-// carry our identifier, and every other message (the ICMP filter has
-// already reduced those to error messages, which the engine matches on the
-// datagram they quote). On raw IPv4 sockets the filter sees the IP header;
-// on raw IPv6 sockets it sees the ICMPv6 header.
+// idFilter passes echo replies only when they carry our identifier, and
+// every other message (the ICMP filter has already reduced those to error
+// messages, which the engine matches on the datagram they quote).
 func idFilter(v6 bool, id uint16) []bpf.Instruction {
-	const accept, drop = 0x40000, 0
+	reply := uint8(icmpmsg.TypeEchoReply4)
 	if v6 {
-		return []bpf.Instruction{
-			bpf.LoadAbsolute{Off: 0, Size: 1},
-			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: TypeEchoReply6, SkipTrue: 2},
-			bpf.LoadAbsolute{Off: 4, Size: 2},
-			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(id), SkipTrue: 1},
-			bpf.RetConstant{Val: accept},
-			bpf.RetConstant{Val: drop},
-		}
+		reply = icmpmsg.TypeEchoReply6
 	}
-	return []bpf.Instruction{
-		bpf.LoadMemShift{Off: 0},
-		bpf.LoadIndirect{Off: 0, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: TypeEchoReply4, SkipTrue: 2},
-		bpf.LoadIndirect{Off: 4, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(id), SkipTrue: 1},
-		bpf.RetConstant{Val: accept},
-		bpf.RetConstant{Val: drop},
-	}
+	return rawsock.FieldFilter{V6: v6, Off: 4, Size: 2, Val: uint32(id), ForType: true, Type: reply}.Program()
 }
 
 func attachIDFilter(fd int, v6 bool, id uint16) error {
@@ -388,7 +327,7 @@ func (c *sockConn) Wire() Wire     { return c.wire }
 
 func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
 func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
@@ -501,14 +440,13 @@ func (c *sockConn) fill(b []byte, queued bool, p *Packet) error {
 		return nil
 	}
 	// Raw IPv4 sockets deliver the IP header.
-	ihl, err := inet.IPv4HeaderLength(b)
+	h, err := inet.ParseIPv4(b)
 	if err != nil {
 		return fmt.Errorf("icmp: %w", err)
 	}
-	p.IP, p.Data = b, b[ihl:]
-	p.TTL, p.TOS = int(b[8]), int(b[1])
-	p.From = netip.AddrFrom4([4]byte(b[12:16]))
-	p.To = netip.AddrFrom4([4]byte(b[16:20]))
+	p.IP, p.Data = b, b[h.Len:]
+	p.TTL, p.TOS = int(h.TTL), int(h.TOS)
+	p.From, p.To = h.Src, h.Dst
 	return nil
 }
 

@@ -83,7 +83,7 @@ func TestKernelFilterDropsForeignIDs(t *testing.T) {
 		v6  bool
 		dst string
 		typ uint8
-	}{{false, "127.0.0.1", TypeEchoRequest4}, {true, "::1", TypeEchoRequest6}} {
+	}{{false, "127.0.0.1", icmpmsg.TypeEchoRequest4}, {true, "::1", icmpmsg.TypeEchoRequest6}} {
 		listener, err := Listen(ListenConfig{V6: tc.v6, Mode: ModeRaw, ID: 1111})
 		if err != nil {
 			t.Fatal(err)

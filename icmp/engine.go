@@ -200,9 +200,9 @@ type Pinger struct {
 type target struct {
 	Addr    netip.Addr
 	conn    Conn
-	reqType uint8     // echo request type of the target's family
-	id      uint16    // the conn's echo identifier
-	stamper txStamper // the conn's transmit stamps; nil: none
+	reqType uint8             // echo request type of the target's family
+	id      uint16            // the conn's echo identifier
+	stamper rawsock.TxStamper // the conn's transmit stamps; nil: none
 	src     netip.Addr
 	seq     uint32 // last sequence sent
 	ring    []slot
@@ -221,7 +221,7 @@ type slot struct {
 	seq   uint32
 	state uint8
 	keyed bool   // key is the probe's transmit stamp number on its conn
-	key   uint32 // see txStamper
+	key   uint32 // see rawsock.TxStamper
 	sent  int64  // unix nanoseconds, read before sending
 }
 
@@ -322,11 +322,11 @@ func (p *Pinger) initTargets() error {
 			return err
 		}
 		p.targets[i] = target{Addr: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
-			reqType: TypeEchoRequest4, id: c.ID()}
+			reqType: icmpmsg.TypeEchoRequest4, id: c.ID()}
 		if c.V6() {
-			p.targets[i].reqType = TypeEchoRequest6
+			p.targets[i].reqType = icmpmsg.TypeEchoRequest6
 		}
-		if st, ok := c.(txStamper); ok {
+		if st, ok := c.(rawsock.TxStamper); ok {
 			if _, on := st.TxKey(); on {
 				p.targets[i].stamper = st
 			}

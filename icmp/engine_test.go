@@ -194,7 +194,7 @@ func TestICMPErrorsAreMatchedByQuote(t *testing.T) {
 		t.Fatalf("stats %+v, want 2 errors and no replies", ts)
 	}
 	for _, e := range evs {
-		if e.Kind == EventError && (e.From != router || e.ICMPType != TypeTimeExceeded4) {
+		if e.Kind == EventError && (e.From != router || e.ICMPType != icmpmsg.TypeTimeExceeded4) {
 			t.Errorf("error event %+v", e)
 		}
 	}
@@ -359,7 +359,7 @@ func TestFloodWithoutReplies(t *testing.T) {
 // forwards it all the same.
 func redirect4(req []byte, router, src, dst netip.Addr) Packet {
 	pkt := timeExceeded4(req, router, src, dst)
-	pkt.Data[0], pkt.Data[1] = TypeRedirect4, 1
+	pkt.Data[0], pkt.Data[1] = icmpmsg.TypeRedirect4, 1
 	pkt.Data[2], pkt.Data[3] = 0, 0
 	binary.BigEndian.PutUint16(pkt.Data[2:], icmpmsg.Checksum(pkt.Data, 0))
 	return pkt

@@ -139,9 +139,9 @@ func (f *fakeConn) ReadPacket(buf []byte, p *Packet) error {
 func echoReply(req []byte, from netip.Addr, v6 bool) Packet {
 	rep := append([]byte(nil), req...)
 	if v6 {
-		rep[0] = TypeEchoReply6
+		rep[0] = icmpmsg.TypeEchoReply6
 	} else {
-		rep[0] = TypeEchoReply4
+		rep[0] = icmpmsg.TypeEchoReply4
 		rep[2], rep[3] = 0, 0
 		binary.BigEndian.PutUint16(rep[2:], icmpmsg.Checksum(rep, 0))
 	}
@@ -153,7 +153,7 @@ func echoReply(req []byte, from netip.Addr, v6 bool) Packet {
 func timeExceeded4(req []byte, router, src, dst netip.Addr) Packet {
 	inner := wrapIPv4(make([]byte, 20+len(req)), src, dst, Wire{TTL: 1}, req)
 	msg := make([]byte, 8+len(inner))
-	msg[0], msg[1] = TypeTimeExceeded4, 0
+	msg[0], msg[1] = icmpmsg.TypeTimeExceeded4, 0
 	copy(msg[8:], inner)
 	binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum(msg, 0))
 	return Packet{Data: msg, From: router, TTL: 63}

@@ -18,7 +18,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	p.sink = func(Event) error { return nil }
 	p.send(0)
-	good := icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: TypeEchoReply4, ID: 0x1234, Seq: 1}, icmpmsg.Probe{Cookie: 77, Seq: 1}, nil)
+	good := icmpmsg.MarshalEcho(make([]byte, 64), icmpmsg.Echo{Type: icmpmsg.TypeEchoReply4, ID: 0x1234, Seq: 1}, icmpmsg.Probe{Cookie: 77, Seq: 1}, nil)
 	f.Add(good, true)
 	f.Add(good[:20], false)
 	f.Add([]byte{11, 0, 0, 0, 0, 0, 0, 0, 0x45}, true)

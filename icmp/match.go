@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/tap"
 )
 
@@ -27,10 +28,10 @@ func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
 	case icmpmsg.ClassError, icmpmsg.ClassUnassignedError:
 		if v6 {
 			q, err := icmpmsg.ParseError6(b)
-			return err == nil && q.Proto == protoICMP6 && p.handleError(c, pkt, q, TypeEchoRequest6, ev)
+			return err == nil && q.Proto == protoICMP6 && p.handleError(c, pkt, q, icmpmsg.TypeEchoRequest6, ev)
 		}
 		q, err := icmpmsg.ParseError4(b)
-		return err == nil && q.Proto == protoICMP4 && p.handleError(c, pkt, q, TypeEchoRequest4, ev)
+		return err == nil && q.Proto == protoICMP4 && p.handleError(c, pkt, q, icmpmsg.TypeEchoRequest4, ev)
 	}
 	return false
 }
@@ -103,18 +104,15 @@ func (p *Pinger) resolve(c Conn, e icmpmsg.Echo, pr icmpmsg.Probe, hasProbe bool
 	return true
 }
 
-// sendTime is when the probe in slot s left: the kernel's transmit stamp
-// when there is one (ev.KernelTxStamp), else the time read before the
-// send. A stamp before that time cannot be this probe's (the numbering
-// slipped, say after a failed send) and is not used.
+// sendTime is when the probe in slot s left (rawsock.SendTime);
+// ev.KernelTxStamp says whether the kernel stamped it.
 func (p *Pinger) sendTime(t *target, s *slot, ev *Event) int64 {
-	if s.keyed {
-		if ns, ok := t.stamper.TxStamp(s.key); ok && ns >= s.sent {
-			ev.KernelTxStamp = true
-			return ns
-		}
+	if !s.keyed {
+		return s.sent
 	}
-	return s.sent
+	ns, kernel := rawsock.SendTime(t.stamper, s.key, s.sent)
+	ev.KernelTxStamp = ev.KernelTxStamp || kernel
+	return ns
 }
 
 // apply records what ev says about the probe in slot s of target t.
@@ -159,7 +157,7 @@ func (p *Pinger) apply(t *target, s *slot, ev *Event) {
 // a redirect (the router forwarded it) and a source quench. ping prints
 // them but keeps waiting for the reply.
 func advisory(v6 bool, typ uint8) bool {
-	return !v6 && (typ == TypeRedirect4 || typ == TypeSourceQuench4)
+	return !v6 && (typ == icmpmsg.TypeRedirect4 || typ == icmpmsg.TypeSourceQuench4)
 }
 
 func (p *Pinger) targetOf(pr icmpmsg.Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {

@@ -42,15 +42,6 @@ type Packet struct {
 	KernelStamp bool
 }
 
-// txStamper is what a Conn offers whose kernel stamps the probes it sends
-// (the sockets Listen opens): TxKey before Send numbers the probe, and
-// TxStamp, called by the engine's loop only (the send socket has no other
-// reader), gives its stamp.
-type txStamper interface {
-	TxKey() (key uint32, ok bool)
-	TxStamp(key uint32) (unixNano int64, ok bool)
-}
-
 // ListenConfig says how to open a Conn.
 type ListenConfig struct {
 	V6        bool

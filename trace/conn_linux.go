@@ -5,11 +5,10 @@ import (
 	"net/netip"
 	"time"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/cmsg"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/inet"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/rawsock"
@@ -46,13 +45,7 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 	if cfg.V6 {
 		family = unix.AF_INET6
 	}
-	c.send, err = rawSocket(family, unix.IPPROTO_RAW, cfg.Interface, "trace-send", true, func(fd int) error {
-		if cfg.V6 {
-			// IPPROTO_RAW implies it, but say so for kernels that do not.
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1)
-		}
-		return nil
-	})
+	c.send, err = rawsock.OpenHeaderIncluded(cfg.V6, rawsock.Config{Name: "trace-send", Device: cfg.Interface, TxStamps: true})
 	if err != nil {
 		return nil, priv.Hint(fmt.Errorf("trace: open raw send socket: %w", err))
 	}
@@ -67,17 +60,10 @@ func Listen(cfg ListenConfig) (_ Conn, err error) {
 	return c, nil
 }
 
-// rawSocket opens a raw socket bound to iface ("" for any) and set up by
-// setup.
-func rawSocket(family, proto int, iface, name string, txStamps bool, setup func(fd int) error) (*rawsock.Conn, error) {
-	return rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: name, TxStamps: txStamps, Setup: func(fd int) error {
-		if iface != "" {
-			if err := unix.BindToDevice(fd, iface); err != nil {
-				return fmt.Errorf("bind to interface %q: %w", iface, err)
-			}
-		}
-		return setup(fd)
-	}})
+// rawSocket opens a raw reading socket bound to iface ("" for any) and
+// set up by setup.
+func rawSocket(family, proto int, iface, name string, setup func(fd int) error) (*rawsock.Conn, error) {
+	return rawsock.Open(family, unix.SOCK_RAW, proto, rawsock.Config{Name: name, Device: iface, Setup: setup})
 }
 
 func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
@@ -85,8 +71,8 @@ func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
 	if cfg.V6 {
 		proto, wire = unix.IPPROTO_ICMPV6, inet.ProtoICMPv6
 	}
-	rc, err := rawSocket(family, proto, cfg.Interface, "trace-icmp", false, func(fd int) error {
-		if err := icmp.SetFilter(fd, cfg.V6); err != nil {
+	rc, err := rawSocket(family, proto, cfg.Interface, "trace-icmp", func(fd int) error {
+		if err := rawsock.SetICMPFilter(fd, cfg.V6, icmpmsg.ReplyTypes(cfg.V6)); err != nil {
 			return err
 		}
 		return readerOptions(fd, cfg.V6)
@@ -99,8 +85,10 @@ func (c *sockConn) addICMPReader(family int, cfg ListenConfig) error {
 }
 
 func (c *sockConn) addTCPReader(family int, cfg ListenConfig) error {
-	rc, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface, "trace-tcp", false, func(fd int) error {
-		if err := rawsock.AttachFilter(fd, tcpPortFilter(cfg.V6, cfg.Port)); err != nil {
+	rc, err := rawSocket(family, unix.IPPROTO_TCP, cfg.Interface, "trace-tcp", func(fd int) error {
+		// TCP segments from the probed port only.
+		prog := rawsock.FieldFilter{V6: cfg.V6, Off: 0, Size: 2, Val: uint32(cfg.Port)}.Program()
+		if err := rawsock.AttachFilter(fd, prog); err != nil {
 			return err
 		}
 		return readerOptions(fd, cfg.V6)
@@ -119,10 +107,8 @@ func readerOptions(fd int, v6 bool) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	if v6 {
-		for _, opt := range []int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, opt, 1); err != nil {
-				return fmt.Errorf("trace: set IPv6 receive option %d: %w", opt, err)
-			}
+		if err := rawsock.SetRecvInfo(fd, v6, rawsock.RecvDest|rawsock.RecvHopLimit); err != nil {
+			return fmt.Errorf("trace: %w", err)
 		}
 	}
 	rawsock.Drain(fd)
@@ -137,31 +123,10 @@ func (c *sockConn) addReader(rc *rawsock.Conn, v6 bool, proto uint8) {
 	c.readers = append(c.readers, r)
 }
 
-// tcpPortFilter passes TCP segments from the probed port only. Raw IPv4
-// sockets see the IP header, raw IPv6 sockets the TCP header.
-func tcpPortFilter(v6 bool, port uint16) []bpf.Instruction {
-	const accept, drop = 0x40000, 0
-	if v6 {
-		return []bpf.Instruction{
-			bpf.LoadAbsolute{Off: 0, Size: 2},
-			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: 1},
-			bpf.RetConstant{Val: accept},
-			bpf.RetConstant{Val: drop},
-		}
-	}
-	return []bpf.Instruction{
-		bpf.LoadMemShift{Off: 0},
-		bpf.LoadIndirect{Off: 0, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: 1},
-		bpf.RetConstant{Val: accept},
-		bpf.RetConstant{Val: drop},
-	}
-}
-
 func (c *sockConn) V6() bool { return c.v6 }
 
 // TxKey and TxStamp give the send socket's kernel transmit stamps
-// (txStamper).
+// (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.send.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.send.TxStamp(key) }
 func (c *sockConn) Readers() []Reader                { return c.readers }
@@ -244,14 +209,12 @@ func (r *sockReader) Read(buf []byte, p *Packet) error {
 		p.From = from.Addr()
 		return nil
 	}
-	ihl, err := inet.IPv4HeaderLength(b)
+	h, err := inet.ParseIPv4(b)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	p.IP, p.Data = b, b[ihl:]
-	p.From = netip.AddrFrom4([4]byte(b[12:16]))
-	p.To = netip.AddrFrom4([4]byte(b[16:20]))
-	p.TTL = int(b[8])
+	p.IP, p.Data = b, b[h.Len:]
+	p.From, p.To, p.TTL = h.Src, h.Dst, int(h.TTL)
 	return nil
 }
 

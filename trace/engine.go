@@ -177,7 +177,7 @@ type slot struct {
 	index  int32  // into targetState.hops[ttl]
 	pos    int32  // in engine.busy
 	keyed  bool   // key numbers the probe's kernel transmit stamp
-	key    uint32 // see txStamper
+	key    uint32 // see rawsock.TxStamper
 	sent   time.Time
 }
 

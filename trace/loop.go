@@ -3,6 +3,7 @@ package trace
 import (
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/tap"
 )
 
@@ -48,7 +49,7 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	e.sum.Sent++
 	var key uint32
 	var keyed bool
-	if st, ok := t.conn.(txStamper); ok {
+	if st, ok := t.conn.(rawsock.TxStamper); ok {
 		key, keyed = st.TxKey()
 	}
 	rec.Sent = time.Now()
@@ -121,8 +122,9 @@ func (e *engine) answer(r *reply) {
 	sent, kernelTx := s.sent, false
 	if s.keyed {
 		// The send socket has no reader but this loop: it takes the stamps.
-		if ns, ok := t.conn.(txStamper).TxStamp(s.key); ok && ns >= s.sent.UnixNano() {
-			sent, kernelTx = time.Unix(0, ns), true
+		var ns int64
+		if ns, kernelTx = rawsock.SendTime(t.conn.(rawsock.TxStamper), s.key, s.sent.UnixNano()); kernelTx {
+			sent = time.Unix(0, ns)
 		}
 	}
 	t.record(int(s.ttl), int(s.index), r, sent)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/internal/unsupported"
 )
 
@@ -65,25 +66,9 @@ type Conn interface {
 	Close() error
 }
 
-// txStamper is what a Conn offers whose kernel stamps the datagrams it
-// sends (a sockConn with ListenConfig.TxStamps): TxKey before a
-// WriteBatch numbers its i-th datagram TxKey()+i, and the reader's
-// TxStamp gives the stamp by that number.
-type txStamper interface {
-	TxKey() (key uint32, ok bool)
-	TxStamp(key uint32) (unixNano int64, ok bool)
-}
-
 // TxStamps reports whether c's datagrams get kernel transmit stamps, and
 // if not, why (nil: c cannot have them).
-func TxStamps(c Conn) (bool, error) {
-	s, ok := c.(interface{ TxStampErr() error })
-	if !ok {
-		return false, nil
-	}
-	err := s.TxStampErr()
-	return err == nil, err
-}
+func TxStamps(c Conn) (bool, error) { return rawsock.TxStampState(c) }
 
 // ListenConfig says how to open a UDP socket.
 type ListenConfig struct {

@@ -112,39 +112,30 @@ func socketFamily6(cfg ListenConfig) bool {
 	return !a.Unmap().Is4()
 }
 
-type sockopt struct {
-	level, name, value int
-	what               string
-}
-
 func setOptions(fd int, cfg ListenConfig, v6, recvErr bool) error {
-	opts := []sockopt{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"}}
+	opts := []rawsock.Opt{{Level: unix.SOL_SOCKET, Name: unix.SO_REUSEADDR, Value: 1, What: "SO_REUSEADDR"}}
 	if v6 {
-		opts = append(opts,
-			sockopt{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0, "IPV6_V6ONLY"},
-			sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"})
-	} else {
-		opts = append(opts, sockopt{unix.IPPROTO_IP, unix.IP_PKTINFO, 1, "IP_PKTINFO"})
+		opts = append(opts, rawsock.Opt{Level: unix.IPPROTO_IPV6, Name: unix.IPV6_V6ONLY, Value: 0, What: "IPV6_V6ONLY"})
 	}
+	opts = rawsock.AppendRecvOpts(opts, v6, rawsock.RecvDest)
 	if recvErr {
-		opts = append(opts, sockopt{unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR"})
+		// A dual-stack IPv6 socket needs both for its IPv4 and IPv6 peers.
+		opts = rawsock.AppendRecvOpts(opts, false, rawsock.RecvErrors)
 		if v6 {
-			opts = append(opts, sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR"})
+			opts = rawsock.AppendRecvOpts(opts, true, rawsock.RecvErrors)
 		}
 	}
 	if cfg.ReusePort {
-		opts = append(opts, sockopt{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT"})
+		opts = append(opts, rawsock.Opt{Level: unix.SOL_SOCKET, Name: unix.SO_REUSEPORT, Value: 1, What: "SO_REUSEPORT"})
 	}
 	if cfg.TTL > 0 {
-		opts = append(opts, ipOpt(v6, unix.IP_TTL, unix.IPV6_UNICAST_HOPS, cfg.TTL, "TTL"))
+		opts = append(opts, rawsock.IPOpt(v6, unix.IP_TTL, unix.IPV6_UNICAST_HOPS, cfg.TTL, "TTL"))
 	}
 	if cfg.TOS > 0 {
-		opts = append(opts, ipOpt(v6, unix.IP_TOS, unix.IPV6_TCLASS, cfg.TOS, "TOS"))
+		opts = append(opts, rawsock.IPOpt(v6, unix.IP_TOS, unix.IPV6_TCLASS, cfg.TOS, "TOS"))
 	}
-	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, o.level, o.name, o.value); err != nil {
-			return fmt.Errorf("udp: set %s: %w", o.what, err)
-		}
+	if err := rawsock.SetOpts(fd, opts); err != nil {
+		return fmt.Errorf("udp: %w", err)
 	}
 	if err := rawsock.EnableTimestamps(fd); err != nil {
 		return fmt.Errorf("udp: %w", err)
@@ -152,13 +143,6 @@ func setOptions(fd int, cfg ListenConfig, v6, recvErr bool) error {
 	rawsock.SetRecvBuffer(fd, cfg.RecvBuf)
 	rawsock.SetSendBuffer(fd, cfg.SendBuf)
 	return nil
-}
-
-func ipOpt(v6 bool, name4, name6, value int, what string) sockopt {
-	if v6 {
-		return sockopt{unix.IPPROTO_IPV6, name6, value, what}
-	}
-	return sockopt{unix.IPPROTO_IP, name4, value, what}
 }
 
 // bindConnect binds the socket and connects it when cfg says so; a
@@ -212,7 +196,7 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 
 func (c *sockConn) Close() error { return c.c.Close() }
 
-// TxKey and TxStamp give the kernel's transmit stamps (txStamper).
+// TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
 func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }

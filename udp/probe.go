@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/stats"
 )
 
@@ -36,7 +37,7 @@ type Probe struct {
 	nextSend time.Time
 	sent     uint64
 	sentAt   []int64 // send time per sequence number (ring), 0 once resolved
-	stamper  txStamper
+	stamper  rawsock.TxStamper
 	txKeys   []uint64 // per sequence number (ring): 1<<32 | transmit stamp number; 0: none
 	expireAt uint64   // the lowest sequence number not yet resolved
 	seq      seqTracker
@@ -76,7 +77,7 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		p.rx[i] = Message{Buf: make([]byte, rxLen(cfg.Size))}
 	}
 	p.sentAt = make([]int64, probeSeqWindow)
-	if st, ok := cfg.Conn.(txStamper); ok {
+	if st, ok := cfg.Conn.(rawsock.TxStamper); ok {
 		if _, on := st.TxKey(); on {
 			p.stamper, p.txKeys = st, make([]uint64, probeSeqWindow)
 		}
@@ -254,8 +255,8 @@ func (p *Probe) keyBatch(n int, forget bool) {
 }
 
 // sendTime is when datagram seq left: the kernel's transmit stamp when
-// there is one (ev.KernelTxStamp), else the time it carries. A stamp
-// before that time is not its own and is not used.
+// there is one (ev.KernelTxStamp), else the time it carries
+// (rawsock.SendTime).
 func (p *Probe) sendTime(seq uint64, carried int64, ev *ProbeEvent) int64 {
 	if p.stamper == nil || p.sent-seq > probeSeqWindow {
 		return carried
@@ -264,11 +265,9 @@ func (p *Probe) sendTime(seq uint64, carried int64, ev *ProbeEvent) int64 {
 	if k == 0 {
 		return carried
 	}
-	if ns, ok := p.stamper.TxStamp(uint32(k)); ok && ns >= carried {
-		ev.KernelTxStamp = true
-		return ns
-	}
-	return carried
+	ns, kernel := rawsock.SendTime(p.stamper, uint32(k), carried)
+	ev.KernelTxStamp = ev.KernelTxStamp || kernel
+	return ns
 }
 
 // retire makes room in the send-time ring for seq: the datagram that had

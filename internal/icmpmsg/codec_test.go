@@ -87,6 +87,21 @@ func TestParseError4(t *testing.T) {
 	}
 }
 
+// parseTimeExceeded6 parses an ICMPv6 time exceeded message (x/net/icmp
+// writes it) that quotes ip.
+func parseTimeExceeded6(t *testing.T, ip []byte) Quote {
+	t.Helper()
+	msg, err := (&xicmp.Message{Type: ipv6.ICMPTypeTimeExceeded, Body: &xicmp.TimeExceeded{Data: ip}}).Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ParseError6(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 func TestParseError6WithExtensionHeader(t *testing.T) {
 	req := MarshalEcho(make([]byte, 8+16), Echo{Type: TypeEchoRequest6, ID: 5, Seq: 6}, Probe{Cookie: 9, Seq: 6}, nil)
 	ip := make([]byte, 40+8+len(req))
@@ -99,14 +114,7 @@ func TestParseError6WithExtensionHeader(t *testing.T) {
 	copy(ip[24:], dst[:])
 	ip[40], ip[41] = 58, 0 // next header ICMPv6, 8 bytes long
 	copy(ip[48:], req)
-	msg, err := (&xicmp.Message{Type: ipv6.ICMPTypeTimeExceeded, Body: &xicmp.TimeExceeded{Data: ip}}).Marshal(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ParseError6(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := parseTimeExceeded6(t, ip)
 	if q.Type != 3 || q.Proto != 58 || q.TTL != 1 || q.Dst != netip.AddrFrom16(dst) || !bytes.Equal(q.Payload, req) {
 		t.Errorf("ParseError6 = %+v", q)
 	}
@@ -146,5 +154,25 @@ func TestEchoTemplateMatchesMarshalEcho(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestParseError6WithAuthHeader: the quoted datagram carries an IPsec
+// authentication header (RFC 4302), whose length counts 4-byte units
+// plus 2; the transport header after it is found.
+func TestParseError6WithAuthHeader(t *testing.T) {
+	udp := []byte{0x82, 0x9a, 0x82, 0x9b, 0, 12, 0, 0, 'p', 'r', 'o', 'b'}
+	ah := make([]byte, 24) // 12 fixed bytes and a 12-byte ICV
+	ah[0], ah[1] = 17, 24/4-2
+	ip := make([]byte, 40, 40+len(ah)+len(udp))
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(ah)+len(udp)))
+	ip[6], ip[7] = 51, 2
+	copy(ip[8:], netip.MustParseAddr("fd00::1").AsSlice())
+	copy(ip[24:], netip.MustParseAddr("fd00:0:0:3::2").AsSlice())
+	ip = append(append(ip, ah...), udp...)
+	q := parseTimeExceeded6(t, ip)
+	if q.Proto != 17 || !bytes.Equal(q.Payload, udp) {
+		t.Errorf("ParseError6 = proto %d payload % x; want 17, % x", q.Proto, q.Payload, udp)
 	}
 }

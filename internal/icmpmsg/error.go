@@ -43,15 +43,14 @@ func ParseError4(msg []byte) (q Quote, err error) {
 	if err != nil {
 		return q, err
 	}
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < inet.IPv4HeaderLen || len(ip) < ihl {
-		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, ihl)
+	h, err := inet.ParseIPv4(ip)
+	if err != nil {
+		return q, fmt.Errorf("%w: quoted IPv4 header length %d", ErrShort, int(ip[0]&0x0f)*4)
 	}
-	q.TOS, q.TTL, q.Proto = ip[1], ip[8], ip[9]
-	q.ID, q.DF = binary.BigEndian.Uint16(ip[4:]), ip[6]&0x40 != 0
-	q.Src = netip.AddrFrom4([4]byte(ip[12:16]))
-	q.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
-	q.Payload = ip[ihl:]
+	q.TOS, q.TTL, q.Proto = h.TOS, h.TTL, h.Proto
+	q.ID, q.DF = h.ID, h.DF
+	q.Src, q.Dst = h.Src, h.Dst
+	q.Payload = ip[h.Len:]
 	return q, nil
 }
 
@@ -67,19 +66,9 @@ func ParseError6(msg []byte) (q Quote, err error) {
 	q.TTL = ip[7]
 	q.Src = netip.AddrFrom16([16]byte(ip[8:24]))
 	q.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
-	next, rest := ip[6], ip[inet.IPv6HeaderLen:]
-	for isExtension6(next) {
-		if len(rest) < 8 {
-			return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
-		}
-		n := (int(rest[1]) + 1) * 8
-		if next == 44 { // fragment header: fixed 8 bytes
-			n = 8
-		}
-		if len(rest) < n {
-			return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
-		}
-		next, rest = rest[0], rest[n:]
+	next, rest, _, ok := inet.SkipExtensions6(ip[6], ip[inet.IPv6HeaderLen:])
+	if !ok {
+		return q, fmt.Errorf("%w: quoted IPv6 extension header", ErrShort)
 	}
 	q.Proto, q.Payload = next, rest
 	return q, nil
@@ -106,12 +95,4 @@ func errorHeader(q *Quote, msg []byte, v6 bool) ([]byte, error) {
 		return nil, fmt.Errorf("%w: quoted IPv%d header", ErrShort, version)
 	}
 	return ip, nil
-}
-
-func isExtension6(next uint8) bool {
-	switch next {
-	case 0, 43, 44, 60: // hop-by-hop, routing, fragment, destination options
-		return true
-	}
-	return false
 }

@@ -147,6 +147,32 @@ func IPv4HeaderLength(b []byte) (int, error) {
 	return ihl, nil
 }
 
+// IPv4Header is what receivers read from an IPv4 header.
+type IPv4Header struct {
+	Len        int // IHL × 4
+	TOS, TTL   uint8
+	Proto      uint8
+	ID         uint16
+	DF         bool
+	FragOffset uint16 // in 8-byte units; non-zero: not the first fragment
+	Src, Dst   netip.Addr
+}
+
+// ParseIPv4 reads the IPv4 header at the start of b, checked as
+// IPv4HeaderLength checks it. It allocates nothing.
+func ParseIPv4(b []byte) (IPv4Header, error) {
+	n, err := IPv4HeaderLength(b)
+	if err != nil {
+		return IPv4Header{}, err
+	}
+	flags := binary.BigEndian.Uint16(b[6:])
+	return IPv4Header{
+		Len: n, TOS: b[1], TTL: b[8], Proto: b[9],
+		ID: binary.BigEndian.Uint16(b[4:]), DF: flags&0x4000 != 0, FragOffset: flags & 0x1fff,
+		Src: netip.AddrFrom4([4]byte(b[12:16])), Dst: netip.AddrFrom4([4]byte(b[16:20])),
+	}, nil
+}
+
 // Errors of IPv4HeaderLength.
 var (
 	ErrShortIPv4        = errors.New("short IPv4 packet")

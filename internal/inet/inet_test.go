@@ -375,3 +375,22 @@ func TestIPv4HeaderLength(t *testing.T) {
 		}
 	}
 }
+
+// TestParseIPv4 reads a header WriteIPv4 wrote, with options, as gopacket
+// does, and refuses what IPv4HeaderLength refuses.
+func TestParseIPv4(t *testing.T) {
+	b := make([]byte, 40)
+	WriteIPv4(b, IPv4{TOS: 0xb8, TTL: 7, Proto: ProtoUDP, ID: 0x1234, DF: true,
+		Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.18.3.2")}, 20)
+	b[0] = 0x46 // a 24-byte header: 4 bytes of options
+	binary.BigEndian.PutUint16(b[6:], binary.BigEndian.Uint16(b[6:])|0x00b9)
+	h, err := ParseIPv4(b)
+	want := IPv4Header{Len: 24, TOS: 0xb8, TTL: 7, Proto: ProtoUDP, ID: 0x1234, DF: true, FragOffset: 0xb9,
+		Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.18.3.2")}
+	if err != nil || h != want {
+		t.Errorf("ParseIPv4 = %+v, %v; want %+v", h, err, want)
+	}
+	if _, err := ParseIPv4(b[:19]); err != ErrShortIPv4 {
+		t.Errorf("19 bytes: %v, want ErrShortIPv4", err)
+	}
+}

@@ -1,6 +1,10 @@
 package lab
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/rawnet/rawnet/internal/inet"
+)
 
 // ICMP message types the delayed responder handles.
 const (
@@ -33,22 +37,6 @@ func echoReply(b []byte, v6 bool) bool {
 	}
 	b[0] = icmp4EchoReply
 	b[2], b[3] = 0, 0
-	binary.BigEndian.PutUint16(b[2:], checksum(b))
+	binary.BigEndian.PutUint16(b[2:], inet.Checksum(b, 0))
 	return true
-}
-
-// checksum is the Internet checksum (RFC 1071) of b.
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

@@ -7,6 +7,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/rawnet/rawnet/internal/inet"
 )
 
 func echoRequest(t testing.TB, v6 bool, id, seq int, data []byte) []byte {
@@ -28,7 +30,7 @@ func TestEchoReplyV4(t *testing.T) {
 	if !echoReply(b, false) {
 		t.Fatal("echo request not answered")
 	}
-	if checksum(b) != 0 {
+	if inet.Checksum(b, 0) != 0 {
 		t.Errorf("reply checksum does not verify: %x", b[2:4])
 	}
 	m, err := icmp.ParseMessage(1, b)
@@ -89,7 +91,7 @@ func FuzzEchoReply(f *testing.F) {
 		if len(b) != len(orig) || !bytes.Equal(b[4:], orig[4:]) {
 			t.Fatal("reply changed identifier, sequence or payload")
 		}
-		if !v6 && checksum(b) != 0 {
+		if !v6 && inet.Checksum(b, 0) != 0 {
 			t.Fatal("reply checksum does not verify")
 		}
 	})

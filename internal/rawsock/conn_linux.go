@@ -37,6 +37,9 @@ type Config struct {
 	// the option leaves the Conn without (TxStamps false, TxStampErr
 	// says why); Open does not fail for it.
 	TxStamps bool
+	// Device binds the socket to one network interface (SO_BINDTODEVICE)
+	// before Setup runs: it sends and receives through that device only.
+	Device string
 	// Setup sets the socket's options, binds and filters it before it is
 	// wrapped; an error closes the socket.
 	Setup func(fd int) error
@@ -104,10 +107,36 @@ func Open(family, typ, proto int, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
+// OpenHeaderIncluded opens a raw IP socket (IPPROTO_RAW) that sends
+// packets with the IP header the caller wrote: IP_HDRINCL, which
+// IPPROTO_RAW implies on IPv4, or IPV6_HDRINCL, set explicitly for
+// kernels where IPPROTO_RAW does not imply it. cfg.Setup runs after.
+func OpenHeaderIncluded(v6 bool, cfg Config) (*Conn, error) {
+	if !v6 {
+		return Open(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW, cfg)
+	}
+	setup := cfg.Setup
+	cfg.Setup = func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
+			return fmt.Errorf("set IPV6_HDRINCL: %w", err)
+		}
+		if setup != nil {
+			return setup(fd)
+		}
+		return nil
+	}
+	return Open(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_RAW, cfg)
+}
+
 func newConn(fd int, cfg Config) (*Conn, error) {
 	c := &Conn{name: cfg.Name, blocking: cfg.Blocking, softErrors: cfg.SoftErrors, slice: cfg.Slice}
 	if c.slice <= 0 {
 		c.slice = DefaultSlice
+	}
+	if cfg.Device != "" {
+		if err := unix.BindToDevice(fd, cfg.Device); err != nil {
+			return nil, fmt.Errorf("bind to interface %q: %w", cfg.Device, err)
+		}
 	}
 	if cfg.Setup != nil {
 		if err := cfg.Setup(fd); err != nil {

@@ -15,10 +15,11 @@ import (
 // runner is one run's sending and matching state. Everything but the
 // receiver goroutine runs on the caller's goroutine.
 type runner struct {
-	p   *Plan
-	tx  sender
-	fn  func(Answer) error
-	sum Summary
+	p       *Plan
+	tx      sender
+	stamper rawsock.TxStamper // tx's transmit stamps; nil: answers are timed from user space
+	fn      func(Answer) error
+	sum     Summary
 
 	slots   [MaxBatch][]byte
 	views   [MaxBatch][]byte
@@ -58,6 +59,7 @@ type rxPacket struct {
 
 func newRunner(p *Plan, tx sender, fn func(Answer) error) *runner {
 	r := &runner{p: p, tx: tx, fn: fn, match: p.cfg.Wait > 0}
+	r.stamper, _ = tx.(rawsock.TxStamper)
 	for i := range r.slots {
 		r.slots[i] = make([]byte, 0, 256)
 	}
@@ -254,8 +256,8 @@ func (r *runner) flush() error {
 	}
 	var base uint32
 	var keyed bool
-	if st, isSt := r.tx.(rawsock.TxStamper); isSt && r.match {
-		base, keyed = st.TxKey()
+	if r.stamper != nil && r.match {
+		base, keyed = r.stamper.TxKey()
 	}
 	now := time.Now()
 	for i, rec := range r.pending[:r.n] {
@@ -417,7 +419,7 @@ func (r *runner) sendTime(rec *probeRec, a *Answer) time.Time {
 	if !rec.keyed {
 		return rec.sent
 	}
-	ns, kernel := rawsock.SendTime(r.tx.(rawsock.TxStamper), rec.txKey, rec.sent.UnixNano())
+	ns, kernel := rawsock.SendTime(r.stamper, rec.txKey, rec.sent.UnixNano())
 	if !kernel {
 		return rec.sent // keeps its monotonic reading
 	}

@@ -27,7 +27,7 @@ type sockConn struct {
 	dgram  bool
 	id     uint16
 	iface  string          // -I: the interface link-local targets are on when they name none
-	router *rawsock.Router // route lookups (Source)
+	router *rawsock.Router // route lookups (Source, PathMTU)
 	src    netip.Addr
 	wire   Wire
 
@@ -351,6 +351,16 @@ func (c *sockConn) Source(dst netip.Addr) (netip.Addr, error) {
 		c.sources[dst] = src
 	}
 	return src, nil
+}
+
+// PathMTU is the MTU the kernel holds for the route to dst, read through
+// the conn's Router (its socket is reused; -I applies, as to Source).
+func (c *sockConn) PathMTU(dst netip.Addr) (int, error) {
+	mtu, err := c.router.PathMTU(dst)
+	if err != nil {
+		return 0, fmt.Errorf("icmp: path MTU: %w", err)
+	}
+	return mtu, nil
 }
 
 // WriteTo sends msg to dst.

@@ -670,7 +670,7 @@ func (p *Pinger) send(ti int) {
 		p.mu.Unlock()
 		if local {
 			ev.Kind = EventLocalError
-			if mtu, err := pathMTU(t.Addr); err == nil {
+			if mtu, err := t.pathMTU(); err == nil {
 				ev.Info = uint32(mtu)
 			}
 		}
@@ -683,6 +683,16 @@ func (p *Pinger) send(ti int) {
 // pathMTU finds the MTU a too-long probe was refused for (a variable, so
 // that engine tests over fake sockets need not ask the kernel).
 var pathMTU = PathMTU
+
+// pathMTU is the MTU a too-long probe to t was refused for: asked of its
+// conn's route lookup socket when it has one (no socket opened per failed
+// probe; called with sendMu held, which serializes it), else of pathMTU.
+func (t *target) pathMTU() (int, error) {
+	if r, ok := t.conn.(interface{ PathMTU(netip.Addr) (int, error) }); ok {
+		return r.PathMTU(t.Addr)
+	}
+	return pathMTU(t.Addr)
+}
 
 func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 	if t.conn.V6() {

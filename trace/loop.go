@@ -49,8 +49,8 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	e.sum.Sent++
 	var key uint32
 	var keyed bool
-	if st, ok := t.conn.(rawsock.TxStamper); ok {
-		key, keyed = st.TxKey()
+	if t.stamper != nil {
+		key, keyed = t.stamper.TxKey()
 	}
 	rec.Sent = time.Now()
 	err := t.conn.Send(pkt, t.addr)
@@ -123,7 +123,7 @@ func (e *engine) answer(r *reply) {
 	if s.keyed {
 		// The send socket has no reader but this loop: it takes the stamps.
 		var ns int64
-		if ns, kernelTx = rawsock.SendTime(t.conn.(rawsock.TxStamper), s.key, s.sent.UnixNano()); kernelTx {
+		if ns, kernelTx = rawsock.SendTime(t.stamper, s.key, s.sent.UnixNano()); kernelTx {
 			sent = time.Unix(0, ns)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/internal/inet"
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // probeRec is a probe as the engine keeps it.
@@ -21,6 +22,7 @@ type targetState struct {
 	index      int
 	addr, src  netip.Addr
 	conn       Conn
+	stamper    rawsock.TxStamper // conn's transmit stamps; nil: its probes are timed from user space
 	fp         *flowParams
 	cfg        *Config
 	cycle      int
@@ -51,6 +53,7 @@ func newTargetState(i int, addr, src netip.Addr, c Conn, fp *flowParams, cfg *Co
 		hereRTT: make([]time.Duration, n), laterRTT: make([]time.Duration, n),
 		sendLimit: cfg.MaxTTL,
 	}
+	t.stamper, _ = c.(rawsock.TxStamper)
 	per := cfg.Queries * cfg.Flows
 	if cfg.Multipath {
 		per = 16

@@ -520,9 +520,7 @@ func TestPingInterfaceAndSource(t *testing.T) {
 // compare rawnet with it in the same lab.
 func iputilsPing(t *testing.T, n *lab.Node, args ...string) result {
 	t.Helper()
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("iputils ping not installed (Debian package iputils-ping)")
-	}
+	needTools(t, "ping")
 	return rawnetCmd(t, n.Command(context.Background(), "ping", args...))
 }
 

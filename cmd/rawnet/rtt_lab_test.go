@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
@@ -56,20 +55,7 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf s
 		args = append([]string{"-c", strconv.Itoa(packets)}, args...)
 	}
 	c := n.Command(context.Background(), "tcpdump", args...)
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := bufio.NewScanner(stderr)
-	for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
-	}
-	go func() {
-		for ready.Scan() {
-		}
-	}()
+	startListening(t, c)
 	return func() {
 		done := make(chan struct{})
 		go func() { c.Wait(); close(done) }()

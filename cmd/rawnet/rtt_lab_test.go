@@ -113,9 +113,12 @@ func echoRows(t *testing.T, file string, v6 bool) []wireRow {
 	// quoted request's.
 	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq, ttl) {
 		f := strings.Split(row, "|")
+		if len(f) != 4 {
+			t.Fatalf("tshark row %q: %d fields, want 4", row, len(f))
+		}
 		ns, err := epochNanos(f[0])
-		s, err2 := strconv.Atoi(f[len(f)-2])
-		if len(f) != 4 || err != nil || err2 != nil {
+		s, err2 := strconv.Atoi(f[2])
+		if err != nil || err2 != nil {
 			t.Fatalf("tshark row %q: %v %v", row, err, err2)
 		}
 		r := wireRow{ns: ns, req: f[1] == req, seq: s}

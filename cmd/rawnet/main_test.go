@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,16 +100,7 @@ func startRawnetUntil(t *testing.T, cmd *exec.Cmd, ready func(stdout string) boo
 	}
 	return func() result {
 		t.Helper()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("%v did not finish in 60s", cmd.Args)
-		}
-		return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+		return waitRawnet(t, cmd, &stdout, &stderr)
 	}
 }
 
@@ -146,7 +138,8 @@ func (s *syncBuffer) changed() <-chan struct{} {
 	return s.wake
 }
 
-func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) result {
+// waitRawnet waits (60s at most) for cmd to end and returns its output.
+func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr fmt.Stringer) result {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -154,6 +147,7 @@ func waitRawnet(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) resul
 	case <-done:
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
+		<-done
 		t.Fatalf("%v did not finish in 60s", cmd.Args)
 	}
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}

@@ -351,16 +351,7 @@ func TestPingOptionsReachTheWire(t *testing.T) {
 			dir := t.TempDir()
 			seen, written := dir+"/dst.pcap", dir+"/rawnet.pcap"
 			capture := l.Dst.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "--immediate-mode", "-U", "-w", seen, "icmp")
-			stderr, err := capture.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := capture.Start(); err != nil {
-				t.Fatal(err)
-			}
-			ready := bufio.NewScanner(stderr)
-			for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
-			}
+			startListening(t, capture)
 			args := append([]string{"ping", "-q", "-c", "2"}, strings.Fields(mode)...)
 			args = append(args, "-Q", "0x28", "-M", "do", "-t", "10", "-s", "100", "-p", "abcd", "--write", written, l.Dst.Addr4.String())
 			r := inNS(t, l.Src, args...)
@@ -520,9 +511,7 @@ func TestPingInterfaceAndSource(t *testing.T) {
 // compare rawnet with it in the same lab.
 func iputilsPing(t *testing.T, n *lab.Node, args ...string) result {
 	t.Helper()
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("iputils ping not installed (Debian package iputils-ping)")
-	}
+	needTools(t, "ping")
 	return rawnetCmd(t, n.Command(context.Background(), "ping", args...))
 }
 

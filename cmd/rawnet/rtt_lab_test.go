@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
@@ -56,20 +55,7 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf s
 		args = append([]string{"-c", strconv.Itoa(packets)}, args...)
 	}
 	c := n.Command(context.Background(), "tcpdump", args...)
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := bufio.NewScanner(stderr)
-	for ready.Scan() && !strings.Contains(ready.Text(), "listening on") {
-	}
-	go func() {
-		for ready.Scan() {
-		}
-	}()
+	startListening(t, c)
 	return func() {
 		done := make(chan struct{})
 		go func() { c.Wait(); close(done) }()
@@ -127,9 +113,12 @@ func echoRows(t *testing.T, file string, v6 bool) []wireRow {
 	// quoted request's.
 	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq, ttl) {
 		f := strings.Split(row, "|")
+		if len(f) != 4 {
+			t.Fatalf("tshark row %q: %d fields, want 4", row, len(f))
+		}
 		ns, err := epochNanos(f[0])
-		s, err2 := strconv.Atoi(f[len(f)-2])
-		if len(f) != 4 || err != nil || err2 != nil {
+		s, err2 := strconv.Atoi(f[2])
+		if err != nil || err2 != nil {
 			t.Fatalf("tshark row %q: %v %v", row, err, err2)
 		}
 		r := wireRow{ns: ns, req: f[1] == req, seq: s}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -381,9 +380,7 @@ func TestUDPServeCountsJunk(t *testing.T) {
 // counts them as plain, not malformed, per client and in the totals.
 func TestUDPServeEchoesOrdinaryClient(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("nping"); err != nil {
-		t.Skip("nping not installed (Debian package nmap)")
-	}
+	needTools(t, "nping")
 	l := labtest.Up(t, lab.Spec{Routers: 1})
 	stop := startServe(t, l.Dst, "--mode", "echo", ":7401")
 	out, err := l.Src.Command(context.Background(), "nping", "--udp", "--unprivileged", "-p", "7401", "-c", "3",

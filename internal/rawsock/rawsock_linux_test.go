@@ -47,6 +47,23 @@ func udpPair(t *testing.T, cfg Config) (*Conn, int) {
 	return c, tx
 }
 
+// localPort returns the port of c, a UDP Conn bound on 127.0.0.1.
+func localPort(t *testing.T, c *Conn) int {
+	t.Helper()
+	var port int
+	if err := c.Control(func(fd int) error {
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			return err
+		}
+		port = sa.(*unix.SockaddrInet4).Port
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
 // batch is caller-owned storage for n messages.
 type batch struct {
 	hs    []unix.Mmsghdr
@@ -180,12 +197,7 @@ func TestSendRecvAllocateNothing(t *testing.T) {
 	_ = tx
 	// Send to c itself through a second Conn with sendmmsg.
 	var dst [SockaddrLen]byte
-	var lport int
-	c.Control(func(fd int) error {
-		sa, _ := unix.Getsockname(fd)
-		lport = sa.(*unix.SockaddrInet4).Port
-		return nil
-	})
+	lport := localPort(t, c)
 	dlen := PutSockaddr(dst[:], netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lport)), 0, false)
 	s, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{})
 	if err != nil {

@@ -145,12 +145,7 @@ func TestTxStampsOff(t *testing.T) {
 // transmit stamp of a probe allocate nothing.
 func TestTxStampsAllocateNothing(t *testing.T) {
 	c, _ := udpPair(t, Config{Blocking: true})
-	var lport int
-	c.Control(func(fd int) error {
-		sa, _ := unix.Getsockname(fd)
-		lport = sa.(*unix.SockaddrInet4).Port
-		return nil
-	})
+	lport := localPort(t, c)
 	s, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{TxStamps: true, Setup: func(fd int) error {
 		return unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: lport})
 	}})

@@ -66,6 +66,22 @@ func argKind(e entry) string {
 	return string(e.args)
 }
 
+// writeSubCases writes the body of the bash and zsh _sub function: a case on
+// "PATH/WORD" that sets REPLY to the subcommand WORD names under PATH.
+func writeSubCases(b *strings.Builder, es []entry) {
+	b.WriteString("    case \"$1/$2\" in\n")
+	for _, e := range es {
+		for _, c := range e.subs {
+			var pats []string
+			for _, name := range c.names() {
+				pats = append(pats, shQuote(e.path+"/"+name))
+			}
+			fmt.Fprintf(b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(c.Name))
+		}
+	}
+	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
+}
+
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (m *App) bash() string {
@@ -75,17 +91,8 @@ func (m *App) bash() string {
 	fmt.Fprintf(&b, "# definitions. Install as bash-completion/completions/%s, or source it.\n\n", n)
 	es := m.entries()
 
-	fmt.Fprintf(&b, "# _%s_sub PATH WORD: the command WORD names under PATH, if any.\n_%s_sub() {\n    case \"$1/$2\" in\n", n, n)
-	for _, e := range es {
-		for _, c := range e.subs {
-			var pats []string
-			for _, name := range c.names() {
-				pats = append(pats, shQuote(e.path+"/"+name))
-			}
-			fmt.Fprintf(&b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(c.Name))
-		}
-	}
-	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
+	fmt.Fprintf(&b, "# _%s_sub PATH WORD: the command WORD names under PATH, if any.\n_%s_sub() {\n", n, n)
+	writeSubCases(&b, es)
 
 	fmt.Fprintf(&b, "# _%s_words PATH: subcommands of PATH, else its flags.\n_%s_words() {\n    case \"$1\" in\n", n, n)
 	for _, e := range es {
@@ -171,17 +178,8 @@ func (m *App) zsh() string {
 	fmt.Fprintf(&b, "# definitions. Install as _%s in a directory of $fpath (site-functions), or\n# source it after compinit.\n\n", n)
 	es := m.entries()
 
-	fmt.Fprintf(&b, "_%s_sub() {\n    case \"$1/$2\" in\n", n)
-	for _, e := range es {
-		for _, c := range e.subs {
-			var pats []string
-			for _, name := range c.names() {
-				pats = append(pats, shQuote(e.path+"/"+name))
-			}
-			fmt.Fprintf(&b, "        %s) REPLY=%s ;;\n", strings.Join(pats, "|"), shQuote(c.Name))
-		}
-	}
-	b.WriteString("        *) REPLY= ;;\n    esac\n}\n\n")
+	fmt.Fprintf(&b, "_%s_sub() {\n", n)
+	writeSubCases(&b, es)
 
 	fmt.Fprintf(&b, "_%s_words() {\n    case \"$1\" in\n", n)
 	for _, e := range es {

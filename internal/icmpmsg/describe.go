@@ -31,10 +31,7 @@ func describe4(typ, code uint8, info uint32) string {
 		if code == 4 {
 			return fmt.Sprintf("Frag needed and DF set (mtu = %d)", info&0xffff)
 		}
-		if int(code) < len(unreach4) {
-			return unreach4[code]
-		}
-		return fmt.Sprintf("Destination Unreachable, Bad Code: %d", code)
+		return codeName(unreach4[:], code, "Destination Unreachable, Bad Code: %d")
 	case TypeTimeExceeded4:
 		if code == 1 {
 			return "Frag reassembly time exceeded"
@@ -60,10 +57,7 @@ var unreach6 = [...]string{
 func describe6(typ, code uint8, info uint32) string {
 	switch typ {
 	case TypeDestUnreachable6:
-		if int(code) < len(unreach6) {
-			return unreach6[code]
-		}
-		return fmt.Sprintf("Destination unreachable: code %d", code)
+		return codeName(unreach6[:], code, "Destination unreachable: code %d")
 	case TypePacketTooBig6:
 		return fmt.Sprintf("Packet too big: mtu=%d", info)
 	case TypeTimeExceeded6:
@@ -75,4 +69,13 @@ func describe6(typ, code uint8, info uint32) string {
 		return fmt.Sprintf("Parameter problem: code %d, pointer = %d", code, info)
 	}
 	return fmt.Sprintf("ICMPv6 type %d code %d", typ, code)
+}
+
+// codeName is names[code], or unknown formatted with the code when the
+// table has no such entry.
+func codeName(names []string, code uint8, unknown string) string {
+	if int(code) < len(names) {
+		return names[code]
+	}
+	return fmt.Sprintf(unknown, code)
 }

@@ -447,7 +447,7 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 	}
 	b = append(b, ", length "...)
 	b = strconv.AppendInt(b, int64(plen), 10)
-	if plen > 0 && s.conf.tcpApp(uint16(t.SrcPort), uint16(t.DstPort)) == AppDNS {
+	if plen > 0 && s.tcpApp == AppDNS {
 		b = appendDNS(b, t.Payload, plen, true, false)
 	}
 	return b

@@ -132,8 +132,8 @@ type stack struct {
 	tunnel    *stack
 	hasTunnel bool
 	tunLen    int
-	// udpApp is the protocol chosen for the UDP payload.
-	udpApp AppProto
+	// udpApp and tcpApp are the protocols chosen for the UDP or TCP payload.
+	udpApp, tcpApp AppProto
 	// conf is the Decoder's configuration, shared by its stacks.
 	conf *appConf
 	// tcpNum is how the TCP layer's numbers print (relative or absolute).
@@ -272,6 +272,7 @@ func (s *stack) reset() {
 	s.hasTunnel = false
 	s.tunLen = 0
 	s.udpApp = AppNone
+	s.tcpApp = AppNone
 }
 
 func (s *stack) add(k kind, idx int) {
@@ -462,6 +463,7 @@ func (s *stack) decodeOne(k kind, data []byte, outer bool) (kind, []byte, error)
 		}
 		s.add(k, 0)
 		s.tcpNum = relTCP{seq: s.tcp.Seq, ack: s.tcp.Ack}
+		s.tcpApp = s.conf.tcpApp(uint16(s.tcp.SrcPort), uint16(s.tcp.DstPort))
 		return kindPayload, s.tcp.Payload, nil
 	case kindGRE, kindESP, kindEncap, kindVXLAN, kindGeneve:
 		return s.decodeTunnel(k, data)

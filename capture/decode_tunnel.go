@@ -110,17 +110,14 @@ func (s *stack) encap(data []byte, first kind, length int) {
 }
 
 // etherTunnelKind is the first layer of a tunnel payload of the given
-// protocol (an Ethernet type; 0x6558 is a whole Ethernet frame).
+// protocol (an Ethernet type; 0x6558 is a whole Ethernet frame): etherKind's
+// IPv4, IPv6 and ARP, but no VLAN tag and nothing for other types.
 func etherTunnelKind(t layers.EthernetType) kind {
-	switch t {
-	case layers.EthernetTypeIPv4:
-		return kindIPv4
-	case layers.EthernetTypeIPv6:
-		return kindIPv6
-	case layers.EthernetTypeTransparentEthernetBridging:
+	if t == layers.EthernetTypeTransparentEthernetBridging {
 		return kindEthernet
-	case layers.EthernetTypeARP:
-		return kindARP
+	}
+	if k := etherKind(t); k != kindDot1Q && k != kindPayload {
+		return k
 	}
 	return kindNone
 }

@@ -23,15 +23,19 @@ func (w *fieldWriter) indent(extra int) {
 }
 
 // layer starts a layer: a title line, or a JSON object with "layer":name.
-func (w *fieldWriter) layer(name, title string) {
+func (w *fieldWriter) layer(name, title string) { w.begin(`{"layer":"`, name, title) }
+
+// begin starts a JSON object whose first member is open (`{"member":"`)
+// followed by name, or in text a title line whose fields are indented under it.
+func (w *fieldWriter) begin(open, name, title string) {
 	if w.json {
 		if !w.first {
 			w.b = append(w.b, ',')
 		}
-		w.b = append(w.b, `{"layer":"`...)
-		w.b = append(w.b, name...)
-		w.b = append(w.b, '"')
 		w.first = false
+		w.b = append(w.b, open...)
+		w.b = jsonl.AppendStringContent(w.b, name)
+		w.b = append(w.b, '"')
 		return
 	}
 	w.indent(0)
@@ -291,21 +295,7 @@ func (w *fieldWriter) bytesStr(key, label string, v []byte) {
 // beginItem starts one structured entry of a list (a DNS question, a
 // DHCP option): a JSON object whose first member is "name", or a title
 // line with the entry's fields indented under it.
-func (w *fieldWriter) beginItem(name string) {
-	if w.json {
-		if !w.first {
-			w.b = append(w.b, ',')
-		}
-		w.first = false
-		w.b = append(w.b, `{"name":"`...)
-		w.b = jsonl.AppendStringContent(w.b, name)
-		w.b = append(w.b, '"')
-		return
-	}
-	w.indent(0)
-	w.b = append(w.b, name...)
-	w.b = append(w.b, '\n')
-}
+func (w *fieldWriter) beginItem(name string) { w.begin(`{"name":"`, name, name) }
 
 func (w *fieldWriter) endItem() {
 	if w.json {

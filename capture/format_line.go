@@ -348,7 +348,7 @@ func (s *stack) appendUDP(b []byte, src, dst []byte, addrs bool) []byte {
 	if u.Length != 0 && int(u.Length) < n {
 		n = int(u.Length)
 	}
-	switch s.conf.udpApp(uint16(u.SrcPort), uint16(u.DstPort)) {
+	switch s.udpApp { // chosen when the UDP header was decoded
 	case AppDNS:
 		return appendDNS(b, u.Payload, n-8, false, false)
 	case AppMDNS:
@@ -447,7 +447,7 @@ func (s *stack) appendTCP(b []byte, src, dst []byte, addrs bool) []byte {
 	}
 	b = append(b, ", length "...)
 	b = strconv.AppendInt(b, int64(plen), 10)
-	if plen > 0 && s.conf.tcpApp(uint16(t.SrcPort), uint16(t.DstPort)) == AppDNS {
+	if plen > 0 && s.tcpApp == AppDNS {
 		b = appendDNS(b, t.Payload, plen, true, false)
 	}
 	return b

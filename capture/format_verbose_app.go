@@ -21,7 +21,7 @@ func (s *stack) appFields(w *fieldWriter) bool {
 	case s.has(kindUDP):
 		app = s.udpApp
 	case s.has(kindTCP):
-		app = s.conf.tcpApp(uint16(s.tcp.SrcPort), uint16(s.tcp.DstPort))
+		app = s.tcpApp
 		if app != AppDNS || len(data) < 2 || int(be.Uint16(data)) != len(data)-2 {
 			return false
 		}

@@ -37,8 +37,8 @@ type seqTable struct {
 	clock   uint64
 }
 
-// relTCP is how one TCP packet's numbers print: relative to base when
-// rel is set.
+// relTCP is how one TCP packet's numbers print: relative to its
+// conversation's base, or absolute when the packet starts the conversation.
 type relTCP struct {
 	rev          bool
 	seq, ack     uint32 // as printed

@@ -201,11 +201,31 @@ func checkWire(t *testing.T, errs []time.Duration, sources map[string]int) {
 	if sources["kernel"] != len(errs) {
 		t.Errorf("ts_source %v: want kernel for all %d replies", sources, len(errs))
 	}
+	short := 0
 	for i, e := range errs {
-		if e > wireSlack || e < -wireGap {
-			t.Errorf("reply %d: RTT %v off the wire's, want within [-%v, %v]", i+1, e, wireGap, wireSlack)
+		if e > wireSlack {
+			t.Errorf("reply %d: RTT %v longer than the wire's, want at most %v", i+1, e, wireSlack)
+		}
+		if e < -wireGap {
+			short++
 		}
 	}
+	// A software transmit stamp is taken after the capture tap; a thread
+	// preempted between the two (a loaded CI machine) makes a rare RTT
+	// much shorter than the wire's: one in ten may be, the median not.
+	if short > len(errs)/10 {
+		t.Errorf("%d of %d replies more than %v shorter than the wire's, want at most %d", short, len(errs), wireGap, len(errs)/10)
+	}
+	if m := median(errs); m > wireSlack || m < -wireGap {
+		t.Errorf("median RTT - wire %v, want within [-%v, %v]", m, wireGap, wireSlack)
+	}
+}
+
+// median of errs (signed).
+func median(errs []time.Duration) time.Duration {
+	a := slices.Clone(errs)
+	slices.Sort(a)
+	return a[len(a)/2]
 }
 
 // quantile of errs by absolute value.

@@ -3,7 +3,7 @@
 # they are missing. A no-op when everything is there; says what to do when
 # it cannot install (not root, no apt-get).
 set -euo pipefail
-packages=(iproute2 nftables iputils-ping fping nmap tcpdump tshark gcc libc6-dev libpcap-dev libcap2-bin traceroute mtr-tiny sockperf hping3 time mandoc groff-base man-db bash-completion zsh fish tmux dnsmasq-base bind9-dnsutils arping ndisc6 chrony isc-dhcp-client)
+packages=(iproute2 nftables iputils-ping fping nmap tcpdump tshark gcc libc6-dev libpcap-dev libcap2-bin traceroute mtr-tiny sockperf hping3 time mandoc groff-base man-db bash-completion zsh fish tmux dnsmasq-base bind9-dnsutils arping ndisc6 chrony isc-dhcp-client prometheus prometheus-smokeping-prober)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,9 +16,10 @@ fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Servers among these (chrony, dnsmasq) are run by the tests inside lab
-# namespaces only: no system service may start on install (a system chronyd
-# would poll public NTP servers). A policy-rc.d that denies every start is
+# Servers among these (chrony, dnsmasq, prometheus, the smokeping prober) are
+# run by the tests inside lab namespaces only: no system service may start on
+# install (a system chronyd would poll public NTP servers, a system
+# Prometheus would hold port 9090). A policy-rc.d that denies every start is
 # put in place for the install unless the machine already has one.
 policy=/usr/sbin/policy-rc.d
 own_policy=
@@ -28,5 +29,5 @@ fi
 trap 'if [ -n "$own_policy" ]; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  systemctl disable --now chrony.service >/dev/null 2>&1 || true
+  systemctl disable --now chrony.service prometheus.service prometheus-smokeping-prober.service >/dev/null 2>&1 || true
 fi

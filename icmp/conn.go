@@ -99,7 +99,7 @@ type Proto uint8
 const (
 	// ProtoICMP: an ICMP socket (raw or datagram, Mode) for Echo.
 	ProtoICMP Proto = iota
-	// ProtoTCP: a raw TCP socket for TCPSyn (root or CAP_NET_RAW). Its ID
+	// ProtoTCP: a raw TCP socket for TCPProbe (root or CAP_NET_RAW). Its ID
 	// is the local port the SYNs leave from, which the conn keeps bound
 	// (not listening) so that no local connection takes it and the kernel
 	// resets every half-open connection the probes open.

@@ -20,8 +20,8 @@ import (
 //     (link-layer kinds) the MAC address that answered.
 //
 // Kinds: Echo (ICMP echo, Config.Kind nil, ListenConfig.Proto ProtoICMP),
-// and for -P tcp and -P udp a TCP SYN and a UDP kind over ProtoTCP and
-// ProtoUDP conns. Each comes with its Conn from Listen; a new kind (ARP,
+// TCPProbe (-P tcp, a SYN per probe) over a ProtoTCP conn and UDPProbe
+// (-P udp) over a ProtoUDP conn. Each comes with its Conn from Listen; a new kind (ARP,
 // NDP) adds a Kind, a Proto and a Conn, and no engine code. The Conn
 // interface stays as it is: ID is the kind's identifier (echo id, local
 // port), Datagram says the kernel owns it, Packet carries what a kind

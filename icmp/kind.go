@@ -53,11 +53,12 @@ type Kind interface {
 	// buffer on every Build of the run) what every probe of the run
 	// shares, such as the payload filled with pattern.
 	Prepare(b []byte, size int, pattern []byte)
-	// Build writes probe pr into b, which Prepare has prepared, and
-	// returns the message Conn.WriteTo sends: the transport message from
-	// its first header byte (ICMP message, TCP segment, UDP datagram),
-	// with its checksum when the socket does not compute it.
-	Build(b []byte, pr Probe) []byte
+	// Build writes probe pr (valid during the call only) into b, which
+	// Prepare has prepared, and returns the message Conn.WriteTo sends:
+	// the transport message from its first header byte (ICMP message, TCP
+	// segment, UDP datagram), with its checksum when the socket does not
+	// compute it.
+	Build(b []byte, pr *Probe) []byte
 	// Match reads pkt, which c received, and reports whether it answers
 	// or reports on a probe of the run whose cookie is given; if so it
 	// fills m.

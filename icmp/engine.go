@@ -188,9 +188,9 @@ type Pinger struct {
 	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
 	kind     Kind
-	// echo is kind when it is ICMP echo, called directly rather than through
-	// the interface on the hot path: BenchmarkSendPath 90 -> 80 ns and
-	// BenchmarkReceiveMatch 42 -> 38 ns, what they took before kinds.
+	// echo is kind when it is ICMP echo, called directly rather than
+	// through the interface on the hot path (the difference is within the
+	// benchmarks' noise on the 2-core development VM; see the commit).
 	echo    *Echo
 	probe   Probe      // what the kind builds a probe from, under sendMu (a pointer to a local would escape)
 	sbuf    []byte     // the probe the kind builds, under sendMu

@@ -30,6 +30,7 @@ type sockConn struct {
 	router *rawsock.Router // route lookups (Source, PathMTU)
 	src    netip.Addr
 	wire   Wire
+	txErr  error // why there are no transmit stamps when none were asked for
 
 	// hdrincl: rawnet writes the IPv4 header itself (ListenConfig.HeaderIncluded).
 	hdrincl bool
@@ -96,10 +97,14 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
 	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
+	noTx := cfg.NoTxStamps && !rawsock.TxStampsForced()
+	if noTx {
+		c.txErr = ErrTxStampsNotAsked
+	}
 	var setupErr error
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
 		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
-		TxStamps: true, Device: cfg.Interface,
+		TxStamps: !noTx, Device: cfg.Interface,
 		Setup: func(fd int) error { setupErr = c.setup(fd, cfg); return setupErr },
 	})
 	if err != nil && err != setupErr { // setup's errors say what failed already
@@ -330,7 +335,12 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 // TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
-func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
+func (c *sockConn) TxStampErr() error {
+	if c.txErr != nil {
+		return c.txErr
+	}
+	return c.c.TxStampErr()
+}
 
 func (c *sockConn) Close() error {
 	c.router.Close()

@@ -38,8 +38,9 @@ test: deps
 
 # Go benchmarks with allocation counts, then rawnet against the peer tools
 # (iputils ping, fping, nmap, traceroute, mtr, sockperf, hping3, nping,
-# tcpdump) in throwaway labs, and process start and flood ping against a Go
-# hello world, traceroute and iputils ping (bench-startup.sh).
+# tcpdump) in throwaway labs, process start against a Go hello world and
+# traceroute (bench-startup.sh), and flood ping against iputils
+# (bench-flood.sh).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
@@ -51,6 +52,7 @@ bench: deps build
 	./scripts/bench-rtt.sh $(BIN)
 	./scripts/bench-tcpping.sh $(BIN)
 	./scripts/bench-startup.sh $(BIN)
+	./scripts/bench-flood.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

@@ -1,6 +1,7 @@
 package icmp
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -153,7 +154,18 @@ type ListenConfig struct {
 	// Packets must fit the path MTU, for the kernel will not fragment them:
 	// use it for small probes only. ICMP sockets only.
 	HeaderIncluded bool
+	// NoTxStamps opens the socket without kernel transmit stamps
+	// (SO_TIMESTAMPING): RTTs then start at the clock read before the
+	// send, as iputils' do, and TxStamps says why there are none
+	// (ErrTxStampsNotAsked). The kernel's stamp costs a flood ping 15% of
+	// its round trips per second (see cmd/rawnet's openSockets).
+	// RAWNET_TXSTAMPS=on in the environment overrides it.
+	NoTxStamps bool
 }
+
+// ErrTxStampsNotAsked is why a socket opened with
+// ListenConfig.NoTxStamps has no kernel transmit stamps.
+var ErrTxStampsNotAsked = errors.New("not asked for in a flood, which times its probes from the clock read before sending, as iputils ping -f does; RAWNET_TXSTAMPS=on asks for them")
 
 // ErrUnsupported is returned on systems where rawnet has no socket code.
 var ErrUnsupported = unsupported.New("icmp: not implemented on this operating system")

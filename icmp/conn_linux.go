@@ -34,6 +34,7 @@ type sockConn struct {
 	router *rawsock.Router // route lookups (Source, PathMTU)
 	src    netip.Addr
 	wire   Wire
+	txErr  error // why there are no transmit stamps when none were asked for
 
 	// hdrincl: rawnet writes the IPv4 header itself (ListenConfig.HeaderIncluded).
 	hdrincl bool
@@ -117,6 +118,10 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	}
 	c := &sockConn{v6: cfg.V6, dgram: dgram, proto: cfg.Proto, src: cfg.Source, iface: cfg.Interface, hold: -1,
 		errq: dgram || cfg.Proto == ProtoTCP}
+	noTx := cfg.NoTxStamps && !rawsock.TxStampsForced()
+	if noTx {
+		c.txErr = ErrTxStampsNotAsked
+	}
 	if cfg.Proto == ProtoTCP {
 		if err := c.reservePort(cfg); err != nil {
 			return nil, err
@@ -125,7 +130,7 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	var setupErr error
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
 		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
-		TxStamps: true, Device: cfg.Interface, SoftErrors: cfg.Proto == ProtoUDP,
+		TxStamps: !noTx, Device: cfg.Interface, SoftErrors: cfg.Proto == ProtoUDP,
 		Setup: func(fd int) error { setupErr = c.setup(fd, cfg); return setupErr },
 	})
 	if err != nil {
@@ -377,7 +382,12 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 // TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
-func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
+func (c *sockConn) TxStampErr() error {
+	if c.txErr != nil {
+		return c.txErr
+	}
+	return c.c.TxStampErr()
+}
 
 func (c *sockConn) Close() error {
 	c.router.Close()

@@ -158,3 +158,40 @@ func TestRunStopsOnContext(t *testing.T) {
 		t.Errorf("cancelled at the fourth reply: stats %+v", ts)
 	}
 }
+
+// TestNoTxStamps: a socket opened with NoTxStamps has no kernel transmit
+// stamps and says why (ErrTxStampsNotAsked); its replies are timed from
+// the kernel's receive stamp and the clock read before sending. One
+// opened without it has both stamps.
+func TestNoTxStamps(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{})
+	for _, off := range []bool{false, true} {
+		var c Conn
+		err := l.Src.Do(func() (err error) {
+			c, err = Listen(ListenConfig{Mode: ModeRaw, NoTxStamps: off, Blocking: off})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		on, why := TxStamps(c)
+		if on == off || (off && !errors.Is(why, ErrTxStampsNotAsked)) || (!off && why != nil) {
+			t.Errorf("NoTxStamps %v: TxStamps gives %v, %v", off, on, why)
+		}
+		_, evs := run(t, Config{Targets: addrs("127.0.0.1"), Count: 5, Interval: 2 * time.Millisecond, Flood: off}, c, nil)
+		c.Close()
+		replies := 0
+		for _, ev := range evs {
+			if ev.Kind != EventReply {
+				continue
+			}
+			replies++
+			if !ev.KernelStamp || ev.KernelTxStamp == off {
+				t.Errorf("NoTxStamps %v: reply %d has KernelStamp %v, KernelTxStamp %v", off, ev.Seq, ev.KernelStamp, ev.KernelTxStamp)
+			}
+		}
+		if replies != 5 {
+			t.Errorf("NoTxStamps %v: %d replies, want 5", off, replies)
+		}
+	}
+}

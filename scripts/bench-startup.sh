@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Process start and flood ping (issue 15, parts 2 and 3), side by side with
-# the peers, in throwaway labs (make bench). Every packet stays in the labs'
+# Process start (issue 15, part 2), side by side with the peers, in
+# throwaway labs (make bench). Every packet stays in the labs'
 # namespaces. Needs root. Two rawnet binaries are compared: the one given
 # (make build: cgo, -trimpath, -s -w, tags netgo,osusergo,urfave_cli_no_docs)
 # and a plain `go build ./cmd/rawnet` (what `go install` users get: cgo
 # when gcc is there, no tags, symbols kept).
 #   start:  Go hello world, /bin/true   vs  rawnet --version
 #   trace:  traceroute -n               vs  rawnet trace -n (6 hops, 5 routers)
-#   flood:  ping -f -q -c 50000         vs  rawnet ping -f -q -c 50000 (1 router)
+# Flood ping against iputils (part 3) is scripts/bench-flood.sh.
 # Each comparison runs every command in turn, RUNS rounds (alternating, so
 # that drifting load hits all alike), inside the source namespace (no
 # `ip netns exec` is timed), and prints the median wall time, the median
@@ -18,17 +18,14 @@
 set -euo pipefail
 bin=$(realpath "${1:-bin/rawnet}")
 runs=${RUNS:-21}
-floodruns=${FLOODRUNS:-11}
-flood=${FLOOD:-50000}
 [ "$(id -u)" = 0 ] || { echo "bench-startup needs root (network namespaces)" >&2; exit 1; }
 command -v traceroute >/dev/null || { echo "bench-startup needs traceroute" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 base="bs$$"; base=${base:0:10}
-chain="${base}c"; one="${base}o"
+chain="${base}c"
 cleanup() {
   "$bin" lab down "$chain" >/dev/null 2>&1 || true
-  "$bin" lab down "$one" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -53,9 +50,7 @@ printf 'shared libraries at start: %s: %s; plain: %s\n' "$(basename "$bin")" \
   "$(ldd "$bin" 2>/dev/null | awk '/=>/ {printf "%s ", $1}')" "$(ldd "$plain" 2>/dev/null | awk '/=>/ {printf "%s ", $1}')"
 
 "$bin" lab up --name "$chain" --routers 5 >/dev/null
-"$bin" lab up --name "$one" --routers 1 >/dev/null
 in_chain() { ip netns exec "rn-$chain-src" "$@"; }
-in_one() { ip netns exec "rn-$one-src" "$@"; }
 
 echo
 echo "== process start: $runs rounds"
@@ -74,10 +69,3 @@ in_chain "$rm" -n "$runs" \
   -- "rawnet trace -n (make build)" "$bin" trace -n 198.18.5.2 \
   -- "rawnet trace -n (plain go build)" "$plain" trace -n 198.18.5.2
 
-echo
-echo "== flood ping, $flood round trips one router away: $floodruns rounds"
-echo "   ($rm -n $floodruns -- iputils ping -f -q -c $flood 198.18.1.2 -- rawnet $bin ping -f -q -c $flood 198.18.1.2 ...)"
-in_one "$rm" -n "$floodruns" \
-  -- "iputils ping -f -q" ping -f -q -c "$flood" 198.18.1.2 \
-  -- "rawnet ping -f -q (make build)" "$bin" ping -f -q -c "$flood" 198.18.1.2 \
-  -- "rawnet ping -f -q (plain go build)" "$plain" ping -f -q -c "$flood" 198.18.1.2

@@ -1,6 +1,7 @@
 package rawsock
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -407,5 +408,88 @@ func TestRouteFacts(t *testing.T) {
 	}
 	if src, err := r.Source(netip.MustParseAddr("127.0.0.1")); err != nil || src != netip.MustParseAddr("127.0.0.1") {
 		t.Errorf("Source(127.0.0.1) = %v, %v", src, err)
+	}
+}
+
+// TestSendMsgPaths: SendMsg sends one buffer without control messages
+// with sendto, to an address or on a connected socket, and anything else
+// with sendmsg, whose control messages must reach the kernel: a
+// per-packet IP_TTL of 7 arrives as TTL 7, the others with the default.
+func TestSendMsgPaths(t *testing.T) {
+	rx, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rx)
+	if err := unix.Bind(rx, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(rx, unix.IPPROTO_IP, unix.IP_RECVTTL, 1); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.SetsockoptTimeval(rx, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 2})
+	sa, _ := unix.Getsockname(rx)
+	port := sa.(*unix.SockaddrInet4).Port
+	var dst [SockaddrLen]byte
+	dlen := PutSockaddr(dst[:], netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), 0, false)
+	open := func(connect bool) *Conn {
+		c, err := Open(unix.AF_INET, unix.SOCK_DGRAM, 0, Config{Setup: func(fd int) error {
+			if !connect {
+				return nil
+			}
+			return unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port})
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ttl := make([]byte, unix.CmsgSpace(4))
+	ch := (*unix.Cmsghdr)(unsafe.Pointer(&ttl[0]))
+	ch.Level, ch.Type = unix.IPPROTO_IP, unix.IP_TTL
+	ch.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(ttl[unix.CmsgLen(0):], 7)
+	for _, tc := range []struct {
+		name    string
+		connect bool
+		control []byte
+		ttl     int
+	}{
+		{"sendto-addressed", false, nil, 64},
+		{"sendto-connected", true, nil, 64},
+		{"sendmsg-control", false, ttl, 7},
+	} {
+		c := open(tc.connect)
+		payload := []byte(tc.name)
+		iov := unix.Iovec{Base: &payload[0]}
+		iov.SetLen(len(payload))
+		h := unix.Msghdr{Iov: &iov}
+		h.SetIovlen(1)
+		if !tc.connect {
+			h.Name, h.Namelen = &dst[0], dlen
+		}
+		if tc.control != nil {
+			h.Control = &tc.control[0]
+			h.SetControllen(len(tc.control))
+		}
+		if n, err := c.SendMsg(&h); err != nil || n != len(payload) {
+			t.Fatalf("%s: SendMsg: %d, %v", tc.name, n, err)
+		}
+		buf, oob := make([]byte, 64), make([]byte, 64)
+		n, oobn, _, _, err := unix.Recvmsg(rx, buf, oob, 0)
+		if err != nil {
+			t.Fatalf("%s: receive: %v", tc.name, err)
+		}
+		got := -1
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TTL && len(m.Data) >= 4 {
+				got = int(binary.NativeEndian.Uint32(m.Data))
+			}
+		}
+		if string(buf[:n]) != tc.name || got != tc.ttl {
+			t.Errorf("%s: received %q with TTL %d, want %q with TTL %d", tc.name, buf[:n], got, tc.name, tc.ttl)
+		}
 	}
 }

@@ -36,6 +36,15 @@ var txStampsOff = os.Getenv("RAWNET_TXSTAMPS") == "off"
 
 var errTxStampsOff = errors.New("transmit timestamps turned off (RAWNET_TXSTAMPS=off)")
 
+// txStampsOn: RAWNET_TXSTAMPS=on asks for transmit stamps also where a
+// command goes without them by default (a flood ping).
+var txStampsOn = os.Getenv("RAWNET_TXSTAMPS") == "on"
+
+// TxStampsForced reports whether RAWNET_TXSTAMPS=on is in the
+// environment: the user wants kernel transmit stamps even where they
+// cost more than they are worth by default (a flood ping).
+func TxStampsForced() bool { return txStampsOn }
+
 // txFlags are the SO_TIMESTAMPING flags Config.TxStamps asks for.
 const txFlags = unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE |
 	unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY

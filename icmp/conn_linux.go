@@ -52,6 +52,9 @@ type sockConn struct {
 
 // Listen opens an ICMP socket as cfg says.
 func Listen(cfg ListenConfig) (Conn, error) {
+	if cfg.Proto != ProtoICMP {
+		return nil, fmt.Errorf("icmp: socket protocol %d: %w", cfg.Proto, ErrUnsupported)
+	}
 	switch cfg.Mode {
 	case ModeRaw:
 		c, err := listen(cfg, false)

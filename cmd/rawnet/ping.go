@@ -14,6 +14,7 @@ import (
 	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/target"
+	"github.com/rawnet/rawnet/pcap"
 )
 
 func pingCommand() *cli.Command {
@@ -47,6 +48,9 @@ func pingCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "JSON Lines output: one object per event, then summaries"},
 			&cli.StringFlag{Name: "write", Usage: "write every probe and reply to `FILE` (pcap, or pcapng for *.pcapng)"},
 			&cli.BoolFlag{Name: "v", Aliases: []string{"verbose"}, Usage: "say which socket and timestamps are used"},
+			&cli.StringFlag{Name: "P", Aliases: []string{"protocol"}, Value: "icmp", Usage: "probe `KIND`: icmp (echo), arp (IPv4 local link, who-has) or ndp (IPv6 local link, neighbour solicitation)"},
+			&cli.BoolFlag{Name: "dad", Usage: "-P arp|ndp: duplicate address detection (RFC 5227 probe, RFC 4862 solicitation from ::); exit 0 when nobody answers, 1 when the address is in use"},
+			&cli.BoolFlag{Name: "U", Aliases: []string{"unsolicited"}, Usage: "-P arp|ndp: announce the target, an address of this interface (gratuitous ARP, unsolicited advertisement); expects no reply"},
 		},
 		Action: runPing,
 	}
@@ -65,6 +69,7 @@ type pingOptions struct {
 	json     bool
 	verbose  bool
 	multi    bool
+	link     *linkPing // -P arp, -P ndp; nil for ICMP echo
 }
 
 func runPing(c *cli.Context) error {
@@ -77,7 +82,7 @@ func runPing(c *cli.Context) error {
 	if maxTargets < 1 {
 		return usageErrorf("--max-targets %d: must be at least 1", maxTargets)
 	}
-	targets, err := target.Expand(ctx, c.Args().Slice(), target.Options{Family: o.family, Max: maxTargets})
+	targets, err := expandTargets(ctx, c.Args().Slice(), o, maxTargets)
 	if err != nil {
 		if errors.Is(err, target.ErrTooMany) {
 			return usageErrorf("%s (raise --max-targets)", err)
@@ -89,7 +94,7 @@ func runPing(c *cli.Context) error {
 		o.cfg.Targets = append(o.cfg.Targets, t.Addr)
 	}
 	o.multi = len(targets) > 1
-	if !o.multi && icmp.IsBroadcast(targets[0].Addr) {
+	if !o.multi && o.link == nil && icmp.IsBroadcast(targets[0].Addr) {
 		// As iputils: refuse before sending, unless -b says it is meant.
 		if !o.listen.Broadcast {
 			return usageErrorf("ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
@@ -99,12 +104,19 @@ func runPing(c *cli.Context) error {
 	if o.multi && !c.IsSet("c") {
 		o.cfg.Count = 1
 	}
-	v4, v6, err := openSockets(o, targets)
-	if err != nil {
+	var v4, v6 icmp.Conn
+	link := pcap.Raw
+	if o.link != nil {
+		if err := o.link.open(&o, targets); err != nil {
+			return err
+		}
+		defer o.link.conn.Close()
+		link = pcap.Ethernet
+	} else if v4, v6, err = openSockets(o, targets); err != nil {
 		return err
 	}
 	defer closeAll(v4, v6)
-	file, tapFn, err := openPcap(c)
+	file, tapFn, err := openPcapLink(c, link)
 	if err != nil {
 		return err
 	}
@@ -144,6 +156,9 @@ func runPing(c *cli.Context) error {
 	}
 	if err := closePcap(file); err != nil {
 		return err
+	}
+	if o.link != nil {
+		return o.link.exit(&sum)
 	}
 	if sum.Received() == 0 {
 		return exitError(1)
@@ -187,7 +202,26 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 	o.json, o.verbose = c.Bool("json"), c.Bool("v")
 	o.cfg.ReportSent = o.flood && !o.quiet && !o.json      // for the dots
 	o.cfg.UntilReplies = o.deadline > 0 && o.cfg.Count > 0 // ping -c N -w D waits for N replies
-	return o, nil
+	var err error
+	o.link, err = linkFlags(c, &o)
+	return o, err
+}
+
+// expandTargets expands the arguments into addresses. Names resolve to
+// the family of -P arp or ndp (unless -4 or -6 says otherwise); an address
+// of the other family is left for the kind to refuse, naming -P.
+func expandTargets(ctx context.Context, args []string, o pingOptions, max int) ([]target.Target, error) {
+	fam := o.family
+	if o.link != nil && fam == target.Any {
+		fam = o.link.family()
+	}
+	ts, err := target.Expand(ctx, args, target.Options{Family: fam, Max: max})
+	if err != nil && fam != o.family && errors.Is(err, target.ErrBad) {
+		if all, err2 := target.Expand(ctx, args, target.Options{Family: o.family, Max: max}); err2 == nil {
+			return all, nil
+		}
+	}
+	return ts, err
 }
 
 // intervalFlag checks -i and -f against what is allowed, as iputils does:

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/arp"
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/internal/target"
@@ -32,6 +34,15 @@ func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4
 		out.json = jsonl.New(out.w)
 	}
 	out.socket = "raw"
+	if o.link != nil {
+		out.socket = "packet"
+		tx := "kernel transmit timestamps (SO_TIMESTAMPING)"
+		if on, err := icmp.TxStamps(o.link.conn); !on {
+			tx = fmt.Sprintf("no kernel transmit timestamps (%v)", err)
+		}
+		out.verbosef("AF_PACKET socket on %s (%s), kernel receive timestamps (SO_TIMESTAMPNS), %s",
+			o.link.conn.Interface().Name, o.link.conn.Interface().HardwareAddr, tx)
+	}
 	for _, c := range []icmp.Conn{v4, v6} {
 		if c == nil {
 			continue
@@ -84,6 +95,8 @@ type (
 		ICMPCode *uint8   `json:"icmp_code,omitempty"`
 		Error    string   `json:"error,omitempty"`
 		MTU      uint32   `json:"mtu,omitempty"`
+		MAC      string   `json:"mac,omitempty"`       // -P arp, ndp: the MAC that answered
+		OtherMAC bool     `json:"other_mac,omitempty"` // ... and it is not the target's first
 	}
 	jsonSummary struct {
 		Type        string  `json:"type"`
@@ -131,7 +144,9 @@ func (out *pingOutput) start() error {
 			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket})
 		return writeError(out.w)
 	}
-	if len(out.targets) == 1 {
+	if out.o.link != nil {
+		fmt.Fprintln(out.w, out.o.link.header(out.targets))
+	} else if len(out.targets) == 1 {
 		t := out.targets[0]
 		fmt.Fprintf(out.w, "PING %s (%s) %d(%d) bytes of data.\n", t.Name, t.Addr, size, size+8+ipHeaderLen(t))
 	} else {
@@ -189,7 +204,11 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, formatRTT(ev.RTT))
+		if out.o.link != nil {
+			out.linkReply(ev)
+		} else {
+			fmt.Fprintf(out.w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, formatRTT(ev.RTT))
+		}
 		if ev.Dup {
 			out.w.WriteString(" (DUP!)")
 		}
@@ -212,13 +231,28 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
+		seq := "icmp_seq"
+		if out.o.link != nil {
+			seq = out.o.link.seqName()
+		}
 		if len(out.targets) > 1 {
-			fmt.Fprintf(out.w, "no answer yet from %s for icmp_seq=%d\n", t.Addr, ev.Seq)
+			fmt.Fprintf(out.w, "no answer yet from %s for %s=%d\n", t.Addr, seq, ev.Seq)
 		} else {
-			fmt.Fprintf(out.w, "no answer yet for icmp_seq=%d\n", ev.Seq)
+			fmt.Fprintf(out.w, "no answer yet for %s=%d\n", seq, ev.Seq)
 		}
 	}
 	return flushOutput(out.w)
+}
+
+// linkReply writes the reply line of -P arp and ndp: arping's
+// "42 bytes from MAC (address)", then ping's sequence and time in ms, and
+// a flag when the target answered from another MAC before.
+func (out *pingOutput) linkReply(ev icmp.Event) {
+	lp, mac := out.o.link, arp.MAC(ev.MAC)
+	fmt.Fprintf(out.w, "%d bytes from %s (%s): %s=%d time=%s ms", ev.Size, mac, ev.From.WithZone(""), lp.seqName(), ev.Seq, formatRTT(ev.RTT))
+	if other, first := lp.note(ev.Target, mac); other {
+		fmt.Fprintf(out.w, " (other MAC: first reply from %s)", first)
+	}
 }
 
 // floodEvent prints a dot per probe sent and takes one back per reply, as
@@ -276,6 +310,11 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 		}
 		rtt, dup := jsonl.Ms(ev.RTT), ev.Dup
 		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, rttSource(ev.KernelStamp, ev.KernelTxStamp)
+		if out.o.link != nil {
+			mac := arp.MAC(ev.MAC)
+			j.MAC = mac.String()
+			j.OtherMAC, _ = out.o.link.note(ev.Target, mac)
+		}
 	case icmp.EventError:
 		if out.o.quiet {
 			return
@@ -349,10 +388,19 @@ func (out *pingOutput) summary(sum *icmp.Summary) error {
 	switch {
 	case out.json != nil:
 		out.jsonSummary(sum)
+	case out.o.link != nil && out.o.link.mode == icmp.LinkUnsolicited:
+		t := sum.Totals()
+		fmt.Fprintf(out.w, "\n--- %d unsolicited %s announcements sent on %s, time %dms ---\n", t.Transmitted,
+			strings.ToUpper(out.o.link.proto), out.o.link.conn.Interface().Name, sum.Elapsed.Milliseconds())
 	case len(sum.Targets) == 1:
 		out.singleSummary(out.targets[0].Name, &sum.Targets[0], sum.Elapsed)
 	default:
 		out.multiSummary(sum)
+	}
+	if out.o.link != nil && out.json == nil {
+		for _, l := range out.o.link.conflicts(out.targets) {
+			fmt.Fprintln(out.w, l)
+		}
 	}
 	return flushOutput(out.w)
 }

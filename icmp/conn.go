@@ -99,7 +99,7 @@ type Proto uint8
 const (
 	// ProtoICMP: an ICMP socket (raw or datagram, Mode) for Echo.
 	ProtoICMP Proto = iota
-	// ProtoTCP: a raw TCP socket for TCPSyn (root or CAP_NET_RAW). Its ID
+	// ProtoTCP: a raw TCP socket for TCPProbe (root or CAP_NET_RAW). Its ID
 	// is the local port the SYNs leave from, which the conn keeps bound
 	// (not listening) so that no local connection takes it and the kernel
 	// resets every half-open connection the probes open.
@@ -151,7 +151,7 @@ type ListenConfig struct {
 	// (IP_HDRINCL) with the TTL, TOS and DF the socket would have used:
 	// the kernel's path for such packets is shorter, which a flood feels.
 	// Packets must fit the path MTU, for the kernel will not fragment them:
-	// use it for small probes only.
+	// use it for small probes only. ICMP sockets only.
 	HeaderIncluded bool
 }
 

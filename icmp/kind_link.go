@@ -46,11 +46,11 @@ func NewARP(mac [6]byte, mode LinkMode) *ARP { return &ARP{mac: mac, mode: mode}
 func (k *ARP) Proto(bool) uint8            { return 0 }
 func (k *ARP) Len(int) int                 { return arp.FrameLen }
 func (k *ARP) Prepare([]byte, int, []byte) {}
-func (k *ARP) Build(b []byte, pr Probe) []byte {
+func (k *ARP) Build(b []byte, pr *Probe) []byte {
 	return arp.AppendFrame(b[:0], arp.Broadcast, k.mac, k.packet(pr))
 }
 
-func (k *ARP) packet(pr Probe) arp.Packet {
+func (k *ARP) packet(pr *Probe) arp.Packet {
 	switch k.mode {
 	case LinkDAD:
 		return arp.Probe(k.mac, pr.Dst)
@@ -95,7 +95,7 @@ func (k *NDP) Proto(bool) uint8            { return 0 }
 func (k *NDP) Len(int) int                 { return ndp.MaxFrameLen }
 func (k *NDP) Prepare([]byte, int, []byte) {}
 
-func (k *NDP) Build(b []byte, pr Probe) []byte {
+func (k *NDP) Build(b []byte, pr *Probe) []byte {
 	switch k.mode {
 	case LinkDAD:
 		return ndp.AppendSolicit(b[:0], k.mac, netip.IPv6Unspecified(), pr.Dst)

@@ -29,22 +29,20 @@ type linkPing struct {
 
 // icmpOnlyFlags are ping flags that shape an IP packet, which the
 // link-layer kinds do not send.
-var icmpOnlyFlags = []string{"s", "t", "Q", "p", "M", "b", "socket", "id"}
+var icmpOnlyFlags = []string{"s", "t", "Q", "p", "pattern", "port", "M", "b", "socket", "id"}
 
 // linkFlags reads -P, --dad and -U. It returns nil for ICMP echo.
 func linkFlags(c *cli.Context, o *pingOptions) (*linkPing, error) {
-	proto := strings.ToLower(c.String("P"))
+	proto := c.String("P")
 	switch proto {
-	case "", "icmp":
+	case "arp", "ndp":
+	default: // kindFlags took -P
 		for _, f := range []string{"dad", "U"} {
 			if c.IsSet(f) {
 				return nil, usageErrorf("%s: needs -P arp or -P ndp", flagName(f))
 			}
 		}
 		return nil, nil
-	case "arp", "ndp":
-	default:
-		return nil, usageErrorf("-P %s: want icmp, arp or ndp", c.String("P"))
 	}
 	for _, f := range icmpOnlyFlags {
 		if c.IsSet(f) {
@@ -74,13 +72,6 @@ func (lp *linkPing) family() target.Family {
 		return target.V4
 	}
 	return target.V6
-}
-
-func flagName(f string) string {
-	if len(f) == 1 {
-		return "-" + f
-	}
-	return "--" + f
 }
 
 // open checks the targets against the kind and opens the conn on -I's

@@ -250,7 +250,7 @@ func TestPingLinkBadInput(t *testing.T) {
 		{[]string{"-P", "arp", "-U", "198.18.0.2"}, "-U: 198.18.0.2 is not an address of"},
 		{[]string{"--dad", "198.18.0.2"}, "--dad: needs -P arp or -P ndp"},
 		{[]string{"-P", "arp", "-s", "100", "198.18.0.2"}, "-s: not used by -P arp"},
-		{[]string{"-P", "gre", "198.18.0.2"}, "-P gre: want icmp, arp or ndp"},
+		{[]string{"-P", "gre", "198.18.0.2"}, "-P gre: want icmp, tcp, udp, arp or ndp"},
 	} {
 		r := inNS(t, l.Src, append([]string{"ping"}, c.args...)...)
 		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {

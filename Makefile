@@ -51,6 +51,7 @@ bench: deps build
 	./scripts/bench-capture.sh $(BIN)
 	./scripts/bench-rtt.sh $(BIN)
 	./scripts/bench-tcpping.sh $(BIN)
+	./scripts/bench-arp.sh $(BIN)
 	./scripts/bench-startup.sh $(BIN)
 	./scripts/bench-flood.sh $(BIN)
 

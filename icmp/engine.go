@@ -723,6 +723,10 @@ func (t *target) pathMTU() (int, error) {
 
 func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
 	proto := p.kind.Proto(t.conn.V6())
+	if proto == 0 { // a link-layer kind's whole frame
+		p.cfg.Tap(tap.Out, now, msg)
+		return
+	}
 	if proto == protoICMP6 {
 		// The kernel computes ICMPv6 checksums; record the one it sends.
 		defer func() { msg[2], msg[3] = 0, 0 }()

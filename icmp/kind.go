@@ -45,8 +45,9 @@ import (
 type Kind interface {
 	// Proto is the IP protocol number of the kind's probes over IPv4 or
 	// IPv6: the engine writes it into the IP headers it rebuilds for the
-	// tap (pcap files). The tap records IP packets only: a kind whose
-	// probes are not IP packets (ARP) needs it taught about frames.
+	// tap (pcap files). Link-layer kinds (ARP, NDP) return 0: their
+	// probes and answers are whole Ethernet frames, which the tap gets as
+	// they are (the caller writes Ethernet pcap).
 	Proto(v6 bool) uint8
 	// Len is the length of every probe message for a payload of size
 	// bytes (Config.Size after its defaults).

@@ -9,12 +9,16 @@ import (
 
 // openPcap creates the --write file (pcap, or pcapng for *.pcapng) and
 // the tap that records into it; nil, nil without --write.
-func openPcap(c *cli.Context) (*pcap.File, tap.Func, error) {
+func openPcap(c *cli.Context) (*pcap.File, tap.Func, error) { return openPcapLink(c, pcap.Raw) }
+
+// openPcapLink is openPcap for packets of link type link (Ethernet for
+// ping -P arp and ndp, whose taps see whole frames).
+func openPcapLink(c *cli.Context, link pcap.LinkType) (*pcap.File, tap.Func, error) {
 	name := c.String("write")
 	if name == "" {
 		return nil, nil, nil
 	}
-	f, err := pcap.Create(name, pcap.Raw)
+	f, err := pcap.Create(name, link)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/priv"
 	"github.com/rawnet/rawnet/internal/target"
+	"github.com/rawnet/rawnet/pcap"
 )
 
 func pingCommand() *cli.Command {
@@ -25,7 +26,7 @@ func pingCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets); with -w, after N replies"},
 			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{}, Usage: "wait `SECONDS` (0.2 or 200ms) between probes to a target (default 1s)"},
-			&cli.StringFlag{Name: "P", Aliases: []string{"protocol"}, Value: "icmp", Usage: "probe `KIND`: icmp (echo), tcp (a SYN per probe; SYN-ACK or RST replies) or udp (a datagram per probe; an answer or port unreachable replies)"},
+			&cli.StringFlag{Name: "P", Aliases: []string{"protocol"}, Value: "icmp", Usage: "probe `KIND`: icmp (echo), tcp (a SYN per probe; SYN-ACK or RST replies) udp (a datagram per probe; an answer or port unreachable replies), arp (IPv4 local link, who-has) or ndp (IPv6 local link, neighbour solicitation)"},
 			&cli.IntFlag{Name: "port", Usage: "destination `PORT` of -P tcp and -P udp (default tcp 80, udp 33434); -p PORT is the same with those kinds"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"size"}, Value: icmp.DefaultSize, Usage: "payload `BYTES` of an echo request or UDP datagram (data on the SYN with -P tcp, default 0)"},
 			&cli.IntFlag{Name: "t", Aliases: []string{"ttl"}, Usage: "IP TTL / IPv6 hop limit `N` (1..255)"},
@@ -51,6 +52,8 @@ func pingCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "JSON Lines output: one object per event, then summaries"},
 			&cli.StringFlag{Name: "write", Usage: "write every probe and reply to `FILE` (pcap, or pcapng for *.pcapng)"},
 			&cli.BoolFlag{Name: "v", Aliases: []string{"verbose"}, Usage: "say which socket and timestamps are used"},
+			&cli.BoolFlag{Name: "dad", Usage: "-P arp|ndp: duplicate address detection (RFC 5227 probe, RFC 4862 solicitation from ::); exit 0 when nobody answers, 1 when the address is in use"},
+			&cli.BoolFlag{Name: "U", Aliases: []string{"unsolicited"}, Usage: "-P arp|ndp: announce the target, an address of this interface (gratuitous ARP, unsolicited advertisement); expects no reply"},
 		},
 		Action: runPing,
 	}
@@ -71,6 +74,7 @@ type pingOptions struct {
 	json     bool
 	verbose  bool
 	multi    bool
+	link     *linkPing // -P arp, -P ndp; nil for ICMP echo
 }
 
 func runPing(c *cli.Context) error {
@@ -83,7 +87,7 @@ func runPing(c *cli.Context) error {
 	if maxTargets < 1 {
 		return usageErrorf("--max-targets %d: must be at least 1", maxTargets)
 	}
-	targets, err := target.Expand(ctx, c.Args().Slice(), target.Options{Family: o.family, Max: maxTargets})
+	targets, err := expandTargets(ctx, c.Args().Slice(), o, maxTargets)
 	if err != nil {
 		if errors.Is(err, target.ErrTooMany) {
 			return usageErrorf("%s (raise --max-targets)", err)
@@ -95,7 +99,7 @@ func runPing(c *cli.Context) error {
 		o.cfg.Targets = append(o.cfg.Targets, t.Addr)
 	}
 	o.multi = len(targets) > 1
-	if !o.multi && icmp.IsBroadcast(targets[0].Addr) {
+	if !o.multi && o.link == nil && icmp.IsBroadcast(targets[0].Addr) {
 		// As iputils: refuse before sending, unless -b says it is meant.
 		if !o.listen.Broadcast {
 			return usageErrorf("ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
@@ -105,12 +109,19 @@ func runPing(c *cli.Context) error {
 	if o.multi && !c.IsSet("c") {
 		o.cfg.Count = 1
 	}
-	v4, v6, err := openSockets(o, targets)
-	if err != nil {
+	var v4, v6 icmp.Conn
+	link := pcap.Raw
+	if o.link != nil {
+		if err := o.link.open(&o, targets); err != nil {
+			return err
+		}
+		defer o.link.conn.Close()
+		link = pcap.Ethernet
+	} else if v4, v6, err = openSockets(o, targets); err != nil {
 		return err
 	}
 	defer closeAll(v4, v6)
-	file, tapFn, err := openPcap(c)
+	file, tapFn, err := openPcapLink(c, link)
 	if err != nil {
 		return err
 	}
@@ -150,6 +161,9 @@ func runPing(c *cli.Context) error {
 	}
 	if err := closePcap(file); err != nil {
 		return err
+	}
+	if o.link != nil {
+		return o.link.exit(&sum)
 	}
 	if sum.Received() == 0 {
 		return exitError(1)
@@ -199,7 +213,26 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 	o.json, o.verbose = c.Bool("json"), c.Bool("v")
 	o.cfg.ReportSent = o.flood && !o.quiet && !o.json      // for the dots
 	o.cfg.UntilReplies = o.deadline > 0 && o.cfg.Count > 0 // ping -c N -w D waits for N replies
-	return o, nil
+	var err error
+	o.link, err = linkFlags(c, &o)
+	return o, err
+}
+
+// expandTargets expands the arguments into addresses. Names resolve to
+// the family of -P arp or ndp (unless -4 or -6 says otherwise); an address
+// of the other family is left for the kind to refuse, naming -P.
+func expandTargets(ctx context.Context, args []string, o pingOptions, max int) ([]target.Target, error) {
+	fam := o.family
+	if o.link != nil && fam == target.Any {
+		fam = o.link.family()
+	}
+	ts, err := target.Expand(ctx, args, target.Options{Family: fam, Max: max})
+	if err != nil && fam != o.family && errors.Is(err, target.ErrBad) {
+		if all, err2 := target.Expand(ctx, args, target.Options{Family: o.family, Max: max}); err2 == nil {
+			return all, nil
+		}
+	}
+	return ts, err
 }
 
 // intervalFlag checks -i and -f against what is allowed, as iputils does:
@@ -398,8 +431,10 @@ func kindFlags(c *cli.Context, o *pingOptions) error {
 		o.proto, o.port = icmp.ProtoTCP, defaultTCPPort
 	case "udp":
 		o.proto, o.port = icmp.ProtoUDP, defaultUDPPort
+	case "arp", "ndp":
+		return nil // linkFlags
 	default:
-		return usageErrorf("-P %s: want icmp, tcp or udp", p)
+		return usageErrorf("-P %s: want icmp, tcp, udp, arp or ndp", p)
 	}
 	if o.proto == icmp.ProtoICMP {
 		if c.IsSet("port") {

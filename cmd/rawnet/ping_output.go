@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/arp"
 	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/jsonl"
 	"github.com/rawnet/rawnet/internal/target"
@@ -33,6 +34,15 @@ func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4
 		out.json = jsonl.New(out.w)
 	}
 	out.socket = "raw"
+	if o.link != nil {
+		out.socket = "packet"
+		tx := "kernel transmit timestamps (SO_TIMESTAMPING)"
+		if on, err := icmp.TxStamps(o.link.conn); !on {
+			tx = fmt.Sprintf("no kernel transmit timestamps (%v)", err)
+		}
+		out.verbosef("AF_PACKET socket on %s (%s), kernel receive timestamps (SO_TIMESTAMPNS), %s",
+			o.link.conn.Interface().Name, o.link.conn.Interface().HardwareAddr, tx)
+	}
 	for _, c := range []icmp.Conn{v4, v6} {
 		if c == nil {
 			continue
@@ -94,6 +104,8 @@ type (
 		ICMPCode *uint8   `json:"icmp_code,omitempty"`
 		Error    string   `json:"error,omitempty"`
 		MTU      uint32   `json:"mtu,omitempty"`
+		MAC      string   `json:"mac,omitempty"`       // -P arp, ndp: the MAC that answered
+		OtherMAC bool     `json:"other_mac,omitempty"` // ... and it is not the target's first
 		Port     uint16   `json:"port,omitempty"`
 		Flags    string   `json:"flags,omitempty"`
 		State    string   `json:"state,omitempty"`
@@ -151,7 +163,9 @@ func (out *pingOutput) start() error {
 	case icmp.ProtoUDP:
 		kind = fmt.Sprintf(" udp port %d:", out.o.port)
 	}
-	if len(out.targets) == 1 {
+	if out.o.link != nil {
+		fmt.Fprintln(out.w, out.o.link.header(out.targets))
+	} else if len(out.targets) == 1 {
 		t := out.targets[0]
 		fmt.Fprintf(out.w, "PING %s (%s)%s %d(%d) bytes of data.\n", t.Name, t.Addr, kind, size, size+hdr+ipHeaderLen(t))
 	} else {
@@ -241,6 +255,17 @@ func (out *pingOutput) event(ev icmp.Event) error {
 	return flushOutput(out.w)
 }
 
+// linkReply writes the reply line of -P arp and ndp: arping's
+// "42 bytes from MAC (address)", then ping's sequence and time in ms, and
+// a flag when the target answered from another MAC before.
+func (out *pingOutput) linkReply(ev icmp.Event) {
+	lp, mac := out.o.link, arp.MAC(ev.MAC)
+	fmt.Fprintf(out.w, "%d bytes from %s (%s): %s=%d time=%s ms", ev.Size, mac, ev.From.WithZone(""), lp.seqName(), ev.Seq, formatRTT(ev.RTT))
+	if other, first := lp.note(ev.Target, mac); other {
+		fmt.Fprintf(out.w, " (other MAC: first reply from %s)", first)
+	}
+}
+
 // floodEvent prints a dot per probe sent and takes one back per reply, as
 // ping -f does: the dots left standing are the probes that got no reply.
 func (out *pingOutput) floodEvent(ev icmp.Event) {
@@ -296,6 +321,11 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 		}
 		rtt, dup := jsonl.Ms(ev.RTT), ev.Dup
 		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, rttSource(ev.KernelStamp, ev.KernelTxStamp)
+		if out.o.link != nil {
+			mac := arp.MAC(ev.MAC)
+			j.MAC = mac.String()
+			j.OtherMAC, _ = out.o.link.note(ev.Target, mac)
+		}
 		if out.o.proto != icmp.ProtoICMP {
 			j.Port, j.State = out.o.port, portState(ev)
 			if out.o.proto == icmp.ProtoTCP {
@@ -377,10 +407,19 @@ func (out *pingOutput) summary(sum *icmp.Summary) error {
 	switch {
 	case out.json != nil:
 		out.jsonSummary(sum)
+	case out.o.link != nil && out.o.link.mode == icmp.LinkUnsolicited:
+		t := sum.Totals()
+		fmt.Fprintf(out.w, "\n--- %d unsolicited %s announcements sent on %s, time %dms ---\n", t.Transmitted,
+			strings.ToUpper(out.o.link.proto), out.o.link.conn.Interface().Name, sum.Elapsed.Milliseconds())
 	case len(sum.Targets) == 1:
 		out.singleSummary(out.targets[0].Name, &sum.Targets[0], sum.Elapsed)
 	default:
 		out.multiSummary(sum)
+	}
+	if out.o.link != nil && out.json == nil {
+		for _, l := range out.o.link.conflicts(out.targets) {
+			fmt.Fprintln(out.w, l)
+		}
 	}
 	return flushOutput(out.w)
 }
@@ -454,6 +493,9 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 
 // protocol is the -P kind's name.
 func (out *pingOutput) protocol() string {
+	if out.o.link != nil {
+		return out.o.link.proto
+	}
 	switch out.o.proto {
 	case icmp.ProtoTCP:
 		return "tcp"
@@ -476,6 +518,8 @@ func (out *pingOutput) seqName() string { return out.protocol() + "_seq" }
 //	From 198.18.3.2: udp_seq=1 port=33434 closed (Destination Port Unreachable) time=0.045 ms
 func (out *pingOutput) replyLine(ev icmp.Event) {
 	switch {
+	case out.o.link != nil:
+		out.linkReply(ev)
 	case out.o.proto == icmp.ProtoTCP:
 		fmt.Fprintf(out.w, "%d bytes from %s: tcp_seq=%d port=%d flags=%s ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, out.o.port, tcpFlags(ev.Flags), ev.TTL, formatRTT(ev.RTT))
 	case out.o.proto == icmp.ProtoUDP && ev.Closed:

@@ -20,6 +20,13 @@
 //	trace   rawnet trace --json -P icmp: JSON names no probe, so each TTL's
 //	        sorted RTTs are paired with the sorted wire RTTs of that TTL
 //	        (order statistics keep the bounds of every pairing)
+//	arping  Thomas Habets' arping output (index=N time=X usec), with -arp
+//
+// With -arp the capture holds ARP: requests carry no sequence number, so
+// the k-th request on the wire is probe k (from 1) and a reply belongs to
+// the request before it (probes are paced far apart: a reply comes
+// microseconds after its request). rawnet ping -P arp --json's seq is k,
+// arping's index is k-1.
 package main
 
 import (
@@ -47,16 +54,19 @@ func main() {
 	out := flag.String("out", "", "the tool's output")
 	v6 := flag.Bool("v6", false, "IPv6 echo")
 	port := flag.Int("port", 7007, "udp: the server's port")
+	arpWire := flag.Bool("arp", false, "the capture holds ARP requests and replies")
 	flag.Parse()
 	if *pcap == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "rtterr: -pcap and -out are required")
 		os.Exit(2)
 	}
 	var rows []row
-	switch *tool {
-	case "udp":
+	switch {
+	case *arpWire:
+		rows = arpRows(*pcap)
+	case *tool == "udp":
 		rows = udpRows(*pcap, *port)
-	case "tcp", "hping3":
+	case *tool == "tcp", *tool == "hping3":
 		rows = tcpRows(*pcap, *port, *tool == "hping3")
 	default:
 		rows = echoRows(*pcap, *v6)
@@ -90,6 +100,16 @@ func main() {
 			ms, _ := strconv.ParseFloat(m[2], 64)
 			if w, ok := wire[seq]; ok {
 				fmt.Printf("%d -\n", int64(ms*1e6)-w)
+			}
+		}
+	case "arping":
+		re := regexp.MustCompile(`index=(\d+) time=([0-9.]+) (usec|msec|sec)`)
+		unit := map[string]float64{"usec": 1e3, "msec": 1e6, "sec": 1e9}
+		for _, m := range re.FindAllStringSubmatch(string(text), -1) {
+			index, _ := strconv.Atoi(m[1])
+			v, _ := strconv.ParseFloat(m[2], 64)
+			if w, ok := wire[index+1]; ok {
+				fmt.Printf("%d -\n", int64(v*unit[m[3]])-w)
 			}
 		}
 	case "trace":
@@ -126,7 +146,7 @@ func main() {
 			}
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "rtterr: -tool %q is not one of ping, iputils, send, udp, tcp, hping3, trace\n", *tool)
+		fmt.Fprintf(os.Stderr, "rtterr: -tool %q is not one of ping, iputils, send, udp, tcp, hping3, trace, arping\n", *tool)
 		os.Exit(2)
 	}
 }
@@ -163,6 +183,22 @@ func echoRows(file string, v6 bool) []row {
 		if r.req {
 			r.ttl, _ = strconv.Atoi(f[3])
 		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// arpRows numbers the ARP requests of a capture in order; each reply
+// takes the number of the request before it.
+func arpRows(file string) []row {
+	var rows []row
+	k := 0
+	for _, f := range tshark(file, "arp", "frame.time_epoch", "arp.opcode") {
+		r := row{ns: epochNanos(f[0]), req: f[1] == "1"}
+		if r.req {
+			k++
+		}
+		r.seq = k
 		rows = append(rows, r)
 	}
 	return rows

@@ -75,10 +75,11 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 
 // inFlightCap is the most probes awaiting answers at once.
 func (e *engine) inFlightCap() int {
+	limit := min(slotCount, int(e.idHi-e.idLo)+1)
 	if e.cfg.InFlight > 0 {
-		return min(slotCount, e.cfg.InFlight)
+		return min(limit, e.cfg.InFlight)
 	}
-	return slotCount
+	return limit
 }
 
 // takeID returns the next probe identity whose slot is free. The caller
@@ -87,8 +88,8 @@ func (e *engine) takeID() uint16 {
 	for {
 		id := e.nextID
 		e.nextID++
-		if e.nextID > maxID {
-			e.nextID = 1
+		if e.nextID > e.idHi || e.nextID < e.idLo {
+			e.nextID = e.idLo
 		}
 		if !e.slots[id&(slotCount-1)].busy {
 			return id

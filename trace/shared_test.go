@@ -115,7 +115,7 @@ func TestIDBlockRange(t *testing.T) {
 	for _, c := range []struct{ block, lo, hi int }{{1, 1, 4095}, {2, 4096, 8191}, {IDBlocks, (IDBlocks - 1) * 4096, IDBlocks*4096 - 1}} {
 		cfg := testConfig(UDP, targetAddr(false, 1))
 		cfg.IDBlock = c.block
-		e, err := newEngine(cfg, []Conn{newFakeNet(false)})
+		e, err := newEngine(cfg, []Conn{newFakeNet(false).addPath(cfg.Targets[0], linearPath(false, 1, 1))})
 		if err != nil {
 			t.Fatal(err)
 		}

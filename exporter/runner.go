@@ -53,12 +53,18 @@ type TraceBuilder func(env *Env, g *TraceGroup) ([]Runner, error)
 // target (HTTP 400), not a failed probe.
 type ModuleProber func(ctx context.Context, env *Env, m *Module, target string, reg prometheus.Registerer) (success bool, err error)
 
+// ModulePreparer readies what a module needs when the configuration is
+// built (the sockets /probe will use, opened before capabilities are
+// dropped). Errors should be ConfigErrors (m.Errorf).
+type ModulePreparer func(env *Env, m *Module) error
+
 var builders = struct {
 	sync.Mutex
-	targets map[string]TargetBuilder
-	trace   TraceBuilder
-	modules map[string]ModuleProber
-}{targets: map[string]TargetBuilder{}, modules: map[string]ModuleProber{}}
+	targets  map[string]TargetBuilder
+	trace    TraceBuilder
+	modules  map[string]ModuleProber
+	prepares map[string]ModulePreparer
+}{targets: map[string]TargetBuilder{}, modules: map[string]ModuleProber{}, prepares: map[string]ModulePreparer{}}
 
 // RegisterProtocol makes protocol (icmp, tcp, udp) usable in targets:
 // groups; call it from an init function.
@@ -80,6 +86,20 @@ func RegisterModuleProber(protocol string, p ModuleProber) {
 	builders.Lock()
 	defer builders.Unlock()
 	builders.modules[protocol] = p
+}
+
+// RegisterModulePreparer sets what building a configuration does for each
+// module of protocol (optional).
+func RegisterModulePreparer(protocol string, p ModulePreparer) {
+	builders.Lock()
+	defer builders.Unlock()
+	builders.prepares[protocol] = p
+}
+
+func modulePreparer(protocol string) ModulePreparer {
+	builders.Lock()
+	defer builders.Unlock()
+	return builders.prepares[protocol]
 }
 
 func targetBuilder(protocol string) TargetBuilder {
@@ -133,6 +153,11 @@ func build(env *Env, cfg *Config) ([]Runner, error) {
 		m := cfg.Modules[name]
 		if moduleProber(m.Protocol) == nil {
 			return nil, m.Errorf(cfg.File, "protocol", "%s modules are not built into this rawnet", m.Protocol)
+		}
+		if prep := modulePreparer(m.Protocol); prep != nil {
+			if err := prep(env, &m); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

@@ -92,10 +92,41 @@ const (
 	ModeDatagram
 )
 
+// Proto chooses the socket Listen opens: the one a probe Kind sends and
+// receives on.
+type Proto uint8
+
+const (
+	// ProtoICMP: an ICMP socket (raw or datagram, Mode) for Echo.
+	ProtoICMP Proto = iota
+	// ProtoTCP: a raw TCP socket for TCPProbe (root or CAP_NET_RAW). Its ID
+	// is the local port the SYNs leave from, which the conn keeps bound
+	// (not listening) so that no local connection takes it and the kernel
+	// resets every half-open connection the probes open.
+	ProtoTCP
+	// ProtoUDP: a UDP socket for UDPProbe (no privilege needed); its ID
+	// is its local port, ICMP errors come from its error queue.
+	ProtoUDP
+)
+
+// TCP flags as Event.Flags and Match.Flags carry them.
+const (
+	TCPFin = 0x01
+	TCPSyn = 0x02
+	TCPRst = 0x04
+	TCPPsh = 0x08
+	TCPAck = 0x10
+	TCPUrg = 0x20
+	TCPSA  = TCPSyn | TCPAck // SYN-ACK: the port is open
+	TCPRA  = TCPRst | TCPAck // RST-ACK: the port is closed
+)
+
 // ListenConfig says how to open an ICMP socket. The zero value opens an
 // IPv4 socket with kernel defaults.
 type ListenConfig struct {
-	V6        bool
+	V6 bool
+	// Proto is the kind of socket (default ICMP); Mode applies to ICMP.
+	Proto     Proto
 	Mode      Mode
 	ID        uint16     // echo identifier for raw sockets; 0 picks a random one
 	TTL       int        // unicast TTL / hop limit; 0 keeps the kernel default

@@ -22,10 +22,14 @@ import (
 // rawsock.Conn, read and written through preallocated msghdr/sockaddr
 // storage, so that neither direction allocates per packet.
 type sockConn struct {
-	c      *rawsock.Conn
-	v6     bool
-	dgram  bool
-	id     uint16
+	c     *rawsock.Conn
+	v6    bool
+	dgram bool
+	proto Proto
+	id    uint16
+	hold  int // ProtoTCP: the bound TCP socket that keeps the local port ours; -1 none
+	// errq: read the error queue too (datagram sockets, raw TCP sockets)
+	errq   bool
 	iface  string          // -I: the interface link-local targets are on when they name none
 	router *rawsock.Router // route lookups (Source, PathMTU)
 	src    netip.Addr
@@ -52,6 +56,16 @@ type sockConn struct {
 
 // Listen opens an ICMP socket as cfg says.
 func Listen(cfg ListenConfig) (Conn, error) {
+	switch cfg.Proto {
+	case ProtoICMP:
+	case ProtoTCP:
+		c, err := listen(cfg, false)
+		return c, priv.Hint(err)
+	case ProtoUDP:
+		return listen(cfg, true)
+	default:
+		return nil, fmt.Errorf("icmp: socket protocol %d: %w", cfg.Proto, ErrUnsupported)
+	}
 	switch cfg.Mode {
 	case ModeRaw:
 		c, err := listen(cfg, false)
@@ -90,20 +104,35 @@ func listen(cfg ListenConfig, dgram bool) (*sockConn, error) {
 	if cfg.V6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
 	}
+	switch cfg.Proto {
+	case ProtoTCP:
+		proto = unix.IPPROTO_TCP
+	case ProtoUDP:
+		proto = unix.IPPROTO_UDP
+	}
 	typ := unix.SOCK_RAW
 	kind := "raw"
 	if dgram {
 		typ, kind = unix.SOCK_DGRAM, "datagram"
 	}
-	c := &sockConn{v6: cfg.V6, dgram: dgram, src: cfg.Source, iface: cfg.Interface}
+	c := &sockConn{v6: cfg.V6, dgram: dgram, proto: cfg.Proto, src: cfg.Source, iface: cfg.Interface, hold: -1,
+		errq: dgram || cfg.Proto == ProtoTCP}
+	if cfg.Proto == ProtoTCP {
+		if err := c.reservePort(cfg); err != nil {
+			return nil, err
+		}
+	}
 	var setupErr error
 	rc, err := rawsock.Open(family, typ, proto, rawsock.Config{
 		Name: "icmp-" + kind, Blocking: cfg.Blocking && !dgram, Slice: cfg.BlockingSlice,
-		TxStamps: true, Device: cfg.Interface,
+		TxStamps: true, Device: cfg.Interface, SoftErrors: cfg.Proto == ProtoUDP,
 		Setup: func(fd int) error { setupErr = c.setup(fd, cfg); return setupErr },
 	})
+	if err != nil {
+		c.closeHold()
+	}
 	if err != nil && err != setupErr { // setup's errors say what failed already
-		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, protoName(cfg.V6), err)
+		return nil, fmt.Errorf("icmp: open %s %s socket: %w", kind, c.protoName(), err)
 	}
 	if err != nil {
 		return nil, err
@@ -145,7 +174,7 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	if err := c.bind(fd, cfg.Source); err != nil {
 		return err
 	}
-	if err := setIPOptions(fd, cfg, c.dgram); err != nil {
+	if err := setIPOptions(fd, cfg, c.recvInfo()); err != nil {
 		return err
 	}
 	rawsock.SetRecvBuffer(fd, cfg.RecvBuf)
@@ -154,6 +183,15 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	}
 	if c.dgram {
 		return c.learnID(fd)
+	}
+	if c.proto == ProtoTCP {
+		// Segments to our port only: the answers to our SYNs, and
+		// (from the error queue) ICMP errors about them.
+		prog := rawsock.FieldFilter{V6: c.v6, Off: 2, Size: 2, Val: uint32(c.id)}.Program()
+		if err := rawsock.AttachFilter(fd, prog); err != nil {
+			return fmt.Errorf("icmp: %w", err)
+		}
+		return nil
 	}
 	c.id = cfg.ID
 	for c.id == 0 {
@@ -235,26 +273,35 @@ func (c *sockConn) learnID(fd int) error {
 	return nil
 }
 
-func protoName(v6 bool) string {
-	if v6 {
-		return "ICMPv6"
+func (c *sockConn) protoName() string {
+	switch {
+	case c.proto == ProtoTCP:
+		return pick(c.v6, "TCP", "TCPv6")
+	case c.proto == ProtoUDP:
+		return pick(c.v6, "UDP", "UDPv6")
 	}
-	return "ICMP"
+	return pick(c.v6, "ICMP", "ICMPv6")
 }
 
-// setIPOptions sets TTL, TOS, path MTU discovery and the ancillary data a
-// socket reports. Extended errors (IP_RECVERR) are asked for on datagram
-// sockets only: a raw socket receives ICMP errors as packets already, and
-// would see each twice.
-func setIPOptions(fd int, cfg ListenConfig, dgram bool) error {
-	v6 := cfg.V6
-	recv := rawsock.RecvHopLimit | rawsock.RecvDest | rawsock.RecvTOS | rawsock.RecvErrors
-	if !dgram {
-		recv &^= rawsock.RecvErrors
-		if !v6 { // raw IPv4 sockets get TTL and destination in the IP header
-			recv = 0
-		}
+// recvInfo is the ancillary data the socket asks for. Extended errors
+// (IP_RECVERR) are asked for on datagram and raw TCP sockets: a raw ICMP
+// socket receives ICMP errors as packets already, and would see each
+// twice; raw IPv4 sockets get TTL and destination in the IP header.
+func (c *sockConn) recvInfo() rawsock.RecvInfo {
+	recv := rawsock.RecvHopLimit | rawsock.RecvDest | rawsock.RecvTOS
+	if !c.dgram && !c.v6 {
+		recv = 0
 	}
+	if c.errq {
+		recv |= rawsock.RecvErrors
+	}
+	return recv
+}
+
+// setIPOptions sets TTL, TOS, path MTU discovery and the ancillary data
+// recv a socket reports.
+func setIPOptions(fd int, cfg ListenConfig, recv rawsock.RecvInfo) error {
+	v6 := cfg.V6
 	opts := rawsock.AppendRecvOpts(nil, v6, recv)
 	if cfg.TTL > 0 {
 		opts = append(opts, rawsock.IPOpt(v6, unix.IP_TTL, unix.IPV6_UNICAST_HOPS, cfg.TTL, pick(v6, "TTL", "hop limit")))
@@ -334,6 +381,7 @@ func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
 
 func (c *sockConn) Close() error {
 	c.router.Close()
+	c.closeHold()
 	return c.c.Close()
 }
 
@@ -372,7 +420,13 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("icmp: send to %s: %w", dst, err)
 	}
-	c.wmsg.Namelen = rawsock.PutSockaddr(c.wsa[:], netip.AddrPortFrom(dst, 0), scope, c.v6)
+	port := uint16(0)
+	if c.proto == ProtoUDP {
+		// msg is the whole datagram, as the kind builds it for the tap;
+		// the socket writes the header.
+		port, msg = binary.BigEndian.Uint16(msg[2:]), msg[udpHeaderLen:len(msg):len(msg)]
+	}
+	c.wmsg.Namelen = rawsock.PutSockaddr(c.wsa[:], netip.AddrPortFrom(dst, port), scope, c.v6)
 	if c.hdrincl {
 		// The kernel fills in the total length, checksum and (left 0) the
 		// identification, and the source if it is 0.0.0.0.
@@ -382,7 +436,10 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 		}
 		msg = wrapIPv4(c.wpkt, src, dst, c.wire, msg)
 	}
-	c.wiov.Base = &msg[0]
+	c.wiov.Base = nil
+	if len(msg) > 0 {
+		c.wiov.Base = &msg[0]
+	}
 	c.wiov.SetLen(len(msg))
 	if _, err := c.c.SendMsg(&c.wmsg); err != nil {
 		if _, ok := err.(unix.Errno); ok {
@@ -395,8 +452,12 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 
 // ReadPacket reads one packet into buf and fills p.
 func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
-	c.riov.Base = &buf[0]
-	c.riov.SetLen(len(buf))
+	data := buf
+	if c.proto == ProtoUDP {
+		data = buf[udpHeaderLen:] // room for the header fill writes
+	}
+	c.riov.Base = &data[0]
+	c.riov.SetLen(len(data))
 	c.rmsg.Name, c.rmsg.Namelen = nil, 0
 	if c.v6 || c.dgram { // raw IPv4: the source is in the IP header
 		c.rmsg.Name, c.rmsg.Namelen = &c.rname[0], rawsock.SockaddrLen
@@ -404,7 +465,7 @@ func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
 	c.rmsg.Control = &c.roob[0]
 	c.rmsg.SetControllen(len(c.roob))
 	var errq *unix.Msghdr
-	if c.dgram {
+	if c.errq {
 		// ICMP errors for datagram sockets wait on the error queue.
 		c.emsg = c.rmsg
 		c.emsg.Name, c.emsg.Namelen = &c.rname[0], rawsock.SockaddrLen
@@ -423,6 +484,9 @@ func (c *sockConn) ReadPacket(buf []byte, p *Packet) error {
 	}
 	c.meta.Reset()
 	cmsg.Parse(oob, &c.meta)
+	if c.proto == ProtoUDP {
+		return c.fillUDP(buf[:udpHeaderLen+n], queued, p)
+	}
 	return c.fill(buf[:n], queued, p)
 }
 

@@ -73,6 +73,10 @@ type Config struct {
 	UntilReplies bool
 	// Cookie identifies this run in every payload; 0 picks a random one.
 	Cookie uint64
+	// Kind is what a probe is and what answers it (see Kind); nil means
+	// ICMP echo. Each Conn must be of the kind's protocol (Listen with
+	// ListenConfig.Proto).
+	Kind Kind
 }
 
 // EventKind says what happened.
@@ -81,7 +85,8 @@ type EventKind uint8
 const (
 	// EventSent: a probe was sent (Err set if the send failed).
 	EventSent EventKind = iota
-	// EventReply: an echo reply to one of our probes.
+	// EventReply: the target answered one of our probes (an echo reply,
+	// a TCP SYN-ACK or RST, a UDP answer or port unreachable).
 	EventReply
 	// EventError: an ICMP error message about one of our probes.
 	EventError
@@ -119,6 +124,13 @@ type Event struct {
 	ICMPCode      uint8
 	Info          uint32 // of an ICMP error (an MTU, a pointer, a gateway); the MTU of a local error
 	Err           error  // send failure
+	// Flags are the TCP flags of a TCP answer (TCPSA: open, TCPRA: closed).
+	Flags uint8
+	// Closed: a TCP or UDP answer says the port is closed (RST, ICMP port
+	// unreachable).
+	Closed bool
+	// MAC is the link-layer address that answered (ARP, NDP kinds).
+	MAC [6]byte
 
 	done     bool // the last pending probe was resolved after sending finished
 	resolved bool // this packet settled a probe that was waiting
@@ -175,7 +187,9 @@ type Pinger struct {
 	lastSend atomic.Int64
 	stopped  atomic.Bool   // no more sends (ctx ended)
 	allSent  chan struct{} // closed when the last probe has been sent
-	tmpl     *icmpmsg.EchoTemplate
+	kind     Kind
+	sbuf     []byte     // the probe the kind builds, under sendMu
+	matches  [2]Match   // per socket (IPv4, IPv6), for its one reader
 	tapMu    sync.Mutex // a probe is recorded before its reply
 	tapOut   []byte
 
@@ -200,8 +214,7 @@ type Pinger struct {
 type target struct {
 	Addr    netip.Addr
 	conn    Conn
-	reqType uint8             // echo request type of the target's family
-	id      uint16            // the conn's echo identifier
+	id      uint16            // the conn's identifier
 	stamper rawsock.TxStamper // the conn's transmit stamps; nil: none
 	src     netip.Addr
 	seq     uint32 // last sequence sent
@@ -255,9 +268,14 @@ func New(cfg Config) (*Pinger, error) {
 		return nil, err
 	}
 	p.timeout = int64(cfg.Timeout)
-	p.tmpl = icmpmsg.NewEchoTemplate(cfg.Size, cfg.Pattern)
+	p.kind = cfg.Kind
+	if p.kind == nil {
+		p.kind = NewEcho()
+	}
+	p.sbuf = make([]byte, p.kind.Len(cfg.Size))
+	p.kind.Prepare(p.sbuf, cfg.Size, cfg.Pattern)
 	if cfg.Tap != nil {
-		p.tapOut = make([]byte, ipv6HeaderLen+p.tmpl.Len())
+		p.tapOut = make([]byte, ipv6HeaderLen+len(p.sbuf))
 	}
 	p.total = cfg.Count * len(cfg.Targets)
 	if cfg.UntilReplies {
@@ -321,11 +339,7 @@ func (p *Pinger) initTargets() error {
 		if rawsock.IsZoneError(err) { // fe80::1 without %IFACE or -I: a mistake in the target
 			return err
 		}
-		p.targets[i] = target{Addr: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1),
-			reqType: icmpmsg.TypeEchoRequest4, id: c.ID()}
-		if c.V6() {
-			p.targets[i].reqType = icmpmsg.TypeEchoRequest6
-		}
+		p.targets[i] = target{Addr: t, conn: c, src: src, ring: make([]slot, ringSize), mask: uint32(ringSize - 1), id: c.ID()}
 		if st, ok := c.(rawsock.TxStamper); ok {
 			if _, on := st.TxKey(); on {
 				p.targets[i].stamper = st
@@ -622,8 +636,7 @@ func (p *Pinger) send(ti int) {
 	t := &p.targets[ti]
 	t.seq++
 	seq := t.seq
-	msg := p.tmpl.Marshal(icmpmsg.Echo{Type: t.reqType, ID: t.id, Seq: uint16(seq)},
-		icmpmsg.Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq})
+	msg := p.kind.Build(p.sbuf, Probe{Cookie: p.cookie, Target: uint32(ti), Seq: seq, ID: t.id, V6: !t.Addr.Is4(), Src: t.src, Dst: t.Addr})
 	now := time.Now()
 	s := &t.ring[seq&t.mask]
 	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
@@ -695,12 +708,13 @@ func (t *target) pathMTU() (int, error) {
 }
 
 func (p *Pinger) tapSent(t *target, msg []byte, now time.Time) {
-	if t.conn.V6() {
+	proto := p.kind.Proto(t.conn.V6())
+	if proto == protoICMP6 {
 		// The kernel computes ICMPv6 checksums; record the one it sends.
 		defer func() { msg[2], msg[3] = 0, 0 }()
 		binary.BigEndian.PutUint16(msg[2:], icmpmsg.Checksum6(msg, t.src, t.Addr))
 	}
-	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.Wire(), msg))
+	p.cfg.Tap(tap.Out, now, wrapIP(p.tapOut, t.src, t.Addr, t.conn.Wire(), proto, msg))
 }
 
 // recvLoop reads one socket until the run stops.

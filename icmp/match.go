@@ -2,7 +2,6 @@ package icmp
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
@@ -11,86 +10,51 @@ import (
 )
 
 // handle matches one received packet to the probe it answers or reports
-// on. It returns false for packets that are not about this run's probes
-// (other processes' pings, stray errors). It allocates nothing.
+// on, through the run's Kind. It returns false for packets that are not
+// about this run's probes (other processes' pings, stray errors). It
+// allocates nothing.
 func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
-	if pkt.QueuedError {
-		return p.handleQueued(c, pkt, ev)
+	// Each socket has one reader: its Match lives in the Pinger, for a
+	// pointer passed through the Kind interface would escape.
+	m := &p.matches[0]
+	if c.V6() {
+		m = &p.matches[1]
 	}
-	b := pkt.Data
-	if len(b) < echoHeaderLen {
+	if !p.kind.Match(c, pkt, p.cookie, m) {
 		return false
 	}
-	v6 := c.V6()
-	switch icmpmsg.Classify(v6, b[0]) {
-	case icmpmsg.ClassEchoReply:
-		return p.handleReply(c, pkt, ev)
-	case icmpmsg.ClassError, icmpmsg.ClassUnassignedError:
-		if v6 {
-			q, err := icmpmsg.ParseError6(b)
-			return err == nil && q.Proto == protoICMP6 && p.handleError(c, pkt, q, icmpmsg.TypeEchoRequest6, ev)
-		}
-		q, err := icmpmsg.ParseError4(b)
-		return err == nil && q.Proto == protoICMP4 && p.handleError(c, pkt, q, icmpmsg.TypeEchoRequest4, ev)
-	}
-	return false
+	*ev = Event{Kind: m.Kind, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
+		KernelStamp: pkt.KernelStamp, ICMPType: m.ICMPType, ICMPCode: m.ICMPCode, Info: m.Info,
+		Flags: m.Flags, Closed: m.Closed, MAC: m.MAC}
+	return p.resolve(c, m, ev)
 }
 
-func (p *Pinger) handleReply(c Conn, pkt *Packet, ev *Event) bool {
-	e, pr, hasProbe, err := icmpmsg.ParseEcho(pkt.Data)
-	if err != nil {
-		return false
-	}
-	*ev = Event{Kind: EventReply, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received, KernelStamp: pkt.KernelStamp}
-	return p.resolve(c, e, pr, hasProbe, pkt.From, ev)
-}
-
-// handleError matches an ICMP error by the echo request it quotes.
-func (p *Pinger) handleError(c Conn, pkt *Packet, q icmpmsg.Quote, reqType uint8, ev *Event) bool {
-	e, pr, hasProbe, err := icmpmsg.ParseEcho(q.Payload)
-	if err != nil || e.Type != reqType {
-		return false
-	}
-	*ev = Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
-		KernelStamp: pkt.KernelStamp, ICMPType: q.Type, ICMPCode: q.Code, Info: q.Info}
-	return p.resolve(c, e, pr, hasProbe, q.Dst, ev)
-}
-
-// handleQueued matches an error that a datagram socket reported through
-// its error queue: pkt.Data is our echo request as it was sent.
-func (p *Pinger) handleQueued(c Conn, pkt *Packet, ev *Event) bool {
-	e, pr, hasProbe, err := icmpmsg.ParseEcho(pkt.Data)
-	if err != nil {
-		return false
-	}
-	*ev = Event{Kind: EventError, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,
-		KernelStamp: pkt.KernelStamp, ICMPType: pkt.ErrType, ICMPCode: pkt.ErrCode, Info: pkt.ErrInfo}
-	return p.resolve(c, e, pr, hasProbe, pkt.OrigDst, ev)
-}
-
-// resolve finds the probe (target, sequence) an echo header belongs to and
-// updates its state and the target's statistics. peer is the target's
-// address as the packet names it (reply source or quoted destination),
-// used when the payload is too short to carry the probe fields.
-func (p *Pinger) resolve(c Conn, e icmpmsg.Echo, pr icmpmsg.Probe, hasProbe bool, peer netip.Addr, ev *Event) bool {
-	if e.ID != c.ID() {
-		return false
-	}
+// resolve finds the probe (target, sequence) m names and updates its
+// state and the target's statistics.
+func (p *Pinger) resolve(c Conn, m *Match, ev *Event) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ti, ok := p.targetOf(pr, hasProbe, peer)
-	if !ok {
-		return false
+	ti := m.Target
+	if m.By == ByProbe {
+		if int(ti) >= len(p.targets) {
+			return false
+		}
+	} else {
+		var ok bool
+		if ti, ok = p.byAddr[m.Peer.WithZone("")]; !ok {
+			return false
+		}
 	}
 	t := &p.targets[ti]
 	if t.conn != c {
 		return false
 	}
-	seq := pr.Seq
-	if !hasProbe {
-		seq = extendSeq(t.seq, e.Seq)
-	} else if uint16(seq) != e.Seq {
-		return false
+	seq := m.Seq
+	switch m.By {
+	case BySeq16:
+		seq = extendSeq(t.seq, uint16(seq))
+	case ByLatest:
+		seq = t.seq
 	}
 	s := &t.ring[seq&t.mask]
 	if s.seq != seq || s.state == slotEmpty {
@@ -160,17 +124,6 @@ func advisory(v6 bool, typ uint8) bool {
 	return !v6 && (typ == icmpmsg.TypeRedirect4 || typ == icmpmsg.TypeSourceQuench4)
 }
 
-func (p *Pinger) targetOf(pr icmpmsg.Probe, hasProbe bool, peer netip.Addr) (uint32, bool) {
-	if hasProbe {
-		if pr.Cookie != p.cookie || int(pr.Target) >= len(p.targets) {
-			return 0, false
-		}
-		return pr.Target, true
-	}
-	ti, ok := p.byAddr[peer.WithZone("")]
-	return ti, ok
-}
-
 // extendSeq turns a 16-bit wire sequence into the latest 32-bit sequence
 // sent that ends in those 16 bits.
 func extendSeq(last uint32, wire uint16) uint32 {
@@ -194,14 +147,15 @@ func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
 		local = t.src
 	}
 	w := Wire{TTL: max(pkt.TTL, 0), TOS: max(pkt.TOS, 0)}
+	proto := p.kind.Proto(c.V6())
 	if !pkt.QueuedError {
-		p.cfg.Tap(tap.In, pkt.Received, wrapIP(scratch, pkt.From, local, w, pkt.Data))
+		p.cfg.Tap(tap.In, pkt.Received, wrapIP(scratch, pkt.From, local, w, proto, pkt.Data))
 		return
 	}
 	// A datagram socket reports errors without the error packet: rebuild
 	// it around the request it quotes, as the router would have sent it.
 	hdr := 8
-	inner := wrapIP(scratch[hdr:], t.src, t.Addr, c.Wire(), pkt.Data)
+	inner := wrapIP(scratch[hdr:], t.src, t.Addr, c.Wire(), proto, pkt.Data)
 	msg := scratch[:hdr+len(inner)]
 	msg[0], msg[1] = ev.ICMPType, ev.ICMPCode
 	msg[2], msg[3] = 0, 0
@@ -213,5 +167,5 @@ func (p *Pinger) tapReceived(c Conn, pkt *Packet, ev *Event, scratch []byte) {
 	}
 	out := scratch[len(msg):]
 	w.TTL = 64 // what the router's error had is not known: a common default
-	p.cfg.Tap(tap.In, pkt.Received, wrapIP(out, pkt.From, local, w, msg))
+	p.cfg.Tap(tap.In, pkt.Received, wrapIP(out, pkt.From, local, w, icmpProto(c.V6()), msg))
 }

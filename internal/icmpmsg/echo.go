@@ -133,9 +133,16 @@ type EchoTemplate struct {
 // NewEchoTemplate prepares echo messages with size payload bytes filled
 // with pattern after the probe fields.
 func NewEchoTemplate(size int, pattern []byte) *EchoTemplate {
-	t := &EchoTemplate{buf: make([]byte, HeaderLen+size), pattern: pattern}
+	return EchoTemplateIn(make([]byte, HeaderLen+size), pattern)
+}
+
+// EchoTemplateIn is NewEchoTemplate over the caller's buffer b, whose
+// length is the message length (at least HeaderLen): Marshal writes into
+// b and returns it.
+func EchoTemplateIn(b []byte, pattern []byte) *EchoTemplate {
+	t := &EchoTemplate{buf: b, pattern: pattern}
 	MarshalEcho(t.buf, Echo{}, Probe{}, pattern)
-	if size >= ProbeLen {
+	if len(b) >= HeaderLen+ProbeLen {
 		t.tailSum = inet.Sum(t.buf[HeaderLen+ProbeLen:], 0)
 	}
 	return t

@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rawnet/rawnet/internal/target"
 	"github.com/rawnet/rawnet/trace"
 )
 
@@ -143,36 +142,14 @@ func (r *traceRunner) Run(ctx context.Context) error {
 	}
 }
 
-func hasNames(hosts []string) bool {
-	return slices.ContainsFunc(hosts, func(h string) bool { return checkAddrOrPrefix(h) != nil })
-}
-
-// expand turns the group's hosts into addresses. A name that does not
-// resolve keeps its last address; one that never resolved is logged and
-// not traced (traces have no error series).
+// expand turns the group's hosts into addresses; a name that never
+// resolved is logged and not traced (traces have no error series).
 func (r *traceRunner) expand(ctx context.Context, resolved map[string]netip.Addr) []*traceTarget {
 	var out []*traceTarget
-	for _, h := range r.g.Hosts {
-		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ts, err := target.Expand(lctx, []string{h}, target.Options{Resolver: r.env.Resolver})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a, ok := resolved[h]
-			if !ok {
-				r.env.Logger.Warn("trace host did not resolve", "group", r.g.Name, "host", h, "err", err)
-				continue
-			}
-			ts = []target.Target{{Name: h, Addr: a}}
-		}
-		if checkAddrOrPrefix(h) != nil {
-			resolved[h] = ts[0].Addr
-		}
-		for _, t := range ts {
-			out = append(out, &traceTarget{host: h, addr: t.Addr})
-		}
+	for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, netip.Addr{}, resolved, func(h string, err error) {
+		r.env.Logger.Warn("trace host did not resolve", "group", r.g.Name, "host", h, "err", err)
+	}) {
+		out = append(out, &traceTarget{host: h.host, addr: h.addr})
 	}
 	return out
 }

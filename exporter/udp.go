@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/target"
 	"github.com/rawnet/rawnet/stats"
 	"github.com/rawnet/rawnet/udp"
 )
@@ -85,43 +84,16 @@ func (r *udpRunner) Run(ctx context.Context) error {
 	}
 }
 
-type udpKey struct {
-	host string
-	addr netip.Addr
-}
+type udpKey hostAddr
 
 func (r *udpRunner) expand(ctx context.Context, resolved map[string]netip.Addr) map[udpKey]bool {
-	fam := target.Any
-	if r.g.Source.IsValid() {
-		fam = target.V4
-		if r.g.Source.Is6() {
-			fam = target.V6
-		}
-	}
 	out := map[udpKey]bool{}
-	for _, h := range r.g.Hosts {
-		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ts, err := target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: r.env.Resolver})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a, ok := resolved[h]
-			if !ok {
-				s, release := AcquireProbeSeries(r.env.Series, ProbeLabels(r.g.Name, h, netip.Addr{}, "udp", r.g.Labels))
-				s.Error("resolve")
-				release()
-				continue
-			}
-			ts = []target.Target{{Name: h, Addr: a}}
-		}
-		if checkAddrOrPrefix(h) != nil {
-			resolved[h] = ts[0].Addr
-		}
-		for _, t := range ts {
-			out[udpKey{h, t.Addr}] = true
-		}
+	for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, r.g.Source, resolved, func(h string, err error) {
+		s, release := AcquireProbeSeries(r.env.Series, ProbeLabels(r.g.Name, h, netip.Addr{}, "udp", r.g.Labels))
+		s.Error("resolve")
+		release()
+	}) {
+		out[udpKey(h)] = true
 	}
 	return out
 }

@@ -305,3 +305,56 @@ func histSum(fams map[string]*dto.MetricFamily, name string, want map[string]str
 	}
 	return ms[0].Histogram.GetSampleSum()
 }
+
+// A tcp group against an open and a closed port of dst: every SYN is
+// answered, by SYN-ACK (flags SA) from the open port and by RST (RA) from
+// the closed one, and both count as replies.
+func TestExporterTCPOpenClosed(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	var ln net.Listener
+	if err := l.Dst.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", ":8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept and drop what completes (nothing should: the prober resets)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	dst := l.Dst.Addr4.String()
+	startExporter(t, l.Src, fmt.Sprintf(`
+targets:
+  - name: open
+    hosts: [%[1]s]
+    protocol: tcp
+    port: 8080
+    interval: 50ms
+  - name: closed
+    hosts: [%[1]s]
+    protocol: tcp
+    port: 8081
+    interval: 50ms
+`, dst))
+	open := map[string]string{"group": "open", "host": dst, "ip": dst, "protocol": "tcp"}
+	closed := map[string]string{"group": "closed", "host": dst, "ip": dst, "protocol": "tcp"}
+	fams := waitFor(t, l.Src, 30*time.Second, "20 answered SYNs per group", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "rawnet_probe_replies_total", open) >= 20 && value(f, "rawnet_probe_replies_total", closed) >= 20
+	})
+	for _, c := range []struct {
+		g        map[string]string
+		yes, not string
+	}{{open, "SA", "RA"}, {closed, "RA", "SA"}} {
+		req, rep := value(fams, "rawnet_probe_requests_total", c.g), value(fams, "rawnet_probe_replies_total", c.g)
+		yes, not := value(fams, "rawnet_probe_tcp_replies_total", with(c.g, "flags", c.yes)), value(fams, "rawnet_probe_tcp_replies_total", with(c.g, "flags", c.not))
+		if rep != req || yes != rep || not != 0 || value(fams, "rawnet_probe_rtt_seconds", c.g) != rep {
+			t.Errorf("group %s: %v requests, %v replies, %v %s and %v %s", c.g["group"], req, rep, yes, c.yes, not, c.not)
+		}
+	}
+}

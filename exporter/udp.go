@@ -24,6 +24,9 @@ func buildUDP(env *Env, g *TargetGroup) ([]Runner, error) {
 	if g.Interface != "" {
 		return nil, g.Errorf(env.File, "interface", "not supported for protocol udp (its sockets are opened after the capabilities are dropped): use source")
 	}
+	if g.Size != 0 && g.Size < udp.HeaderLen {
+		return nil, g.Errorf(env.File, "size", "%d bytes cannot hold rawnet's UDP probe header: at least %d for protocol udp", g.Size, udp.HeaderLen)
+	}
 	return []Runner{&udpRunner{env: *env, g: *g}}, nil
 }
 

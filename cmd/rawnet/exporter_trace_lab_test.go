@@ -54,6 +54,12 @@ func startExporter(t *testing.T, n *lab.Node, config string) {
 // is opened on a thread in it) and parses it.
 func scrape(t *testing.T, n *lab.Node) map[string]*dto.MetricFamily {
 	t.Helper()
+	return scrapePath(t, n, "/metrics")
+}
+
+// scrapePath fetches path (/metrics, /probe?...) as scrape does.
+func scrapePath(t *testing.T, n *lab.Node, path string) map[string]*dto.MetricFamily {
+	t.Helper()
 	var body []byte
 	err := n.Do(func() error {
 		c, err := net.DialTimeout("tcp", exporterTestAddr, 5*time.Second)
@@ -62,7 +68,7 @@ func scrape(t *testing.T, n *lab.Node) map[string]*dto.MetricFamily {
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: x\r\nAccept: text/plain\r\n\r\n"); err != nil {
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: x\r\nAccept: text/plain\r\n\r\n", path); err != nil {
 			return err
 		}
 		body, err = io.ReadAll(c)
@@ -253,6 +259,12 @@ targets:
     protocol: udp
     port: 7008
     interval: 50ms
+modules:
+  reflect:
+    protocol: udp
+    port: 7007
+    count: 5
+    interval: 20ms
 `, dst))
 	refl := map[string]string{"group": "reflect", "host": dst, "ip": dst, "protocol": "udp"}
 	echo := map[string]string{"group": "echo", "host": dst, "ip": dst, "protocol": "udp"}
@@ -287,6 +299,14 @@ targets:
 		if n := len(series(fams, "rawnet_probe_jitter_seconds", with(echo, "direction", dir))); n != 0 {
 			t.Errorf("%d %s jitter series against an echo server", n, dir)
 		}
+	}
+	// /probe with the udp module: five datagrams, all answered, with
+	// one-way delays.
+	pr := scrapePath(t, l.Src, "/probe?module=reflect&target="+dst)
+	mod := map[string]string{"group": "reflect", "host": dst, "ip": dst, "protocol": "udp"}
+	if s, req, rep, fwd := value(pr, "probe_success", nil), value(pr, "rawnet_probe_requests_total", mod), value(pr, "rawnet_probe_replies_total", mod),
+		value(pr, "rawnet_probe_oneway_delay_seconds", with(mod, "direction", "forward")); s != 1 || req != 5 || rep != 5 || fwd != 5 {
+		t.Errorf("/probe udp: success %v, %v requests, %v replies, %v forward delays; want 1, 5, 5, 5:\n%s", s, req, rep, fwd, dump(pr, "probe_", "rawnet_"))
 	}
 }
 
@@ -341,6 +361,12 @@ targets:
     protocol: tcp
     port: 8081
     interval: 50ms
+modules:
+  syn:
+    protocol: tcp
+    port: 8081
+    count: 4
+    interval: 20ms
 `, dst))
 	open := map[string]string{"group": "open", "host": dst, "ip": dst, "protocol": "tcp"}
 	closed := map[string]string{"group": "closed", "host": dst, "ip": dst, "protocol": "tcp"}
@@ -356,5 +382,11 @@ targets:
 		if rep != req || yes != rep || not != 0 || value(fams, "rawnet_probe_rtt_seconds", c.g) != rep {
 			t.Errorf("group %s: %v requests, %v replies, %v %s and %v %s", c.g["group"], req, rep, yes, c.yes, not, c.not)
 		}
+	}
+	// /probe with the tcp module, to the closed port: four RSTs.
+	pr := scrapePath(t, l.Src, "/probe?module=syn&target="+dst)
+	mod := map[string]string{"group": "syn", "host": dst, "ip": dst, "protocol": "tcp"}
+	if s, rep, ra := value(pr, "probe_success", nil), value(pr, "rawnet_probe_replies_total", mod), value(pr, "rawnet_probe_tcp_replies_total", with(mod, "flags", "RA")); s != 1 || rep != 4 || ra != 4 {
+		t.Errorf("/probe tcp: success %v, %v replies, %v RA; want 1, 4, 4:\n%s", s, rep, ra, dump(pr, "probe_", "rawnet_"))
 	}
 }

@@ -312,18 +312,21 @@ type TraceSeries struct {
 	Hops        prometheus.Gauge
 	Reached     prometheus.Gauge
 	PathChanges prometheus.Counter
-	// Only with hop_labels: true, labelled hop (the TTL) and hop_ip.
+	// Only with hop_labels: true, labelled hop (the TTL) and hop_ip;
+	// guarded by mu.
 	HopRequests, HopReplies *prometheus.CounterVec
 	HopRTT                  *prometheus.HistogramVec
 
-	mu   sync.Mutex
-	path trace.PathTracker
+	labels prometheus.Labels
+	mu     sync.Mutex
+	path   trace.PathTracker
 }
 
 // NewTraceSeries makes the series of one target with labels l
 // (TraceLabels); the per-hop ones only with hopLabels.
 func NewTraceSeries(l prometheus.Labels, hopLabels bool) *TraceSeries {
 	s := &TraceSeries{
+		labels: l,
 		Runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "rawnet_trace_runs_total", ConstLabels: l,
 			Help: "Traces to the target that ended (not those a reload interrupted)."}),
 		Hops: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rawnet_trace_hops", ConstLabels: l,
@@ -333,8 +336,20 @@ func NewTraceSeries(l prometheus.Labels, hopLabels bool) *TraceSeries {
 		PathChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "rawnet_trace_path_changes_total", ConstLabels: l,
 			Help: "Traces whose ordered hop list differed from the path before (an unanswered hop matches any address, hops sharing an address are the same)."}),
 	}
-	if hopLabels {
-		hl := []string{"hop", "hop_ip"}
+	s.setHopLabels(hopLabels)
+	return s
+}
+
+// setHopLabels adds the per-hop series, or drops them: a reload may turn
+// hop_labels on or off for a target whose other series go on.
+func (s *TraceSeries) setHopLabels(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !on:
+		s.HopRequests, s.HopReplies, s.HopRTT = nil, nil, nil
+	case s.HopRequests == nil:
+		l, hl := s.labels, []string{"hop", "hop_ip"}
 		s.HopRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rawnet_trace_hop_requests_total", ConstLabels: l,
 			Help: "Trace probes sent at a TTL (hop), by the address that hop answered from (hop_ip, empty if it never did)."}, hl)
 		s.HopReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rawnet_trace_hop_replies_total", ConstLabels: l,
@@ -342,10 +357,11 @@ func NewTraceSeries(l prometheus.Labels, hopLabels bool) *TraceSeries {
 		s.HopRTT = prometheus.NewHistogramVec(HistogramOpts("rawnet_trace_hop_rtt_seconds",
 			"Round-trip time of the answers at a TTL (hop), by the address that answered (hop_ip).", l), hl)
 	}
-	return s
 }
 
 func (s *TraceSeries) countHops(obs []hopObs) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.HopRequests == nil {
 		return
 	}
@@ -378,6 +394,8 @@ func (s *TraceSeries) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (s *TraceSeries) collectors() []prometheus.Collector {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	cs := []prometheus.Collector{s.Runs, s.Hops, s.Reached, s.PathChanges}
 	if s.HopRequests != nil {
 		cs = append(cs, s.HopRequests, s.HopReplies, s.HopRTT)
@@ -386,16 +404,12 @@ func (s *TraceSeries) collectors() []prometheus.Collector {
 }
 
 // AcquireTraceSeries returns the series of the trace target with labels l
-// from the store, with the function that releases them. Series with and
-// without hop labels are kept apart, so that a reload that turns
-// hop_labels on or off gets the kind it asks for.
+// from the store, with the function that releases them; a reload that
+// turns hop_labels on or off keeps the others going.
 func AcquireTraceSeries(st *Store, l prometheus.Labels, hopLabels bool) (*TraceSeries, func()) {
-	kind := "trace"
-	if hopLabels {
-		kind = "trace+hops"
-	}
-	key := SeriesKey(kind, l)
+	key := SeriesKey("trace", l)
 	s := st.Acquire(key, func() prometheus.Collector { return NewTraceSeries(l, hopLabels) }).(*TraceSeries)
+	s.setHopLabels(hopLabels)
 	return s, func() { st.Release(key) }
 }
 

@@ -136,3 +136,28 @@ func TestBuildUDPErrors(t *testing.T) {
 		}
 	}
 }
+
+// A reload that turns hop_labels off (or on) keeps the target's other
+// series, and the store never holds two sets of them (which would make
+// /metrics fail on duplicate series).
+func TestTraceSeriesHopLabelsToggle(t *testing.T) {
+	st := NewStore()
+	l := TraceLabels("g", "h", netip.MustParseAddr("198.18.3.2"), "udp", nil)
+	s1, release := AcquireTraceSeries(st, l, true)
+	s1.Runs.Inc()
+	s1.countHops([]hopObs{{ttl: 1, answered: true}})
+	release()
+	s2, release := AcquireTraceSeries(st, l, false)
+	defer release()
+	if s2 != s1 || testutil.ToFloat64(s2.Runs) != 1 {
+		t.Fatal("the reload's series are not the ones before")
+	}
+	reg := registryOf(st)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 4 {
+		t.Errorf("%d series (%v), want the 4 without hop labels", n, err)
+	}
+	AcquireTraceSeries(st, l, true)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 4 {
+		t.Errorf("%d series (%v) after turning hop labels on again, want 4 (no hop counted yet)", n, err)
+	}
+}

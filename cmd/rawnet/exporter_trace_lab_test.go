@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ const exporterTestAddr = "127.0.0.1:9427"
 
 // startExporter runs rawnet exporter with config in n's namespace until
 // the test ends.
-func startExporter(t *testing.T, n *lab.Node, config string) {
+func startExporter(t *testing.T, n *lab.Node, config string) *exec.Cmd {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "rawnet.yml")
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
@@ -48,6 +49,7 @@ func startExporter(t *testing.T, n *lab.Node, config string) {
 			t.Logf("exporter stderr:\n%s", stderr.String())
 		}
 	})
+	return cmd
 }
 
 // scrape fetches /metrics from the exporter in n's namespace (the socket
@@ -182,8 +184,8 @@ func TestExporterTracePathChange(t *testing.T) {
 	r1 := l.Routers[0]
 	r2a, r2b := l.DiamondBranches4()[0], l.DiamondBranches4()[1]
 	ipRoute(t, r1, "replace", dstNet, "via", r2a.String())
-	dst := l.Dst.Addr4.String()
-	startExporter(t, l.Src, fmt.Sprintf(`
+	dst, dst6 := l.Dst.Addr4.String(), l.Dst.Addr6.String()
+	cmd := startExporter(t, l.Src, fmt.Sprintf(`
 traces:
   - name: paths
     hosts: [%[1]s]
@@ -193,19 +195,21 @@ traces:
     hop_labels: true
     labels: {site: lab}
   - name: plain
-    hosts: [%[1]s]
+    hosts: [%[1]s, "%[2]s"]
     interval: 200ms
     method: icmp
     max_hops: 8
-`, dst))
+`, dst, dst6))
 	paths := map[string]string{"group": "paths", "host": dst, "ip": dst, "method": "udp", "site": "lab"}
 	plain := map[string]string{"group": "plain", "host": dst, "ip": dst, "method": "icmp"}
-	fams := waitFor(t, l.Src, 30*time.Second, "three traces of each group", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "rawnet_trace_runs_total", paths) >= 3 && value(f, "rawnet_trace_runs_total", plain) >= 3
+	plain6 := map[string]string{"group": "plain", "host": dst6, "ip": dst6, "method": "icmp"}
+	all := []map[string]string{paths, plain, plain6}
+	fams := waitFor(t, l.Src, 30*time.Second, "three traces of each target", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "rawnet_trace_runs_total", paths) >= 3 && value(f, "rawnet_trace_runs_total", plain) >= 3 && value(f, "rawnet_trace_runs_total", plain6) >= 3
 	})
-	for _, g := range []map[string]string{paths, plain} {
+	for _, g := range all {
 		if h, r, c := value(fams, "rawnet_trace_hops", g), value(fams, "rawnet_trace_reached", g), value(fams, "rawnet_trace_path_changes_total", g); h != 4 || r != 1 || c != 0 {
-			t.Errorf("group %s: hops %v reached %v path changes %v; want 4, 1, 0", g["group"], h, r, c)
+			t.Errorf("group %s, %s: hops %v reached %v path changes %v; want 4, 1, 0", g["group"], g["ip"], h, r, c)
 		}
 	}
 	hop2a := map[string]string{"group": "paths", "hop": "2", "hop_ip": r2a.String()}
@@ -226,14 +230,42 @@ traces:
 	fams = waitFor(t, l.Src, 30*time.Second, "three traces after the route change", func(f map[string]*dto.MetricFamily) bool {
 		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain) >= before+3
 	})
-	for _, g := range []map[string]string{paths, plain} {
-		if h, r, c := value(fams, "rawnet_trace_hops", g), value(fams, "rawnet_trace_reached", g), value(fams, "rawnet_trace_path_changes_total", g); h != 4 || r != 1 || c != 1 {
-			t.Errorf("group %s after the route change: hops %v reached %v path changes %v; want 4, 1, 1", g["group"], h, r, c)
+	// The IPv4 route moved; the IPv6 path did not.
+	checkChanges := func(when string, fams map[string]*dto.MetricFamily) {
+		t.Helper()
+		for _, g := range all {
+			want := 1.0
+			if g["ip"] == dst6 {
+				want = 0
+			}
+			if h, r, c := value(fams, "rawnet_trace_hops", g), value(fams, "rawnet_trace_reached", g), value(fams, "rawnet_trace_path_changes_total", g); h != 4 || r != 1 || c != want {
+				t.Errorf("group %s, %s %s: hops %v reached %v path changes %v; want 4, 1, %v", g["group"], g["ip"], when, h, r, c, want)
+			}
 		}
 	}
+	checkChanges("after the route change", fams)
 	hop2b := map[string]string{"group": "paths", "hop": "2", "hop_ip": r2b.String()}
 	if value(fams, "rawnet_trace_hop_replies_total", hop2b) < 1 {
 		t.Errorf("no replies from r2b at hop 2 after the change:\n%s", dump(fams, "rawnet_trace_hop"))
+	}
+
+	// A reload (SIGHUP) interrupts the traces and starts them again: the
+	// counters go on, and the path the series remember does not change.
+	before = value(fams, "rawnet_trace_runs_total", paths)
+	requests := value(fams, "rawnet_trace_hop_requests_total", hop2b)
+	reloaded := time.Now().Truncate(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	fams = waitFor(t, l.Src, 30*time.Second, "three traces after a reload", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain6) >= before+3
+	})
+	if ok := value(fams, "rawnet_exporter_config_last_reload_successful", nil); ok != 1 || value(fams, "rawnet_exporter_config_last_reload_success_timestamp_seconds", nil) < float64(reloaded.Unix()) {
+		t.Errorf("no successful reload since SIGHUP:\n%s", dump(fams, "rawnet_exporter"))
+	}
+	checkChanges("after a reload", fams)
+	if r := value(fams, "rawnet_trace_hop_requests_total", hop2b); r < requests+9 {
+		t.Errorf("hop 2 requests went from %v to %v over three traces and a reload", requests, r)
 	}
 }
 

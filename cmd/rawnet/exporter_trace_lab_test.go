@@ -422,3 +422,69 @@ modules:
 		t.Errorf("/probe tcp: success %v, %v replies, %v RA; want 1, 4, 4:\n%s", s, rep, ra, dump(pr, "probe_", "rawnet_"))
 	}
 }
+
+// A hundred reloads of a file with trace, tcp and udp groups leave the
+// exporter's goroutines and open files (sockets) where they were, and its
+// counters going on.
+func TestExporterTraceUDPTCPReloadsLeakNothing(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	stop := startServe(t, l.Dst, "--mode", "reflect", ":7007")
+	defer stop()
+	dst := l.Dst.Addr4.String()
+	cmd := startExporter(t, l.Src, fmt.Sprintf(`
+traces:
+  - name: t
+    hosts: [%[1]s]
+    interval: 100ms
+    max_hops: 4
+    hop_labels: true
+targets:
+  - name: u
+    hosts: [%[1]s]
+    protocol: udp
+    port: 7007
+    interval: 20ms
+  - name: c
+    hosts: [%[1]s]
+    protocol: tcp
+    port: 7008
+    interval: 20ms
+`, dst))
+	tr := map[string]string{"group": "t", "ip": dst}
+	u := map[string]string{"group": "u", "ip": dst}
+	c := map[string]string{"group": "c", "ip": dst}
+	ready := func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "rawnet_trace_runs_total", tr) >= 3 && value(f, "rawnet_probe_replies_total", u) >= 10 && value(f, "rawnet_probe_replies_total", c) >= 10
+	}
+	fams := waitFor(t, l.Src, 30*time.Second, "traces and replies", ready)
+	goroutines, fds := value(fams, "go_goroutines", nil), value(fams, "process_open_fds", nil)
+	runs, replies := value(fams, "rawnet_trace_runs_total", tr), value(fams, "rawnet_probe_replies_total", u)
+	if goroutines <= 0 || fds <= 0 {
+		t.Fatalf("no go_goroutines (%v) or process_open_fds (%v)", goroutines, fds)
+	}
+	for range 100 {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	fams = waitFor(t, l.Src, 30*time.Second, "traces and replies after 100 reloads", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "rawnet_trace_runs_total", tr) >= runs+3 && value(f, "rawnet_probe_replies_total", u) >= replies+10
+	})
+	// Settle: a reload in progress holds a few goroutines for a moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, f := value(fams, "go_goroutines", nil), value(fams, "process_open_fds", nil)
+		if g <= goroutines+2 && f == fds {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 100 reloads: %v goroutines (%v before), %v open files (%v before)", g, goroutines, f, fds)
+		}
+		time.Sleep(500 * time.Millisecond)
+		fams = scrape(t, l.Src)
+	}
+	if v := value(fams, "rawnet_exporter_config_last_reload_successful", nil); v != 1 {
+		t.Errorf("last reload successful %v", v)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,12 +20,14 @@ import (
 func pingCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ping",
-		Usage:     "ICMP echo to one host or thousands (IPv4 and IPv6)",
+		Usage:     "ICMP echo, TCP SYN or UDP probes to one host or thousands (IPv4 and IPv6)",
 		ArgsUsage: "TARGET... (host name, address, or CIDR prefix)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "stop after `N` probes per target (default: until interrupted; 1 with several targets); with -w, after N replies"},
 			&cli.GenericFlag{Name: "i", Aliases: []string{"interval"}, Value: &seconds{}, Usage: "wait `SECONDS` (0.2 or 200ms) between probes to a target (default 1s)"},
-			&cli.IntFlag{Name: "s", Aliases: []string{"size"}, Value: icmp.DefaultSize, Usage: "echo payload `BYTES`"},
+			&cli.StringFlag{Name: "P", Aliases: []string{"protocol"}, Value: "icmp", Usage: "probe `KIND`: icmp (echo), tcp (a SYN per probe; SYN-ACK or RST replies) or udp (a datagram per probe; an answer or port unreachable replies)"},
+			&cli.IntFlag{Name: "port", Usage: "destination `PORT` of -P tcp and -P udp (default tcp 80, udp 33434); -p PORT is the same with those kinds"},
+			&cli.IntFlag{Name: "s", Aliases: []string{"size"}, Value: icmp.DefaultSize, Usage: "payload `BYTES` of an echo request or UDP datagram (data on the SYN with -P tcp, default 0)"},
 			&cli.IntFlag{Name: "t", Aliases: []string{"ttl"}, Usage: "IP TTL / IPv6 hop limit `N` (1..255)"},
 			&cli.GenericFlag{Name: "W", Aliases: []string{"timeout"}, Value: &seconds{}, Usage: "wait `SECONDS` for each reply; later replies count as lost (default 2s)"},
 			&cli.GenericFlag{Name: "w", Aliases: []string{"deadline"}, Value: &seconds{}, Usage: "stop after `SECONDS` whatever has been sent or received"},
@@ -32,7 +35,8 @@ func pingCommand() *cli.Command {
 			&cli.BoolFlag{Name: "q", Aliases: []string{"quiet"}, Usage: "quiet: print only statistics (with several targets, only those that lost probes, and the totals)"},
 			&cli.StringFlag{Name: "I", Aliases: []string{"interface"}, Usage: "send from interface `IFACE` or source address"},
 			&cli.StringFlag{Name: "Q", Aliases: []string{"tos"}, Usage: "IP TOS / IPv6 traffic class `TOS` (decimal or 0x hex)"},
-			&cli.StringFlag{Name: "p", Aliases: []string{"pattern"}, Usage: "fill the payload with `HEX` bytes (up to 16)"},
+			&cli.StringFlag{Name: "p", Usage: "with -P icmp: fill the payload with `HEX` bytes (up to 16), as iputils ping; with -P tcp or udp: the destination PORT, as hping3 and nping"},
+			&cli.StringFlag{Name: "pattern", Usage: "fill the payload with `HEX` bytes (up to 16), whatever the kind"},
 			&cli.StringFlag{Name: "M", Aliases: []string{"pmtudisc"}, Usage: "path MTU discovery `MODE`: do (set DF), dont, want, probe"},
 			&cli.BoolFlag{Name: "b", Aliases: []string{"broadcast"}, Usage: "allow pinging an IPv4 broadcast address (SO_BROADCAST)"},
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},
@@ -55,6 +59,8 @@ func pingCommand() *cli.Command {
 // pingOptions is everything the ping command reads from its flags.
 type pingOptions struct {
 	cfg      icmp.Config
+	proto    icmp.Proto // -P
+	port     uint16     // -P tcp|udp: the destination port
 	family   target.Family
 	listen   icmp.ListenConfig
 	deadline time.Duration
@@ -164,9 +170,15 @@ func pingFlags(c *cli.Context) (pingOptions, error) {
 	if err := intervalFlag(c, &o); err != nil {
 		return o, err
 	}
+	if err := kindFlags(c, &o); err != nil {
+		return o, err
+	}
 	o.cfg.Size = c.Int("s")
 	if o.cfg.Size < 0 || o.cfg.Size > 65507 {
 		return o, usageErrorf("-s %d: payload size must be 0..65507", o.cfg.Size)
+	}
+	if o.proto == icmp.ProtoTCP && !c.IsSet("s") {
+		o.cfg.Size = 0 // a SYN carries no data unless asked, as hping3 and nmap send it
 	}
 	if o.cfg.Size == 0 {
 		o.cfg.Size = icmp.NoPayload
@@ -255,10 +267,14 @@ func socketFlags(c *cli.Context, o *pingOptions) error {
 		}
 		o.listen.TOS = tos
 	}
-	if s := c.String("p"); s != "" {
+	for _, f := range []string{"p", "pattern"} {
+		s := c.String(f)
+		if s == "" || (f == "p" && o.proto != icmp.ProtoICMP) {
+			continue
+		}
 		b, err := hex.DecodeString(s)
 		if err != nil || len(b) == 0 || len(b) > 16 {
-			return usageErrorf("-p %s: pattern must be 1 to 16 bytes of hex digits", s)
+			return usageErrorf("%s %s: pattern must be 1 to 16 bytes of hex digits", flagName(f), s)
 		}
 		o.cfg.Pattern = b
 	}
@@ -304,6 +320,7 @@ func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err 
 		need6 = need6 || !t.Addr.Is4()
 	}
 	lc := o.listen
+	lc.Proto = o.proto
 	if o.multi {
 		lc.RecvBuf = 8 << 20 // replies to a sweep arrive in bursts
 	}
@@ -313,7 +330,7 @@ func openSockets(o pingOptions, targets []target.Target) (v4, v6 icmp.Conn, err 
 		lc.Blocking = true
 		// Small IPv4 probes fit any link (576 bytes): write their header
 		// ourselves, for the kernel's shorter IP_HDRINCL path.
-		lc.HeaderIncluded = o.cfg.Size >= 0 && o.cfg.Size+28 <= 576
+		lc.HeaderIncluded = o.proto == icmp.ProtoICMP && o.cfg.Size >= 0 && o.cfg.Size+28 <= 576
 		// Short slices: a read blocked in the kernel notices the end of
 		// the run (Ctrl-C, -w) within 2ms.
 		lc.BlockingSlice = 2 * time.Millisecond
@@ -349,4 +366,76 @@ func closeAll(cs ...icmp.Conn) {
 			c.Close()
 		}
 	}
+}
+
+// Default destination ports of -P tcp (HTTP, what hping3 -S users probe
+// first) and -P udp (traceroute's first port, which nothing listens on:
+// the port unreachable says the host is up, as nping's 40125 does).
+const (
+	defaultTCPPort = 80
+	defaultUDPPort = 33434
+)
+
+// kindFlags reads -P and the port. ping's -p is iputils' payload pattern;
+// hping3 and nping users type -p for the destination port. Both hold: -p
+// is the pattern with -P icmp and the port with -P tcp and udp, whose
+// pattern is --pattern; --port is the port whatever the kind, and is
+// refused with -P icmp.
+func kindFlags(c *cli.Context, o *pingOptions) error {
+	switch p := c.String("P"); p {
+	case "icmp":
+		o.proto = icmp.ProtoICMP
+	case "tcp":
+		o.proto, o.port = icmp.ProtoTCP, defaultTCPPort
+	case "udp":
+		o.proto, o.port = icmp.ProtoUDP, defaultUDPPort
+	default:
+		return usageErrorf("-P %s: want icmp, tcp or udp", p)
+	}
+	if o.proto == icmp.ProtoICMP {
+		if c.IsSet("port") {
+			return usageErrorf("--port %d: a port needs -P tcp or -P udp (with -P icmp, -p is the payload pattern)", c.Int("port"))
+		}
+		return nil
+	}
+	for _, f := range []string{"socket", "id"} {
+		if c.IsSet(f) {
+			return usageErrorf("--%s: only with -P icmp", f)
+		}
+	}
+	if c.IsSet("port") && c.IsSet("p") {
+		return usageErrorf("-p %s and --port %d: give the port once", c.String("p"), c.Int("port"))
+	}
+	port, flag := c.Int("port"), "--port"
+	if c.IsSet("p") {
+		n, err := strconv.Atoi(c.String("p"))
+		if err != nil {
+			return usageErrorf("-p %s: with -P %s, -p is the destination port (1..65535); the payload pattern is --pattern", c.String("p"), c.String("P"))
+		}
+		port, flag = n, "-p"
+	}
+	if c.IsSet("port") || c.IsSet("p") {
+		if port < 1 || port > 65535 {
+			return usageErrorf("%s %d: port must be 1..65535", flag, port)
+		}
+		o.port = uint16(port)
+	}
+	if o.proto == icmp.ProtoTCP && c.String("pattern") != "" && !c.IsSet("s") {
+		return usageErrorf("--pattern %s: a SYN carries no payload unless -s gives its length", c.String("pattern"))
+	}
+	switch o.proto {
+	case icmp.ProtoTCP:
+		o.cfg.Kind = icmp.NewTCPProbe(o.port)
+	case icmp.ProtoUDP:
+		o.cfg.Kind = icmp.NewUDPProbe(o.port)
+	}
+	return nil
+}
+
+// flagName is how a flag is written on the command line.
+func flagName(f string) string {
+	if len(f) == 1 {
+		return "-" + f
+	}
+	return "--" + f
 }

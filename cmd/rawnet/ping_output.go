@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,8 +46,15 @@ func newPingOutput(w, errw io.Writer, o pingOptions, targets []target.Target, v4
 		if on, err := icmp.TxStamps(c); !on {
 			tx = fmt.Sprintf("no kernel transmit timestamps (%v): RTTs run from the time read before sending", err)
 		}
-		out.verbosef("%s %s socket, echo id %d, ttl %d, tos %#x, kernel receive timestamps (SO_TIMESTAMPNS), %s",
-			kind, map[bool]string{false: "ICMP", true: "ICMPv6"}[c.V6()], c.ID(), w.TTL, w.TOS, tx)
+		proto, id := map[bool]string{false: "ICMP", true: "ICMPv6"}[c.V6()], "echo id"
+		switch o.proto {
+		case icmp.ProtoTCP:
+			proto, id = map[bool]string{false: "TCP", true: "TCPv6"}[c.V6()], "source port (held by a bound TCP socket; the kernel resets half-open connections)"
+		case icmp.ProtoUDP:
+			proto, id = map[bool]string{false: "UDP", true: "UDPv6"}[c.V6()], "source port"
+		}
+		out.verbosef("%s %s socket, %s %d, ttl %d, tos %#x, kernel receive timestamps (SO_TIMESTAMPNS), %s",
+			kind, proto, id, c.ID(), w.TTL, w.TOS, tx)
 	}
 	return out
 }
@@ -67,6 +75,8 @@ type (
 		IntervalMs float64 `json:"interval_ms"`
 		TimeoutMs  float64 `json:"timeout_ms"`
 		Socket     string  `json:"socket"`
+		Protocol   string  `json:"protocol"`
+		Port       uint16  `json:"port,omitempty"`
 	}
 	jsonProbe struct {
 		Type     string   `json:"type"`
@@ -84,6 +94,9 @@ type (
 		ICMPCode *uint8   `json:"icmp_code,omitempty"`
 		Error    string   `json:"error,omitempty"`
 		MTU      uint32   `json:"mtu,omitempty"`
+		Port     uint16   `json:"port,omitempty"`
+		Flags    string   `json:"flags,omitempty"`
+		State    string   `json:"state,omitempty"`
 	}
 	jsonSummary struct {
 		Type        string  `json:"type"`
@@ -128,12 +141,19 @@ func (out *pingOutput) start() error {
 			to = icmp.DefaultTimeout
 		}
 		out.emit(jsonStart{Type: "start", Targets: len(out.targets), Size: size, Count: c.Count,
-			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket})
+			IntervalMs: jsonl.Ms(iv), TimeoutMs: jsonl.Ms(to), Socket: out.socket, Protocol: out.protocol(), Port: out.o.port})
 		return writeError(out.w)
+	}
+	kind, hdr := "", 8
+	switch out.o.proto {
+	case icmp.ProtoTCP:
+		kind, hdr = fmt.Sprintf(" tcp port %d:", out.o.port), 24
+	case icmp.ProtoUDP:
+		kind = fmt.Sprintf(" udp port %d:", out.o.port)
 	}
 	if len(out.targets) == 1 {
 		t := out.targets[0]
-		fmt.Fprintf(out.w, "PING %s (%s) %d(%d) bytes of data.\n", t.Name, t.Addr, size, size+8+ipHeaderLen(t))
+		fmt.Fprintf(out.w, "PING %s (%s)%s %d(%d) bytes of data.\n", t.Name, t.Addr, kind, size, size+hdr+ipHeaderLen(t))
 	} else {
 		n4 := 0
 		for _, t := range out.targets {
@@ -141,7 +161,7 @@ func (out *pingOutput) start() error {
 				n4++
 			}
 		}
-		fmt.Fprintf(out.w, "PING %d targets (%d IPv4, %d IPv6) with %d bytes of data.\n", len(out.targets), n4, len(out.targets)-n4, size)
+		fmt.Fprintf(out.w, "PING %d targets (%d IPv4, %d IPv6)%s with %d bytes of data.\n", len(out.targets), n4, len(out.targets)-n4, strings.TrimSuffix(kind, ":"), size)
 	}
 	return flushOutput(out.w)
 }
@@ -189,7 +209,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, formatRTT(ev.RTT))
+		out.replyLine(ev)
 		if ev.Dup {
 			out.w.WriteString(" (DUP!)")
 		}
@@ -202,7 +222,7 @@ func (out *pingOutput) event(ev icmp.Event) error {
 			return nil
 		}
 		out.stamp(ev.Time)
-		fmt.Fprintf(out.w, "From %s icmp_seq=%d %s", ev.From, ev.Seq, icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
+		fmt.Fprintf(out.w, "From %s %s=%d %s", ev.From, out.seqName(), ev.Seq, icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info))
 		if len(out.targets) > 1 {
 			fmt.Fprintf(out.w, " (probe to %s)", t.Addr)
 		}
@@ -213,9 +233,9 @@ func (out *pingOutput) event(ev icmp.Event) error {
 		}
 		out.stamp(ev.Time)
 		if len(out.targets) > 1 {
-			fmt.Fprintf(out.w, "no answer yet from %s for icmp_seq=%d\n", t.Addr, ev.Seq)
+			fmt.Fprintf(out.w, "no answer yet from %s for %s=%d\n", t.Addr, out.seqName(), ev.Seq)
 		} else {
-			fmt.Fprintf(out.w, "no answer yet for icmp_seq=%d\n", ev.Seq)
+			fmt.Fprintf(out.w, "no answer yet for %s=%d\n", out.seqName(), ev.Seq)
 		}
 	}
 	return flushOutput(out.w)
@@ -276,6 +296,14 @@ func (out *pingOutput) jsonEvent(ev icmp.Event) {
 		}
 		rtt, dup := jsonl.Ms(ev.RTT), ev.Dup
 		j.Size, j.RTTMs, j.Dup, j.TSSource = ev.Size, &rtt, &dup, rttSource(ev.KernelStamp, ev.KernelTxStamp)
+		if out.o.proto != icmp.ProtoICMP {
+			j.Port, j.State = out.o.port, portState(ev)
+			if out.o.proto == icmp.ProtoTCP {
+				j.Flags = tcpFlags(ev.Flags)
+			} else if ev.Closed {
+				j.ICMPType, j.ICMPCode = &ev.ICMPType, &ev.ICMPCode
+			}
+		}
 	case icmp.EventError:
 		if out.o.quiet {
 			return
@@ -422,4 +450,61 @@ func (out *pingOutput) jsonSummary(sum *icmp.Summary) {
 		t := sum.Totals()
 		out.emit(jsonTotal{Type: "total", Targets: t.Targets, Alive: t.Alive, Transmitted: t.Transmitted, Received: t.Received, LossPct: t.LossPct(), TimeMs: jsonl.Ms(sum.Elapsed)})
 	}
+}
+
+// protocol is the -P kind's name.
+func (out *pingOutput) protocol() string {
+	switch out.o.proto {
+	case icmp.ProtoTCP:
+		return "tcp"
+	case icmp.ProtoUDP:
+		return "udp"
+	}
+	return "icmp"
+}
+
+// seqName names the sequence number in lines: icmp_seq as iputils,
+// tcp_seq and udp_seq for the other kinds.
+func (out *pingOutput) seqName() string { return out.protocol() + "_seq" }
+
+// replyLine prints a reply as iputils ping does, with hping3's TCP flags
+// for -P tcp and the port's state for -P udp:
+//
+//	64 bytes from 198.18.3.2: icmp_seq=1 ttl=64 time=0.045 ms
+//	24 bytes from 198.18.3.2: tcp_seq=1 port=80 flags=SA ttl=64 time=0.045 ms
+//	64 bytes from 198.18.3.2: udp_seq=1 port=7 ttl=64 time=0.045 ms
+//	From 198.18.3.2: udp_seq=1 port=33434 closed (Destination Port Unreachable) time=0.045 ms
+func (out *pingOutput) replyLine(ev icmp.Event) {
+	switch {
+	case out.o.proto == icmp.ProtoTCP:
+		fmt.Fprintf(out.w, "%d bytes from %s: tcp_seq=%d port=%d flags=%s ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, out.o.port, tcpFlags(ev.Flags), ev.TTL, formatRTT(ev.RTT))
+	case out.o.proto == icmp.ProtoUDP && ev.Closed:
+		t := out.targets[ev.Target]
+		fmt.Fprintf(out.w, "From %s: udp_seq=%d port=%d closed (%s) time=%s ms", ev.From, ev.Seq, out.o.port, icmpmsg.Describe(!t.Addr.Is4(), ev.ICMPType, ev.ICMPCode, ev.Info), formatRTT(ev.RTT))
+	case out.o.proto == icmp.ProtoUDP:
+		fmt.Fprintf(out.w, "%d bytes from %s: udp_seq=%d port=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, out.o.port, ev.TTL, formatRTT(ev.RTT))
+	default:
+		fmt.Fprintf(out.w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, formatRTT(ev.RTT))
+	}
+}
+
+// tcpFlags writes TCP flags as hping3 does: FSRPAU in that order (SA, RA).
+func tcpFlags(f uint8) string {
+	var b [6]byte
+	n := 0
+	for i, c := range "FSRPAU" {
+		if f&(1<<i) != 0 {
+			b[n] = byte(c)
+			n++
+		}
+	}
+	return string(b[:n])
+}
+
+// portState is what a TCP or UDP reply says of the port.
+func portState(ev icmp.Event) string {
+	if ev.Closed {
+		return "closed"
+	}
+	return "open"
 }

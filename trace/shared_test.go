@@ -129,3 +129,40 @@ func TestIDBlockRange(t *testing.T) {
 		}
 	}
 }
+
+// A packet copied to a virtual Conn and read from it allocates nothing.
+func BenchmarkSharedDeliverRead(b *testing.B) {
+	s := &Shared{c: newFakeNet(false), closed: make(chan struct{})}
+	c, err := s.Conn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := c.(*sharedConn)
+	ip := make([]byte, 96)
+	in := Packet{Proto: 1, IP: ip, Data: ip[20:], From: sourceAddr(false), TTL: 64}
+	buf := make([]byte, 2048)
+	var out Packet
+	_ = v.SetReadDeadline(time.Now().Add(time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !v.deliver(&in) {
+			b.Fatal("dropped")
+		}
+		if err := v.Read(buf, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(out.Data) != 76 || len(out.IP) != 96 {
+		b.Fatalf("read back %d/%d bytes", len(out.Data), len(out.IP))
+	}
+}
+
+func TestSharedDeliverReadAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	r := testing.Benchmark(BenchmarkSharedDeliverRead)
+	if a := r.AllocsPerOp(); a != 0 {
+		t.Errorf("%d allocations per packet, want 0", a)
+	}
+}

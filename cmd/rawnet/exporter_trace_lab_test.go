@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,7 +180,8 @@ func ipRoute(t *testing.T, n *lab.Node, args ...string) {
 // rawnet_trace_path_changes_total, and the per-hop series (only in the
 // group with hop_labels) show hop 2 answering from r2b afterwards.
 func TestExporterTracePathChange(t *testing.T) {
-	l := labtest.Up(t, lab.Spec{Routers: 3, Diamond: true})
+	l := labtest.Up(t, lab.Spec{Routers: 3, Diamond: true, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22"),
+		Blackhole: []netip.Addr{netip.MustParseAddr("198.19.1.1")}})
 	dstNet := "198.18.3.0/24"
 	r1 := l.Routers[0]
 	r2a, r2b := l.DiamondBranches4()[0], l.DiamondBranches4()[1]
@@ -195,7 +197,7 @@ traces:
     hop_labels: true
     labels: {site: lab}
   - name: plain
-    hosts: [%[1]s, "%[2]s"]
+    hosts: [%[1]s, "%[2]s", 198.19.1.1]
     interval: 200ms
     method: icmp
     max_hops: 8
@@ -204,13 +206,20 @@ traces:
 	plain := map[string]string{"group": "plain", "host": dst, "ip": dst, "method": "icmp"}
 	plain6 := map[string]string{"group": "plain", "host": dst6, "ip": dst6, "method": "icmp"}
 	all := []map[string]string{paths, plain, plain6}
+	// dst drops what comes to 198.19.1.1: a trace that does not reach its
+	// target probes up to max_hops.
+	unreach := map[string]string{"group": "plain", "host": "198.19.1.1", "ip": "198.19.1.1", "method": "icmp"}
 	fams := waitFor(t, l.Src, 30*time.Second, "three traces of each target", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "rawnet_trace_runs_total", paths) >= 3 && value(f, "rawnet_trace_runs_total", plain) >= 3 && value(f, "rawnet_trace_runs_total", plain6) >= 3
+		return value(f, "rawnet_trace_runs_total", paths) >= 3 && value(f, "rawnet_trace_runs_total", plain) >= 3 && value(f, "rawnet_trace_runs_total", plain6) >= 3 &&
+			value(f, "rawnet_trace_runs_total", unreach) >= 1
 	})
 	for _, g := range all {
 		if h, r, c := value(fams, "rawnet_trace_hops", g), value(fams, "rawnet_trace_reached", g), value(fams, "rawnet_trace_path_changes_total", g); h != 4 || r != 1 || c != 0 {
 			t.Errorf("group %s, %s: hops %v reached %v path changes %v; want 4, 1, 0", g["group"], g["ip"], h, r, c)
 		}
+	}
+	if h, r, c := value(fams, "rawnet_trace_hops", unreach), value(fams, "rawnet_trace_reached", unreach), value(fams, "rawnet_trace_runs_total", unreach); h != 8 || r != 0 || c < 1 {
+		t.Errorf("silent target: hops %v reached %v after %v traces; want 8, 0", h, r, c)
 	}
 	hop2a := map[string]string{"group": "paths", "hop": "2", "hop_ip": r2a.String()}
 	if value(fams, "rawnet_trace_hop_replies_total", hop2a) < 1 || value(fams, "rawnet_trace_hop_rtt_seconds", hop2a) < 1 {

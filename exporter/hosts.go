@@ -18,6 +18,7 @@ type hostAddr struct {
 // runners'; ICMP's icmpRunner.expand does the same with its own targets).
 // A name that does not resolve keeps its last address (resolved, updated
 // here); one that never resolved is passed to unresolved and left out.
+// A host given twice yields its addresses once.
 // It returns nil when ctx ends.
 func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, resolved map[string]netip.Addr, unresolved func(host string, err error)) []hostAddr {
 	fam := target.Any
@@ -47,7 +48,10 @@ func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, 
 			resolved[h] = ts[0].Addr
 		}
 		for _, t := range ts {
-			out = append(out, hostAddr{h, t.Addr})
+			// A host written twice is one target: its series are one set.
+			if ha := (hostAddr{h, t.Addr}); !slices.Contains(out, ha) {
+				out = append(out, ha)
+			}
 		}
 	}
 	return out

@@ -29,6 +29,7 @@ func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, 
 		}
 	}
 	var out []hostAddr
+	seen := map[hostAddr]bool{}
 	for _, h := range hosts {
 		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 		ts, err := target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: env.Resolver})
@@ -49,7 +50,8 @@ func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, 
 		}
 		for _, t := range ts {
 			// A host written twice is one target: its series are one set.
-			if ha := (hostAddr{h, t.Addr}); !slices.Contains(out, ha) {
+			if ha := (hostAddr{h, t.Addr}); !seen[ha] {
+				seen[ha] = true
 				out = append(out, ha)
 			}
 		}

@@ -201,17 +201,24 @@ traces:
     interval: 200ms
     method: icmp
     max_hops: 8
+  - name: syn
+    hosts: [%[1]s]
+    interval: 200ms
+    method: tcp
+    port: 8080
+    max_hops: 8
 `, dst, dst6))
 	paths := map[string]string{"group": "paths", "host": dst, "ip": dst, "method": "udp", "site": "lab"}
 	plain := map[string]string{"group": "plain", "host": dst, "ip": dst, "method": "icmp"}
 	plain6 := map[string]string{"group": "plain", "host": dst6, "ip": dst6, "method": "icmp"}
-	all := []map[string]string{paths, plain, plain6}
+	syn := map[string]string{"group": "syn", "host": dst, "ip": dst, "method": "tcp"}
+	all := []map[string]string{paths, plain, plain6, syn}
 	// dst drops what comes to 198.19.1.1: a trace that does not reach its
 	// target probes up to max_hops.
 	unreach := map[string]string{"group": "plain", "host": "198.19.1.1", "ip": "198.19.1.1", "method": "icmp"}
 	fams := waitFor(t, l.Src, 30*time.Second, "three traces of each target", func(f map[string]*dto.MetricFamily) bool {
 		return value(f, "rawnet_trace_runs_total", paths) >= 3 && value(f, "rawnet_trace_runs_total", plain) >= 3 && value(f, "rawnet_trace_runs_total", plain6) >= 3 &&
-			value(f, "rawnet_trace_runs_total", unreach) >= 1
+			value(f, "rawnet_trace_runs_total", syn) >= 3 && value(f, "rawnet_trace_runs_total", unreach) >= 1
 	})
 	for _, g := range all {
 		if h, r, c := value(fams, "rawnet_trace_hops", g), value(fams, "rawnet_trace_reached", g), value(fams, "rawnet_trace_path_changes_total", g); h != 4 || r != 1 || c != 0 {
@@ -237,7 +244,8 @@ traces:
 	before := value(fams, "rawnet_trace_runs_total", paths)
 	ipRoute(t, r1, "replace", dstNet, "via", r2b.String())
 	fams = waitFor(t, l.Src, 30*time.Second, "three traces after the route change", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain) >= before+3
+		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain) >= before+3 &&
+			value(f, "rawnet_trace_runs_total", syn) >= before+3
 	})
 	// The IPv4 route moved; the IPv6 path did not.
 	checkChanges := func(when string, fams map[string]*dto.MetricFamily) {
@@ -267,7 +275,8 @@ traces:
 		t.Fatal(err)
 	}
 	fams = waitFor(t, l.Src, 30*time.Second, "three traces after a reload", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain6) >= before+3
+		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain6) >= before+3 &&
+			value(f, "rawnet_trace_runs_total", syn) >= before+3
 	})
 	if ok := value(fams, "rawnet_exporter_config_last_reload_successful", nil); ok != 1 || value(fams, "rawnet_exporter_config_last_reload_success_timestamp_seconds", nil) < float64(reloaded.Unix()) {
 		t.Errorf("no successful reload since SIGHUP:\n%s", dump(fams, "rawnet_exporter"))

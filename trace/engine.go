@@ -12,6 +12,11 @@
 // The engine sends whole IP packets through a Conn and reads what answers
 // through its Readers; Listen opens the Linux raw sockets, and tests
 // supply fakes.
+//
+// For traces that run for days (the exporter's), Cycles and Interval
+// repeat them, Shared lets Tracers that start and stop on their own use
+// one set of sockets (with disjoint Config.IDBlocks), and PathTracker says
+// when the path to a target changed from one trace to the next.
 package trace
 
 import (

@@ -49,11 +49,16 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	e.sum.Sent++
 	var key uint32
 	var keyed bool
-	if t.stamper != nil {
-		key, keyed = t.stamper.TxKey()
+	var err error
+	if ks, ok := t.conn.(KeyedSender); ok {
+		rec.Sent, key, keyed, err = ks.SendKeyed(pkt, t.addr)
+	} else {
+		if t.stamper != nil {
+			key, keyed = t.stamper.TxKey()
+		}
+		rec.Sent = time.Now()
+		err = t.conn.Send(pkt, t.addr)
 	}
-	rec.Sent = time.Now()
-	err := t.conn.Send(pkt, t.addr)
 	if e.cfg.Tap != nil {
 		e.cfg.Tap(tap.Out, rec.Sent, pkt)
 	}

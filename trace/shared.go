@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rawnet/rawnet/internal/rawsock"
 )
 
 // SharedQueue is how many received packets a Shared holds for one virtual
@@ -24,12 +26,14 @@ const sharedBuf = 2048
 // own probes (its source ports, echo identifier or sequence cookie, its
 // probe identities and targets) and drops the rest, as it does with the
 // other traffic a raw socket sees. Sends of all virtual Conns go through
-// one mutex. The virtual Conns offer no kernel transmit stamps: a stamp is
-// matched to a probe by the count of sends on the socket, which other
-// Tracers' sends would shift, so their probes are timed from user space.
+// one mutex, which also makes each probe's send time, its kernel transmit
+// stamp number and its send one step (KeyedSender): the probes of every
+// Tracer are timed by the kernel's transmit stamps when the Conn has them,
+// and no Tracer's wait for the socket counts in another's round trips.
 type Shared struct {
 	c       Conn
-	wmu     sync.Mutex // Send and Source of c
+	st      rawsock.TxStamper // c's transmit stamps; nil without
+	wmu     sync.Mutex        // Send and Source of c
 	mu      sync.RWMutex
 	subs    []*sharedConn
 	closed  chan struct{}
@@ -40,6 +44,11 @@ type Shared struct {
 // NewShared starts reading c's sockets. Close stops that and closes c.
 func NewShared(c Conn) *Shared {
 	s := &Shared{c: c, closed: make(chan struct{})}
+	if st, ok := c.(rawsock.TxStamper); ok {
+		if _, on := st.TxKey(); on {
+			s.st = st
+		}
+	}
 	for _, r := range c.Readers() {
 		s.wg.Add(1)
 		go s.read(r)
@@ -202,6 +211,45 @@ func (v *sharedConn) Send(pkt []byte, dst netip.Addr) error {
 	v.s.wmu.Lock()
 	defer v.s.wmu.Unlock()
 	return v.s.c.Send(pkt, dst)
+}
+
+// SendKeyed sends pkt with its send time and transmit stamp number taken
+// under the shared lock (KeyedSender).
+func (v *sharedConn) SendKeyed(pkt []byte, dst netip.Addr) (time.Time, uint32, bool, error) {
+	select {
+	case <-v.closed:
+		return time.Now(), 0, false, os.ErrClosed
+	default:
+	}
+	v.s.wmu.Lock()
+	defer v.s.wmu.Unlock()
+	var key uint32
+	var keyed bool
+	if v.s.st != nil {
+		key, keyed = v.s.st.TxKey()
+	}
+	sent := time.Now()
+	return sent, key, keyed, v.s.c.Send(pkt, dst)
+}
+
+// TxKey and TxStamp give the shared socket's transmit stamps
+// (rawsock.TxStamper); the engine takes keys through SendKeyed.
+func (v *sharedConn) TxKey() (uint32, bool) {
+	if v.s.st == nil {
+		return 0, false
+	}
+	v.s.wmu.Lock()
+	defer v.s.wmu.Unlock()
+	return v.s.st.TxKey()
+}
+
+func (v *sharedConn) TxStamp(key uint32) (int64, bool) {
+	if v.s.st == nil {
+		return 0, false
+	}
+	v.s.wmu.Lock()
+	defer v.s.wmu.Unlock()
+	return v.s.st.TxStamp(key)
 }
 
 func (v *sharedConn) Readers() []Reader { return v.readers }

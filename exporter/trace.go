@@ -1,9 +1,9 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
-
 	"io"
 	"math"
 	"net/netip"
@@ -25,7 +25,7 @@ func init() { RegisterTraceBuilder(buildTraces) }
 func traceSocket(env *Env, m trace.Method, port int, v6 bool) (*trace.Shared, error) {
 	kind := "trace-" + m.String()
 	if m == trace.TCP {
-		port = cmp0(port, 80)
+		port = cmp.Or(port, 80)
 		kind += ":" + strconv.Itoa(port)
 	}
 	c, err := env.Sockets.Get(SocketKey{Kind: kind, V6: v6}, func() (io.Closer, error) {
@@ -39,13 +39,6 @@ func traceSocket(env *Env, m trace.Method, port int, v6 bool) (*trace.Shared, er
 		return nil, err
 	}
 	return c.(*trace.Shared), nil
-}
-
-func cmp0(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 func buildTraces(env *Env, g *TraceGroup) ([]Runner, error) {
@@ -63,7 +56,14 @@ func buildTraces(env *Env, g *TraceGroup) ([]Runner, error) {
 			}
 			return s, nil
 		}
-		return nil, g.Errorf(env.File, "hosts", "%v", err)
+		field := "hosts"
+		if errors.Is(err, ErrSocketNotOpen) { // a method (or TCP port) new since start
+			field = "method"
+			if m == trace.TCP {
+				field = "port"
+			}
+		}
+		return nil, g.Errorf(env.File, field, "%v", err)
 	}
 	if need4 {
 		if r.s4, err = open(false); err != nil {

@@ -175,3 +175,18 @@ func TestExpandHostsOnce(t *testing.T) {
 		}
 	}
 }
+
+// A reload that needs trace sockets the exporter did not open at start
+// (a method, or a TCP port, new since then) is refused, naming the field.
+func TestBuildTracesSocketNotOpen(t *testing.T) {
+	env := &Env{File: "x.yml", Sockets: NewSockets(), Series: NewStore(), Logger: slog.New(slog.DiscardHandler)}
+	env.Sockets.Seal()
+	for _, c := range []struct{ method, field string }{{"udp", "traces[0].method"}, {"tcp", "traces[0].port"}} {
+		g := TraceGroup{Pos: Pos{Line: 7, Path: "traces[0]"}, Name: "t", Hosts: []string{"198.18.3.2"}, Method: c.method, Port: 443}
+		_, err := buildTraces(env, &g)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != c.field || ce.Line != 7 || !errors.Is(err, ErrSocketNotOpen) && !strings.Contains(err.Error(), "restart") {
+			t.Errorf("%s: %v, want a config error at %s", c.method, err, c.field)
+		}
+	}
+}

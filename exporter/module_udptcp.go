@@ -72,7 +72,8 @@ func probeUDP(ctx context.Context, env *Env, m *Module, tgt string, reg promethe
 		return false, nil
 	}
 	defer c.Close()
-	p, err := udp.NewProbe(udp.ProbeConfig{Remote: remote, Count: m.Count, Interval: m.Interval, Timeout: m.Timeout, Size: m.Size, Conn: c})
+	p, err := udp.NewProbe(udp.ProbeConfig{Remote: remote, Count: m.Count, Interval: m.Interval, Timeout: m.Timeout, Size: m.Size, Conn: c,
+		SeqWindow: max(256, 2*m.Count), Samples: -1})
 	if err != nil {
 		return false, err
 	}

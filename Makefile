@@ -49,6 +49,7 @@ bench: deps build
 	./scripts/bench-read-app.sh $(BIN)
 	./scripts/bench-capture.sh $(BIN)
 	./scripts/bench-rtt.sh $(BIN)
+	./scripts/bench-tcpping.sh $(BIN)
 	./scripts/bench-startup.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,

@@ -13,12 +13,18 @@ import (
 // loop, receiver, matching, statistics). Every probe must be answered, so
 // that no run is cut short.
 func loopbackFloodAllocs(t *testing.T, v6 bool, n int) float64 {
+	return kindFloodAllocs(t, ProtoICMP, func() Kind { return nil }, v6, n)
+}
+
+// kindFloodAllocs is loopbackFloodAllocs for the kind newKind makes over
+// a conn of proto (nil: ICMP echo).
+func kindFloodAllocs(t *testing.T, proto Proto, newKind func() Kind, v6 bool, n int) float64 {
 	dst := "127.0.0.1"
 	if v6 {
 		dst = "::1"
 	}
 	return testing.AllocsPerRun(1, func() {
-		c, err := Listen(ListenConfig{V6: v6, Mode: ModeRaw})
+		c, err := Listen(ListenConfig{V6: v6, Mode: ModeRaw, Proto: proto})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +33,7 @@ func loopbackFloodAllocs(t *testing.T, v6 bool, n int) float64 {
 		if v6 {
 			v4c, v6c = nil, c
 		}
-		p, err := New(withConns(Config{Targets: addrs(dst), Count: n, Flood: true, Timeout: 5 * time.Second}, v4c, v6c))
+		p, err := New(withConns(Config{Targets: addrs(dst), Count: n, Flood: true, Timeout: 5 * time.Second, Kind: newKind()}, v4c, v6c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +67,31 @@ func TestSendAndMatchAllocateNothingPerProbe(t *testing.T) {
 		// thousands.
 		if long-short > 20 {
 			t.Errorf("v6=%v: 5,000 more probes cost %v more allocations (%v against %v)", v6, long-short, long, short)
+		}
+	}
+}
+
+// TestTCPAndUDPKindsAllocateNothingPerProbe: the same for SYNs to a closed
+// TCP port (each answered RST) and datagrams to a closed UDP port (each
+// answered port unreachable, from the socket's error queue).
+func TestTCPAndUDPKindsAllocateNothingPerProbe(t *testing.T) {
+	labtest.RequireRoot(t)
+	kinds := []struct {
+		name  string
+		proto Proto
+		kind  func() Kind
+	}{
+		{"tcp", ProtoTCP, func() Kind { return NewTCPProbe(9) }},
+		{"udp", ProtoUDP, func() Kind { return NewUDPProbe(9) }},
+	}
+	for _, k := range kinds {
+		for _, v6 := range []bool{false, true} {
+			kindFloodAllocs(t, k.proto, k.kind, v6, 20) // warm up
+			short, long := kindFloodAllocs(t, k.proto, k.kind, v6, 200), kindFloodAllocs(t, k.proto, k.kind, v6, 5200)
+			t.Logf("%s v6=%v: %v allocations for 200 probes, %v for 5,200", k.name, v6, short, long)
+			if long-short > 20 {
+				t.Errorf("%s v6=%v: 5,000 more probes cost %v more allocations (%v against %v)", k.name, v6, long-short, long, short)
+			}
 		}
 	}
 }

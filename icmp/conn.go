@@ -151,7 +151,7 @@ type ListenConfig struct {
 	// (IP_HDRINCL) with the TTL, TOS and DF the socket would have used:
 	// the kernel's path for such packets is shorter, which a flood feels.
 	// Packets must fit the path MTU, for the kernel will not fragment them:
-	// use it for small probes only.
+	// use it for small probes only. ICMP sockets only.
 	HeaderIncluded bool
 }
 

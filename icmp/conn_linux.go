@@ -152,7 +152,7 @@ func (c *sockConn) setup(fd int, cfg ListenConfig) error {
 	if err := c.configure(fd, cfg); err != nil {
 		return err
 	}
-	if cfg.HeaderIncluded && !cfg.V6 && !c.dgram {
+	if cfg.HeaderIncluded && !cfg.V6 && !c.dgram && c.proto == ProtoICMP {
 		// The socket's TTL, TOS and DF setting were read back into c.wire
 		// by configure; from now on they travel in the header rawnet writes.
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {

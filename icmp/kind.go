@@ -21,11 +21,13 @@ import (
 //
 // Kinds: Echo (ICMP echo, Config.Kind nil, ListenConfig.Proto ProtoICMP),
 // TCPProbe (-P tcp, a SYN per probe) over a ProtoTCP conn and UDPProbe
-// (-P udp) over a ProtoUDP conn. Each comes with its Conn from Listen; a new kind (ARP,
-// NDP) adds a Kind, a Proto and a Conn, and no engine code. The Conn
-// interface stays as it is: ID is the kind's identifier (echo id, local
-// port), Datagram says the kernel owns it, Packet carries what a kind
-// reads (QueuedError for errors from a socket's error queue).
+// (-P udp) over a ProtoUDP conn. Each comes with its Conn from Listen; a
+// new kind (ARP, NDP) adds a Kind, a Proto and a Conn, and no engine code
+// beyond the tap (see Proto). The Conn interface stays as it is: ID is the
+// kind's identifier (echo id, local port), Datagram says the kernel owns
+// it, Packet carries what a kind reads (QueuedError for errors from a
+// socket's error queue). Events carry what a Match says (Flags, Closed,
+// MAC) to the sink.
 //
 // The probe's identity travels in the packet, so that concurrent rawnet
 // runs (pings, traces, exporters) never take each other's answers: the
@@ -43,8 +45,8 @@ import (
 type Kind interface {
 	// Proto is the IP protocol number of the kind's probes over IPv4 or
 	// IPv6: the engine writes it into the IP headers it rebuilds for the
-	// tap (pcap files). Link-layer kinds return 0 and hand the tap whole
-	// frames themselves (see the ping-link design).
+	// tap (pcap files). The tap records IP packets only: a kind whose
+	// probes are not IP packets (ARP) needs it taught about frames.
 	Proto(v6 bool) uint8
 	// Len is the length of every probe message for a payload of size
 	// bytes (Config.Size after its defaults).
@@ -53,11 +55,12 @@ type Kind interface {
 	// buffer on every Build of the run) what every probe of the run
 	// shares, such as the payload filled with pattern.
 	Prepare(b []byte, size int, pattern []byte)
-	// Build writes probe pr into b, which Prepare has prepared, and
-	// returns the message Conn.WriteTo sends: the transport message from
-	// its first header byte (ICMP message, TCP segment, UDP datagram),
-	// with its checksum when the socket does not compute it.
-	Build(b []byte, pr Probe) []byte
+	// Build writes probe pr (valid during the call only) into b, which
+	// Prepare has prepared, and returns the message Conn.WriteTo sends:
+	// the transport message from its first header byte (ICMP message, TCP
+	// segment, UDP datagram), with its checksum when the socket does not
+	// compute it.
+	Build(b []byte, pr *Probe) []byte
 	// Match reads pkt, which c received, and reports whether it answers
 	// or reports on a probe of the run whose cookie is given; if so it
 	// fills m.

@@ -30,7 +30,7 @@ func (k *Echo) Prepare(b []byte, size int, pattern []byte) {
 	k.tmpl = icmpmsg.EchoTemplateIn(b, pattern)
 }
 
-func (k *Echo) Build(b []byte, pr Probe) []byte {
+func (k *Echo) Build(b []byte, pr *Probe) []byte {
 	typ := uint8(icmpmsg.TypeEchoRequest4)
 	if pr.V6 {
 		typ = icmpmsg.TypeEchoRequest6

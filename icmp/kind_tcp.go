@@ -47,7 +47,7 @@ func (k *TCPProbe) Prepare(b []byte, size int, pattern []byte) {
 	fill(b[synHeaderLen:], pattern)
 }
 
-func (k *TCPProbe) Build(b []byte, pr Probe) []byte {
+func (k *TCPProbe) Build(b []byte, pr *Probe) []byte {
 	binary.BigEndian.PutUint16(b[0:], pr.ID)
 	binary.BigEndian.PutUint32(b[4:], uint32(tcpCookie(pr.Cookie))<<16|pr.Seq&0xffff)
 	b[16], b[17] = 0, 0

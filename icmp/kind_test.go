@@ -24,7 +24,7 @@ func TestTCPProbeMatch(t *testing.T) {
 	b := make([]byte, k.Len(0))
 	k.Prepare(b, 0, nil)
 	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.3.2")
-	syn := k.Build(b, Probe{Cookie: cookie, Seq: 0x10007, ID: 40000, Src: src, Dst: dst})
+	syn := k.Build(b, &Probe{Cookie: cookie, Seq: 0x10007, ID: 40000, Src: src, Dst: dst})
 	seq := binary.BigEndian.Uint32(syn[4:])
 	if seq != 0xabcd0007 || syn[13] != TCPSyn || binary.BigEndian.Uint16(syn[0:]) != 40000 {
 		t.Fatalf("SYN %x: seq %#x", syn, seq)
@@ -62,7 +62,7 @@ func TestUDPProbeMatch(t *testing.T) {
 	b := make([]byte, k.Len(20))
 	k.Prepare(b, 20, []byte{0xee})
 	src, dst := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
-	dgram := k.Build(b, Probe{Cookie: cookie, Target: 3, Seq: 9, ID: 5555, V6: true, Src: src, Dst: dst})
+	dgram := k.Build(b, &Probe{Cookie: cookie, Target: 3, Seq: 9, ID: 5555, V6: true, Src: src, Dst: dst})
 	if binary.BigEndian.Uint16(dgram[4:]) != 28 || dgram[len(dgram)-1] != 0xee {
 		t.Fatalf("datagram %x", dgram)
 	}

@@ -43,7 +43,7 @@ func (k *UDPProbe) Prepare(b []byte, size int, pattern []byte) {
 
 // Build writes the source port, the probe fields and the checksum (which
 // the socket computes again; the tap records this one).
-func (k *UDPProbe) Build(b []byte, pr Probe) []byte {
+func (k *UDPProbe) Build(b []byte, pr *Probe) []byte {
 	binary.BigEndian.PutUint16(b[0:], pr.ID)
 	if p := b[udpHeaderLen:]; len(p) >= icmpmsg.ProbeLen {
 		binary.BigEndian.PutUint64(p[0:], pr.Cookie)

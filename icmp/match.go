@@ -20,7 +20,13 @@ func (p *Pinger) handle(c Conn, pkt *Packet, ev *Event) bool {
 	if c.V6() {
 		m = &p.matches[1]
 	}
-	if !p.kind.Match(c, pkt, p.cookie, m) {
+	var ok bool
+	if p.echo != nil {
+		ok = p.echo.Match(c, pkt, p.cookie, m)
+	} else {
+		ok = p.kind.Match(c, pkt, p.cookie, m)
+	}
+	if !ok {
 		return false
 	}
 	*ev = Event{Kind: m.Kind, From: pkt.From, TTL: pkt.TTL, Size: len(pkt.Data), Time: pkt.Received,

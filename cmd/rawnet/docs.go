@@ -28,6 +28,7 @@ var docFiles embed.FS
 var flagChoices = map[string][]string{
 	"ping M":         {"do", "dont", "want", "probe"},
 	"ping socket":    {"auto", "raw", "datagram"},
+	"ping P":         {"icmp", "tcp", "udp"},
 	"trace P":        {"udp", "icmp", "tcp"},
 	"udp serve mode": {"echo", "sink", "reflect"},
 	"capture Q":      {"in", "out", "inout"},

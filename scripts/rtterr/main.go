@@ -12,6 +12,11 @@
 //	iputils iputils ping output (icmp_seq=N ... time=X ms)
 //	send    rawnet send --json --wait, echo requests with seq=1..N (probe p is seq p+1)
 //	udp     rawnet udp probe --json (seq; -port the server's port)
+//	tcp     rawnet ping -P tcp --json (seq; -port the probed port): a SYN's
+//	        sequence number ends in the probe's 16 bits, its answer
+//	        acknowledges that plus one
+//	hping3  hping3 -S output (seq=N ... rtt=X ms; -port the probed port):
+//	        probe N leaves from hping3's first source port plus N
 //	trace   rawnet trace --json -P icmp: JSON names no probe, so each TTL's
 //	        sorted RTTs are paired with the sorted wire RTTs of that TTL
 //	        (order statistics keep the bounds of every pairing)
@@ -48,16 +53,19 @@ func main() {
 		os.Exit(2)
 	}
 	var rows []row
-	if *tool == "udp" {
+	switch *tool {
+	case "udp":
 		rows = udpRows(*pcap, *port)
-	} else {
+	case "tcp", "hping3":
+		rows = tcpRows(*pcap, *port, *tool == "hping3")
+	default:
 		rows = echoRows(*pcap, *v6)
 	}
 	wire, ttlOf := pair(rows)
 	text, err := os.ReadFile(*out)
 	check(err)
 	switch *tool {
-	case "ping", "udp", "send":
+	case "ping", "udp", "send", "tcp":
 		for _, m := range jsonLines(text) {
 			if m["type"] != "reply" && m["type"] != "answer" {
 				continue
@@ -72,8 +80,11 @@ func main() {
 				fmt.Printf("%d %v\n", int64(m["rtt_ms"].(float64)*1e6)-w, m["ts_source"])
 			}
 		}
-	case "iputils":
+	case "iputils", "hping3":
 		re := regexp.MustCompile(`icmp_seq=(\d+) .*time=([0-9.]+) ms`)
+		if *tool == "hping3" {
+			re = regexp.MustCompile(`seq=(\d+) .*rtt=([0-9.]+) ms`)
+		}
 		for _, m := range re.FindAllStringSubmatch(string(text), -1) {
 			seq, _ := strconv.Atoi(m[1])
 			ms, _ := strconv.ParseFloat(m[2], 64)
@@ -115,7 +126,7 @@ func main() {
 			}
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "rtterr: -tool %q is not one of ping, iputils, send, udp, trace\n", *tool)
+		fmt.Fprintf(os.Stderr, "rtterr: -tool %q is not one of ping, iputils, send, udp, tcp, hping3, trace\n", *tool)
 		os.Exit(2)
 	}
 }
@@ -170,6 +181,43 @@ func udpRows(file string, port int) []row {
 			continue
 		}
 		rows = append(rows, row{ns: epochNanos(f[0]), req: f[1] == strconv.Itoa(port), seq: int(s)})
+	}
+	return rows
+}
+
+// tcpRows: SYNs to port and the SYN-ACKs and RSTs from it, keyed by the
+// low 16 bits of the SYN's sequence number (rawnet) or by the source port
+// less the first SYN's (hping3, which counts its probes in the port).
+func tcpRows(file string, port int, bySport bool) []row {
+	var rows []row
+	base := -1
+	for _, f := range tshark(file, "tcp.port == "+strconv.Itoa(port), "frame.time_epoch", "tcp.srcport", "tcp.dstport",
+		"tcp.seq_raw", "tcp.ack_raw", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset") {
+		sport, _ := strconv.Atoi(f[1])
+		dport, _ := strconv.Atoi(f[2])
+		seq, _ := strconv.ParseUint(f[3], 10, 32)
+		ack, _ := strconv.ParseUint(f[4], 10, 32)
+		syn, isAck, rst := f[5] == "1", f[6] == "1", f[7] == "1"
+		r := row{ns: epochNanos(f[0])}
+		switch {
+		case dport == port && syn && !isAck: // a probe
+			r.req = true
+			if base < 0 || sport < base {
+				base = sport
+			}
+			r.seq = int(seq & 0xffff)
+			if bySport {
+				r.seq = sport - base
+			}
+		case sport == port && isAck && (syn || rst): // its answer
+			r.seq = int((ack - 1) & 0xffff)
+			if bySport {
+				r.seq = dport - base
+			}
+		default: // the kernel's RST closing a half-open connection
+			continue
+		}
+		rows = append(rows, r)
 	}
 	return rows
 }

@@ -441,7 +441,16 @@ func (c *sockConn) WriteTo(msg []byte, dst netip.Addr) error {
 		c.wiov.Base = &msg[0]
 	}
 	c.wiov.SetLen(len(msg))
-	if _, err := c.c.SendMsg(&c.wmsg); err != nil {
+	_, err = c.c.SendMsg(&c.wmsg)
+	if err != nil && c.proto == ProtoUDP && staleError(err) {
+		// A UDP socket with IP_RECVERR keeps the last ICMP error about an
+		// earlier datagram (a port unreachable) pending, and the next send
+		// returns it (sock_error in the allocation of the datagram) instead
+		// of sending: the error is the earlier probe's, which the error
+		// queue reports; send this one again.
+		_, err = c.c.SendMsg(&c.wmsg)
+	}
+	if err != nil {
 		if _, ok := err.(unix.Errno); ok {
 			return fmt.Errorf("icmp: send to %s: %w", dst, err)
 		}
@@ -522,6 +531,17 @@ func (c *sockConn) fill(b []byte, queued bool, p *Packet) error {
 	p.TTL, p.TOS = int(h.TTL), int(h.TOS)
 	p.From, p.To = h.Src, h.Dst
 	return nil
+}
+
+// staleError reports the errors a socket's pending ICMP error makes a send
+// return.
+func staleError(err error) bool {
+	for _, e := range []unix.Errno{unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EHOSTDOWN, unix.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func sockaddrAddr(b []byte) netip.Addr {

@@ -22,6 +22,15 @@ type Conn interface {
 	Close() error
 }
 
+// KeyedSender is a Conn whose sends others share (Shared): SendKeyed
+// reads the send time and takes the kernel's transmit stamp number of
+// the packet (rawsock.TxStamper) and sends it, all at once, so that
+// neither a wait for the socket nor another sender's packet comes between
+// them. keyed is false without transmit stamps.
+type KeyedSender interface {
+	SendKeyed(pkt []byte, dst netip.Addr) (sent time.Time, key uint32, keyed bool, err error)
+}
+
 // Reader reads packets that may answer probes.
 type Reader interface {
 	// Read blocks until a packet arrives or the read deadline passes

@@ -12,6 +12,11 @@
 // The engine sends whole IP packets through a Conn and reads what answers
 // through its Readers; Listen opens the Linux raw sockets, and tests
 // supply fakes.
+//
+// For traces that run for days (the exporter's), Cycles and Interval
+// repeat them, Shared lets Tracers that start and stop on their own use
+// one set of sockets (with disjoint Config.IDBlocks), and PathTracker says
+// when the path to a target changed from one trace to the next.
 package trace
 
 import (
@@ -76,7 +81,18 @@ type Config struct {
 	Interval time.Duration
 	// Tap, when set, is given every probe sent and every answer received.
 	Tap tap.Func
+	// IDBlock, 1..IDBlocks, confines the probe identities to the block's
+	// share of the 16-bit space, so that Tracers that share sockets
+	// (Shared) never take each other's answers for their own, not even
+	// those a NAT left only the IP identification of; it also caps the
+	// probes in flight at the block's size. 0 uses the whole space from a
+	// random start.
+	IDBlock int
 }
+
+// IDBlocks is how many disjoint blocks of probe identities there are
+// (Config.IDBlock): one per slot table's worth.
+const IDBlocks = (maxID + 1) / slotCount
 
 // ErrConfig marks a Config the engine cannot run: a value out of range.
 var ErrConfig = errors.New("trace: bad configuration")
@@ -128,6 +144,8 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: TOS %d is not 0..255", ErrConfig, c.TOS)
 	case c.Confidence >= 1:
 		return fmt.Errorf("%w: confidence %g must be below 1", ErrConfig, c.Confidence)
+	case c.IDBlock < 0 || c.IDBlock > IDBlocks:
+		return fmt.Errorf("%w: identity block %d is not 0..%d", ErrConfig, c.IDBlock, IDBlocks)
 	case c.InFlight < 0:
 		return fmt.Errorf("%w: probes in flight must not be negative", ErrConfig)
 	}
@@ -189,6 +207,8 @@ type engine struct {
 	slots   [slotCount]slot
 	busy    []int32 // indices of busy slots
 	nextID  uint16
+	idLo    uint16 // the identities this engine uses: idLo..idHi
+	idHi    uint16
 	pkt     []byte
 	replies chan reply
 	start   time.Time
@@ -205,7 +225,8 @@ func newEngine(cfg Config, conns []Conn) (*engine, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	e := &engine{cfg: cfg, conns: conns, replies: make(chan reply, 256), nextID: 1}
+	e := &engine{cfg: cfg, conns: conns, replies: make(chan reply, 256)}
+	e.idRange()
 	if cfg.Multipath {
 		e.mdaN = mdaTable(cfg.Confidence, cfg.MaxFlows)
 	}
@@ -443,5 +464,19 @@ func (e *engine) read(ctx context.Context, rd Reader, fp *flowParams) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// idRange sets the identities the engine takes (Config.IDBlock) and where
+// it starts: at random in the whole space, so that two processes tracing
+// one target rarely use the same identities at once, or at the start of
+// its block.
+func (e *engine) idRange() {
+	e.idLo, e.idHi = 1, maxID
+	e.nextID = 1 + random16()%maxID
+	if b := e.cfg.IDBlock; b > 0 {
+		lo, hi := (b-1)*slotCount, b*slotCount-1
+		e.idLo, e.idHi = uint16(max(lo, 1)), uint16(min(hi, maxID))
+		e.nextID = e.idLo
 	}
 }

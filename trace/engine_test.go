@@ -1143,3 +1143,37 @@ func TestEngineCycleStartAfterPreviousEnd(t *testing.T) {
 		}
 	}
 }
+
+// A path that grows between cycles is traced whole again: the cycle that
+// does not reach the target (it probes only as far as the old distance)
+// makes the next one probe up to MaxTTL.
+func TestEngineCyclesPathGrows(t *testing.T) {
+	dst := targetAddr(false, 1)
+	f := newFakeNet(false).addPath(dst, linearPath(false, 3, 1))
+	longer := linearPath(false, 6, 1)
+	cfg := testConfig(ICMP, dst)
+	cfg.Cycles, cfg.MaxTTL, cfg.Wait.Max = 3, 12, 200*time.Millisecond
+	log := newTraceLog()
+	sink := func(ev Event) error {
+		if ev.Kind == EventDone && ev.Cycle == 0 {
+			f.mu.Lock()
+			f.paths[dst] = longer
+			f.mu.Unlock()
+		}
+		return log.sink(ev)
+	}
+	_, err := runGuarded(t, context.Background(), cfg, []Conn{f}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		reached bool
+		hops    int
+	}{{true, 4}, {false, 4}, {true, 7}}
+	for c, w := range want {
+		r := log.results[[2]int{0, c}]
+		if r.Reached != w.reached || r.Hops != w.hops {
+			t.Errorf("cycle %d: reached %v at %d hops, want %v at %d", c, r.Reached, r.Hops, w.reached, w.hops)
+		}
+	}
+}

@@ -49,11 +49,16 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 	e.sum.Sent++
 	var key uint32
 	var keyed bool
-	if t.stamper != nil {
-		key, keyed = t.stamper.TxKey()
+	var err error
+	if ks, ok := t.conn.(KeyedSender); ok {
+		rec.Sent, key, keyed, err = ks.SendKeyed(pkt, t.addr)
+	} else {
+		if t.stamper != nil {
+			key, keyed = t.stamper.TxKey()
+		}
+		rec.Sent = time.Now()
+		err = t.conn.Send(pkt, t.addr)
 	}
-	rec.Sent = time.Now()
-	err := t.conn.Send(pkt, t.addr)
 	if e.cfg.Tap != nil {
 		e.cfg.Tap(tap.Out, rec.Sent, pkt)
 	}
@@ -75,10 +80,11 @@ func (e *engine) sendProbe(t *targetState, ttl, flow int) {
 
 // inFlightCap is the most probes awaiting answers at once.
 func (e *engine) inFlightCap() int {
+	limit := min(slotCount, int(e.idHi-e.idLo)+1)
 	if e.cfg.InFlight > 0 {
-		return min(slotCount, e.cfg.InFlight)
+		return min(limit, e.cfg.InFlight)
 	}
-	return slotCount
+	return limit
 }
 
 // takeID returns the next probe identity whose slot is free. The caller
@@ -87,8 +93,8 @@ func (e *engine) takeID() uint16 {
 	for {
 		id := e.nextID
 		e.nextID++
-		if e.nextID > maxID {
-			e.nextID = 1
+		if e.nextID > e.idHi || e.nextID < e.idLo {
+			e.nextID = e.idLo
 		}
 		if !e.slots[id&(slotCount-1)].busy {
 			return id

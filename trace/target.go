@@ -66,8 +66,16 @@ func newTargetState(i int, addr, src netip.Addr, c Conn, fp *flowParams, cfg *Co
 
 // startCycle resets the trace for its next cycle, which starts at `at`.
 func (t *targetState) startCycle(at time.Time, mdaFirst int) {
-	if t.cycle >= 0 && t.final {
-		t.sendLimit = t.horizon
+	// A cycle that got its final answer bounds the next one at that TTL;
+	// one that did not (the path grew, or the target stopped answering)
+	// sends the next up to MaxTTL again, or a path that got longer would
+	// never be seen whole again (a periodic trace, the exporter's, runs
+	// for days).
+	if t.cycle >= 0 {
+		t.sendLimit = t.cfg.MaxTTL
+		if t.final {
+			t.sendLimit = t.horizon
+		}
 	}
 	t.cycle++
 	t.cycleStart = at

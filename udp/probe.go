@@ -27,6 +27,7 @@ type Probe struct {
 	cookie uint64
 	gap    time.Duration // between two sends; 0 unpaced
 	hdrOff int
+	win    uint64 // sequence numbers kept back (ProbeConfig.SeqWindow)
 
 	tx   []Message // send buffers, header templates written once
 	rx   []Message
@@ -55,7 +56,7 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Probe{cfg: cfg, conn: cfg.Conn, cookie: cfg.Cookie, hdrOff: len(cfg.Prefix)}
+	p := &Probe{cfg: cfg, conn: cfg.Conn, cookie: cfg.Cookie, hdrOff: len(cfg.Prefix), win: uint64(cfg.SeqWindow)}
 	for p.cookie == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -76,15 +77,17 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		p.tx[i] = Message{Buf: b, N: cfg.Size}
 		p.rx[i] = Message{Buf: make([]byte, rxLen(cfg.Size))}
 	}
-	p.sentAt = make([]int64, probeSeqWindow)
+	p.sentAt = make([]int64, p.win)
 	if st, ok := cfg.Conn.(rawsock.TxStamper); ok {
 		if _, on := st.TxKey(); on {
-			p.stamper, p.txKeys = st, make([]uint64, probeSeqWindow)
+			p.stamper, p.txKeys = st, make([]uint64, p.win)
 		}
 	}
-	p.seq = newSeqTracker(probeSeqWindow)
-	p.sum.Samples = stats.NewSamples(0)
-	p.sum.NetSamples = stats.NewSamples(0)
+	p.seq = newSeqTracker(cfg.SeqWindow)
+	if cfg.Samples >= 0 {
+		p.sum.Samples = stats.NewSamples(cfg.Samples)
+		p.sum.NetSamples = stats.NewSamples(cfg.Samples)
+	}
 	if cfg.Tap != nil {
 		p.tapBuf = make([]byte, tapLen(rxLen(cfg.Size)))
 	}
@@ -117,7 +120,11 @@ func (c *ProbeConfig) defaults() error {
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
 	}
-	c.Window = min(c.Window, probeSeqWindow/2)
+	if c.SeqWindow <= 0 {
+		c.SeqWindow = probeSeqWindow
+	}
+	c.SeqWindow = (max(c.SeqWindow, 64) + 63) / 64 * 64
+	c.Window = min(c.Window, c.SeqWindow/2)
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -205,7 +212,7 @@ func (p *Probe) send(now time.Time) error {
 		seq := p.sent + uint64(i)
 		p.retire(seq)
 		PutSeq(p.tx[i].Buf[p.hdrOff:], seq, stamp)
-		p.sentAt[seq%probeSeqWindow] = stamp
+		p.sentAt[seq%p.win] = stamp
 	}
 	p.keyBatch(n, false)
 	sent, err := p.conn.WriteBatch(p.tx[:n])
@@ -250,7 +257,7 @@ func (p *Probe) keyBatch(n int, forget bool) {
 		if forget {
 			k = 0
 		}
-		p.txKeys[(p.sent+uint64(i))%probeSeqWindow] = k
+		p.txKeys[(p.sent+uint64(i))%p.win] = k
 	}
 }
 
@@ -258,10 +265,10 @@ func (p *Probe) keyBatch(n int, forget bool) {
 // there is one (ev.KernelTxStamp), else the time it carries
 // (rawsock.SendTime).
 func (p *Probe) sendTime(seq uint64, carried int64, ev *ProbeEvent) int64 {
-	if p.stamper == nil || p.sent-seq > probeSeqWindow {
+	if p.stamper == nil || p.sent-seq > p.win {
 		return carried
 	}
-	k := p.txKeys[seq%probeSeqWindow]
+	k := p.txKeys[seq%p.win]
 	if k == 0 {
 		return carried
 	}
@@ -273,7 +280,7 @@ func (p *Probe) sendTime(seq uint64, carried int64, ev *ProbeEvent) int64 {
 // retire makes room in the send-time ring for seq: the datagram that had
 // its slot counts as lost if it is still waiting.
 func (p *Probe) retire(seq uint64) {
-	for p.expireAt+probeSeqWindow <= seq {
+	for p.expireAt+p.win <= seq {
 		p.lose(p.expireAt, time.Now())
 	}
 }
@@ -283,7 +290,7 @@ func (p *Probe) retire(seq uint64) {
 func (p *Probe) expire(now time.Time) {
 	limit := now.Add(-p.cfg.Timeout).UnixNano()
 	for p.expireAt < p.sent {
-		at := p.sentAt[p.expireAt%probeSeqWindow]
+		at := p.sentAt[p.expireAt%p.win]
 		if at != 0 && at > limit {
 			return
 		}
@@ -292,7 +299,7 @@ func (p *Probe) expire(now time.Time) {
 }
 
 func (p *Probe) lose(seq uint64, now time.Time) {
-	slot := &p.sentAt[seq%probeSeqWindow]
+	slot := &p.sentAt[seq%p.win]
 	if *slot != 0 {
 		p.emit(ProbeEvent{Kind: EventLost, Seq: seq, Time: now})
 		*slot = 0
@@ -308,7 +315,7 @@ func (p *Probe) wakeAt(now time.Time) time.Time {
 		w = p.nextSend
 	}
 	if p.expireAt < p.sent {
-		if at := p.sentAt[p.expireAt%probeSeqWindow]; at != 0 {
+		if at := p.sentAt[p.expireAt%p.win]; at != 0 {
 			w = earliest(w, time.Unix(0, at).Add(p.cfg.Timeout))
 		}
 	}
@@ -372,7 +379,7 @@ func (p *Probe) reply(m *Message) {
 	p.last = m.Time
 	ev := ProbeEvent{Kind: EventReply, Seq: h.Seq, Time: m.Time, KernelStamp: m.KernelStamp, Size: m.N}
 	ev.RTT = time.Duration(m.Time.UnixNano() - p.sendTime(h.Seq, h.Sent, &ev))
-	if p.expireAt > h.Seq && p.sentAt[h.Seq%probeSeqWindow] == 0 && !p.seqSeen(h.Seq) {
+	if p.expireAt > h.Seq && p.sentAt[h.Seq%p.win] == 0 && !p.seqSeen(h.Seq) {
 		ev.Kind = EventLate // counted lost already
 		p.sum.Late++
 		p.emit(ev)
@@ -408,8 +415,8 @@ func (p *Probe) seqSeen(seq uint64) bool {
 // resolve marks seq answered; the expiry cursor moves past answered
 // datagrams at the bottom of the window.
 func (p *Probe) resolve(seq uint64) {
-	p.sentAt[seq%probeSeqWindow] = 0
-	for p.expireAt < p.sent && p.sentAt[p.expireAt%probeSeqWindow] == 0 {
+	p.sentAt[seq%p.win] = 0
+	for p.expireAt < p.sent && p.sentAt[p.expireAt%p.win] == 0 {
 		p.expireAt++
 	}
 }
@@ -418,7 +425,9 @@ func (p *Probe) account(ev *ProbeEvent, h *Header) {
 	s := &p.sum
 	s.Received++
 	s.RTT.Add(ev.RTT)
-	s.Samples.Add(ev.RTT)
+	if s.Samples != nil {
+		s.Samples.Add(ev.RTT)
+	}
 	s.Jitter.AddTransit(ev.RTT)
 	p.interval.Received++
 	p.interval.RTT.Add(ev.RTT)
@@ -433,7 +442,9 @@ func (p *Probe) account(ev *ProbeEvent, h *Header) {
 	s.Reflected++
 	s.ServerTime.Add(ev.ServerTime)
 	s.NetRTT.Add(ev.NetRTT)
-	s.NetSamples.Add(ev.NetRTT)
+	if s.NetSamples != nil {
+		s.NetSamples.Add(ev.NetRTT)
+	}
 	s.Forward.Add(ev.Forward)
 	s.Reverse.Add(ev.Reverse)
 	s.FwdJitter.AddTransit(ev.Forward)

@@ -166,3 +166,27 @@ func TestProbeIgnoresForeignDatagrams(t *testing.T) {
 		t.Errorf("received %d, foreign %d, duplicates %d; want 5, 20, 0", sum.Received, sum.Foreign, sum.Duplicates)
 	}
 }
+
+// A probe with a small sequence window and no samples (the exporter's
+// long runs) keeps counting right as its rings wrap many times over.
+func TestProbeSmallWindowNoSamples(t *testing.T) {
+	const n = 3000
+	cfg := ProbeConfig{Count: n, Rate: 20000, Timeout: 200 * time.Millisecond, SeqWindow: 200, Samples: -1}
+	sum, evs := runFakeProbe(t, cfg, &network{
+		drop: func(s uint64) bool { return s%100 == 5 }, // 30 lost
+		dup:  func(s uint64) bool { return s%250 == 0 }, // 12 duplicated
+	})
+	if sum.Sent != n || sum.Received != n-30 || sum.Duplicates != 12 || countKind(evs, EventLost) != 30 || sum.Late != 0 {
+		t.Errorf("sent %d received %d dups %d lost %d late %d; want %d, %d, 12, 30, 0", sum.Sent, sum.Received, sum.Duplicates, countKind(evs, EventLost), sum.Late, n, n-30)
+	}
+	if sum.Samples != nil || sum.NetSamples != nil || sum.Percentile(50) != 0 || sum.RTT.Count() != n-30 {
+		t.Errorf("samples kept: %v %v; RTT count %d", sum.Samples, sum.NetSamples, sum.RTT.Count())
+	}
+	p, err := NewProbe(ProbeConfig{SeqWindow: 200, Conn: newFakeConn(fakeClient)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.sentAt) != 256 || p.seq.window != 256 || p.cfg.Window > 128 {
+		t.Errorf("window 200: %d send times, tracker %d, in flight %d; want 256, 256, <= 128", len(p.sentAt), p.seq.window, p.cfg.Window)
+	}
+}

@@ -14,8 +14,7 @@ const (
 	DefaultSize     = 64
 	DefaultTimeout  = time.Second
 	DefaultWindow   = 64
-	// probeSeqWindow is how many sequence numbers back the probe tells
-	// duplicates and reordering apart, and how many send times it keeps.
+	// probeSeqWindow is the default ProbeConfig.SeqWindow.
 	probeSeqWindow = 1 << 16
 )
 
@@ -54,6 +53,16 @@ type ProbeConfig struct {
 	// not checked in replies (for servers that want a header of their
 	// own, such as sockperf's).
 	Prefix []byte
+	// SeqWindow is how many sequence numbers back the probe keeps send
+	// times and tells duplicates and late replies apart (default 65536, at
+	// least 64); it bounds the datagrams in flight. A long-running probe
+	// at a low rate (the exporter's) needs far fewer, in far less memory
+	// (16 bytes each).
+	SeqWindow int
+	// Samples is how many round trips the summary keeps for percentiles
+	// (Summary.Samples, NetSamples; 0: stats.DefaultSampleCapacity,
+	// 100,000, 1.6 MB each); negative keeps none (both nil).
+	Samples int
 	// Tap, if set, is given every datagram sent and received, as IP packets.
 	Tap tap.Func
 	// Conn is the socket to probe through, connected to the server (see

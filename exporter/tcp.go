@@ -1,0 +1,250 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rawnet/rawnet/icmp"
+)
+
+func init() { RegisterProtocol("tcp", buildTCP) }
+
+// tcpSocket returns the group's raw TCP socket of a family, opened before
+// Seal. Each group has its own: the ping engine reads a TCP conn alone,
+// and the conn holds the local port its SYNs leave from. So a tcp group
+// added by a reload needs a restart (ErrSocketNotOpen), while a group
+// kept by name reuses its socket, whatever its port.
+func tcpSocket(env *Env, g *TargetGroup, v6 bool) (icmp.Conn, error) {
+	key := SocketKey{Kind: "tcp/" + g.Name, V6: v6, TOS: g.TOS, Source: g.Source, Interface: g.Interface}
+	c, err := env.Sockets.Get(key, func() (io.Closer, error) {
+		return icmp.Listen(icmp.ListenConfig{V6: v6, Proto: icmp.ProtoTCP, TOS: g.TOS, Source: g.Source, Interface: g.Interface})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.(icmp.Conn), nil
+}
+
+func buildTCP(env *Env, g *TargetGroup) ([]Runner, error) {
+	field := "hosts"
+	if g.Source.IsValid() {
+		field = "source"
+	} else if g.Interface != "" {
+		field = "interface"
+	}
+	r := &tcpRunner{env: *env, g: *g}
+	need4, need6 := families(g.Hosts, g.Source)
+	open := func(v6 bool) (icmp.Conn, error) {
+		c, err := tcpSocket(env, g, v6)
+		if err == nil || !hasLiteral(g.Hosts, v6) && !errors.Is(err, ErrSocketNotOpen) {
+			if err != nil {
+				env.Logger.Warn("no TCP socket for names of this family", "group", g.Path, "v6", v6, "err", err)
+			}
+			return c, nil
+		}
+		return nil, g.Errorf(env.File, field, "%v", err)
+	}
+	var err error
+	if need4 {
+		if r.c4, err = open(false); err != nil {
+			return nil, err
+		}
+	}
+	if need6 {
+		if r.c6, err = open(true); err != nil {
+			return nil, err
+		}
+	}
+	return []Runner{r}, nil
+}
+
+// tcpRunner probes one tcp group: a SYN per probe (ping's TCPProbe kind,
+// half-open: the kernel resets the connection a SYN-ACK opens), one
+// Pinger for all the group's addresses, rebuilt when a name moves.
+type tcpRunner struct {
+	env    Env
+	g      TargetGroup
+	c4, c6 icmp.Conn
+}
+
+// tcpTarget is one address the group probes and its series.
+type tcpTarget struct {
+	hostAddr
+	series  *ProbeSeries
+	tcp     *TCPSeries
+	release func()
+}
+
+func (r *tcpRunner) Run(ctx context.Context) error {
+	var cur []tcpTarget
+	var job pingJob
+	resolved := map[string]netip.Addr{}
+	defer func() {
+		job.stop()
+		releaseTCP(cur)
+	}()
+	tick := time.NewTicker(r.env.ResolveInterval)
+	defer tick.Stop()
+	for {
+		var next []tcpTarget
+		for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, r.g.Source, resolved, func(h string, err error) {
+			s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
+			s.Error("resolve")
+			release()
+		}) {
+			next = append(next, tcpTarget{hostAddr: h})
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !slices.EqualFunc(cur, next, func(a, b tcpTarget) bool { return a.hostAddr == b.hostAddr }) {
+			job.stop()
+			r.acquire(next)
+			releaseTCP(cur)
+			cur = next
+			if len(cur) > 0 {
+				job = r.start(ctx, cur)
+			}
+		}
+		if !hasNames(r.g.Hosts) {
+			<-ctx.Done()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *tcpRunner) labels(host string, ip netip.Addr) prometheus.Labels {
+	return ProbeLabels(r.g.Name, host, ip, "tcp", r.g.Labels)
+}
+
+func (r *tcpRunner) acquire(ts []tcpTarget) {
+	for i := range ts {
+		l := r.labels(ts[i].host, ts[i].addr)
+		var relP, relT func()
+		ts[i].series, relP = AcquireProbeSeries(r.env.Series, l)
+		ts[i].tcp, relT = AcquireTCPSeries(r.env.Series, l)
+		ts[i].release = func() { relP(); relT() }
+	}
+}
+
+func releaseTCP(ts []tcpTarget) {
+	for _, t := range ts {
+		if t.release != nil {
+			t.release()
+		}
+	}
+}
+
+func (r *tcpRunner) start(ctx context.Context, ts []tcpTarget) pingJob {
+	pctx, cancel := context.WithCancel(ctx)
+	j := pingJob{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		r.ping(pctx, ts)
+	}()
+	return j
+}
+
+// ping runs one Pinger with the TCP SYN kind over ts until ctx ends.
+func (r *tcpRunner) ping(ctx context.Context, ts []tcpTarget) {
+	var conns []icmp.Conn
+	for _, c := range []icmp.Conn{r.c4, r.c6} {
+		if c != nil {
+			// The last Pinger on this socket stopped its reads with a
+			// deadline in the past.
+			_ = c.SetReadDeadline(time.Time{})
+			conns = append(conns, c)
+		}
+	}
+	var addrs []netip.Addr
+	var live []tcpTarget
+	for _, t := range ts {
+		if (t.addr.Is4() && r.c4 == nil) || (!t.addr.Is4() && r.c6 == nil) {
+			t.series.Error("send")
+			continue
+		}
+		addrs = append(addrs, t.addr)
+		live = append(live, t)
+	}
+	if len(addrs) == 0 {
+		<-ctx.Done()
+		return
+	}
+	size := r.g.Size
+	if size == 0 {
+		size = icmp.NoPayload // a SYN carries no data unless asked
+	}
+	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: size, Cookie: newCookie(),
+		Kind: icmp.NewTCPProbe(uint16(r.g.Port)), Rate: max(icmp.DefaultRate, 2*float64(len(addrs))/r.g.Interval.Seconds())}
+	p, err := icmp.New(cfg)
+	if err != nil {
+		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)
+		for _, t := range live {
+			t.series.Error("send")
+		}
+		<-ctx.Done()
+		return
+	}
+	_, err = p.Run(ctx, func(ev icmp.Event) error {
+		t := &live[ev.Target]
+		countEvent(t.series, ev, t.addr.Is6())
+		if ev.Kind == icmp.EventReply && !ev.Dup {
+			t.tcp.count(ev.Flags)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		r.env.Logger.Error("probing stopped", "group", r.g.Name, "err", err)
+	}
+}
+
+// TCPSeries are the series a tcp target has beside its ProbeSeries: its
+// replies by TCP flags, SA (SYN-ACK: the port is open) and RA (RST: it is
+// closed).
+type TCPSeries struct {
+	replies *prometheus.CounterVec
+	sa, ra  prometheus.Counter
+}
+
+// NewTCPSeries makes them with labels l (ProbeLabels).
+func NewTCPSeries(l prometheus.Labels) *TCPSeries {
+	s := &TCPSeries{replies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rawnet_probe_tcp_replies_total", ConstLabels: l,
+		Help: "Replies to TCP SYN probes by their flags: SA (SYN-ACK, the port is open) or RA (RST, closed); rawnet_probe_replies_total counts both."}, []string{"flags"})}
+	s.sa = s.replies.WithLabelValues("SA")
+	s.ra = s.replies.WithLabelValues("RA")
+	return s
+}
+
+func (s *TCPSeries) count(flags uint8) {
+	switch {
+	case flags&icmp.TCPRst != 0:
+		s.ra.Inc()
+	case flags&icmp.TCPSA == icmp.TCPSA:
+		s.sa.Inc()
+	}
+}
+
+// Describe sends the descriptors of the series.
+func (s *TCPSeries) Describe(ch chan<- *prometheus.Desc) { s.replies.Describe(ch) }
+
+// Collect sends the series.
+func (s *TCPSeries) Collect(ch chan<- prometheus.Metric) { s.replies.Collect(ch) }
+
+// AcquireTCPSeries returns the tcp series of the target with labels l from
+// the store, with the function that releases them.
+func AcquireTCPSeries(st *Store, l prometheus.Labels) (*TCPSeries, func()) {
+	key := SeriesKey("tcp", l)
+	s := st.Acquire(key, func() prometheus.Collector { return NewTCPSeries(l) }).(*TCPSeries)
+	return s, func() { st.Release(key) }
+}

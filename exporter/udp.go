@@ -1,0 +1,273 @@
+package exporter
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rawnet/rawnet/internal/icmpmsg"
+	"github.com/rawnet/rawnet/stats"
+	"github.com/rawnet/rawnet/udp"
+)
+
+func init() { RegisterProtocol("udp", buildUDP) }
+
+// buildUDP: a udp group probes `rawnet udp serve` (echo or reflect mode)
+// with rawnet's sequenced, timestamped datagrams, one connected UDP socket
+// per target. UDP sockets need no privilege, so the runner opens them
+// when it starts probing a target (after the capability drop, and again
+// when a name moves); a reflector's stamps give the one-way delays.
+func buildUDP(env *Env, g *TargetGroup) ([]Runner, error) {
+	if g.Interface != "" {
+		return nil, g.Errorf(env.File, "interface", "not supported for protocol udp (its sockets are opened after the capabilities are dropped): use source")
+	}
+	if g.Size != 0 && g.Size < udp.HeaderLen {
+		return nil, g.Errorf(env.File, "size", "%d bytes cannot hold rawnet's UDP probe header: at least %d for protocol udp", g.Size, udp.HeaderLen)
+	}
+	return []Runner{&udpRunner{env: *env, g: *g}}, nil
+}
+
+type udpRunner struct {
+	env Env
+	g   TargetGroup
+}
+
+// udpTarget is one address the group probes, its series and its probe.
+type udpTarget struct {
+	host    string
+	addr    netip.Addr
+	series  *ProbeSeries
+	udp     *UDPSeries
+	release func()
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func (r *udpRunner) Run(ctx context.Context) error {
+	cur := map[udpKey]*udpTarget{}
+	resolved := map[string]netip.Addr{}
+	defer func() {
+		for k, t := range cur {
+			r.stopTarget(t)
+			delete(cur, k)
+		}
+	}()
+	tick := time.NewTicker(r.env.ResolveInterval)
+	defer tick.Stop()
+	for {
+		next := r.expand(ctx, resolved)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A target that moved stops; only new ones start: the others
+		// keep their sockets and sequence.
+		for k, t := range cur {
+			if !next[k] {
+				r.stopTarget(t)
+				delete(cur, k)
+			}
+		}
+		for k := range next {
+			if cur[k] == nil {
+				cur[k] = r.startTarget(ctx, k)
+			}
+		}
+		if !hasNames(r.g.Hosts) {
+			<-ctx.Done()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+type udpKey hostAddr
+
+func (r *udpRunner) expand(ctx context.Context, resolved map[string]netip.Addr) map[udpKey]bool {
+	out := map[udpKey]bool{}
+	for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, r.g.Source, resolved, func(h string, err error) {
+		s, release := AcquireProbeSeries(r.env.Series, ProbeLabels(r.g.Name, h, netip.Addr{}, "udp", r.g.Labels))
+		s.Error("resolve")
+		release()
+	}) {
+		out[udpKey(h)] = true
+	}
+	return out
+}
+
+func (r *udpRunner) startTarget(ctx context.Context, k udpKey) *udpTarget {
+	l := ProbeLabels(r.g.Name, k.host, k.addr, "udp", r.g.Labels)
+	t := &udpTarget{host: k.host, addr: k.addr, done: make(chan struct{})}
+	var relP, relU func()
+	t.series, relP = AcquireProbeSeries(r.env.Series, l)
+	t.udp, relU = AcquireUDPSeries(r.env.Series, l)
+	t.release = func() { relP(); relU() }
+	pctx, cancel := context.WithCancel(ctx)
+	t.stop = cancel
+	go func() {
+		defer close(t.done)
+		r.probe(pctx, t)
+	}()
+	return t
+}
+
+func (r *udpRunner) stopTarget(t *udpTarget) {
+	t.stop()
+	<-t.done
+	t.release()
+}
+
+// probe runs one continuous udp.Probe against the target until ctx ends.
+// A socket that cannot be opened (no route, no source address) counts a
+// send error and is tried again after an interval.
+func (r *udpRunner) probe(ctx context.Context, t *udpTarget) {
+	remote := netip.AddrPortFrom(t.addr, uint16(r.g.Port))
+	var local netip.AddrPort
+	if r.g.Source.IsValid() {
+		local = netip.AddrPortFrom(r.g.Source, 0)
+	}
+	for ctx.Err() == nil {
+		c, err := udp.Dial(udp.ListenConfig{Addr: local, Remote: remote, TOS: r.g.TOS, TxStamps: true})
+		if err != nil {
+			r.env.Logger.Warn("cannot open UDP socket", "group", r.g.Name, "host", t.host, "ip", t.addr, "err", err)
+			t.series.Requests.Inc()
+			t.series.Error("send")
+			select {
+			case <-ctx.Done():
+			case <-time.After(r.g.Interval):
+			}
+			continue
+		}
+		cfg := udp.ProbeConfig{Remote: remote, Interval: r.g.Interval, Size: r.g.Size, Timeout: udpTimeout(r.g.Interval), Conn: c,
+			SeqWindow: udpSeqWindow(r.g.Interval), Samples: -1}
+		p, err := udp.NewProbe(cfg)
+		if err != nil {
+			c.Close()
+			r.env.Logger.Error("cannot probe", "group", r.g.Name, "host", t.host, "err", err)
+			<-ctx.Done()
+			return
+		}
+		var j udpJitter
+		_, err = p.Run(ctx, func(ev udp.ProbeEvent) error {
+			countUDP(t, &j, &ev)
+			return nil
+		})
+		c.Close()
+		if err != nil && ctx.Err() == nil {
+			r.env.Logger.Error("UDP probing stopped; starting again", "group", r.g.Name, "host", t.host, "err", err)
+		}
+	}
+}
+
+// udpTimeout is how long a datagram may wait for its reply: the engine's
+// default second, or the interval when that is longer (as ping's -W).
+func udpTimeout(interval time.Duration) time.Duration {
+	return max(udp.DefaultTimeout, interval)
+}
+
+// udpSeqWindow is the sequence window of a target's probe: room for the
+// datagrams in flight (a timeout's worth) four times over, at least 256.
+// The histograms take the round trips, so the probe keeps no samples:
+// about 10 KB per target instead of 4 MB.
+func udpSeqWindow(interval time.Duration) int {
+	return max(256, 4*int(udpTimeout(interval)/interval))
+}
+
+// udpJitter holds the RFC 3550 estimates of one probe run.
+type udpJitter struct{ rtt, fwd, rev stats.Jitter }
+
+// countUDP counts one probe event. A datagram is counted as a request once
+// its fate is known: answered or lost (a send error or an ICMP error is
+// followed by its loss), so that stopping a probe counts nothing twice.
+func countUDP(t *udpTarget, j *udpJitter, ev *udp.ProbeEvent) {
+	s, u := t.series, t.udp
+	switch ev.Kind {
+	case udp.EventReply:
+		if ev.Dup {
+			s.Duplicates.Inc()
+			return
+		}
+		s.Requests.Inc()
+		s.Replies.Inc()
+		s.RTT.Observe(ev.RTT.Seconds())
+		j.rtt.AddTransit(ev.RTT)
+		u.jitterRTT.Set(j.rtt.Value().Seconds())
+		if ev.Reflected {
+			u.once.Do(u.reflected)
+			u.forward.Observe(ev.Forward.Seconds())
+			u.reverse.Observe(ev.Reverse.Seconds())
+			j.fwd.AddTransit(ev.Forward)
+			j.rev.AddTransit(ev.Reverse)
+			u.jitterFwd.Set(j.fwd.Value().Seconds())
+			u.jitterRev.Set(j.rev.Value().Seconds())
+		}
+	case udp.EventLost:
+		s.Requests.Inc()
+	case udp.EventLate:
+		s.Late.Inc()
+	case udp.EventSendError:
+		s.Error("send")
+	case udp.EventUnreachable:
+		s.Error(icmpmsg.ErrorKind(t.addr.Is6(), ev.ICMPType, ev.ICMPCode))
+	}
+}
+
+// UDPSeries are the series a udp target has beside its ProbeSeries:
+// against a reflector the one-way delays (clock offset between the two
+// hosts included) and the RFC 3550 interarrival jitter of each direction,
+// and against any server the jitter of the round trip.
+type UDPSeries struct {
+	oneway                          *prometheus.HistogramVec
+	jitter                          *prometheus.GaugeVec
+	forward, reverse                prometheus.Observer
+	jitterFwd, jitterRev, jitterRTT prometheus.Gauge
+	once                            sync.Once
+}
+
+// NewUDPSeries makes them with labels l (ProbeLabels).
+func NewUDPSeries(l prometheus.Labels) *UDPSeries {
+	u := &UDPSeries{
+		oneway: prometheus.NewHistogramVec(HistogramOpts("rawnet_probe_oneway_delay_seconds",
+			"One-way delay of answered datagrams as the reflector's stamps give it (direction forward: to it, reverse: back); includes the offset between the two clocks.", l), []string{"direction"}),
+		jitter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rawnet_probe_jitter_seconds", ConstLabels: l,
+			Help: "RFC 3550 interarrival jitter of the current probe run: forward and reverse from a reflector's stamps, round_trip from the round trips."}, []string{"direction"}),
+	}
+	u.jitterRTT = u.jitter.WithLabelValues("round_trip")
+	return u
+}
+
+// reflected creates the per-direction series on the first reflected reply,
+// so that an echo server's target has none. (Called by the target's one
+// probe goroutine.)
+func (u *UDPSeries) reflected() {
+	u.forward = u.oneway.WithLabelValues("forward")
+	u.reverse = u.oneway.WithLabelValues("reverse")
+	u.jitterFwd = u.jitter.WithLabelValues("forward")
+	u.jitterRev = u.jitter.WithLabelValues("reverse")
+}
+
+// Describe sends the descriptors of the series.
+func (u *UDPSeries) Describe(ch chan<- *prometheus.Desc) {
+	u.oneway.Describe(ch)
+	u.jitter.Describe(ch)
+}
+
+// Collect sends the series.
+func (u *UDPSeries) Collect(ch chan<- prometheus.Metric) {
+	u.oneway.Collect(ch)
+	u.jitter.Collect(ch)
+}
+
+// AcquireUDPSeries returns the udp series of the target with labels l from
+// the store, with the function that releases them.
+func AcquireUDPSeries(st *Store, l prometheus.Labels) (*UDPSeries, func()) {
+	key := SeriesKey("udp", l)
+	u := st.Acquire(key, func() prometheus.Collector { return NewUDPSeries(l) }).(*UDPSeries)
+	return u, func() { st.Release(key) }
+}

@@ -90,6 +90,7 @@ var commandTable = []struct {
 	{"mtr", mtrCommand, false},
 	{"lab", labCommand, false},
 	{"udp", udpCommand, false},
+	{"exporter", exporterCommand, false},
 	{"send", sendCommand, false},
 	{"decode", decodeCommand, false},
 	{"capture", captureCommand, false},

@@ -1,0 +1,389 @@
+package exporter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/rawnet/rawnet/icmp"
+	"github.com/rawnet/rawnet/internal/icmpmsg"
+	"github.com/rawnet/rawnet/internal/target"
+)
+
+func init() {
+	RegisterProtocol("icmp", buildICMP)
+	RegisterModuleProber("icmp", probeICMP)
+	RegisterModulePreparer("icmp", prepareICMPModule)
+}
+
+// icmpRecvBuf is the receive buffer of the shared ICMP sockets: replies of
+// thousands of targets arrive in bursts.
+const icmpRecvBuf = 8 << 20
+
+// resolveTimeout bounds one name lookup, so that a dead DNS server delays
+// only the hosts it should answer for.
+const resolveTimeout = 10 * time.Second
+
+// icmpSocket returns the pool's shared ICMP socket (a Demux) for a family
+// and the group's tos, source and interface, opening it before Seal.
+func icmpSocket(env *Env, v6 bool, tos int, src netip.Addr, iface string) (*icmp.Demux, error) {
+	key := SocketKey{Kind: "icmp", V6: v6, TOS: tos, Source: src, Interface: iface}
+	c, err := env.Sockets.Get(key, func() (io.Closer, error) {
+		lc := icmp.ListenConfig{V6: v6, Mode: icmp.ModeAuto, TOS: tos, Source: src, Interface: iface, RecvBuf: icmpRecvBuf}
+		conn, err := icmp.Listen(lc)
+		if err != nil {
+			return nil, err
+		}
+		return icmp.NewDemux(conn), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.(*icmp.Demux), nil
+}
+
+// families says which address families a list of hosts may need: literal
+// addresses and prefixes say it, names may need both (unless the source
+// address fixes one).
+func families(hosts []string, src netip.Addr) (v4, v6 bool) {
+	if src.IsValid() {
+		return src.Is4(), !src.Is4()
+	}
+	for _, h := range hosts {
+		a, err := netip.ParseAddr(h)
+		if p, perr := netip.ParsePrefix(h); perr == nil {
+			a, err = p.Addr(), nil
+		}
+		switch {
+		case err != nil: // a name
+			v4, v6 = true, true
+		case a.Unmap().Is4():
+			v4 = true
+		default:
+			v6 = true
+		}
+	}
+	return v4, v6
+}
+
+// hasLiteral reports whether hosts has an address or prefix of a family.
+func hasLiteral(hosts []string, v6 bool) bool {
+	for _, h := range hosts {
+		a, err := netip.ParseAddr(h)
+		if p, perr := netip.ParsePrefix(h); perr == nil {
+			a, err = p.Addr(), nil
+		}
+		if err == nil && a.Unmap().Is4() != v6 {
+			return true
+		}
+	}
+	return false
+}
+
+// groupSockets gets the group's sockets of both families. A family whose
+// socket cannot be opened is an error when a literal address needs it;
+// when only names might, their probes count send errors instead (a host
+// without IPv6, say).
+func groupSockets(env *Env, hosts []string, tos int, src netip.Addr, iface string, pos Pos, field string) (d4, d6 *icmp.Demux, err error) {
+	need4, need6 := families(hosts, src)
+	open := func(v6 bool) (*icmp.Demux, error) {
+		d, err := icmpSocket(env, v6, tos, src, iface)
+		if err == nil || !hasLiteral(hosts, v6) && !errors.Is(err, ErrSocketNotOpen) {
+			if err != nil {
+				env.Logger.Warn("no ICMP socket for names of this family", "group", pos.Path, "v6", v6, "err", err)
+			}
+			return d, nil
+		}
+		return nil, pos.Errorf(env.File, field, "%v", err)
+	}
+	if need4 {
+		if d4, err = open(false); err != nil {
+			return nil, nil, err
+		}
+	}
+	if need6 {
+		if d6, err = open(true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d4, d6, nil
+}
+
+func buildICMP(env *Env, g *TargetGroup) ([]Runner, error) {
+	field := "hosts"
+	if g.Source.IsValid() {
+		field = "source"
+	} else if g.Interface != "" {
+		field = "interface"
+	}
+	d4, d6, err := groupSockets(env, g.Hosts, g.TOS, g.Source, g.Interface, g.Pos, field)
+	if err != nil {
+		return nil, err
+	}
+	gc := *g
+	return []Runner{&icmpRunner{env: *env, g: gc, d4: d4, d6: d6}}, nil
+}
+
+// icmpRunner probes one targets: group over ICMP: one Pinger for all its
+// addresses, rebuilt when a name resolves to another address.
+type icmpRunner struct {
+	env    Env
+	g      TargetGroup
+	d4, d6 *icmp.Demux
+}
+
+// probeTarget is one address the group probes and its series.
+type probeTarget struct {
+	host    string
+	addr    netip.Addr
+	series  *ProbeSeries
+	release func()
+}
+
+func (r *icmpRunner) Run(ctx context.Context) error {
+	var cur []probeTarget
+	var job pingJob
+	resolved := map[string]netip.Addr{} // the last good address of each name
+	defer func() {
+		job.stop()
+		releaseAll(cur)
+	}()
+	tick := time.NewTicker(r.env.ResolveInterval)
+	defer tick.Stop()
+	for {
+		next := r.expand(ctx, resolved)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !sameTargets(cur, next) {
+			job.stop()
+			next = r.acquire(next)
+			releaseAll(cur)
+			cur = next
+			if len(cur) > 0 {
+				job = r.start(ctx, cur)
+			}
+		}
+		if !r.hasNames() {
+			<-ctx.Done()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// pingJob is one running Pinger of a group.
+type pingJob struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *icmpRunner) start(ctx context.Context, ts []probeTarget) pingJob {
+	pctx, cancel := context.WithCancel(ctx)
+	j := pingJob{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		r.ping(pctx, ts)
+	}()
+	return j
+}
+
+// stop ends the job and waits for it; a zero job is a no-op.
+func (j *pingJob) stop() {
+	if j.cancel != nil {
+		j.cancel()
+		<-j.done
+		*j = pingJob{}
+	}
+}
+
+func (r *icmpRunner) hasNames() bool {
+	for _, h := range r.g.Hosts {
+		if checkAddrOrPrefix(h) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func checkAddrOrPrefix(h string) error {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	_, err := netip.ParsePrefix(h)
+	return err
+}
+
+// expand turns the group's hosts into addresses. A name that does not
+// resolve keeps its last address; if it never had one it counts a resolve
+// error into a series without ip and is not probed.
+func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr) []probeTarget {
+	fam := target.Any
+	if r.g.Source.IsValid() {
+		fam = target.V4
+		if r.g.Source.Is6() {
+			fam = target.V6
+		}
+	}
+	var out []probeTarget
+	for _, h := range r.g.Hosts {
+		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+		ts, err := target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: r.env.Resolver})
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a, ok := resolved[h]
+			if !ok {
+				s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
+				s.Error("resolve")
+				release()
+				continue
+			}
+			r.env.Logger.Warn("name did not resolve; probing its last address", "host", h, "ip", a, "err", err)
+			ts = []target.Target{{Name: h, Addr: a}}
+		}
+		if checkAddrOrPrefix(h) != nil {
+			resolved[h] = ts[0].Addr
+		}
+		for _, t := range ts {
+			out = append(out, probeTarget{host: h, addr: t.Addr})
+		}
+	}
+	return out
+}
+
+func (r *icmpRunner) labels(host string, ip netip.Addr) map[string]string {
+	return ProbeLabels(r.g.Name, host, ip, "icmp", r.g.Labels)
+}
+
+func (r *icmpRunner) acquire(ts []probeTarget) []probeTarget {
+	for i := range ts {
+		ts[i].series, ts[i].release = AcquireProbeSeries(r.env.Series, r.labels(ts[i].host, ts[i].addr))
+	}
+	return ts
+}
+
+func releaseAll(ts []probeTarget) {
+	for _, t := range ts {
+		if t.release != nil {
+			t.release()
+		}
+	}
+}
+
+func sameTargets(a, b []probeTarget) bool {
+	return slices.EqualFunc(a, b, func(x, y probeTarget) bool { return x.host == y.host && x.addr == y.addr })
+}
+
+// ping runs one Pinger over ts until ctx ends, counting into their series.
+// Targets of a family without a socket count send errors.
+func (r *icmpRunner) ping(ctx context.Context, ts []probeTarget) {
+	var conns []icmp.Conn
+	var addrs []netip.Addr
+	var live []probeTarget
+	cookie := newCookie()
+	for _, d := range []*icmp.Demux{r.d4, r.d6} {
+		if d == nil {
+			continue
+		}
+		c, err := d.Conn(cookie)
+		if err != nil {
+			r.env.Logger.Error("no share of the ICMP socket", "group", r.g.Name, "err", err)
+			return
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for _, t := range ts {
+		if (t.addr.Is4() && r.d4 == nil) || (!t.addr.Is4() && r.d6 == nil) {
+			t.series.Error("send") // counted once per start; no socket of its family
+			continue
+		}
+		addrs = append(addrs, t.addr)
+		live = append(live, t)
+	}
+	if len(addrs) == 0 {
+		<-ctx.Done()
+		return
+	}
+	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: sizeOr(r.g.Size), Cookie: cookie,
+		Rate: max(icmp.DefaultRate, 2*float64(len(addrs))/r.g.Interval.Seconds())}
+	p, err := icmp.New(cfg)
+	if err != nil {
+		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)
+		for _, t := range live {
+			t.series.Error("send")
+		}
+		<-ctx.Done()
+		return
+	}
+	_, err = p.Run(ctx, func(ev icmp.Event) error {
+		countEvent(live[ev.Target].series, ev, live[ev.Target].addr.Is6())
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		r.env.Logger.Error("probing stopped", "group", r.g.Name, "err", err)
+	}
+}
+
+func sizeOr(n int) int {
+	if n == 0 {
+		return DefaultSize
+	}
+	return n
+}
+
+// countEvent counts one engine event into a target's series. A probe is
+// counted as a request once its fate is known (reply, ICMP error, send
+// failure, timeout), so that stopping a Pinger (a reload, a name that
+// moved) leaves no probe counted as sent and never answered.
+func countEvent(s *ProbeSeries, ev icmp.Event, v6 bool) {
+	switch ev.Kind {
+	case icmp.EventReply:
+		if ev.Dup {
+			s.Duplicates.Inc()
+			return
+		}
+		s.Requests.Inc()
+		s.Replies.Inc()
+		s.RTT.Observe(ev.RTT.Seconds())
+	case icmp.EventTimeout:
+		s.Requests.Inc()
+	case icmp.EventLate:
+		s.Late.Inc()
+	case icmp.EventSent: // only failed sends are reported
+		s.Requests.Inc()
+		s.Error("send")
+	case icmp.EventLocalError: // too long for the path MTU
+		s.Requests.Inc()
+		s.Error("fragmentation_needed")
+	case icmp.EventError:
+		kind := icmpmsg.ErrorKind(v6, ev.ICMPType, ev.ICMPCode)
+		s.Error(kind)
+		if kind != "redirect" && kind != "source_quench" { // advisory: the probe still waits
+			s.Requests.Inc()
+		}
+	}
+}
+
+// newCookie picks a random nonzero cookie for one Pinger on a Demux.
+func newCookie() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if c := binary.BigEndian.Uint64(b[:]); c != 0 {
+			return c
+		}
+	}
+}

@@ -13,46 +13,6 @@ import (
 
 var dashboardFile = filepath.Join(docsDir, "grafana", "rawnet.json")
 
-// contractMetrics are the metric names rawnet exporter exposes (the
-// contract of issue 12), with their type: a histogram's series are
-// _bucket, _count and _sum (and, natively, the bare name).
-var contractMetrics = map[string]string{
-	"rawnet_probe_requests_total":                                  "counter",
-	"rawnet_probe_replies_total":                                   "counter",
-	"rawnet_probe_duplicates_total":                                "counter",
-	"rawnet_probe_late_replies_total":                              "counter",
-	"rawnet_probe_errors_total":                                    "counter",
-	"rawnet_probe_rtt_seconds":                                     "histogram",
-	"rawnet_probe_oneway_delay_seconds":                            "histogram",
-	"rawnet_probe_jitter_seconds":                                  "gauge",
-	"rawnet_probe_tcp_replies_total":                               "counter",
-	"rawnet_trace_runs_total":                                      "counter",
-	"rawnet_trace_hops":                                            "gauge",
-	"rawnet_trace_reached":                                         "gauge",
-	"rawnet_trace_path_changes_total":                              "counter",
-	"rawnet_trace_hop_requests_total":                              "counter",
-	"rawnet_trace_hop_replies_total":                               "counter",
-	"rawnet_trace_hop_rtt_seconds":                                 "histogram",
-	"rawnet_exporter_config_last_reload_successful":                "gauge",
-	"rawnet_exporter_config_last_reload_success_timestamp_seconds": "gauge",
-	"rawnet_exporter_build_info":                                   "gauge",
-}
-
-// seriesFamily returns the metric family a series name belongs to
-// (rawnet_probe_rtt_seconds_bucket: rawnet_probe_rtt_seconds), or "".
-func seriesFamily(name string) string {
-	if _, ok := contractMetrics[name]; ok {
-		return name
-	}
-	for _, suf := range []string{"_bucket", "_count", "_sum"} {
-		base, ok := strings.CutSuffix(name, suf)
-		if ok && contractMetrics[base] == "histogram" {
-			return base
-		}
-	}
-	return ""
-}
-
 // The parts of a dashboard that Grafana's import reads and this test
 // checks.
 type dashboard struct {
@@ -234,7 +194,6 @@ func TestDashboardQueriesParse(t *testing.T) {
 	slices.Sort(keys)
 	var rules strings.Builder
 	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
-	metricName := regexp.MustCompile(`\brawnet_[a-z0-9_]+`)
 	for i, k := range keys {
 		e, err := expand(exprs[k], dashVars)
 		if err != nil {
@@ -244,8 +203,8 @@ func TestDashboardQueriesParse(t *testing.T) {
 		js, _ := json.Marshal(e) // a JSON string is a YAML string
 		// The comment says where a rule that promtool rejects comes from.
 		fmt.Fprintf(&rules, "      # %s\n      - record: dashboard:expr%d\n        expr: %s\n", k, i, js)
-		for _, name := range metricName.FindAllString(e, -1) {
-			if seriesFamily(name) == "" {
+		for _, name := range MetricNames(e) {
+			if Family(name) == "" {
 				t.Errorf("%s: metric %s is not one rawnet exporter exposes", k, name)
 			}
 		}

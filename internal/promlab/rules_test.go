@@ -1,8 +1,10 @@
 package promlab
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +34,27 @@ func TestRulesCheck(t *testing.T) {
 	out := promtool(t, "check", "rules", rulesFile)
 	if !strings.Contains(out, "SUCCESS: 10 rules found") {
 		t.Errorf("promtool check rules: want 10 rules, got:\n%s", out)
+	}
+	b, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := MetricNames(string(b))
+	for _, name := range names {
+		if Family(name) == "" {
+			t.Errorf("%s uses %s, which rawnet exporter does not expose", rulesFile, name)
+		}
+	}
+	if len(names) < 5 {
+		t.Errorf("%s: only %v found", rulesFile, names)
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	got := MetricNames(`target:rawnet_probe_loss:ratio_rate5m > 0 or rate(rawnet_probe_rtt_seconds_bucket[5m]) / rawnet_probe_requests_total and rawnet_probe_requests_total`)
+	want := []string{"rawnet_probe_requests_total", "rawnet_probe_rtt_seconds_bucket"}
+	if !slices.Equal(got, want) {
+		t.Errorf("MetricNames = %v, want %v", got, want)
 	}
 }
 

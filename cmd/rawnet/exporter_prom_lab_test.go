@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/promlab"
+	"github.com/rawnet/rawnet/internal/testenv"
+)
+
+// exporterPort is where the test's exporters listen, on their management
+// address.
+const exporterPort = "10731"
+
+// startExporter runs rawnet exporter with config in node, listening on
+// addr, until the test ends (SIGTERM; it must then exit 0).
+func startExporter(t *testing.T, node *lab.Node, addr netip.Addr, config string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rawnet.yml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := node.Command(context.Background(), rawnetBin, "exporter", "--config", path,
+		"--web.listen-address", netip.AddrPortFrom(addr, 10731).String(), "--log.level", "warn")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("exporter in %s: %v\n%s", node.Name, err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("exporter in %s did not stop within 10s of SIGTERM\n%s", node.Name, stderr.String())
+		}
+	})
+}
+
+// TestExporterVantagesThroughPrometheus is issue 12's multi-vantage test:
+// exporters in src and in two more vantage hosts (v1, v2) probe the same
+// targets (dst and router r2) every 10ms; a real Prometheus in mon scrapes
+// all three over their management links every second. nftables drops
+// 20% of the packets on src's first link only. Through Prometheus's query
+// API, the loss computed from the scraped counters over the last 10s is
+// within binomial bounds of 0.2 at src and about 0 at v1 and v2, for both
+// targets. A
+// third group probes a prefix the last router rejects, so the error
+// counter is exposed with its kind. The exporters' real metric families
+// cover every rawnet_ name the shipped rules and dashboard use, except
+// the families of traces and UDP/TCP targets (notYetExposed).
+func TestExporterVantagesThroughPrometheus(t *testing.T) {
+	testenv.NeedTools(t, "prometheus", "promtool")
+	const lossPercent = 20
+	unreachable := netip.MustParsePrefix("198.19.8.0/24")
+	l := labtest.Up(t, lab.Spec{
+		Routers:      2,
+		Vantages:     2,
+		Monitor:      true,
+		Loss:         []lab.Loss{{Link: 0, Percent: lossPercent}},
+		Unreachable4: []netip.Prefix{unreachable},
+	})
+	r2 := l.Routers[1].Addr4
+	config := fmt.Sprintf(`targets:
+  - name: core
+    hosts: [%s, %s]
+    interval: 10ms
+    labels: {site: lab}
+  - name: unreach
+    hosts: [%s]
+    interval: 100ms
+`, l.Dst.Addr4, r2, unreachable.Addr().Next())
+	// Path change (exp-trace's traces: groups): add a traces: group to
+	// config here, change a route in the lab once the first traces are
+	// scraped, and assert rawnet_trace_path_changes_total through
+	// Prometheus below, next to the loss.
+	vantages := append([]*lab.Node{l.Src}, l.Vantages...)
+	var targets []string
+	instance := map[string]string{} // instance label -> vantage name
+	for _, v := range vantages {
+		ifc, ok := v.Iface("mon")
+		if !ok {
+			t.Fatalf("%s has no management link", v.Name)
+		}
+		startExporter(t, v, ifc.Addr4.Addr(), config)
+		inst := netip.AddrPortFrom(ifc.Addr4.Addr(), 10731).String()
+		targets = append(targets, inst)
+		instance[inst] = v.Name
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	s, err := promlab.Start(ctx, l.Mon, dir, promlab.Config{Jobs: []promlab.Job{{Name: "rawnet", Targets: targets}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// The exporter counts a probe as a request once its fate is known, so
+	// in its first timeout no lost probe is counted yet and the loss from
+	// the counters since the start would be low; an increase over a
+	// window that starts later counts lost and answered probes alike.
+	// Wait until every vantage has probed each core target for about 15s.
+	const started = 1500
+	if _, err := s.WaitFor(ctx, `rawnet_probe_requests_total{job="rawnet", group="core"}`, func(v []promlab.Sample) bool {
+		if len(v) != 2*len(vantages) {
+			return false
+		}
+		return !slices.ContainsFunc(v, func(x promlab.Sample) bool { return x.Value < started })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	requests := query(t, s, `increase(rawnet_probe_requests_total{job="rawnet", group="core"}[10s])`)
+	loss := query(t, s, `1 - increase(rawnet_probe_replies_total{job="rawnet", group="core"}[10s]) / increase(rawnet_probe_requests_total{job="rawnet", group="core"}[10s])`)
+	if len(loss) != 2*len(vantages) {
+		t.Fatalf("loss: want %d series (2 targets, %d vantages), got %v", 2*len(vantages), len(vantages), loss)
+	}
+	for _, x := range loss {
+		v, ok := instance[x.Labels["instance"]]
+		if !ok || x.Labels["site"] != "lab" || x.Labels["protocol"] != "icmp" || x.Labels["ip"] != x.Labels["host"] {
+			t.Errorf("loss series %v: want instance one of %v, site=lab, protocol=icmp, ip=host", x, slices.Collect(maps.Keys(instance)))
+			continue
+		}
+		n := sampleFor(requests, x.Labels["instance"], x.Labels["host"])
+		p := 0.0
+		if v == "src" {
+			p = lossPercent / 100.0
+		}
+		checkLoss(t, fmt.Sprintf("loss %s -> %s", v, x.Labels["host"]), x.Value, p, n)
+	}
+
+	// The unreachable prefix: every probe draws an ICMP host unreachable
+	// from r2 (v1 and v2 see all of them; src loses 20% on the way).
+	errs := query(t, s, `rawnet_probe_errors_total{job="rawnet", group="unreach"}`)
+	kinds := map[string]bool{}
+	for _, x := range errs {
+		if x.Value > 0 {
+			kinds[x.Labels["instance"]+" "+x.Labels["kind"]] = true
+		}
+	}
+	for _, inst := range targets {
+		if !kinds[inst+" host_unreachable"] {
+			t.Errorf("no host_unreachable errors from %s (%s) to %s; errors seen: %v", instance[inst], inst, unreachable, errs)
+		}
+	}
+
+	checkExposedFamilies(t, s, targets[1])
+}
+
+// query runs expr on s and fails the test on an error.
+func query(t *testing.T, s *promlab.Server, expr string) []promlab.Sample {
+	t.Helper()
+	v, err := s.Query(t.Context(), expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func sampleFor(v []promlab.Sample, instance, host string) float64 {
+	for _, x := range v {
+		if x.Labels["instance"] == instance && x.Labels["host"] == host {
+			return x.Value
+		}
+	}
+	return math.NaN()
+}
+
+// checkLoss fails unless got is within 5 standard deviations of the
+// binomial loss p over n probes, plus the probes that may still be in
+// flight at a scrape (a 1ms RTT at a 10ms interval: 1), counted as lost.
+func checkLoss(t *testing.T, what string, got, p, n float64) {
+	t.Helper()
+	tol := 5*math.Sqrt(p*(1-p)/n) + 2/n
+	if !(math.Abs(got-p) <= tol) {
+		t.Errorf("%s = %.4f over %.0f probes, want %.2f ± %.4f", what, got, n, p, tol)
+		return
+	}
+	t.Logf("%s = %.4f over %.0f probes (want %.2f ± %.4f)", what, got, n, p, tol)
+}
+
+// notYetExposed are the contract's families that this test's exporters do
+// not expose: traces and UDP/TCP targets (exp-trace) need groups of their
+// own. Remove a family from here when the test's config exercises it.
+var notYetExposed = map[string]bool{
+	"rawnet_probe_oneway_delay_seconds": true,
+	"rawnet_probe_jitter_seconds":       true,
+	"rawnet_probe_tcp_replies_total":    true,
+	"rawnet_trace_runs_total":           true,
+	"rawnet_trace_hops":                 true,
+	"rawnet_trace_reached":              true,
+	"rawnet_trace_path_changes_total":   true,
+	"rawnet_trace_hop_requests_total":   true,
+	"rawnet_trace_hop_replies_total":    true,
+	"rawnet_trace_hop_rtt_seconds":      true,
+}
+
+// checkExposedFamilies reads a real exporter's /metrics (from mon, as
+// Prometheus does), runs promtool check metrics on it, and checks that
+// every rawnet_ name that docs/prometheus/rules.yml and
+// docs/grafana/rawnet.json use is a family it exposes with the contract's
+// type, but for notYetExposed.
+func checkExposedFamilies(t *testing.T, s *promlab.Server, target string) {
+	t.Helper()
+	resp, err := s.Client.Get("http://" + target + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = bytes.NewReader(body)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics on %s's /metrics: %v\n%s", target, err, out)
+	}
+	exposed := map[string]string{} // family -> type
+	for line := range strings.Lines(string(body)) {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			exposed[f[2]] = f[3]
+		}
+	}
+	var used []string
+	for _, file := range []string{"../../docs/prometheus/rules.yml", "../../docs/grafana/rawnet.json"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used = append(used, promlab.MetricNames(string(b))...)
+	}
+	for _, name := range used {
+		fam := promlab.Family(name)
+		if notYetExposed[fam] {
+			continue
+		}
+		if typ, ok := exposed[fam]; !ok || typ != promlab.ContractMetrics[fam] {
+			t.Errorf("%s (family %q, contract type %s) is used by the rules or dashboard, but the exporter exposes it as %q", name, fam, promlab.ContractMetrics[fam], typ)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package promlab
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +32,17 @@ func startServer(t *testing.T, node *lab.Node, cfg Config) *Server {
 	return s
 }
 
-// TestServerScrapesItself: the harness starts a server, it scrapes
-// itself, and a query comes back through the API; a bad expression comes
-// back as Prometheus's error.
+// TestServerScrapesItself: the harness starts a server with rawnet's
+// rules loaded, it scrapes itself, and a query comes back through the
+// API: the server has loaded both rule groups of rules.yml (6 recording
+// rules, 4 alerts); a bad expression comes back as Prometheus's error.
 func TestServerScrapesItself(t *testing.T) {
 	l := labtest.Up(t, lab.Spec{})
-	s := startServer(t, l.Src, Config{})
+	rules, err := filepath.Abs(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, l.Src, Config{RuleFiles: []string{rules}})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	got, err := s.WaitFor(ctx, `up{job="prometheus"}`, func(v []Sample) bool { return len(v) == 1 && v[0].Value == 1 })
@@ -45,6 +51,16 @@ func TestServerScrapesItself(t *testing.T) {
 	}
 	if inst := got[0].Labels["instance"]; inst != listenAddr {
 		t.Errorf("up's instance = %q, want %q", inst, listenAddr)
+	}
+	groups, err := s.WaitFor(ctx, `prometheus_rule_group_rules`, func(v []Sample) bool { return len(v) == 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		want := map[string]float64{rules + ";rawnet.rules": 6, rules + ";rawnet.alerts": 4}[g.Labels["rule_group"]]
+		if g.Value != want {
+			t.Errorf("rule group %s: %v rules, want %v", g.Labels["rule_group"], g.Value, want)
+		}
 	}
 	if _, err := s.Query(ctx, `rate(up[`); err == nil {
 		t.Error("a bad expression: no error")

@@ -72,8 +72,9 @@ type apiResponse struct {
 }
 
 type apiSample struct {
-	Metric map[string]string `json:"metric"`
-	Value  [2]any            `json:"value"`
+	Metric    map[string]string `json:"metric"`
+	Value     [2]any            `json:"value"`
+	Histogram json.RawMessage   `json:"histogram"` // a native histogram: no Value
 }
 
 func parseQueryResponse(expr string, body []byte) ([]Sample, error) {
@@ -92,6 +93,9 @@ func parseQueryResponse(expr string, body []byte) ([]Sample, error) {
 		}
 		out := make([]Sample, 0, len(as))
 		for _, a := range as {
+			if a.Histogram != nil {
+				return nil, fmt.Errorf("promlab: query %q: native histogram samples are not numbers: query histogram_count, histogram_sum or histogram_quantile of them", expr)
+			}
 			v, err := sampleValue(a.Value)
 			if err != nil {
 				return nil, fmt.Errorf("promlab: query %q: %w", expr, err)

@@ -62,7 +62,7 @@ func startExporter(t *testing.T, node *lab.Node, addr netip.Addr, config string)
 
 // TestExporterVantagesThroughPrometheus is issue 12's multi-vantage test:
 // exporters in src and in two more vantage hosts (v1, v2) probe the same
-// targets (dst and router r2) every 10ms; a real Prometheus in mon scrapes
+// targets (dst over IPv4 and IPv6, router r2) every 10ms; a real Prometheus in mon scrapes
 // all three over their management links every second. nftables drops
 // 20% of the packets on src's first link only. Through Prometheus's query
 // API, the loss computed from the scraped counters over the last 10s is
@@ -84,15 +84,16 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 		Unreachable4: []netip.Prefix{unreachable},
 	})
 	r2 := l.Routers[1].Addr4
+	const coreTargets = 3 // dst over IPv4 and IPv6, r2
 	config := fmt.Sprintf(`targets:
   - name: core
-    hosts: [%s, %s]
+    hosts: [%s, %s, %s]
     interval: 10ms
     labels: {site: lab}
   - name: unreach
     hosts: [%s]
     interval: 100ms
-`, l.Dst.Addr4, r2, unreachable.Addr().Next())
+`, l.Dst.Addr4, r2, l.Dst.Addr6, unreachable.Addr().Next())
 	// Path change (exp-trace's traces: groups): add a traces: group to
 	// config here, change a route in the lab once the first traces are
 	// scraped, and assert rawnet_trace_path_changes_total through
@@ -130,7 +131,7 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 	// Wait until every vantage has probed each core target for about 15s.
 	const started = 1500
 	if _, err := s.WaitFor(ctx, `rawnet_probe_requests_total{job="rawnet", group="core"}`, func(v []promlab.Sample) bool {
-		if len(v) != 2*len(vantages) {
+		if len(v) != coreTargets*len(vantages) {
 			return false
 		}
 		return !slices.ContainsFunc(v, func(x promlab.Sample) bool { return x.Value < started })
@@ -145,8 +146,8 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 	}
 	requests := query(t, s, `increase(rawnet_probe_requests_total{job="rawnet", group="core"}[10s])`)
 	loss := query(t, s, `1 - increase(rawnet_probe_replies_total{job="rawnet", group="core"}[10s]) / increase(rawnet_probe_requests_total{job="rawnet", group="core"}[10s])`)
-	if len(loss) != 2*len(vantages) {
-		t.Fatalf("loss: want %d series (2 targets, %d vantages), got %v", 2*len(vantages), len(vantages), loss)
+	if len(loss) != coreTargets*len(vantages) {
+		t.Fatalf("loss: want %d series (%d targets, %d vantages), got %v", coreTargets*len(vantages), coreTargets, len(vantages), loss)
 	}
 	for _, x := range loss {
 		v, ok := instance[x.Labels["instance"]]

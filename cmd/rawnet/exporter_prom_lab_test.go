@@ -333,3 +333,74 @@ func TestExporterNativeHistogramThroughPrometheus(t *testing.T) {
 		t.Errorf("Prometheus 2.42 with native histograms stored classic buckets too (rules.yml says it does not): %v", v[:1])
 	}
 }
+
+// TestExporterProbeThroughPrometheus: Prometheus scrapes /probe as
+// blackbox_exporter users do (module and target as URL parameters), every
+// second. Each scrape runs the module's 20 pings afresh: against dst all
+// 20 are answered and probe_success is 1; against an address the last
+// router rejects, none is, and probe_success is 0. The router's kernel
+// limits the host unreachables of an unreachable route (ip_error: a
+// burst of 5, then one a second, fixed outside network namespaces), so
+// a scrape sees 1 to 5 of them, as iputils ping does (+1 errors of 20 at
+// -i 0.01).
+func TestExporterProbeThroughPrometheus(t *testing.T) {
+	testenv.NeedTools(t, "prometheus")
+	unreachable := netip.MustParsePrefix("198.19.8.0/24")
+	l := labtest.Up(t, lab.Spec{Routers: 2, Unreachable4: []netip.Prefix{unreachable}})
+	startExporter(t, l.Src, netip.MustParseAddr("127.0.0.1"), `modules:
+  icmp20:
+    count: 20
+    interval: 10ms
+    timeout: 500ms
+`)
+	exporter := "127.0.0.1:" + exporterPort
+	job := func(name, target string) promlab.Job {
+		return promlab.Job{Name: name, Targets: []string{exporter}, MetricsPath: "/probe",
+			Params: map[string][]string{"module": {"icmp20"}, "target": {target}}}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	s, err := promlab.Start(ctx, l.Src, t.TempDir(), promlab.Config{Jobs: []promlab.Job{
+		job("dst", l.Dst.Addr4.String()),
+		job("unreach", unreachable.Addr().Next().String()),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, err := s.WaitFor(ctx, `count_over_time(probe_success[1m])`, func(v []promlab.Sample) bool {
+		return len(v) == 2 && v[0].Value >= 3 && v[1].Value >= 3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		expr string
+		want float64
+	}{
+		{`probe_success{job="dst"}`, 1},
+		{`rawnet_probe_requests_total{job="dst"}`, 20},
+		{`rawnet_probe_replies_total{job="dst"}`, 20},
+		{`rawnet_probe_rtt_seconds_count{job="dst"}`, 20},
+		{`probe_success{job="unreach"}`, 0},
+		{`rawnet_probe_requests_total{job="unreach"}`, 20},
+		{`rawnet_probe_replies_total{job="unreach"}`, 0},
+		// Every scrape of the last 3s said the same.
+		{`min_over_time(probe_success{job="dst"}[3s])`, 1},
+		{`max_over_time(probe_success{job="unreach"}[3s])`, 0},
+	} {
+		v := query(t, s, c.expr)
+		if len(v) != 1 || v[0].Value != c.want {
+			t.Errorf("%s = %v, want one sample of %v", c.expr, v, c.want)
+		}
+	}
+	if v := query(t, s, `rawnet_probe_errors_total{job="unreach", kind="host_unreachable"}`); len(v) != 1 || v[0].Value < 1 || v[0].Value > 5 {
+		t.Errorf("host unreachables in one /probe scrape: %v, want one sample of 1 to 5", v)
+	}
+	if v := query(t, s, `probe_duration_seconds{job="dst"}`); len(v) != 1 || v[0].Value <= 0 || v[0].Value > 1 {
+		t.Errorf("probe_duration_seconds = %v, want one sample in (0, 1s]", v)
+	}
+}

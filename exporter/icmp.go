@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
@@ -155,8 +156,11 @@ func (r *icmpRunner) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(r.env.ResolveInterval)
 	defer tick.Stop()
+	// The first round probes the addresses and prefixes at once; names
+	// join when they have resolved, without waiting for the ticker.
+	literal := r.hasNames()
 	for {
-		next := r.expand(ctx, resolved)
+		next := r.expand(ctx, resolved, literal)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -172,6 +176,10 @@ func (r *icmpRunner) Run(ctx context.Context) error {
 		if !r.hasNames() {
 			<-ctx.Done()
 			return nil
+		}
+		if literal {
+			literal = false
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -223,10 +231,16 @@ func checkAddrOrPrefix(h string) error {
 	return err
 }
 
-// expand turns the group's hosts into addresses. A name that does not
-// resolve keeps its last address; if it never had one it counts a resolve
-// error into a series without ip and is not probed.
-func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr) []probeTarget {
+// maxLookups bounds the name lookups of one group in flight at once.
+const maxLookups = 16
+
+// expand turns the group's hosts into addresses, in the order of the
+// file. Names are looked up concurrently (at most maxLookups at once),
+// unless literal is set: then they are left out, so that a group's
+// addresses are probed at once while its names resolve. A name that does
+// not resolve keeps its last address; if it never had one it counts a
+// resolve error into a series without ip and is not probed.
+func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr, literal bool) []probeTarget {
 	fam := target.Any
 	if r.g.Source.IsValid() {
 		fam = target.V4
@@ -234,26 +248,49 @@ func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr)
 			fam = target.V6
 		}
 	}
+	results := make([][]target.Target, len(r.g.Hosts))
+	errs := make([]error, len(r.g.Hosts))
+	sem := make(chan struct{}, maxLookups)
+	var wg sync.WaitGroup
+	for i, h := range r.g.Hosts {
+		name := checkAddrOrPrefix(h) != nil
+		if name && literal {
+			continue
+		}
+		if !name { // no lookup: expand here
+			results[i], errs[i] = target.Expand(ctx, []string{h}, target.Options{Family: fam, Max: MaxPrefixHosts})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+			defer cancel()
+			results[i], errs[i] = target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: r.env.Resolver})
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
 	var out []probeTarget
-	for _, h := range r.g.Hosts {
-		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ts, err := target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: r.env.Resolver})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+	for i, h := range r.g.Hosts {
+		ts := results[i]
+		if errs[i] != nil {
 			a, ok := resolved[h]
 			if !ok {
 				s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
 				s.Error("resolve")
 				release()
+				r.env.Logger.Warn("name does not resolve", "group", r.g.Name, "host", h, "err", errs[i])
 				continue
 			}
-			r.env.Logger.Warn("name did not resolve; probing its last address", "host", h, "ip", a, "err", err)
+			r.env.Logger.Warn("name did not resolve; probing its last address", "group", r.g.Name, "host", h, "ip", a, "err", errs[i])
 			ts = []target.Target{{Name: h, Addr: a}}
 		}
-		if checkAddrOrPrefix(h) != nil {
+		if len(ts) > 0 && checkAddrOrPrefix(h) != nil {
 			resolved[h] = ts[0].Addr
 		}
 		for _, t := range ts {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,10 +95,11 @@ func TestExporterLabLossLabelsAndNeighbours(t *testing.T) {
 	testenv.NeedTools(t, "curl", "promtool")
 	const pct = 30
 	const interval = 5 * time.Millisecond
-	l := labtest.Up(t, lab.Spec{Routers: 1, Loss: []lab.Loss{{Link: 1, Percent: pct}}})
-	near, far := l.Routers[0].Addr4.String(), l.Dst.Addr4.String()
+	unreach := netip.MustParsePrefix("198.18.200.0/24")
+	l := labtest.Up(t, lab.Spec{Routers: 1, Loss: []lab.Loss{{Link: 1, Percent: pct}}, Unreachable4: []netip.Prefix{unreach}})
+	near, far, dead := l.Routers[0].Addr4.String(), l.Dst.Addr4.String(), "198.18.200.1"
 	cfg := filepath.Join(t.TempDir(), "rawnet.yml")
-	body := fmt.Sprintf("targets:\n  - name: near\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n  - name: far\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n", near, interval, far, interval)
+	body := fmt.Sprintf("targets:\n  - name: near\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n  - name: far\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n  - name: dead\n    hosts: [%s]\n    interval: 50ms\n", near, interval, far, interval, dead)
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +144,20 @@ func TestExporterLabLossLabelsAndNeighbours(t *testing.T) {
 				}
 			}
 		}
+	}
+	// A host the last router rejects: a series of host_unreachable errors
+	// and no replies. Not one error per request: the kernel limits the
+	// errors of an unreachable route per peer (net.ipv4.route.error_cost
+	// and error_burst, apart from icmp_ratelimit); rawnet ping beside it
+	// gets 2 errors for 40 probes. Every request must be settled, though:
+	// errors or timeouts, never replies or other kinds.
+	deadL := map[string]string{"group": "dead", "host": dead, "ip": dead}
+	req := metricValue(t, s2.a, "rawnet_probe_requests_total", deadL)
+	rep := metricValue(t, s2.a, "rawnet_probe_replies_total", deadL)
+	deadL["kind"] = "host_unreachable"
+	errs := metricValue(t, s2.a, "rawnet_probe_errors_total", deadL)
+	if req < 20 || rep != 0 || errs < 1 || errs > req || strings.Count(grepLines(s2.a, `group="dead"`), "rawnet_probe_errors_total") != 1 {
+		t.Errorf("unreachable host: %v requests, %v replies, %v host_unreachable errors; want errors (of that kind only), no replies:\n%s", req, rep, errs, grepLines(s2.a, `group="dead"`))
 	}
 	cmd := exec.Command("promtool", "check", "metrics")
 	cmd.Stdin = strings.NewReader(s2.a)
@@ -193,4 +209,14 @@ func TestExporterConfigCheckAndBadStart(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", tc.args, r.code, r.stderr)
 		}
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.Contains(l, "_bucket") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -140,6 +140,50 @@ fi
 step "Decode bytes given in hex" "rawnet decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef"
 "$bin" decode 45000020000740000311e69ec6120001c61205020fa00035000cc13bdeadbeef
 
+step "rawnet exporter at three vantage points, scraped by a real Prometheus: 20% loss on src's first link only" \
+  "rawnet lab up --routers 2 --vantages 2 --monitor --loss 0:20; rawnet exporter in src, v1, v2; prometheus in mon"
+if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+  pname="p${name:4:8}"
+  pids=()
+  # Everything this step starts stops again, also on Ctrl-C or failure.
+  trap '"$bin" lab down "$name" >/dev/null 2>&1 || true; kill "${pids[@]}" 2>/dev/null || true; "$bin" lab down "$pname" >/dev/null 2>&1 || true' EXIT INT TERM
+  "$bin" lab up --name "$pname" --routers 2 --vantages 2 --monitor --loss 0:20 --prefix4 none --prefix6 none >/dev/null
+  printf 'targets:\n  - name: core\n    hosts: [198.18.2.2, 198.18.1.2]\n    interval: 20ms\n' >"$out/exporter.yml"
+  scrape=()
+  for i in 0 1 2; do
+    node=src; [ "$i" = 0 ] || node="v$i"
+    ip netns exec "rn-$pname-$node" "$bin" exporter --config "$out/exporter.yml" \
+      --web.listen-address "198.18.24$i.2:10731" --log.level warn &
+    pids+=($!)
+    scrape+=("\"198.18.24$i.2:10731\"")
+  done
+  cat >"$out/prometheus.yml" <<PROM
+global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: rawnet
+    static_configs: [{targets: [$(IFS=,; echo "${scrape[*]}")]}]
+PROM
+  ip netns exec "rn-$pname-mon" prometheus --config.file="$out/prometheus.yml" --storage.tsdb.path="$out/tsdb" \
+    --web.listen-address=127.0.0.1:9090 --log.level=error &
+  pids+=($!)
+  query='round(1 - sum by (instance) (increase(rawnet_probe_replies_total[10s])) / sum by (instance) (increase(rawnet_probe_requests_total[10s])), 0.001)'
+  echo "waiting 15s for scrapes, then, in mon:"
+  echo "\$ promtool query instant http://127.0.0.1:9090 '$query'"
+  sleep 15
+  for _ in $(seq 20); do
+    if ip netns exec "rn-$pname-mon" promtool query instant http://127.0.0.1:9090 "$query" 2>/dev/null | grep -q instance; then break; fi
+    sleep 1
+  done
+  ip netns exec "rn-$pname-mon" promtool query instant http://127.0.0.1:9090 "$query" || true
+  echo "(src at 198.18.240.2 loses about 0.2; v1 and v2 lose nothing on the same path)"
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  "$bin" lab down "$pname" >/dev/null
+  trap '"$bin" lab down "$name" >/dev/null 2>&1 || true' EXIT INT TERM
+else
+  echo "(prometheus or promtool is not installed: skipped)"
+fi
+
 step "Removing the lab" "rawnet lab down $name"
 "$bin" lab down "$name"
 trap - EXIT INT TERM

@@ -47,6 +47,8 @@ func labUpCommand() *cli.Command {
 			&cli.StringFlag{Name: "prefix6", Value: "fd00:99::/64", Usage: "IPv6 `PREFIX` dst answers for entirely (\"none\" for none)"},
 			&cli.StringSliceFlag{Name: "unreachable", Usage: "`PREFIX` the last router rejects with ICMP unreachable (repeatable)"},
 			&cli.StringSliceFlag{Name: "blackhole", Usage: "`ADDR` of dst whose packets vanish (repeatable)"},
+			&cli.IntFlag{Name: "vantages", Usage: "add `N` more vantage hosts v1..vN (0-8), each on its own link to r1 (198.18.20i.0/24)"},
+			&cli.BoolFlag{Name: "monitor", Usage: "add host mon with a management link to src and each vantage (198.18.24i.0/24), e.g. for a Prometheus"},
 			&cli.BoolFlag{Name: "ping-group", Usage: "allow unprivileged ICMP (ping) sockets in src"},
 			&cli.BoolFlag{Name: "keep-icmp-ratelimit", Usage: "keep the kernel's ICMP rate limits in routers and dst"},
 		},
@@ -82,6 +84,8 @@ func labSpec(c *cli.Context) (lab.Spec, error) {
 		Diamond:           c.Bool("diamond"),
 		Silent:            c.IntSlice("silent"),
 		Delay:             c.Duration("delay"),
+		Vantages:          c.Int("vantages"),
+		Monitor:           c.Bool("monitor"),
 		PingGroup:         c.Bool("ping-group"),
 		KeepICMPRateLimit: c.Bool("keep-icmp-ratelimit"),
 	}
@@ -108,6 +112,12 @@ func labSpec(c *cli.Context) (lab.Spec, error) {
 	}
 	if spec.Delay < 0 {
 		return spec, usageErrorf("--delay must not be negative, got %s", spec.Delay)
+	}
+	if spec.Vantages < 0 || spec.Vantages > lab.MaxVantages {
+		return spec, usageErrorf("--vantages must be 0..%d, got %d", lab.MaxVantages, spec.Vantages)
+	}
+	if spec.Vantages > 0 && spec.Routers < 1 {
+		return spec, usageErrorf("--vantages attach to r1: they need --routers >= 1")
 	}
 	var err error
 	if spec.LocalPrefix4, err = parseLabPrefix("prefix4", c.String("prefix4"), 4); err != nil {
@@ -200,6 +210,12 @@ func printLab(w io.Writer, l *lab.Lab) {
 	}
 	if l.Slow != nil {
 		fmt.Fprintf(w, ", slow (answers after %s)", spec.Delay)
+	}
+	if len(l.Vantages) > 0 {
+		fmt.Fprintf(w, ", %d more vantage(s) on r1", len(l.Vantages))
+	}
+	if l.Mon != nil {
+		fmt.Fprint(w, ", mon (management links)")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)

@@ -404,6 +404,8 @@ func TestLabBadInputExitsTwoWithOneLine(t *testing.T) {
 		{up("--silent", "0"), []string{"--silent", "got 0"}, name},
 		{up("--routers", "2", "--silent", "3"), []string{"--silent", "got 3"}, name},
 		{up("--delay", "-1s"), []string{"--delay", "-1s"}, name},
+		{up("--vantages", "9"), []string{"--vantages", "got 9"}, name},
+		{up("--routers", "0", "--vantages", "1"), []string{"--vantages", "--routers >= 1"}, name},
 		{up("--diamond", "--routers", "2"), []string{"--diamond", "--routers >= 3", "got 2"}, name},
 		{up("--prefix4", "10.0.0.0/8"), []string{"10.0.0.0/8"}, name},
 		{up("--prefix4", "fd00::/64"), []string{"--prefix4", "fd00::/64"}, name},

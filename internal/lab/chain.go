@@ -9,6 +9,13 @@ import (
 // slowLink is the link number of the delayed responder's link.
 const slowLink = 100
 
+// vantageLink and monitorLink number the links of vantage i (to r1) and
+// of the monitor's management link to src (i = 0) or to vantage i.
+const (
+	vantageLink = 200
+	monitorLink = 240
+)
+
 // twinLinkOffset numbers the links of a diamond's second branch: chain
 // link k's twin is link twinLinkOffset+k (links 101 and 102).
 const twinLinkOffset = 100
@@ -24,6 +31,8 @@ type chain struct {
 	branches []int
 	dst      int
 	slow     int // -1 when there is no slow node
+	vantages []int
+	mon      int // -1 when there is no monitor
 	// links[k] holds the graph links of chain link k: one, or a
 	// diamond's two branches.
 	links [][]int
@@ -43,7 +52,7 @@ func buildChain(s Spec) (*chain, error) {
 		return nil, err
 	}
 	g := newGraph(LabNet4, LabNet6)
-	c := &chain{g: g, slow: -1}
+	c := &chain{g: g, slow: -1, mon: -1}
 	noLimit := !s.KeepICMPRateLimit
 
 	c.src = g.addNode(&node{name: "src", stub: true, pingGroup: s.PingGroup})
@@ -109,10 +118,31 @@ func buildChain(s Spec) (*chain, error) {
 		v4, v6 := chainNets(slowLink)
 		g.connect(attach, c.slow, v4, v6)
 	}
+	c.addVantages(s)
 	if err := g.check(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// addVantages adds Spec.Vantages hosts on links of their own to r1, and
+// the monitor with its management links to src and each of them.
+func (c *chain) addVantages(s Spec) {
+	g := c.g
+	for i := 1; i <= s.Vantages; i++ {
+		v := g.addNode(&node{name: "v" + strconv.Itoa(i), stub: true, pingGroup: s.PingGroup})
+		c.vantages = append(c.vantages, v)
+		v4, v6 := chainNets(vantageLink + i)
+		g.connect(c.routers[0], v, v4, v6)
+	}
+	if !s.Monitor {
+		return
+	}
+	c.mon = g.addNode(&node{name: "mon", stub: true, isolated: true})
+	for i, v := range append([]int{c.src}, c.vantages...) {
+		v4, v6 := chainNets(monitorLink + i)
+		g.connect(c.mon, v, v4, v6).connectedOnly = true
+	}
 }
 
 // connectStage makes chain link k between the nodes of one stage and the

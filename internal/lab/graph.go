@@ -29,9 +29,12 @@ type node struct {
 	// routers, only the graph's aggregates via their forwarding neighbours,
 	// so that an address nobody owns still leaves the host and draws an
 	// ICMP error from the first router that has no route for it.
-	stub  bool
-	owned []ownedPrefix
-	links []int // indexes into graph.links, in the order they were added
+	stub bool
+	// isolated nodes (the monitor) get no routes at all: they reach only
+	// their direct neighbours.
+	isolated bool
+	owned    []ownedPrefix
+	links    []int // indexes into graph.links, in the order they were added
 
 	silent        bool         // send no ICMP errors
 	blackhole     []netip.Addr // silently drop packets addressed to these
@@ -70,6 +73,9 @@ type link struct {
 	// loss[i] is the percentage of packets dropped as they arrive at
 	// ends[i] over this link.
 	loss [2]int
+	// connectedOnly links (management links) reach only their two ends:
+	// no node gets a route to their subnets.
+	connectedOnly bool
 }
 
 type linkEnd struct {
@@ -285,6 +291,9 @@ type destination struct {
 func (g *graph) destinations() []destination {
 	var ds []destination
 	for _, l := range g.links {
+		if l.connectedOnly {
+			continue
+		}
 		targets := []int{l.ends[0].node, l.ends[1].node}
 		for _, p := range []netip.Prefix{l.net4, l.net6} {
 			if p.IsValid() {
@@ -313,6 +322,9 @@ func (g *graph) routes() [][]route {
 	for _, d := range g.destinations() {
 		dist := g.distances(d)
 		for i := range g.nodes {
+			if g.nodes[i].isolated {
+				continue
+			}
 			if r, ok := g.routeTo(i, d, dist); ok {
 				out[i] = append(out[i], r)
 			}

@@ -519,3 +519,54 @@ func TestDiamondNeedsThreeRouters(t *testing.T) {
 		t.Errorf("largest diamond: %v", err)
 	}
 }
+
+// TestVantageRoutes: vantages reach the lab through r1 as src does, and
+// routers and dst route back to them; the monitor's management links are
+// reached only from their two ends (no node routes to them, mon routes
+// nowhere), so scrapes never cross the links under test.
+func TestVantageRoutes(t *testing.T) {
+	c, err := buildChain(Spec{Routers: 2, Vantages: 2, Monitor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRoutes(t, c.g, "src",
+		"route add 198.18.0.0/15 via 198.18.0.2 dev to-r1",
+		"route add fd00::/8 via fd00::2 dev to-r1")
+	assertRoutes(t, c.g, "v2",
+		"route add 198.18.0.0/15 via 198.18.202.1 dev to-r1",
+		"route add fd00::/8 via fd00:0:0:202::1 dev to-r1")
+	assertRoutes(t, c.g, "mon")
+	assertRoutes(t, c.g, "r1",
+		"route add 198.18.2.0/24 via 198.18.1.2 dev to-r2",
+		"route add fd00:0:0:2::/64 via fd00:0:0:1::2 dev to-r2")
+	assertRoutes(t, c.g, "dst",
+		"route add 198.18.0.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00::/64 via fd00:0:0:2::1 dev to-r2",
+		"route add 198.18.1.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00:0:0:1::/64 via fd00:0:0:2::1 dev to-r2",
+		"route add 198.18.201.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00:0:0:201::/64 via fd00:0:0:2::1 dev to-r2",
+		"route add 198.18.202.0/24 via 198.18.2.1 dev to-r2",
+		"route add fd00:0:0:202::/64 via fd00:0:0:2::1 dev to-r2")
+	l := newLab("t", Spec{}, c)
+	if len(l.Vantages) != 2 || l.Vantages[1].Name != "v2" || l.Mon == nil {
+		t.Fatalf("vantages %v, mon %v", l.Vantages, l.Mon)
+	}
+	if got := l.Vantages[1].Addr4.String(); got != "198.18.202.2" {
+		t.Errorf("v2's address = %s, want 198.18.202.2 (its link to r1)", got)
+	}
+	for i, n := range []*Node{l.Src, l.Vantages[0], l.Vantages[1]} {
+		ifc, ok := n.Iface("mon")
+		if want := fmt.Sprintf("198.18.%d.2/24", 240+i); !ok || ifc.Addr4.String() != want {
+			t.Errorf("%s's management address = %v, want %s", n.Name, ifc.Addr4, want)
+		}
+	}
+	for name, spec := range map[string]Spec{
+		"vantages without routers": {Vantages: 1},
+		"too many vantages":        {Routers: 1, Vantages: MaxVantages + 1},
+	} {
+		if _, err := buildChain(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("%s: buildChain: %v, want ErrInvalidSpec", name, err)
+		}
+	}
+}

@@ -20,8 +20,12 @@ type Lab struct {
 	Branches []*Node
 	Dst      *Node
 	Slow     *Node // nil unless Spec.Delay > 0
+	// Vantages holds v1..vN (Spec.Vantages); Mon the monitor (Spec.Monitor,
+	// else nil).
+	Vantages []*Node
+	Mon      *Node
 	// Nodes holds every node: src, r1..rN (r2a then r2b in a diamond),
-	// dst, then slow.
+	// dst, then slow, v1..vN and mon.
 	Nodes []*Node
 
 	spec  Spec
@@ -84,6 +88,12 @@ func newLab(name string, spec Spec, c *chain) *Lab {
 	}
 	if c.slow >= 0 {
 		l.Slow = l.Nodes[c.slow]
+	}
+	for _, v := range c.vantages {
+		l.Vantages = append(l.Vantages, l.Nodes[v])
+	}
+	if c.mon >= 0 {
+		l.Mon = l.Nodes[c.mon]
 	}
 	return l
 }
@@ -154,6 +164,16 @@ func (l *Lab) Node(name string) *Node {
 		}
 	}
 	return nil
+}
+
+// Iface returns n's interface toward the node called peer ("r1", "mon").
+func (n *Node) Iface(peer string) (Iface, bool) {
+	for _, ifc := range n.Ifaces {
+		if ifc.Peer == peer {
+			return ifc, true
+		}
+	}
+	return Iface{}, false
 }
 
 // Command returns a command that runs name with args inside n's namespace

@@ -543,3 +543,35 @@ func BenchmarkUp(b *testing.B) {
 	}
 	b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "up-ms")
 }
+
+// TestVantagesAndMonitor: every vantage reaches dst through the routers
+// (TTL 64 - 2 routers), src's lossy link drops only src's probes, mon
+// reaches src and each vantage on its management link and nothing beyond.
+func TestVantagesAndMonitor(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{Routers: 2, Vantages: 2, Monitor: true, Loss: []lab.Loss{{Link: 0, Percent: 100}}})
+	dst := l.Dst.Addr4.String()
+	for _, v := range l.Vantages {
+		out := ping(t, v, "-c", "2", "-i", "0.2", "-W", "2", dst)
+		mustContain(t, out, "ttl=62")
+		if sent, got := received(t, out); got != sent {
+			t.Errorf("%s -> dst: %d of %d answered, want all:\n%s", v.Name, got, sent, out)
+		}
+	}
+	if _, got := received(t, ping(t, l.Src, "-c", "2", "-i", "0.2", "-W", "1", dst)); got != 0 {
+		t.Errorf("src -> dst over a 100%% loss link: %d replies, want 0", got)
+	}
+	for _, n := range append([]*lab.Node{l.Src}, l.Vantages...) {
+		ifc, ok := n.Iface("mon")
+		if !ok {
+			t.Fatalf("%s has no link to mon", n.Name)
+		}
+		out := ping(t, l.Mon, "-c", "1", "-W", "2", ifc.Addr4.Addr().String())
+		if _, got := received(t, out); got != 1 {
+			t.Errorf("mon -> %s's management address: no reply:\n%s", n.Name, out)
+		}
+	}
+	out, err := l.Mon.Command(t.Context(), "ping", "-c", "1", "-W", "1", dst).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Network is unreachable") {
+		t.Errorf("mon -> dst: %v, want no route (mon reaches only its neighbours):\n%s", err, out)
+	}
+}

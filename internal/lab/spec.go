@@ -25,6 +25,9 @@ var (
 // MaxRouters is the most routers a chain may have.
 const MaxRouters = 50
 
+// MaxVantages is the most extra vantage hosts (Spec.Vantages) a lab may have.
+const MaxVantages = 8
+
 // The lab's whole address space: nothing outside it is ever configured.
 var (
 	LabNet4 = netip.MustParsePrefix("198.18.0.0/15")
@@ -91,6 +94,23 @@ type Spec struct {
 	// PingGroup lets every group open ICMP datagram ("ping") sockets in src.
 	PingGroup bool
 
+	// Vantages (needs Routers >= 1) adds hosts v1..vN beside src, each on
+	// a link of its own to r1: vantage i's link is 198.18.(200+i).0/24 and
+	// fd00:0:0:(200+i)::/64 (decimal digits, as chain links), v_i at .2
+	// and ::2, r1 at .1. They reach dst through the same routers as src,
+	// so exporters in src and in each v_i probe the same targets from
+	// several vantage points; Loss on link 0 touches only src's path.
+	Vantages int
+
+	// Monitor adds a host "mon" with a management link to src and to each
+	// vantage: to src on 198.18.240.0/24 and fd00:0:0:240::/64, to v_i on
+	// 198.18.(240+i).0/24 and fd00:0:0:(240+i)::/64, mon at .1 and ::1.
+	// No node has a route to a management subnet and mon has no route at
+	// all, so a Prometheus there scrapes every vantage over its direct
+	// link only, never across the links under test (Node.Iface("mon")
+	// gives a vantage's address on its management link).
+	Monitor bool
+
 	// KeepICMPRateLimit keeps the kernel's ICMP rate limits in routers and
 	// dst. By default they are off, so ICMP errors are deterministic.
 	KeepICMPRateLimit bool
@@ -132,6 +152,12 @@ func (s *Spec) validate() error {
 		if r < 1 || r > s.Routers {
 			return specErrorf("silent router must be 1..%d, got %d", s.Routers, r)
 		}
+	}
+	if s.Vantages < 0 || s.Vantages > MaxVantages {
+		return specErrorf("vantages must be 0..%d, got %d", MaxVantages, s.Vantages)
+	}
+	if s.Vantages > 0 && s.Routers < 1 {
+		return specErrorf("vantages attach to r1: they need at least 1 router")
 	}
 	if s.Delay < 0 {
 		return specErrorf("delay must not be negative, got %s", s.Delay)

@@ -30,7 +30,7 @@ const exporterTestAddr = "127.0.0.1:9427"
 
 // startExporter runs rawnet exporter with config in n's namespace until
 // the test ends.
-func startExporter(t *testing.T, n *lab.Node, config string) *exec.Cmd {
+func startTraceExporter(t *testing.T, n *lab.Node, config string) *exec.Cmd {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "rawnet.yml")
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
@@ -187,7 +187,7 @@ func TestExporterTracePathChange(t *testing.T) {
 	r2a, r2b := l.DiamondBranches4()[0], l.DiamondBranches4()[1]
 	ipRoute(t, r1, "replace", dstNet, "via", r2a.String())
 	dst, dst6 := l.Dst.Addr4.String(), l.Dst.Addr6.String()
-	cmd := startExporter(t, l.Src, fmt.Sprintf(`
+	cmd := startTraceExporter(t, l.Src, fmt.Sprintf(`
 traces:
   - name: paths
     hosts: [%[1]s]
@@ -297,7 +297,7 @@ func TestExporterUDPReflector(t *testing.T) {
 	stopEcho := startServe(t, l.Dst, "--mode", "echo", ":7008")
 	defer stopEcho()
 	dst := l.Dst.Addr4.String()
-	startExporter(t, l.Src, fmt.Sprintf(`
+	startTraceExporter(t, l.Src, fmt.Sprintf(`
 targets:
   - name: reflect
     hosts: [%[1]s]
@@ -399,7 +399,7 @@ func TestExporterTCPOpenClosed(t *testing.T) {
 		}
 	}()
 	dst := l.Dst.Addr4.String()
-	startExporter(t, l.Src, fmt.Sprintf(`
+	startTraceExporter(t, l.Src, fmt.Sprintf(`
 targets:
   - name: open
     hosts: [%[1]s]
@@ -449,7 +449,7 @@ func TestExporterTraceUDPTCPReloadsLeakNothing(t *testing.T) {
 	stop := startServe(t, l.Dst, "--mode", "reflect", ":7007")
 	defer stop()
 	dst := l.Dst.Addr4.String()
-	cmd := startExporter(t, l.Src, fmt.Sprintf(`
+	cmd := startTraceExporter(t, l.Src, fmt.Sprintf(`
 traces:
   - name: t
     hosts: [%[1]s]

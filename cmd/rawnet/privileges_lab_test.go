@@ -25,14 +25,22 @@ func TestCapabilitiesDroppedAfterSetup(t *testing.T) {
 	hole := netip.MustParseAddr("198.19.0.99")
 	l := labtest.Up(t, lab.Spec{Routers: 1, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/24"), Blackhole: []netip.Addr{hole}})
 	dst, h := l.Dst.Addr4.String(), hole.String()
+	near4, near6 := l.Routers[0].Addr4.String(), l.Routers[0].Addr6.String()
 	for _, args := range [][]string{
 		{"ping", "-v", "-c", "3", "-i", "0.5", dst},
+		{"ping", "-v", "-P", "tcp", "-c", "3", "-i", "0.5", dst},
+		{"ping", "-v", "-P", "arp", "-c", "3", "-i", "0.5", near4},
+		{"ping", "-v", "-P", "ndp", "-c", "3", "-i", "0.5", near6},
 		{"trace", "-v", "-n", "-m", "2", "-q", "1", "-W", "2", h},
 		{"send", "-v", "--wait", "2", "ip(dst=" + dst + ")/icmp"},
 		{"capture", "-v", "-i", "any", "--duration", "2", "icmp"},
 		{"udp", "scan", "-v", "--wait", "1", "--retries", "1", h, "9"},
 	} {
-		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+		name := strings.Join(args[:2], " ")
+		if args[2] == "-P" {
+			name += " -P " + args[3]
+		}
+		t.Run(name, func(t *testing.T) {
 			cmd := l.Src.Command(context.Background(), rawnetBin, args...)
 			wait := startRawnet(t, cmd)
 			msg := capsDropped(cmd.Process.Pid, 10*time.Second)

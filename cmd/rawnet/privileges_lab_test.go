@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/testenv"
 )
 
 // Every command that opens raw sockets gives up its capabilities once its
@@ -124,4 +126,62 @@ func threadCaps(pid int) string {
 		}
 	}
 	return ""
+}
+
+// The exporter opens its sockets and its listener, then gives up every
+// capability for the rest of its life, and goes on probing: its replies
+// keep growing after the drop, across tcp, udp and trace groups too.
+func TestExporterDropsCapabilities(t *testing.T) {
+	t.Parallel()
+	testenv.NeedTools(t, "curl")
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	dst := l.Dst.Addr4.String()
+	cfg := filepath.Join(t.TempDir(), "rawnet.yml")
+	conf := "targets:\n  - name: icmp\n    hosts: [" + dst + "]\n    interval: 100ms\n" +
+		"  - name: tcp\n    hosts: [" + dst + "]\n    protocol: tcp\n    port: 80\n    interval: 100ms\n" +
+		"traces:\n  - name: path\n    hosts: [" + dst + "]\n    interval: 1s\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const addr = "127.0.0.1:10731"
+	cmd := l.Src.Command(context.Background(), rawnetBin, "exporter", "--config", cfg, "--web.listen-address", addr)
+	wait := startRawnet(t, cmd)
+	if msg := capsDropped(cmd.Process.Pid, 10*time.Second); msg != "" {
+		cmd.Process.Kill()
+		t.Fatalf("exporter: %s\n%s", msg, wait().stderr)
+	}
+	replies := func() float64 {
+		out, err := l.Src.Command(context.Background(), "curl", "-sf", "http://"+addr+"/metrics").Output()
+		if err != nil {
+			return -1
+		}
+		sum := 0.0
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "rawnet_probe_replies_total{") {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				sum += v
+			}
+		}
+		return sum
+	}
+	first := -1.0
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if first < 0 {
+			first = replies()
+		} else if r := replies(); r > first+5 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	last := replies()
+	cmd.Process.Signal(syscall.SIGTERM)
+	r := wait()
+	if first < 0 || last <= first+5 {
+		t.Errorf("replies did not grow after the capability drop: %v then %v\n%s", first, last, r.stderr)
+	}
+	if r.code != 0 {
+		t.Errorf("exporter exit %d after SIGTERM: %s", r.code, r.stderr)
+	}
 }

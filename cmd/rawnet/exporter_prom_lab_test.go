@@ -62,42 +62,68 @@ func startExporter(t *testing.T, node *lab.Node, addr netip.Addr, config string)
 
 // TestExporterVantagesThroughPrometheus is issue 12's multi-vantage test:
 // exporters in src and in two more vantage hosts (v1, v2) probe the same
-// targets (dst over IPv4 and IPv6, router r2) every 10ms; a real Prometheus in mon scrapes
-// all three over their management links every second. nftables drops
-// 20% of the packets on src's first link only. Through Prometheus's query
-// API, the loss computed from the scraped counters over the last 10s is
-// within binomial bounds of 0.2 at src and about 0 at v1 and v2, for both
-// targets. A
-// third group probes a prefix the last router rejects, so the error
-// counter is exposed with its kind. The exporters' real metric families
-// cover every rawnet_ name the shipped rules and dashboard use, except
-// the families of traces and UDP/TCP targets (notYetExposed).
+// targets (dst over IPv4 and IPv6, router r2a) every 10ms; a real
+// Prometheus in mon scrapes all three over their management links every
+// second. nftables drops 20% of the packets on src's first link only.
+// Through Prometheus's query API, the loss computed from the scraped
+// counters over the last 10s is within binomial bounds of 0.2 at src and
+// about 0 at v1 and v2, for every target. A third group probes a prefix
+// the last router rejects, so the error counter is exposed with its kind.
+// The routers form a diamond (r1 - {r2a, r2b} - r3); a traces: group
+// traces dst over IPv4 and IPv6 from every vantage, and once Prometheus
+// has scraped the first traces, r1's route to dst's IPv4 subnet moves
+// from r2a to r2b: rawnet_trace_path_changes_total rises by exactly one
+// for the IPv4 target at every vantage and stays 0 for IPv6, whose route
+// did not move. UDP (against a reflector in dst) and TCP groups make the
+// exporters expose every family of the contract, which the shipped rules
+// and dashboard are checked against.
 func TestExporterVantagesThroughPrometheus(t *testing.T) {
 	testenv.NeedTools(t, "prometheus", "promtool")
 	const lossPercent = 20
 	unreachable := netip.MustParsePrefix("198.19.8.0/24")
 	l := labtest.Up(t, lab.Spec{
-		Routers:      2,
+		Routers:      3,
+		Diamond:      true,
 		Vantages:     2,
 		Monitor:      true,
 		Loss:         []lab.Loss{{Link: 0, Percent: lossPercent}},
 		Unreachable4: []netip.Prefix{unreachable},
 	})
-	r2 := l.Routers[1].Addr4
-	const coreTargets = 3 // dst over IPv4 and IPv6, r2
+	r2 := l.Routers[1].Addr4 // r2a
+	// r1 balances dst's subnet over both branches: pin it to r2a, so
+	// that moving it to r2b later is one known path change.
+	const dstNet4 = "198.18.3.0/24"
+	r2a, r2b := l.DiamondBranches4()[0], l.DiamondBranches4()[1]
+	ipRoute(t, l.Routers[0], "replace", dstNet4, "via", r2a.String())
+	stopReflector := startServe(t, l.Dst, "--mode", "reflect", ":7007")
+	defer stopReflector()
+	const coreTargets = 3 // dst over IPv4 and IPv6, r2a
 	config := fmt.Sprintf(`targets:
   - name: core
-    hosts: [%s, %s, %s]
+    hosts: [%[1]s, %[2]s, %[3]s]
     interval: 10ms
     labels: {site: lab}
   - name: unreach
-    hosts: [%s]
+    hosts: [%[4]s]
     interval: 100ms
+  - name: reflect
+    hosts: [%[1]s]
+    protocol: udp
+    port: 7007
+    interval: 100ms
+  - name: syn
+    hosts: [%[1]s]
+    protocol: tcp
+    port: 7008
+    interval: 100ms
+traces:
+  - name: paths
+    hosts: [%[1]s, "%[3]s"]
+    interval: 200ms
+    method: icmp
+    max_hops: 8
+    hop_labels: true
 `, l.Dst.Addr4, r2, l.Dst.Addr6, unreachable.Addr().Next())
-	// Path change (exp-trace's traces: groups): add a traces: group to
-	// config here, change a route in the lab once the first traces are
-	// scraped, and assert rawnet_trace_path_changes_total through
-	// Prometheus below, next to the loss.
 	vantages := append([]*lab.Node{l.Src}, l.Vantages...)
 	var targets []string
 	instance := map[string]string{} // instance label -> vantage name
@@ -123,6 +149,19 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+
+	// Once Prometheus has scraped three traces of each path from every
+	// vantage (all on r2a), move dst's IPv4 route to r2b.
+	const traceSeries = 2 // dst over IPv4 and IPv6
+	const runsExpr = `rawnet_trace_runs_total{job="rawnet", group="paths"}`
+	runs, err := s.WaitFor(ctx, runsExpr, func(v []promlab.Sample) bool {
+		return len(v) == traceSeries*len(vantages) && !slices.ContainsFunc(v, func(x promlab.Sample) bool { return x.Value < 3 })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPathChanges(t, s, "before the route change", instance, nil)
+	ipRoute(t, l.Routers[0], "replace", dstNet4, "via", r2b.String())
 
 	// The exporter counts a probe as a request once its fate is known, so
 	// in its first timeout no lost probe is counted yet and the loss from
@@ -164,7 +203,7 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 	}
 
 	// The unreachable prefix: every probe draws an ICMP host unreachable
-	// from r2 (v1 and v2 see all of them; src loses 20% on the way).
+	// from r3 (v1 and v2 see all of them; src loses 20% on the way).
 	errs := query(t, s, `rawnet_probe_errors_total{job="rawnet", group="unreach"}`)
 	kinds := map[string]bool{}
 	for _, x := range errs {
@@ -178,7 +217,71 @@ func TestExporterVantagesThroughPrometheus(t *testing.T) {
 		}
 	}
 
+	// Ten more traces of every path scraped since the change (Prometheus's
+	// value at the change may lag the exporter's by a scrape, 5 traces).
+	if _, err := s.WaitFor(ctx, runsExpr, func(v []promlab.Sample) bool {
+		return len(v) == len(runs) && !slices.ContainsFunc(v, func(x promlab.Sample) bool {
+			return x.Value < sampleFor(runs, x.Labels["instance"], x.Labels["host"])+10
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkPathChanges(t, s, "after the route change", instance, map[string]bool{l.Dst.Addr4.String(): true})
+	// v1 and v2 lose nothing: every trace scraped in the last 5s reached
+	// dst in 4 hops (r1, r2a or r2b, r3, dst). At src a trace whose
+	// probes to dst were all dropped would not have.
+	for _, expr := range []string{
+		`min_over_time(rawnet_trace_reached{job="rawnet", group="paths"}[5s])`,
+		`min_over_time(rawnet_trace_hops{job="rawnet", group="paths"}[5s])`,
+		`max_over_time(rawnet_trace_hops{job="rawnet", group="paths"}[5s])`,
+	} {
+		want := 4.0
+		if strings.Contains(expr, "reached") {
+			want = 1
+		}
+		v := query(t, s, expr)
+		n := 0
+		for _, x := range v {
+			if instance[x.Labels["instance"]] == "src" {
+				continue
+			}
+			n++
+			if x.Value != want {
+				t.Errorf("%s at %s to %s = %v, want %v", expr, instance[x.Labels["instance"]], x.Labels["host"], x.Value, want)
+			}
+		}
+		if n != traceSeries*len(l.Vantages) {
+			t.Errorf("%s: want %d series from v1 and v2, got %v", expr, traceSeries*len(l.Vantages), v)
+		}
+	}
+	hop2 := query(t, s, `rawnet_trace_hop_replies_total{job="rawnet", group="paths", hop="2", hop_ip="`+r2b.String()+`"}`)
+	if len(hop2) != len(vantages) || slices.ContainsFunc(hop2, func(x promlab.Sample) bool { return x.Value < 1 }) {
+		t.Errorf("replies from r2b at hop 2 after the change: want some from each of %d vantages, got %v", len(vantages), hop2)
+	}
+
 	checkExposedFamilies(t, s, targets[1])
+}
+
+// checkPathChanges asserts that rawnet_trace_path_changes_total, as
+// Prometheus last scraped it, is 1 for the trace targets in changed and 0
+// for the others, at every vantage.
+func checkPathChanges(t *testing.T, s *promlab.Server, when string, instance map[string]string, changed map[string]bool) {
+	t.Helper()
+	v := query(t, s, `rawnet_trace_path_changes_total{job="rawnet", group="paths"}`)
+	if len(v) != 2*len(instance) {
+		t.Errorf("path changes %s: want %d series (2 targets, %d vantages), got %v", when, 2*len(instance), len(instance), v)
+	}
+	for _, x := range v {
+		want := 0.0
+		if changed[x.Labels["host"]] {
+			want = 1
+		}
+		if x.Value != want {
+			t.Errorf("path changes %s at %s to %s = %v, want %v", when, instance[x.Labels["instance"]], x.Labels["host"], x.Value, want)
+		} else {
+			t.Logf("path changes %s at %s to %s = %v", when, instance[x.Labels["instance"]], x.Labels["host"], x.Value)
+		}
+	}
 }
 
 // query runs expr on s and fails the test on an error.
@@ -213,27 +316,12 @@ func checkLoss(t *testing.T, what string, got, p, n float64) {
 	t.Logf("%s = %.4f over %.0f probes (want %.2f ± %.4f)", what, got, n, p, tol)
 }
 
-// notYetExposed are the contract's families that this test's exporters do
-// not expose: traces and UDP/TCP targets (exp-trace) need groups of their
-// own. Remove a family from here when the test's config exercises it.
-var notYetExposed = map[string]bool{
-	"rawnet_probe_oneway_delay_seconds": true,
-	"rawnet_probe_jitter_seconds":       true,
-	"rawnet_probe_tcp_replies_total":    true,
-	"rawnet_trace_runs_total":           true,
-	"rawnet_trace_hops":                 true,
-	"rawnet_trace_reached":              true,
-	"rawnet_trace_path_changes_total":   true,
-	"rawnet_trace_hop_requests_total":   true,
-	"rawnet_trace_hop_replies_total":    true,
-	"rawnet_trace_hop_rtt_seconds":      true,
-}
-
 // checkExposedFamilies reads a real exporter's /metrics (from mon, as
 // Prometheus does), runs promtool check metrics on it, and checks that
 // every rawnet_ name that docs/prometheus/rules.yml and
 // docs/grafana/rawnet.json use is a family it exposes with the contract's
-// type, but for notYetExposed.
+// type, and that it exposes every family of the contract (its config has
+// traces with hop labels, udp and tcp targets).
 func checkExposedFamilies(t *testing.T, s *promlab.Server, target string) {
 	t.Helper()
 	resp, err := s.Client.Get("http://" + target + "/metrics")
@@ -266,11 +354,13 @@ func checkExposedFamilies(t *testing.T, s *promlab.Server, target string) {
 	}
 	for _, name := range used {
 		fam := promlab.Family(name)
-		if notYetExposed[fam] {
-			continue
-		}
 		if typ, ok := exposed[fam]; !ok || typ != promlab.ContractMetrics[fam] {
 			t.Errorf("%s (family %q, contract type %s) is used by the rules or dashboard, but the exporter exposes it as %q", name, fam, promlab.ContractMetrics[fam], typ)
+		}
+	}
+	for fam, want := range promlab.ContractMetrics {
+		if typ := exposed[fam]; typ != want {
+			t.Errorf("contract family %s (type %s): the exporter exposes it as %q", fam, want, typ)
 		}
 	}
 }

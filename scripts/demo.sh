@@ -46,6 +46,29 @@ in_src "$bin" ping -q 198.19.0.0/22 || true
 step "Flood ping, 20,000 round trips" "rawnet ping -f -q -c 20000 198.18.3.2"
 in_src "$bin" ping -f -q -c 20000 198.18.3.2
 
+step "Where ICMP is blocked: TCP SYN ping (open port 80: flags=SA; closed port 81: flags=RA; the kernel resets the half-open connection)" \
+  "rawnet ping -P tcp -p 80 -c 2 -i 0.2 198.18.3.2 && rawnet ping -P tcp -p 81 -c 2 -i 0.2 198.18.3.2"
+(cd "$(dirname "$0")/.." && go build -o "$out/tcplisten" ./scripts/tcplisten)
+ip netns exec "rn-$name-dst" "$out/tcplisten" 80 >/dev/null 2>&1 &
+listener=$!
+sleep 0.2
+in_src "$bin" ping -P tcp -p 80 -c 2 -i 0.2 198.18.3.2
+in_src "$bin" ping -P tcp -p 81 -c 2 -i 0.2 198.18.3.2
+kill "$listener" 2>/dev/null || true
+
+step "UDP ping: an echo server answers (open), a closed port says port unreachable" \
+  "rawnet ping -P udp -p 7 -c 2 -i 0.2 198.18.3.2 && rawnet ping -P udp -p 9 -c 2 -i 0.2 198.18.3.2"
+ip netns exec "rn-$name-dst" "$bin" udp serve --duration 3 :7 >/dev/null 2>&1 &
+sleep 0.2
+in_src "$bin" ping -P udp -p 7 -c 2 -i 0.2 198.18.3.2
+in_src "$bin" ping -P udp -p 9 -c 2 -i 0.2 198.18.3.2
+wait
+
+step "On the local link: ARP and neighbour-discovery ping, replies with the neighbour's MAC" \
+  "rawnet ping -P arp -c 2 -i 0.2 198.18.0.2 && rawnet ping -P ndp -c 2 -i 0.2 fd00::2"
+in_src "$bin" ping -P arp -c 2 -i 0.2 198.18.0.2
+in_src "$bin" ping -P ndp -c 2 -i 0.2 fd00::2
+
 step "JSON Lines for scripts (ts_source kernel: the RTT runs from the kernel's transmit stamp to its receive stamp)" "rawnet ping --json -c 2 -i 0.2 198.18.3.2"
 in_src "$bin" ping --json -c 2 -i 0.2 198.18.3.2
 

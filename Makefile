@@ -39,8 +39,9 @@ test: deps
 # Go benchmarks with allocation counts, then rawnet against the peer tools
 # (iputils ping, fping, nmap, traceroute, mtr, sockperf, hping3, nping,
 # tcpdump) in throwaway labs, process start against a Go hello world and
-# traceroute (bench-startup.sh), and flood ping against iputils
-# (bench-flood.sh).
+# traceroute (bench-startup.sh), flood ping against iputils
+# (bench-flood.sh), and the exporter at 10,000 targets/s and against
+# prometheus-smokeping-prober (bench-exporter.sh).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
@@ -54,6 +55,7 @@ bench: deps build
 	./scripts/bench-arp.sh $(BIN)
 	./scripts/bench-startup.sh $(BIN)
 	./scripts/bench-flood.sh $(BIN)
+	./scripts/bench-exporter.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

@@ -3,7 +3,7 @@
 # they are missing. A no-op when everything is there; says what to do when
 # it cannot install (not root, no apt-get).
 set -euo pipefail
-packages=(iproute2 nftables iputils-ping fping nmap tcpdump tshark gcc libc6-dev libpcap-dev libcap2-bin traceroute mtr-tiny sockperf hping3 time mandoc groff-base man-db bash-completion zsh fish tmux dnsmasq-base bind9-dnsutils arping ndisc6 chrony isc-dhcp-client prometheus prometheus-smokeping-prober)
+packages=(iproute2 nftables iputils-ping fping nmap tcpdump tshark gcc libc6-dev libpcap-dev libcap2-bin traceroute mtr-tiny sockperf hping3 time mandoc groff-base man-db bash-completion zsh fish tmux dnsmasq-base bind9-dnsutils arping ndisc6 chrony isc-dhcp-client prometheus prometheus-smokeping-prober curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,8 +28,10 @@ const (
 	DefaultTimeout  = 2 * time.Second
 	DefaultRate     = 20000 // probes per second over all targets, when there are several
 	NoPayload       = -1    // Config.Size for echo messages without payload
-	floodGap        = 10 * time.Millisecond
-	maxRing         = 1 << 16
+	// FloodInterval is a flood's Interval when Config.Interval is zero: the
+	// wait for a reply before the next probe goes anyway.
+	FloodInterval = 10 * time.Millisecond
+	maxRing       = 1 << 16
 )
 
 // Config says what to ping and how. The zero value of every field but
@@ -314,7 +316,7 @@ func (c *Config) defaults() error {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 		if c.Flood {
-			c.Interval = floodGap
+			c.Interval = FloodInterval
 		}
 	}
 	if c.Timeout == 0 {

@@ -86,6 +86,15 @@ func TestPingAcrossFiveRouters(t *testing.T) {
 		if len(sum) != 1 || num(t, sum[0], "transmitted") != 3 || num(t, sum[0], "received") != 3 || num(t, sum[0], "loss_pct") != 0 {
 			t.Errorf("ping %s: summary %v", dst, sum)
 		}
+		if st := ofType(evs, "start"); len(st) != 1 || num(t, st[0], "interval_ms") != 10 || num(t, st[0], "timeout_ms") != 2000 {
+			t.Errorf("ping %s: start %v: want interval_ms 10 (-i 0.01), timeout_ms 2000", dst, st)
+		}
+	}
+	// A flood's start line gives the interval it runs at (the wait for a
+	// reply before the next probe goes anyway), not ping's default second.
+	r0 := inNS(t, l.Src, "ping", "--json", "-f", "-c", "3", l.Dst.Addr4.String())
+	if st := ofType(jsonEvents(t, r0.stdout), "start"); len(st) != 1 || num(t, st[0], "interval_ms") != 10 {
+		t.Errorf("ping -f: start %v: want interval_ms 10", st)
 	}
 	// The text output, as iputils prints it.
 	r := inNS(t, l.Src, "ping", "-c", "2", "-i", "0.01", l.Dst.Addr4.String())

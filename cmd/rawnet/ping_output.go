@@ -145,7 +145,10 @@ func (out *pingOutput) start() error {
 	}
 	if out.json != nil {
 		iv := c.Interval
-		if iv == 0 {
+		switch {
+		case iv == 0 && c.Flood:
+			iv = icmp.FloodInterval
+		case iv == 0:
 			iv = icmp.DefaultInterval
 		}
 		to := c.Timeout

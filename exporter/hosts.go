@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 
+	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/target"
 )
 
@@ -21,13 +23,7 @@ type hostAddr struct {
 // A host given twice yields its addresses once.
 // It returns nil when ctx ends.
 func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, resolved map[string]netip.Addr, unresolved func(host string, err error)) []hostAddr {
-	fam := target.Any
-	if src.IsValid() {
-		fam = target.V4
-		if src.Is6() {
-			fam = target.V6
-		}
-	}
+	fam := sourceFamily(src)
 	var out []hostAddr
 	seen := map[hostAddr]bool{}
 	for _, h := range hosts {
@@ -57,6 +53,24 @@ func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, 
 		}
 	}
 	return out
+}
+
+// sourceFamily is the address family a group's hosts are expanded to: the
+// family of its source address, any without one.
+func sourceFamily(src netip.Addr) target.Family {
+	switch {
+	case !src.IsValid():
+		return target.Any
+	case src.Is6():
+		return target.V6
+	}
+	return target.V4
+}
+
+// groupRate is the probe rate cap of a group's engine: twice what n targets
+// every interval need, and never below the engine's default.
+func groupRate(n int, interval time.Duration) float64 {
+	return max(icmp.DefaultRate, 2*float64(n)/interval.Seconds())
 }
 
 func hasNames(hosts []string) bool {

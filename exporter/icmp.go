@@ -241,13 +241,7 @@ const maxLookups = 16
 // not resolve keeps its last address; if it never had one it counts a
 // resolve error into a series without ip and is not probed.
 func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr, literal bool) []probeTarget {
-	fam := target.Any
-	if r.g.Source.IsValid() {
-		fam = target.V4
-		if r.g.Source.Is6() {
-			fam = target.V6
-		}
-	}
+	fam := sourceFamily(r.g.Source)
 	results := make([][]target.Target, len(r.g.Hosts))
 	errs := make([]error, len(r.g.Hosts))
 	sem := make(chan struct{}, maxLookups)
@@ -355,7 +349,7 @@ func (r *icmpRunner) ping(ctx context.Context, ts []probeTarget) {
 		return
 	}
 	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: sizeOr(r.g.Size), Cookie: cookie,
-		Rate: max(icmp.DefaultRate, 2*float64(len(addrs))/r.g.Interval.Seconds())}
+		Rate: groupRate(len(addrs), r.g.Interval)}
 	p, err := icmp.New(cfg)
 	if err != nil {
 		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)

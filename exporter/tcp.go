@@ -186,7 +186,7 @@ func (r *tcpRunner) ping(ctx context.Context, ts []tcpTarget) {
 		size = icmp.NoPayload // a SYN carries no data unless asked
 	}
 	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: size, Cookie: newCookie(),
-		Kind: icmp.NewTCPProbe(uint16(r.g.Port)), Rate: max(icmp.DefaultRate, 2*float64(len(addrs))/r.g.Interval.Seconds())}
+		Kind: icmp.NewTCPProbe(uint16(r.g.Port)), Rate: groupRate(len(addrs), r.g.Interval)}
 	p, err := icmp.New(cfg)
 	if err != nil {
 		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)

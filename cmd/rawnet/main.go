@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -85,6 +86,10 @@ func newAppWith(cmds []*cli.Command, stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: false,
 		Commands:             cmds,
 		OnUsageError:         onUsageError,
+		// Any time: when it is zero, urfave/cli reads the executable's
+		// modification time (readlink and stat at every start), and
+		// nothing rawnet shows uses it.
+		Compiled: time.Unix(0, 0),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("unknown command %q (see rawnet --help)", c.Args().First())

@@ -138,11 +138,15 @@ func commands() []*cli.Command {
 }
 
 // commandsFor builds only the subcommand args name, when it names one that
-// does not need the others, and otherwise all of them: building every
-// command's flags is about 0.3 ms of a 3.5 ms start (issue 15), and a run of
-// one command never shows the others (app help, which lists them, is only
-// for a first argument that is not a command).
+// does not need the others, none for --version alone, and otherwise all
+// of them: building every command's flags is about 0.3 ms of a 3.5 ms
+// start (issue 15), and a run of one command never shows the others (app
+// help, which lists them, is only for a first argument that is not a
+// command).
 func commandsFor(args []string) []*cli.Command {
+	if len(args) == 2 && (args[1] == "--version" || args[1] == "-v") {
+		return nil // the version alone shows no command
+	}
 	if len(args) > 1 {
 		for _, e := range commandTable {
 			if e.name == args[1] && !e.whole {

@@ -5,7 +5,12 @@
 # (make build: cgo, -trimpath, -s -w, tags netgo,osusergo,urfave_cli_no_docs)
 # and a plain `go build ./cmd/rawnet` (what `go install` users get: cgo
 # when gcc is there, no tags, symbols kept).
-#   start:  Go hello world, /bin/true   vs  rawnet --version
+#   start:  Go hello world, /bin/true, and the floors   vs  rawnet --version
+#           (scripts/startref: hello worlds that link what rawnet links
+#           and use none of it: one cgo call, the cgo floor of make
+#           build; gopacket/layers; the Prometheus stack of rawnet
+#           exporter, client_golang and exporter-toolkit. The last two
+#           are pure Go, like the hello world they stand next to.)
 #   trace:  traceroute -n               vs  rawnet trace -n (6 hops, 5 routers)
 # Flood ping against iputils (part 3) is scripts/bench-flood.sh.
 # Each comparison runs every command in turn, RUNS rounds (alternating, so
@@ -42,6 +47,10 @@ func main() { fmt.Println("hello, world") }
 EOF
 printf 'module hello\n\ngo 1.21\n' >"$work/hello/go.mod"
 (cd "$work/hello" && go build -o "$work/hello-go" .)
+(cd "$here" && CGO_ENABLED=1 go build -o "$work/ref-cgo" ./scripts/startref/cgo)
+for ref in layers promstack; do
+  (cd "$here" && CGO_ENABLED=0 go build -o "$work/ref-$ref" ./scripts/startref/$ref)
+done
 plain="$work/rawnet-plain"
 rm="$work/runmedian"
 printf 'binaries: %s (%s bytes), plain go build (%s bytes); go hello world (%s bytes)\n' \
@@ -55,9 +64,13 @@ in_chain() { ip netns exec "rn-$chain-src" "$@"; }
 echo
 echo "== process start: $runs rounds"
 echo "   ($rm -n $runs -- hello $work/hello-go -- ... rawnet --version, in rn-$chain-src)"
+echo "   floors: hello worlds that link only a cgo call, gopacket/layers, or client_golang + exporter-toolkit"
 in_chain "$rm" -n "$runs" \
   -- "go hello world" "$work/hello-go" \
   -- "/bin/true" /bin/true \
+  -- "hello + cgo call (floor)" "$work/ref-cgo" \
+  -- "hello + gopacket/layers" "$work/ref-layers" \
+  -- "hello + prometheus stack" "$work/ref-promstack" \
   -- "rawnet --version (make build)" "$bin" --version \
   -- "rawnet --version (plain go build)" "$plain" --version
 

@@ -21,10 +21,9 @@ package trace
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"time"
@@ -292,10 +291,14 @@ func (e *engine) connFor(a netip.Addr) Conn {
 	return nil
 }
 
+// random16 draws the per-run numbers (source port, ICMP id, checksum
+// fixer, cookie, first probe id) from math/rand/v2's generator, which the
+// runtime seeds from the kernel's random bytes in every process: what
+// keeps two rawnet runs from matching each other's answers. Sixteen bits
+// need nothing stronger, and crypto/rand's first use (its DRBG and the
+// vDSO getrandom state) took 60 us of every trace's start (issue 15).
 func random16() uint16 {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint16(b[:])
+	return uint16(rand.Uint32())
 }
 
 func (e *engine) run(ctx context.Context, sink func(Event) error) (Summary, error) {

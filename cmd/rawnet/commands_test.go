@@ -41,7 +41,8 @@ func TestOneCommandRunsAsWithAll(t *testing.T) {
 		}
 	}
 	walk([]string{"rawnet"}, commands())
-	cases = append(cases, []string{"rawnet", "nosuchcommand"}, []string{"rawnet", "--help"}, []string{"rawnet"})
+	cases = append(cases, []string{"rawnet", "nosuchcommand"}, []string{"rawnet", "--help"}, []string{"rawnet"},
+		[]string{"rawnet", "--version"}, []string{"rawnet", "-v"}, []string{"rawnet", "--version", "--help"})
 	if len(cases) < 3*len(commandTable) {
 		t.Fatalf("only %d cases", len(cases))
 	}
@@ -60,8 +61,9 @@ func TestOneCommandRunsAsWithAll(t *testing.T) {
 	}
 }
 
-// Only the named command is built; a first argument that is no command,
-// and the commands that work on the whole tree, get every command.
+// Only the named command is built, none for --version alone; a first
+// argument that is no command, and the commands that work on the whole
+// tree, get every command.
 func TestCommandsFor(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -69,7 +71,8 @@ func TestCommandsFor(t *testing.T) {
 	}{
 		{[]string{"rawnet", "trace", "-n", "198.18.5.2"}, 1},
 		{[]string{"rawnet", "ping"}, 1},
-		{[]string{"rawnet", "--version"}, len(commandTable)},
+		{[]string{"rawnet", "--version"}, 0},
+		{[]string{"rawnet", "--version", "--help"}, len(commandTable)},
 		{[]string{"rawnet"}, len(commandTable)},
 		{[]string{"rawnet", "nosuchcommand"}, len(commandTable)},
 		{[]string{"rawnet", "completion", "bash"}, len(commandTable)},

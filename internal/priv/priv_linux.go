@@ -50,15 +50,19 @@ func icmpHint() string {
 		now + ", e.g. 'sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"'"
 }
 
-// Effective returns the effective capability set of the process (CapEff in
-// /proc/self/status) as a bit mask: bit n is capability n, e.g. 1<<13 for
-// CAP_NET_RAW.
+// Effective returns the effective capability set of the calling thread
+// (capget(2); the CapEff line of /proc/self/status says the same) as a bit
+// mask: bit n is capability n, e.g. 1<<13 for CAP_NET_RAW. All of a
+// process's threads hold the same sets: Drop changes them on every thread.
+// One system call: reading /proc/self/status instead cost about 0.1 ms of
+// every command that drops privileges (issue 15).
 func Effective() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("priv: %w", err)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // v3: two 32-bit halves
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("priv: capget: %w", err)
 	}
-	return parseCapability(string(b), "CapEff")
+	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
 }
 
 // Drop clears the effective, permitted and inheritable capability sets of

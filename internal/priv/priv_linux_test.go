@@ -46,18 +46,25 @@ func runHelper(t *testing.T, test, mode string, attr *syscall.SysProcAttr, env .
 	return string(out), err
 }
 
-func TestEffectiveMatchesCapget(t *testing.T) {
+// TestEffectiveMatchesStatus compares Effective (capget) with the CapEff
+// line of /proc/self/status, read on the same locked thread.
+func TestEffectiveMatchesStatus(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	eff, err := Effective()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", unix.Gettid()))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if want := uint64(data[1].Effective)<<32 | uint64(data[0].Effective); eff != want {
-		t.Fatalf("Effective() = %#x, capget says %#x", eff, want)
+	want, err := parseCapability(string(b), "CapEff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff != want {
+		t.Fatalf("Effective() = %#x, /proc says CapEff %#x", eff, want)
 	}
 }
 

@@ -1,7 +1,6 @@
 package priv
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,22 +34,4 @@ func anyInRange(lo, hi uint32, gids []int) bool {
 		}
 	}
 	return false
-}
-
-// parseCapability finds the line "<field>:\t<hex>" (e.g. CapEff) in the
-// contents of /proc/<pid>/status and returns the mask.
-func parseCapability(status, field string) (uint64, error) {
-	sc := bufio.NewScanner(strings.NewReader(status))
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		mask, err := strconv.ParseUint(strings.TrimSpace(value), 16, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%w %s %q: %w", errParse, field, value, err)
-		}
-		return mask, nil
-	}
-	return 0, fmt.Errorf("%w %s: no such line in status", errParse, field)
 }

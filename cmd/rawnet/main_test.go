@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 // skipRaceExitSleep: a binary built with -race sleeps atexit_sleep_ms
 // (1s by default) before it exits, to catch races of goroutines still
 // running then. Every run of rawnet in these tests waited that second
-// (TestReadFilterCountsMatchTcpdump runs it 22 times: 29s, without the
+// (TestReadFilterCountsMatchTcpdump runs it 28 times: 29s, without the
 // sleep 3s), and the package took 330s instead of 220s. Races up to the
 // exit are still reported (and exit 66); a GORACE that sets the option
 // keeps its value.

@@ -11,10 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,38 +25,6 @@ import (
 // exporterPort is where the test's exporters listen, on their management
 // address.
 const exporterPort = "10731"
-
-// startExporter runs rawnet exporter with config in node, listening on
-// addr, until the test ends (SIGTERM; it must then exit 0).
-func startExporter(t *testing.T, node *lab.Node, addr netip.Addr, config string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rawnet.yml")
-	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := node.Command(context.Background(), rawnetBin, "exporter", "--config", path,
-		"--web.listen-address", net.JoinHostPort(addr.String(), exporterPort), "--log.level", "warn")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("exporter in %s: %v\n%s", node.Name, err, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("exporter in %s did not stop within 10s of SIGTERM\n%s", node.Name, stderr.String())
-		}
-	})
-}
 
 // TestExporterVantagesThroughPrometheus is issue 12's multi-vantage test:
 // exporters in src and in two more vantage hosts (v1, v2) probe the same
@@ -79,6 +45,7 @@ func startExporter(t *testing.T, node *lab.Node, addr netip.Addr, config string)
 // exporters expose every family of the contract, which the shipped rules
 // and dashboard are checked against.
 func TestExporterVantagesThroughPrometheus(t *testing.T) {
+	t.Parallel()
 	testenv.NeedTools(t, "prometheus", "promtool")
 	const lossPercent = 20
 	unreachable := netip.MustParsePrefix("198.19.8.0/24")
@@ -162,7 +129,7 @@ traces:
 		if !ok {
 			t.Fatalf("%s has no management link", v.Name)
 		}
-		startExporter(t, v, ifc.Addr4.Addr(), configFor(v))
+		startExporter(t, v, net.JoinHostPort(ifc.Addr4.Addr().String(), exporterPort), configFor(v), "--log.level", "warn")
 		inst := net.JoinHostPort(ifc.Addr4.Addr().String(), exporterPort)
 		targets = append(targets, inst)
 		instance[inst] = v.Name
@@ -408,14 +375,15 @@ func checkExposedFamilies(t *testing.T, s *promlab.Server, targets ...string) {
 // (12.8ms, 25.6ms] could only say about 19ms. Prometheus 2.42 then
 // stores no classic buckets, as rules.yml says.
 func TestExporterNativeHistogramThroughPrometheus(t *testing.T) {
+	t.Parallel()
 	testenv.NeedTools(t, "prometheus")
 	const delay = 20 * time.Millisecond
 	l := labtest.Up(t, lab.Spec{Routers: 1, Delay: delay})
-	startExporter(t, l.Src, netip.MustParseAddr("127.0.0.1"), fmt.Sprintf(`targets:
+	startExporter(t, l.Src, "127.0.0.1:"+exporterPort, fmt.Sprintf(`targets:
   - name: slow
     hosts: [%s]
     interval: 50ms
-`, l.Slow.Addr4))
+`, l.Slow.Addr4), "--log.level", "warn")
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
 	s, err := promlab.Start(ctx, l.Src, t.TempDir(), promlab.Config{
@@ -469,15 +437,16 @@ func TestExporterNativeHistogramThroughPrometheus(t *testing.T) {
 // a scrape sees 1 to 5 of them, as iputils ping does (+1 errors of 20 at
 // -i 0.01).
 func TestExporterProbeThroughPrometheus(t *testing.T) {
+	t.Parallel()
 	testenv.NeedTools(t, "prometheus")
 	unreachable := netip.MustParsePrefix("198.19.8.0/24")
 	l := labtest.Up(t, lab.Spec{Routers: 2, Unreachable4: []netip.Prefix{unreachable}})
-	startExporter(t, l.Src, netip.MustParseAddr("127.0.0.1"), `modules:
+	startExporter(t, l.Src, "127.0.0.1:"+exporterPort, `modules:
   icmp20:
     count: 20
     interval: 10ms
     timeout: 500ms
-`)
+`, "--log.level", "warn")
 	exporter := "127.0.0.1:" + exporterPort
 	job := func(name, target string) promlab.Job {
 		return promlab.Job{Name: name, Targets: []string{exporter}, MetricsPath: "/probe",

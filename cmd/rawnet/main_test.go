@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,9 +44,23 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("building rawnet: " + err.Error())
 	}
+	parallelLabTests()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// parallelLabTests: the lab tests here mostly wait, for packets, timers
+// and the tools they compare with (the package used 0.3 of a core over
+// its run), so without -parallel they run 4 at a time, not GOMAXPROCS
+// (2 on CI). Every test that calls t.Parallel has its own lab.
+func parallelLabTests() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+	}
 }
 
 // skipRaceExitSleep: a binary built with -race sleeps atexit_sleep_ms

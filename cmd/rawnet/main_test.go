@@ -67,7 +67,7 @@ func parallelLabTests() {
 // (1s by default) before it exits, to catch races of goroutines still
 // running then. Every run of rawnet in these tests waited that second
 // (TestReadFilterCountsMatchTcpdump runs it 28 times: 29s, without the
-// sleep 3s), and the package took 330s instead of 220s. Races up to the
+// sleep 4s), and the package took 330s instead of 220s. Races up to the
 // exit are still reported (and exit 66); a GORACE that sets the option
 // keeps its value.
 func skipRaceExitSleep() {

@@ -66,35 +66,7 @@ func decode(name string, data []byte) (*Config, error) {
 
 func (d *decoder) targetGroup(n ast.Node, path string) (TargetGroup, error) {
 	g := TargetGroup{Pos: Pos{Line: line(n), Path: path}, Interval: DefaultInterval, Protocol: DefaultProtocol}
-	seen := map[string]int{}
-	err := d.fields(n, path, func(key string, v ast.Node, p string) (err error) {
-		seen[key] = line(v)
-		switch key {
-		case "name":
-			g.Name, err = d.nonEmpty(v, p)
-		case "hosts":
-			g.Hosts, err = d.strings(v, p)
-		case "interval":
-			g.Interval, err = d.duration(v, p)
-		case "protocol":
-			g.Protocol, err = d.oneOf(v, p, "icmp", "tcp", "udp")
-		case "port":
-			g.Port, err = d.integer(v, p, 1, 65535)
-		case "size":
-			g.Size, err = d.integer(v, p, MinSize, maxSize)
-		case "tos":
-			g.TOS, err = d.integer(v, p, 0, 255)
-		case "source":
-			g.Source, err = d.addr(v, p)
-		case "interface":
-			g.Interface, err = d.nonEmpty(v, p)
-		case "labels":
-			g.Labels, err = d.labels(v, p)
-		default:
-			err = d.unknown(v, p)
-		}
-		return err
-	})
+	seen, err := decodeFields(d, n, path, &g, targetGroupFields)
 	if err != nil {
 		return g, err
 	}
@@ -103,31 +75,7 @@ func (d *decoder) targetGroup(n ast.Node, path string) (TargetGroup, error) {
 
 func (d *decoder) traceGroup(n ast.Node, path string) (TraceGroup, error) {
 	g := TraceGroup{Pos: Pos{Line: line(n), Path: path}, Interval: DefaultInterval, Method: DefaultTraceMethod, MaxHops: DefaultTraceMaxHops}
-	seen := map[string]int{}
-	err := d.fields(n, path, func(key string, v ast.Node, p string) (err error) {
-		seen[key] = line(v)
-		switch key {
-		case "name":
-			g.Name, err = d.nonEmpty(v, p)
-		case "hosts":
-			g.Hosts, err = d.strings(v, p)
-		case "interval":
-			g.Interval, err = d.duration(v, p)
-		case "method":
-			g.Method, err = d.oneOf(v, p, "udp", "icmp", "tcp")
-		case "port":
-			g.Port, err = d.integer(v, p, 1, 65535)
-		case "max_hops":
-			g.MaxHops, err = d.integer(v, p, 1, 255)
-		case "hop_labels":
-			g.HopLabels, err = d.boolean(v, p)
-		case "labels":
-			g.Labels, err = d.labels(v, p)
-		default:
-			err = d.unknown(v, p)
-		}
-		return err
-	})
+	seen, err := decodeFields(d, n, path, &g, traceGroupFields)
 	if err != nil {
 		return g, err
 	}
@@ -137,33 +85,87 @@ func (d *decoder) traceGroup(n ast.Node, path string) (TraceGroup, error) {
 func (d *decoder) module(name string, n ast.Node, path string) (Module, error) {
 	m := Module{Pos: Pos{Line: line(n), Path: path}, Name: name, Protocol: DefaultProtocol,
 		Count: DefaultModuleCount, Interval: DefaultModuleInterval, Timeout: DefaultModuleTimeout}
-	seen := map[string]int{}
-	err := d.fields(n, path, func(key string, v ast.Node, p string) (err error) {
-		seen[key] = line(v)
-		switch key {
-		case "protocol":
-			m.Protocol, err = d.oneOf(v, p, "icmp", "tcp", "udp")
-		case "port":
-			m.Port, err = d.integer(v, p, 1, 65535)
-		case "size":
-			m.Size, err = d.integer(v, p, MinSize, maxSize)
-		case "tos":
-			m.TOS, err = d.integer(v, p, 0, 255)
-		case "count":
-			m.Count, err = d.integer(v, p, 1, maxModuleCount)
-		case "interval":
-			m.Interval, err = d.duration(v, p)
-		case "timeout":
-			m.Timeout, err = d.duration(v, p)
-		default:
-			err = d.unknown(v, p)
-		}
-		return err
-	})
+	seen, err := decodeFields(d, n, path, &m, moduleFields)
 	if err != nil {
 		return m, err
 	}
 	return m, d.checkModule(&m, n, seen)
+}
+
+// The keys of a targets:, traces: and modules: entry, each with the
+// parser of its value and the field that holds it.
+var (
+	targetGroupFields = map[string]fieldParser[TargetGroup]{
+		"name":      parseInto((*decoder).nonEmpty, func(g *TargetGroup) *string { return &g.Name }),
+		"hosts":     parseInto((*decoder).strings, func(g *TargetGroup) *[]string { return &g.Hosts }),
+		"interval":  parseInto((*decoder).duration, func(g *TargetGroup) *time.Duration { return &g.Interval }),
+		"protocol":  parseInto(oneOf("icmp", "tcp", "udp"), func(g *TargetGroup) *string { return &g.Protocol }),
+		"port":      parseInto(intIn(1, 65535), func(g *TargetGroup) *int { return &g.Port }),
+		"size":      parseInto(intIn(MinSize, maxSize), func(g *TargetGroup) *int { return &g.Size }),
+		"tos":       parseInto(intIn(0, 255), func(g *TargetGroup) *int { return &g.TOS }),
+		"source":    parseInto((*decoder).addr, func(g *TargetGroup) *netip.Addr { return &g.Source }),
+		"interface": parseInto((*decoder).nonEmpty, func(g *TargetGroup) *string { return &g.Interface }),
+		"labels":    parseInto((*decoder).labels, func(g *TargetGroup) *Labels { return &g.Labels }),
+	}
+	traceGroupFields = map[string]fieldParser[TraceGroup]{
+		"name":       parseInto((*decoder).nonEmpty, func(g *TraceGroup) *string { return &g.Name }),
+		"hosts":      parseInto((*decoder).strings, func(g *TraceGroup) *[]string { return &g.Hosts }),
+		"interval":   parseInto((*decoder).duration, func(g *TraceGroup) *time.Duration { return &g.Interval }),
+		"method":     parseInto(oneOf("udp", "icmp", "tcp"), func(g *TraceGroup) *string { return &g.Method }),
+		"port":       parseInto(intIn(1, 65535), func(g *TraceGroup) *int { return &g.Port }),
+		"max_hops":   parseInto(intIn(1, 255), func(g *TraceGroup) *int { return &g.MaxHops }),
+		"hop_labels": parseInto((*decoder).boolean, func(g *TraceGroup) *bool { return &g.HopLabels }),
+		"labels":     parseInto((*decoder).labels, func(g *TraceGroup) *Labels { return &g.Labels }),
+	}
+	moduleFields = map[string]fieldParser[Module]{
+		"protocol": parseInto(oneOf("icmp", "tcp", "udp"), func(m *Module) *string { return &m.Protocol }),
+		"port":     parseInto(intIn(1, 65535), func(m *Module) *int { return &m.Port }),
+		"size":     parseInto(intIn(MinSize, maxSize), func(m *Module) *int { return &m.Size }),
+		"tos":      parseInto(intIn(0, 255), func(m *Module) *int { return &m.TOS }),
+		"count":    parseInto(intIn(1, maxModuleCount), func(m *Module) *int { return &m.Count }),
+		"interval": parseInto((*decoder).duration, func(m *Module) *time.Duration { return &m.Interval }),
+		"timeout":  parseInto((*decoder).duration, func(m *Module) *time.Duration { return &m.Timeout }),
+	}
+)
+
+// A fieldParser reads the value v of one key (at path) into the struct
+// being decoded.
+type fieldParser[T any] func(d *decoder, v ast.Node, path string, into *T) error
+
+// parseInto makes the fieldParser that reads a value with read and stores
+// it in the field that at points to.
+func parseInto[T, V any](read func(*decoder, ast.Node, string) (V, error), at func(*T) *V) fieldParser[T] {
+	return func(d *decoder, v ast.Node, path string, into *T) error {
+		x, err := read(d, v, path)
+		*at(into) = x
+		return err
+	}
+}
+
+// intIn reads a whole number in lo..hi.
+func intIn(lo, hi int) func(*decoder, ast.Node, string) (int, error) {
+	return func(d *decoder, n ast.Node, path string) (int, error) { return d.integer(n, path, lo, hi) }
+}
+
+// oneOf reads one of the words allowed.
+func oneOf(allowed ...string) func(*decoder, ast.Node, string) (string, error) {
+	return func(d *decoder, n ast.Node, path string) (string, error) { return d.oneOf(n, path, allowed...) }
+}
+
+// decodeFields decodes the mapping n into *into with the parsers of
+// table, in the file's order, and returns the line of each key given; a
+// key not in table is an unknown key.
+func decodeFields[T any](d *decoder, n ast.Node, path string, into *T, table map[string]fieldParser[T]) (map[string]int, error) {
+	seen := map[string]int{}
+	err := d.fields(n, path, func(key string, v ast.Node, p string) error {
+		seen[key] = line(v)
+		parse, ok := table[key]
+		if !ok {
+			return d.unknown(v, p)
+		}
+		return parse(d, v, p, into)
+	})
+	return seen, err
 }
 
 // fields calls f for each key of the mapping n, in order; a key given twice

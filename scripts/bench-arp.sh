@@ -14,6 +14,8 @@ n=${N:-50}
 [ "$(id -u)" = 0 ] || { echo "bench-arp needs root (network namespaces)" >&2; exit 1; }
 command -v arping >/dev/null || { echo "bench-arp needs arping (apt-get install arping)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/wire-rtt.sh
+. "$here/wire-rtt.sh"
 tmp=$(mktemp -d)
 lab="ba$$"; lab=${lab:0:10}
 src="rn-$lab-src"
@@ -38,25 +40,13 @@ echo "   load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"
 for ((r = 0; r < runs; r++)); do
   for k in "${!configs[@]}"; do
     IFS='|' read -r label tool cmd <<< "${configs[$k]}"
-    ip netns exec "$src" tcpdump -i "$ifc" -nn --time-stamp-precision nano -w "$tmp/wire.pcap" arp 2>"$tmp/tcpdump.err" &
-    tp=$!
-    until grep -q "listening on" "$tmp/tcpdump.err" 2>/dev/null; do sleep 0.05; done
     # shellcheck disable=SC2086
-    ip netns exec "$src" $cmd > "$tmp/out" 2>/dev/null || true
-    sleep 1.5 # past the capture ring's block timeout: the signal loses nothing
-    kill -INT "$tp"; wait "$tp" 2>/dev/null || true
+    wire_run "$src" "$ifc" arp ip netns exec "$src" $cmd
     "$tmp/rtterr" -arp -pcap "$tmp/wire.pcap" -tool "$tool" -out "$tmp/out" >> "$tmp/err.$k"
   done
 done
 
 for k in "${!configs[@]}"; do
   IFS='|' read -r label _ <<< "${configs[$k]}"
-  awk '{e = $1 < 0 ? -$1 : $1; print e / 1000}' "$tmp/err.$k" | sort -g > "$tmp/abs"
-  cnt=$(wc -l < "$tmp/abs")
-  if [ "$cnt" = 0 ]; then printf '  %-42s no probes paired\n' "$label"; continue; fi
-  med=$(awk -v c="$cnt" 'NR == int((c + 1) / 2) {print; exit}' "$tmp/abs")
-  p90=$(awk -v c="$cnt" 'NR == int(c * 0.9 + 0.999) {print; exit}' "$tmp/abs")
-  sign=$(awk '{s += ($1 > 0)} END {printf "%d of %d longer than the wire", s, NR}' "$tmp/err.$k")
-  srcs=$(awk '{c[$2]++} END {for (k in c) printf "%s%s:%d", (n++ ? " " : ""), k, c[k]}' "$tmp/err.$k")
-  printf '  %-42s |RTT - wire| median %7.2f µs  p90 %7.2f µs  (%d probes; %s; ts_source %s)\n' "$label" "$med" "$p90" "$cnt" "$sign" "$srcs"
+  rtterr_summary 42 "$label" "$tmp/err.$k"
 done

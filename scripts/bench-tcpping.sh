@@ -20,6 +20,8 @@ runs=${RUNS:-7}
 n=${N:-50}
 [ "$(id -u)" = 0 ] || { echo "bench-tcpping needs root (network namespaces)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/wire-rtt.sh
+. "$here/wire-rtt.sh"
 tmp=$(mktemp -d)
 name="bt$$"; name=${name:0:10}
 srcns="rn-$name-src" dstns="rn-$name-dst"
@@ -91,24 +93,12 @@ configs=(
 for ((r = 0; r < runs; r++)); do
   for k in "${!configs[@]}"; do
     IFS='|' read -r label tool cmd <<< "${configs[$k]}"
-    ip netns exec "$srcns" tcpdump -i "$ifc" -nn --time-stamp-precision nano -w "$tmp/wire.pcap" "tcp port 80" 2>"$tmp/tcpdump.err" &
-    tp=$!
-    until grep -q "listening on" "$tmp/tcpdump.err" 2>/dev/null; do sleep 0.05; done
     # shellcheck disable=SC2086
-    src $cmd > "$tmp/out" 2>/dev/null || true
-    sleep 1.5 # past the capture ring's block timeout: the signal loses nothing
-    kill -INT "$tp"; wait "$tp" 2>/dev/null || true
+    wire_run "$srcns" "$ifc" "tcp port 80" src $cmd
     "$tmp/rtterr" -pcap "$tmp/wire.pcap" -tool "$tool" -out "$tmp/out" -port 80 >> "$tmp/err.$k"
   done
 done
 for k in "${!configs[@]}"; do
   IFS='|' read -r label _ <<< "${configs[$k]}"
-  awk '{e = $1 < 0 ? -$1 : $1; print e / 1000}' "$tmp/err.$k" | sort -g > "$tmp/abs"
-  cnt=$(wc -l < "$tmp/abs")
-  if [ "$cnt" = 0 ]; then printf '  %-22s no probes paired\n' "$label"; continue; fi
-  med=$(awk -v c="$cnt" 'NR == int((c + 1) / 2) {print; exit}' "$tmp/abs")
-  p90=$(awk -v c="$cnt" 'NR == int(c * 0.9 + 0.999) {print; exit}' "$tmp/abs")
-  sign=$(awk '{s += ($1 > 0)} END {printf "%d of %d longer than the wire", s, NR}' "$tmp/err.$k")
-  srcs=$(awk '{c[$2]++} END {for (k in c) printf "%s%s:%d", (n++ ? " " : ""), k, c[k]}' "$tmp/err.$k")
-  printf '  %-22s |RTT - wire| median %7.2f µs  p90 %7.2f µs  (%d probes; %s; ts_source %s)\n' "$label" "$med" "$p90" "$cnt" "$sign" "$srcs"
+  rtterr_summary 22 "$label" "$tmp/err.$k"
 done

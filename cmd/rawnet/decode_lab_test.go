@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,56 @@ func startIn(t *testing.T, n *lab.Node, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// waitSockets waits (30s at most) until n's namespace has a socket for
+// each of want, "udp 198.18.0.2:53" or "tcp [fd00::2]:53" as ss -ln
+// lists them (netid and local address; "udp *:67" for any address, a
+// device suffix such as 0.0.0.0%eth0:67 included): the servers a test
+// started are ready, without guessing how long they take.
+func waitSockets(t *testing.T, n *lab.Node, want ...string) {
+	t.Helper()
+	var out []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if out, err = n.Command(context.Background(), "ss", "-Hlntu").Output(); err != nil {
+			t.Fatalf("ss in %s: %v", n.Name, err)
+		}
+		if !slices.ContainsFunc(want, func(w string) bool { return !hasSocket(string(out), w) }) {
+			return
+		}
+	}
+	t.Fatalf("no sockets %q in %s within 30s:\n%s", want, n.Name, out)
+}
+
+// hasSocket says whether ss output lists want ("udp 198.18.0.2:53",
+// "udp *:67").
+func hasSocket(ss, want string) bool {
+	netid, local, _ := strings.Cut(want, " ")
+	for line := range strings.Lines(ss) {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] != netid {
+			continue
+		}
+		if f[4] == local || strings.HasPrefix(local, "*:") && strings.HasSuffix(f[4], local[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFile waits (30s at most) until path exists: tcpdump opens its -w
+// file once its capture is active.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not created within 30s", path)
+		}
+	}
+}
+
 // runIn runs a client in n's namespace, bounded in time; its failure is
 // the test's.
 func runIn(t *testing.T, n *lab.Node, name string, args ...string) string {
@@ -85,7 +136,9 @@ func TestReadLabDNSARPNDLikeTcpdump(t *testing.T) {
 		"--srv-host=_sip._udp.lab.test,sip.lab.test,5060,1,5", "--ptr-record=9.9.18.198.in-addr.arpa,www.lab.test",
 		"--auth-server=ns.lab.test", "--auth-zone=lab.test")
 	live := startCapture(t, dst, "-i", dstIf, "port 53")
-	time.Sleep(time.Second) // tcpdump and dnsmasq open their sockets
+	waitFile(t, file)
+	a4, a6 := dst.Addr4.String()+":53", "["+dst.Addr6.String()+"]:53"
+	waitSockets(t, dst, "udp "+a4, "tcp "+a4, "udp "+a6, "tcp "+a6)
 	for _, server := range []string{dst.Addr4.String(), dst.Addr6.String()} {
 		at := "@" + server
 		for _, q := range [][]string{
@@ -172,11 +225,12 @@ func TestReadLabTunnelNTPDHCPLikeTcpdump(t *testing.T) {
 	startIn(t, dst, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0", "--user=root",
 		"--interface="+dstIf, "--bind-interfaces", "--dhcp-range="+dhcpRange(dst.Ifaces[0].Addr4), "--dhcp-range="+dhcp6Range(dst.Ifaces[0].Addr6),
 		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
-	time.Sleep(time.Second)
+	waitFile(t, file)
+	waitSockets(t, dst, "udp *:123", "udp *:67", "udp *:547")
 	runIn(t, src, "ping", "-c", "3", "-i", "0.2", "198.19.200.2")
 	runIn(t, src, "ping", "-c", "2", "-i", "0.2", "fd00:200::2")
 	startIn(t, dst, rawnetBin, "udp", "serve", "198.19.200.2:9999")
-	time.Sleep(200 * time.Millisecond)
+	waitSockets(t, dst, "udp 198.19.200.2:9999")
 	runIn(t, src, rawnetBin, "udp", "probe", "-q", "-c", "3", "198.19.200.2:9999")
 	runIn(t, src, "bash", "-c", "exec 3<>/dev/tcp/198.19.200.2/22 || true") // refused: SYN, RST
 	runIn(t, src, "timeout", "15", "chronyd", "-Q", "-t", "10", "server "+dst.Addr4.String()+" iburst maxsamples 4")

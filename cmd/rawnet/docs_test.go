@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -332,28 +333,35 @@ func TestCompletionZsh(t *testing.T) {
 
 // zshComplete types line and Tab into an interactive zsh in a zpty and
 // collects the candidates that completion adds (through a compadd wrapper
-// that prints them).
+// that prints them). It reads until the completion system says it is done
+// (a comppostfuncs hook prints COMPLETION-DONE), not for a fixed time: in
+// one loaded CI run the first file completion, which autoloads _files and
+// _path_files, took longer than the half second the test used to wait,
+// and the test saw no candidates.
 func zshComplete(t *testing.T, fpathDir, home, dir, line string) []string {
 	t.Helper()
+	// The hook's print is spelt so that zle's echo of the line that
+	// defines it does not match the pattern read waits for.
 	prog := `
 zmodload zsh/zpty
 zpty -b z 'zsh -f -i'
 zpty -w z "PS1=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -d $2/.zcompdump; cd $3"
 zpty -w z 'compadd() { builtin compadd "$@"; local -a a; builtin compadd -O a "$@"; print -rl -- "<<<"${^a}; }'
 zpty -w z 'zstyle ":completion:*" list-prompt ""; zstyle ":completion:*" menu no; unsetopt listambiguous'
+zpty -w z 'done_hook() { print -r -- COMPLETION"-"DONE }; comppostfuncs=(done_hook)'
 zpty -w z 'print READY'
 zpty -r z out '*READY*'; zpty -r z out '*READY*'
 zpty -n -w z "$4"$'\t'
-sleep 0.5
-out=
-while zpty -rt z chunk; do out+=$chunk; done
+zpty -r z out '*COMPLETION-DONE*'
 print -r -- "$out"
 zpty -d z`
-	cmd := exec.Command("zsh", "-f", "-c", prog, "zsh", fpathDir, home, dir, line)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "zsh", "-f", "-c", prog, "zsh", fpathDir, home, dir, line)
 	cmd.Env = append(os.Environ(), "HOME="+home, "TERM=dumb")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("zsh zpty completing %q: %v\n%s", line, err, out)
+		t.Fatalf("zsh zpty completing %q (no end of completion within a minute?): %v\n%s", line, err, out)
 	}
 	var got []string
 	seen := map[string]bool{}

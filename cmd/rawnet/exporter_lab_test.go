@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,25 +64,6 @@ next:
 	return found[0].GetGauge().GetValue()
 }
 
-// startExporterIn starts rawnet exporter in n listening on
-// 127.0.0.1:port and waits until it is ready.
-func startExporterIn(t *testing.T, n *lab.Node, cfg string, port int) (*exec.Cmd, func() result) {
-	t.Helper()
-	cmd := n.Command(context.Background(), rawnetBin, "exporter", "--config", cfg, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
-	wait := startRawnet(t, cmd)
-	url := fmt.Sprintf("http://127.0.0.1:%d/-/ready", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for n.Command(context.Background(), "curl", "-sf", url).Run() != nil {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			r := wait()
-			t.Fatalf("exporter not ready in 30s: %s", r.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cmd, wait
-}
-
 // Two exporters and a ping in one namespace probe a lab: a router that
 // answers every probe and a host behind a link that drops 30% toward it.
 // Requests grow as the interval says, replies equal requests at the router
@@ -98,13 +78,9 @@ func TestExporterLabLossLabelsAndNeighbours(t *testing.T) {
 	unreach := netip.MustParsePrefix("198.18.200.0/24")
 	l := labtest.Up(t, lab.Spec{Routers: 1, Loss: []lab.Loss{{Link: 1, Percent: pct}}, Unreachable4: []netip.Prefix{unreach}})
 	near, far, dead := l.Routers[0].Addr4.String(), l.Dst.Addr4.String(), "198.18.200.1"
-	cfg := filepath.Join(t.TempDir(), "rawnet.yml")
 	body := fmt.Sprintf("targets:\n  - name: near\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n  - name: far\n    hosts: [%s]\n    interval: %s\n    labels: {site: lab}\n  - name: dead\n    hosts: [%s]\n    interval: 50ms\n", near, interval, far, interval, dead)
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmdA, waitA := startExporterIn(t, l.Src, cfg, 10731)
-	cmdB, waitB := startExporterIn(t, l.Src, cfg, 10732)
+	a := startExporter(t, l.Src, "127.0.0.1:10731", body)
+	b := startExporter(t, l.Src, "127.0.0.1:10732", body)
 	ping := startRawnet(t, l.Src.Command(context.Background(), rawnetBin, "ping", "-q", "-c", "200", "-i", "0.01", near))
 
 	time.Sleep(3 * time.Second) // past the first timeouts (2s): requests count at a probe's fate
@@ -167,13 +143,9 @@ func TestExporterLabLossLabelsAndNeighbours(t *testing.T) {
 	if r := ping(); r.code != 0 || !strings.Contains(r.stdout, "200 packets transmitted, 200 received, 0% packet loss") || strings.Contains(r.stdout, "duplicates") {
 		t.Errorf("ping beside the exporters: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for i, c := range []struct {
-		cmd  *exec.Cmd
-		wait func() result
-	}{{cmdA, waitA}, {cmdB, waitB}} {
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		if r := c.wait(); r.code != 0 || !strings.Contains(r.stderr, "msg=stopped") {
-			t.Errorf("exporter %d after SIGTERM: exit %d\n%s", i, r.code, r.stderr)
+	for i, e := range []*exporterRun{a, b} {
+		if code, stderr := e.stop(); code != 0 || !strings.Contains(stderr, "msg=stopped") {
+			t.Errorf("exporter %d after SIGTERM: exit %d\n%s", i, code, stderr)
 		}
 	}
 }

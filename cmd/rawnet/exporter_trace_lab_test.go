@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,31 +24,6 @@ import (
 // from inside src and checks the series against the lab's topology.
 
 const exporterTestAddr = "127.0.0.1:9427"
-
-// startExporter runs rawnet exporter with config in n's namespace until
-// the test ends.
-func startTraceExporter(t *testing.T, n *lab.Node, config string) *exec.Cmd {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "rawnet.yml")
-	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := n.Command(ctx, rawnetBin, "exporter", "--config", file, "--web.listen-address", exporterTestAddr, "--log.level", "warn")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("exporter stderr:\n%s", stderr.String())
-		}
-	})
-	return cmd
-}
 
 // scrape fetches /metrics from the exporter in n's namespace (the socket
 // is opened on a thread in it) and parses it.
@@ -180,6 +152,7 @@ func ipRoute(t *testing.T, n *lab.Node, args ...string) {
 // rawnet_trace_path_changes_total, and the per-hop series (only in the
 // group with hop_labels) show hop 2 answering from r2b afterwards.
 func TestExporterTracePathChange(t *testing.T) {
+	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 3, Diamond: true, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22"),
 		Blackhole: []netip.Addr{netip.MustParseAddr("198.19.1.1")}})
 	dstNet := "198.18.3.0/24"
@@ -187,7 +160,7 @@ func TestExporterTracePathChange(t *testing.T) {
 	r2a, r2b := l.DiamondBranches4()[0], l.DiamondBranches4()[1]
 	ipRoute(t, r1, "replace", dstNet, "via", r2a.String())
 	dst, dst6 := l.Dst.Addr4.String(), l.Dst.Addr6.String()
-	cmd := startTraceExporter(t, l.Src, fmt.Sprintf(`
+	exp := startExporter(t, l.Src, exporterTestAddr, fmt.Sprintf(`
 traces:
   - name: paths
     hosts: [%[1]s]
@@ -207,7 +180,7 @@ traces:
     method: tcp
     port: 8080
     max_hops: 8
-`, dst, dst6))
+`, dst, dst6), "--log.level", "warn")
 	paths := map[string]string{"group": "paths", "host": dst, "ip": dst, "method": "udp", "site": "lab"}
 	plain := map[string]string{"group": "plain", "host": dst, "ip": dst, "method": "icmp"}
 	plain6 := map[string]string{"group": "plain", "host": dst6, "ip": dst6, "method": "icmp"}
@@ -271,9 +244,7 @@ traces:
 	before = value(fams, "rawnet_trace_runs_total", paths)
 	requests := value(fams, "rawnet_trace_hop_requests_total", hop2b)
 	reloaded := time.Now().Truncate(time.Second)
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	exp.signal(t, syscall.SIGHUP)
 	fams = waitFor(t, l.Src, 30*time.Second, "three traces after a reload", func(f map[string]*dto.MetricFamily) bool {
 		return value(f, "rawnet_trace_runs_total", paths) >= before+3 && value(f, "rawnet_trace_runs_total", plain6) >= before+3 &&
 			value(f, "rawnet_trace_runs_total", syn) >= before+3
@@ -291,13 +262,14 @@ traces:
 // give forward and reverse one-way delays and jitter; an echo server's
 // target has round trips and round-trip jitter, and no one-way series.
 func TestExporterUDPReflector(t *testing.T) {
+	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 1})
 	stopReflect := startServe(t, l.Dst, "--mode", "reflect", ":7007")
 	defer stopReflect()
 	stopEcho := startServe(t, l.Dst, "--mode", "echo", ":7008")
 	defer stopEcho()
 	dst := l.Dst.Addr4.String()
-	startTraceExporter(t, l.Src, fmt.Sprintf(`
+	startExporter(t, l.Src, exporterTestAddr, fmt.Sprintf(`
 targets:
   - name: reflect
     hosts: [%[1]s]
@@ -315,7 +287,7 @@ modules:
     port: 7007
     count: 5
     interval: 20ms
-`, dst))
+`, dst), "--log.level", "warn")
 	refl := map[string]string{"group": "reflect", "host": dst, "ip": dst, "protocol": "udp"}
 	echo := map[string]string{"group": "echo", "host": dst, "ip": dst, "protocol": "udp"}
 	fams := waitFor(t, l.Src, 30*time.Second, "20 answered datagrams per group", func(f map[string]*dto.MetricFamily) bool {
@@ -380,6 +352,7 @@ func histSum(fams map[string]*dto.MetricFamily, name string, want map[string]str
 // answered, by SYN-ACK (flags SA) from the open port and by RST (RA) from
 // the closed one, and both count as replies.
 func TestExporterTCPOpenClosed(t *testing.T) {
+	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 1})
 	var ln net.Listener
 	if err := l.Dst.Do(func() (err error) {
@@ -399,7 +372,7 @@ func TestExporterTCPOpenClosed(t *testing.T) {
 		}
 	}()
 	dst := l.Dst.Addr4.String()
-	startTraceExporter(t, l.Src, fmt.Sprintf(`
+	startExporter(t, l.Src, exporterTestAddr, fmt.Sprintf(`
 targets:
   - name: open
     hosts: [%[1]s]
@@ -417,7 +390,7 @@ modules:
     port: 8081
     count: 4
     interval: 20ms
-`, dst))
+`, dst), "--log.level", "warn")
 	open := map[string]string{"group": "open", "host": dst, "ip": dst, "protocol": "tcp"}
 	closed := map[string]string{"group": "closed", "host": dst, "ip": dst, "protocol": "tcp"}
 	fams := waitFor(t, l.Src, 30*time.Second, "20 answered SYNs per group", func(f map[string]*dto.MetricFamily) bool {
@@ -445,11 +418,12 @@ modules:
 // exporter's goroutines and open files (sockets) where they were, and its
 // counters going on.
 func TestExporterTraceUDPTCPReloadsLeakNothing(t *testing.T) {
+	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 1})
 	stop := startServe(t, l.Dst, "--mode", "reflect", ":7007")
 	defer stop()
 	dst := l.Dst.Addr4.String()
-	cmd := startTraceExporter(t, l.Src, fmt.Sprintf(`
+	exp := startExporter(t, l.Src, exporterTestAddr, fmt.Sprintf(`
 traces:
   - name: t
     hosts: [%[1]s]
@@ -467,7 +441,7 @@ targets:
     protocol: tcp
     port: 7008
     interval: 20ms
-`, dst))
+`, dst), "--log.level", "warn")
 	tr := map[string]string{"group": "t", "ip": dst}
 	u := map[string]string{"group": "u", "ip": dst}
 	c := map[string]string{"group": "c", "ip": dst}
@@ -481,9 +455,7 @@ targets:
 		t.Fatalf("no go_goroutines (%v) or process_open_fds (%v)", goroutines, fds)
 	}
 	for range 100 {
-		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
+		exp.signal(t, syscall.SIGHUP)
 		time.Sleep(30 * time.Millisecond)
 	}
 	fams = waitFor(t, l.Src, 30*time.Second, "traces and replies after 100 reloads", func(f map[string]*dto.MetricFamily) bool {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/wirertt"
 )
 
 // floodSlack bounds how much longer than the wire's the median flood RTT
@@ -31,7 +32,7 @@ func TestFloodRTTAgainstTheWire(t *testing.T) {
 		if dst.Is6() {
 			name = "v6"
 		}
-		rows := func(file string) []wireRow { return echoRows(t, file, dst.Is6()) }
+		rows := func(file string) []wirertt.Row { return echoRows(t, file, dst.Is6()) }
 		t.Run(name, func(t *testing.T) {
 			errs, sources := wireErrors(t, l, 2*count, echoBPF, rows,
 				"ping", "--json", "-f", "-c", strconv.Itoa(count), dst.String())
@@ -62,7 +63,7 @@ func TestFloodRTTAgainstTheWire(t *testing.T) {
 func TestFloodTxStampsOn(t *testing.T) {
 	t.Setenv("RAWNET_TXSTAMPS", "on")
 	l := labtest.Up(t, lab.Spec{Routers: 1})
-	rows := func(file string) []wireRow { return echoRows(t, file, false) }
+	rows := func(file string) []wirertt.Row { return echoRows(t, file, false) }
 	errs, sources := wireErrors(t, l, 2*200, echoBPF, rows, "ping", "--json", "-f", "-c", "200", l.Dst.Addr4.String())
 	checkWire(t, errs, sources)
 }

@@ -6,13 +6,13 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/wirertt"
 )
 
 // RTTs against the wire: every probe's RTT in rawnet's JSON compared with
@@ -75,99 +75,32 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf s
 	}
 }
 
-// wireRow is one captured probe or reply.
-type wireRow struct {
-	ns  int64
-	req bool
-	seq int
-	ttl int // of a request: its TTL or hop limit
-}
-
-// pairRTTs pairs each request with the first reply of the same sequence
-// number and returns the RTTs by sequence number.
-func pairRTTs(rows []wireRow) map[int]time.Duration {
-	sent := map[int]int64{}
-	rtts := map[int]time.Duration{}
-	for _, r := range rows {
-		if r.req {
-			sent[r.seq] = r.ns
-		} else if at, ok := sent[r.seq]; ok {
-			if _, dup := rtts[r.seq]; !dup {
-				rtts[r.seq] = time.Duration(r.ns - at)
-			}
-		}
-	}
-	return rtts
-}
-
 // echoRows reads the echo requests and replies of file.
-func echoRows(t *testing.T, file string, v6 bool) []wireRow {
+func echoRows(t *testing.T, file string, v6 bool) []wirertt.Row {
 	t.Helper()
-	filter, typ, seq, ttl, req := "icmp.type == 8 or icmp.type == 0", "icmp.type", "icmp.seq", "ip.ttl", "8"
-	if v6 {
-		filter, typ, seq, ttl, req = "icmpv6.type == 128 or icmpv6.type == 129", "icmpv6.type", "icmpv6.echo.sequence_number", "ipv6.hlim", "128"
-	}
-	var rows []wireRow
-	// An ICMP error quoting a request matches the filter too: its type
-	// field holds two values ("11,8") and its sequence number is the
-	// quoted request's.
-	for _, row := range tsharkFields(t, file, filter, "frame.time_epoch", typ, seq, ttl) {
-		f := strings.Split(row, "|")
-		if len(f) != 4 {
-			t.Fatalf("tshark row %q: %d fields, want 4", row, len(f))
-		}
-		ns, err := epochNanos(f[0])
-		s, err2 := strconv.Atoi(f[2])
-		if err != nil || err2 != nil {
-			t.Fatalf("tshark row %q: %v %v", row, err, err2)
-		}
-		r := wireRow{ns: ns, req: f[1] == req, seq: s}
-		if r.req {
-			r.ttl, _ = strconv.Atoi(f[3])
-		}
-		rows = append(rows, r)
+	rows, err := wirertt.EchoRows(file, v6)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rows
 }
 
 // probeRows reads the datagrams of rawnet udp probe to and from port in
-// file; the sequence number is bytes 16-23 of the probe header.
-func probeRows(t *testing.T, file string, port int) []wireRow {
+// file.
+func probeRows(t *testing.T, file string, port int) []wirertt.Row {
 	t.Helper()
-	var rows []wireRow
-	for _, row := range tsharkFields(t, file, "udp", "frame.time_epoch", "udp.dstport", "udp.payload") {
-		f := strings.Split(row, "|")
-		ns, err := epochNanos(f[0])
-		hex := strings.ReplaceAll(f[len(f)-1], ":", "")
-		if len(f) != 3 || err != nil || len(hex) < 48 {
-			t.Fatalf("tshark row %q: %v", row, err)
-		}
-		s, err := strconv.ParseInt(hex[32:48], 16, 64)
-		if err != nil {
-			t.Fatalf("tshark row %q: %v", row, err)
-		}
-		rows = append(rows, wireRow{ns: ns, req: f[1] == strconv.Itoa(port), seq: int(s)})
+	rows, err := wirertt.UDPProbeRows(file, port)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rows
-}
-
-// epochNanos parses "1700000000.123456789" exactly.
-func epochNanos(s string) (int64, error) {
-	sec, frac, _ := strings.Cut(s, ".")
-	frac = (frac + "000000000")[:9]
-	a, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	b, err := strconv.ParseInt(frac, 10, 64)
-	return a*1e9 + b, err
 }
 
 // wireErrors runs rawnet with args in src while capturing packets
 // packets matching bpf on src's link, and returns each reply's RTT minus
 // the wire's (rows reads the capture), with the replies' ts_source
 // values.
-func wireErrors(t *testing.T, l *lab.Lab, packets int, bpf string, rows func(file string) []wireRow, args ...string) (errs []time.Duration, sources map[string]int) {
+func wireErrors(t *testing.T, l *lab.Lab, packets int, bpf string, rows func(file string) []wirertt.Row, args ...string) (errs []time.Duration, sources map[string]int) {
 	t.Helper()
 	file := t.TempDir() + "/wire.pcap"
 	stop := startWireCapture(t, l.Src, file, packets, bpf)
@@ -176,7 +109,7 @@ func wireErrors(t *testing.T, l *lab.Lab, packets int, bpf string, rows func(fil
 	if r.code != 0 {
 		t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 	}
-	wire := pairRTTs(rows(file))
+	wire, _ := wirertt.Pair(rows(file))
 	sources = map[string]int{}
 	for _, e := range ofType(jsonEvents(t, r.stdout), "reply") {
 		sources[fmt.Sprint(e["ts_source"])]++
@@ -255,7 +188,7 @@ func TestPingRTTAgainstTheWire(t *testing.T) {
 				name = sock + "-v6"
 			}
 			t.Run(name, func(t *testing.T) {
-				rows := func(file string) []wireRow { return echoRows(t, file, dst.Is6()) }
+				rows := func(file string) []wirertt.Row { return echoRows(t, file, dst.Is6()) }
 				errs, sources := wireErrors(t, l, 2*count, echoBPF, rows,
 					"ping", "--json", "-c", strconv.Itoa(count), "-i", "0.005", "--socket", sock, dst.String())
 				checkWire(t, errs, sources)
@@ -273,7 +206,7 @@ func TestUDPProbeRTTAgainstTheWire(t *testing.T) {
 	const count = 30
 	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
 		t.Run(map[bool]string{false: "v4", true: "v6"}[dst.Is6()], func(t *testing.T) {
-			rows := func(file string) []wireRow { return probeRows(t, file, 7007) }
+			rows := func(file string) []wirertt.Row { return probeRows(t, file, 7007) }
 			errs, sources := wireErrors(t, l, 2*count, "udp port 7007", rows,
 				"udp", "probe", "--json", "-c", strconv.Itoa(count), "--rate", "200", netip.AddrPortFrom(dst, 7007).String())
 			checkWire(t, errs, sources)
@@ -314,17 +247,7 @@ func TestTraceRTTAgainstTheWire(t *testing.T) {
 			}
 			// The wire's, by the TTL of the request (probes sent past the
 			// target are answered too, but not reported).
-			rows := echoRows(t, file, dst.Is6())
-			ttlOf := map[int]int{}
-			for _, row := range rows {
-				if row.req {
-					ttlOf[row.seq] = row.ttl
-				}
-			}
-			wire := map[int][]time.Duration{}
-			for seq, d := range pairRTTs(rows) {
-				wire[ttlOf[seq]] = append(wire[ttlOf[seq]], d)
-			}
+			wire := wirertt.ByTTL(wirertt.Pair(echoRows(t, file, dst.Is6())))
 			var errs []time.Duration
 			for ttl, got := range rtts {
 				w := wire[ttl]
@@ -332,7 +255,6 @@ func TestTraceRTTAgainstTheWire(t *testing.T) {
 					t.Fatalf("TTL %d: %d answered probes, %d in the capture:\n%s", ttl, len(got), len(w), r.stdout)
 				}
 				slices.Sort(got)
-				slices.Sort(w)
 				for i := range got {
 					errs = append(errs, got[i]-w[i])
 				}
@@ -365,7 +287,7 @@ func TestSendWaitRTTAgainstTheWire(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
-			wire := pairRTTs(echoRows(t, file, dst.Is6()))
+			wire, _ := wirertt.Pair(echoRows(t, file, dst.Is6()))
 			var errs []time.Duration
 			sources := map[string]int{}
 			for _, a := range ofType(jsonEvents(t, r.stdout), "answer") {

@@ -73,6 +73,15 @@ type Spec struct {
 	// Unreachable4 and Unreachable6 are routed to the last router, which
 	// rejects them with ICMP destination unreachable (host unreachable for
 	// IPv4, no route for IPv6). They need at least one router.
+	//
+	// The router's kernel sends the IPv4 ones only as a per-source budget
+	// allows, whatever KeepICMPRateLimit says (ip_error: a burst of 5,
+	// then one a second; net.ipv4.route.error_cost and error_burst are
+	// not per namespace). Every other ICMP error it sends to that source,
+	// such as a time exceeded to a trace through it, draws on the same
+	// budget, and with the rate limits off each one empties it: a test
+	// that counts the unreachables probes them from an address that
+	// nothing else uses (see TestExporterVantagesThroughPrometheus).
 	Unreachable4, Unreachable6 []netip.Prefix
 
 	// Loss drops a share of the packets that cross a link toward dst.

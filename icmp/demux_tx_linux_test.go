@@ -1,0 +1,254 @@
+package icmp
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawnet/rawnet/internal/lab"
+	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/pcap"
+)
+
+// TestDemuxTxStampsAgainstTheWire: four Pingers share one socket through
+// a Demux (raw and datagram, IPv4 and IPv6) and send at the same time,
+// each with its own payload size, one of them also to an address a
+// netfilter rule drops on the way out (EPERM: the kernel has numbered the
+// packet) and to one without a route (EHOSTUNREACH: it has not), one to
+// an address behind a smaller MTU than its probes with don't-fragment
+// (EMSGSIZE: numbered before Linux 6.13, not since). Every
+// reply must be timed from a kernel transmit stamp, and that stamp must be
+// its own probe's: a capture on src's link stamps each request before the
+// kernel's transmit stamp of it, in the same sendmsg call, and the next
+// request after, so each probe's stamp lies between its request's and the
+// next request's capture stamps. A stamp given to the wrong probe, or a
+// numbering that slipped, lands outside.
+func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{Routers: 1, PingGroup: true})
+	dropped4, dropped6 := netip.MustParseAddr("198.18.1.77"), netip.MustParseAddr("fd00:0:0:1::77")
+	unroutable4, unroutable6 := netip.MustParseAddr("198.18.250.1"), netip.MustParseAddr("fd00:0:0:250::1")
+	narrow4, narrow6 := netip.MustParseAddr("198.18.251.1"), netip.MustParseAddr("fd00:0:0:251::1")
+	for _, args := range [][]string{
+		{"ip", "route", "add", "unreachable", "198.18.250.0/24"},
+		{"ip", "-6", "route", "add", "unreachable", "fd00:0:0:250::/64"},
+		{"ip", "route", "add", "198.18.251.0/24", "via", l.Routers[0].Addr4.String(), "mtu", "lock", "1280"},
+		{"ip", "-6", "route", "add", "fd00:0:0:251::/64", "via", l.Routers[0].Addr6.String(), "mtu", "1280"},
+		{"nft", "add table inet txd; add chain inet txd out { type filter hook output priority 0; }; " +
+			"add rule inet txd out ip daddr 198.18.1.77 drop; add rule inet txd out ip6 daddr fd00:0:0:1::77 drop"},
+	} {
+		if out, err := l.Src.Command(context.Background(), args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		v6   bool
+		mode Mode
+	}{{"raw4", false, ModeRaw}, {"raw6", true, ModeRaw}, {"dgram4", false, ModeDatagram}, {"dgram6", true, ModeDatagram}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst, r1, dropped, unroutable, narrow := l.Dst.Addr4, l.Routers[0].Addr4, dropped4, unroutable4, narrow4
+			if tc.v6 {
+				dst, r1, dropped, unroutable, narrow = l.Dst.Addr6, l.Routers[0].Addr6, dropped6, unroutable6, narrow6
+			}
+			var c Conn
+			if err := l.Src.Do(func() (err error) { c, err = Listen(ListenConfig{V6: tc.v6, Mode: tc.mode, PMTU: "do"}); return err }); err != nil {
+				t.Fatal(err)
+			}
+			d := NewDemux(c)
+			defer d.Close()
+			if on, err := d.TxStamps(); !on {
+				t.Fatalf("demux without transmit stamps: %v", err)
+			}
+			pingers := []struct {
+				size    int
+				targets []netip.Addr
+			}{
+				{56, []netip.Addr{dst}},
+				{100, []netip.Addr{dst, r1}},
+				{200, []netip.Addr{dropped, dst, unroutable}},
+				{1300, []netip.Addr{narrow}},
+			}
+			file := t.TempDir() + "/wire.pcap"
+			stop := captureRequests(t, l.Src, file)
+			type probe struct {
+				dst  netip.Addr
+				seq  uint32
+				size int
+			}
+			stamps := map[probe]int64{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			const count = 40
+			for i, pc := range pingers {
+				cookie := uint64(0x7d0 + i)
+				vc, err := d.Conn(cookie)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer vc.Close()
+				p, err := New(Config{Targets: pc.targets, Conns: []Conn{vc}, Count: count, Interval: time.Millisecond,
+					Size: pc.size, Cookie: cookie, Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sum, err := p.Run(context.Background(), func(ev Event) error {
+						if ev.Kind != EventReply {
+							return nil
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						pr := probe{pc.targets[ev.Target], ev.Seq, pc.size}
+						if !ev.KernelTxStamp {
+							t.Errorf("%+v: RTT not from a kernel transmit stamp", pr)
+							return nil
+						}
+						stamps[pr] = ev.Time.UnixNano() - int64(ev.RTT)
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+					}
+					for _, ts := range sum.Targets {
+						bad := ts.Addr == dropped || ts.Addr == unroutable || ts.Addr == narrow
+						if bad && ts.Received != 0 || !bad && ts.Received != count {
+							t.Errorf("%s: %+v", ts.Addr, ts)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			reqs := stop()
+			if len(stamps) != count*4 {
+				t.Errorf("%d replies timed from kernel stamps, want %d", len(stamps), count*4)
+			}
+			checked := 0
+			for i, r := range reqs {
+				ns, ok := stamps[probe{r.dst, r.seq, r.size}]
+				if !ok {
+					continue
+				}
+				checked++
+				next := int64(1 << 62)
+				if i+1 < len(reqs) {
+					next = reqs[i+1].ns
+				}
+				if ns < r.ns || ns > next {
+					t.Errorf("request to %s seq %d (%d bytes): transmit stamp %d outside [%d, %d] (its capture stamp, the next request's): %+dns",
+						r.dst, r.seq, r.size, ns, r.ns, next, ns-r.ns)
+				}
+			}
+			if checked != len(stamps) {
+				t.Errorf("%d of %d probes found in the capture", checked, len(stamps))
+			}
+			t.Logf("%d stamps handed on, %d probes checked against %d captured requests", d.Handed(), checked, len(reqs))
+		})
+	}
+}
+
+// wireRequest is an echo request in a capture.
+type wireRequest struct {
+	ns   int64
+	dst  netip.Addr
+	seq  uint32
+	size int // payload bytes
+}
+
+// captureRequests captures the echo requests leaving n's first interface
+// into file (immediate mode: nothing is lost to the signal that stops it)
+// until the returned function is called, which returns them in order.
+func captureRequests(t *testing.T, n *lab.Node, file string) func() []wireRequest {
+	t.Helper()
+	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "--immediate-mode", "-nn",
+		"--time-stamp-precision", "nano", "-w", file, "icmp[0] == 8 or (icmp6 and ip6[40] == 128)")
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return func() []wireRequest {
+		time.Sleep(200 * time.Millisecond)
+		_ = c.Process.Signal(syscall.SIGINT)
+		_ = c.Wait()
+		return readRequests(t, file)
+	}
+}
+
+func readRequests(t *testing.T, file string) []wireRequest {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcap.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []wireRequest
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return reqs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req, ok := parseRequest(p.Data); ok {
+			req.ns = p.Timestamp.UnixNano()
+			reqs = append(reqs, req)
+		}
+	}
+}
+
+// parseRequest reads an Ethernet frame carrying an ICMP or ICMPv6 echo
+// request.
+func parseRequest(b []byte) (wireRequest, bool) {
+	if len(b) < 14 {
+		return wireRequest{}, false
+	}
+	et, ip := binary.BigEndian.Uint16(b[12:]), b[14:]
+	var dst netip.Addr
+	var msg []byte
+	switch {
+	case et == 0x0800 && len(ip) >= 20 && ip[9] == 1:
+		hl := int(ip[0]&0xf) * 4
+		tot := int(binary.BigEndian.Uint16(ip[2:]))
+		if tot > len(ip) || hl > tot {
+			return wireRequest{}, false
+		}
+		dst, msg = netip.AddrFrom4([4]byte(ip[16:20])), ip[hl:tot]
+	case et == 0x86dd && len(ip) >= 40 && ip[6] == 58:
+		pl := int(binary.BigEndian.Uint16(ip[4:]))
+		if 40+pl > len(ip) {
+			return wireRequest{}, false
+		}
+		dst, msg = netip.AddrFrom16([16]byte(ip[24:40])), ip[40:40+pl]
+	default:
+		return wireRequest{}, false
+	}
+	if len(msg) < 8 || msg[0] != 8 && msg[0] != 128 {
+		return wireRequest{}, false
+	}
+	return wireRequest{dst: dst, seq: uint32(binary.BigEndian.Uint16(msg[6:])), size: len(msg) - 8}, true
+}

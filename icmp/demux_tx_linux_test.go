@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawnet/rawnet/internal/icmpmsg"
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
+	"github.com/rawnet/rawnet/internal/rawsock"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -251,4 +253,67 @@ func parseRequest(b []byte) (wireRequest, bool) {
 		return wireRequest{}, false
 	}
 	return wireRequest{dst: dst, seq: uint32(binary.BigEndian.Uint16(msg[6:])), size: len(msg) - 8}, true
+}
+
+// TestDemuxTxStampsOfAClosedConn: a virtual Conn closed with stamps in
+// flight (a reload replaces every Pinger) leaves them to no one else: the
+// next virtual Conn's stamps are its own, each inside its WriteTo call
+// (loopback stamps a packet inside sendmsg).
+func TestDemuxTxStampsOfAClosedConn(t *testing.T) {
+	labtest.RequireRoot(t)
+	c, err := Listen(ListenConfig{Mode: ModeRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDemux(c)
+	defer d.Close()
+	dst := netip.MustParseAddr("127.0.0.1")
+	send := func(vc Conn, cookie uint64, seq uint16) {
+		msg := make([]byte, echoHeaderLen+DefaultSize)
+		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: icmpmsg.TypeEchoRequest4, ID: vc.ID(), Seq: seq}, icmpmsg.Probe{Cookie: cookie, Seq: uint32(seq)}, nil)
+		if err := vc.WriteTo(msg, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := d.Conn(0xc1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		send(old, 0xc1, uint16(i))
+	}
+	old.Close()
+	vc, err := d.Conn(0xc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	st := vc.(rawsock.TxStamper)
+	const n = 20
+	var before, after [n]int64
+	for i := range n {
+		if key, _ := st.TxKey(); key != uint32(i) {
+			t.Fatalf("send %d: TxKey %d", i, key)
+		}
+		before[i] = time.Now().UnixNano()
+		send(vc, 0xc2, uint16(i))
+		after[i] = time.Now().UnixNano()
+	}
+	buf := make([]byte, 1<<16)
+	var pkt Packet
+	_ = vc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for range n { // every reply read: the reader has read every stamp before it
+		if err := vc.ReadPacket(buf, &pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		ns, ok := st.TxStamp(uint32(i))
+		if !ok || ns < before[i] || ns > after[i] {
+			t.Errorf("send %d: stamp %d (%v), want one within its WriteTo call [%d, %d]", i, ns, ok, before[i], after[i])
+		}
+	}
+	if h := d.Handed(); h != 50+n {
+		t.Errorf("%d stamps handed on, want %d (the closed Conn's too)", h, 50+n)
+	}
 }

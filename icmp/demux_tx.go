@@ -3,6 +3,7 @@ package icmp
 import (
 	"errors"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/rawsock"
@@ -20,17 +21,20 @@ import (
 // its owner, where the Pinger's reader finds it by its own number.
 //
 // How the kernel numbers (Linux 6.18, raw and datagram ICMP sockets, IPv4
-// and IPv6; TestDemuxTxStampsAgainstTheWire): one number per packet
-// sent, sendmsg or each message of a sendmmsg; a send refused by the
-// route lookup or the size check takes none, but one that a netfilter
-// rule drops on the way out (EPERM) or a full queue refuses (ENOBUFS) has
-// taken one, and kernels before 6.13 number packets refused for their
-// size too. So after any failed send the Demux restarts the kernel's
-// numbering (rawsock.Conn.ResetTxKey) rather than guess: the sends from
-// there on are a new segment numbered from 0, and a stamp is looked for
-// in the newest segment whose send of that number still owes one and
-// came before the stamp. Stamps of the sends before the failure keep
-// their segment's numbers.
+// and IPv6, tried by hand; rawsock's TestTxStamps and the "numbering"
+// part of TestDemuxTxStampsAgainstTheWire keep the first two): one number
+// per packet sent, by sendmsg or each message of a sendmmsg; a send
+// refused by the route lookup (EHOSTUNREACH) or the size check (EMSGSIZE)
+// takes none, but one that a netfilter rule drops on the way out (EPERM)
+// has taken one, as one a full queue refuses (ENOBUFS) must have, and
+// kernels before 6.13 (as far as we can tell from their source) number
+// packets refused for their size too. A refused route comes before the
+// numbering on every kernel; after any other failed send the Demux
+// restarts the kernel's numbering (rawsock.Conn.ResetTxKey) rather than
+// guess: the sends from there on are a new segment numbered from 0, and a
+// stamp is looked for in the newest segment whose send of that number
+// still owes one and came before the stamp. Stamps of the sends before
+// the failure keep their segment's numbers.
 //
 // A stamp may never come (a packet dropped after its number was taken,
 // an error queue over SO_RCVBUF): the probe then times from the clock
@@ -82,8 +86,10 @@ type txSegment struct {
 }
 
 // txSegments is how many segments (failed sends) back a stamp is looked
-// for.
-const txSegments = 16
+// for: a reader held up for 100ms while a send fails every 1ms (a target
+// that a netfilter rule refuses, in a large group) still finds its stamps.
+// A stamp is looked for newest segment first, and is nearly always in it.
+const txSegments = 256
 
 // demuxTx routes a shared socket's transmit stamps to virtual Conns.
 type demuxTx struct {
@@ -95,6 +101,9 @@ type demuxTx struct {
 	nseg   uint64                // the current segment's number
 	lo, hi uint64                // sends lo..hi-1 may owe a stamp
 	handed uint64                // stamps handed to virtual Conns
+	// unmatched counts stamps of no send still owed one (a stamp after
+	// txSegments failed sends, or of a send forgotten by the ring).
+	unmatched uint64
 }
 
 // newDemuxTx returns the stamp router for c, or nil when c has no
@@ -126,11 +135,20 @@ func (t *demuxTx) begin(s *subConn, subKey uint32) uint64 {
 	return seq
 }
 
-// end notes how send seq went. After a failure the kernel may or may not
-// have numbered the packet: its numbering restarts at 0 with the next
+// end notes how send seq went. A send the route lookup refused took no
+// number: it is forgotten. After any other failure the kernel may or may
+// not have numbered the packet: its numbering restarts at 0 with the next
 // send, a new segment. Writer side.
 func (t *demuxTx) end(seq uint64, err error) {
 	if err == nil {
+		return
+	}
+	if unrouted(err) {
+		t.mu.Lock()
+		t.recs[seq%demuxTxRing] = txRecord{}
+		t.hi = seq // the next send has its number
+		t.lo = min(t.lo, t.hi)
+		t.mu.Unlock()
 		return
 	}
 	reset := t.c.ResetTxKey() == nil
@@ -146,6 +164,12 @@ func (t *demuxTx) end(seq uint64, err error) {
 	t.nseg++
 	t.segs[t.nseg%txSegments] = next
 	t.mu.Unlock()
+}
+
+// unrouted reports a send refused by the route lookup, which comes before
+// the kernel numbers the packet (on every kernel).
+func unrouted(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // stamp hands the stamp of the packet numbered key to the virtual Conn
@@ -169,6 +193,7 @@ func (t *demuxTx) stamp(key uint32, ns int64) {
 		}
 		end = sg.seq
 	}
+	t.unmatched++
 	t.mu.Unlock()
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
 	"github.com/rawnet/rawnet/internal/rawsock"
+	"github.com/rawnet/rawnet/internal/testenv"
 	"github.com/rawnet/rawnet/pcap"
 )
 
@@ -35,6 +37,7 @@ import (
 // next request's capture stamps. A stamp given to the wrong probe, or a
 // numbering that slipped, lands outside.
 func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
+	testenv.NeedTools(t, "tcpdump", "nft")
 	l := labtest.Up(t, lab.Spec{Routers: 1, PingGroup: true})
 	dropped4, dropped6 := netip.MustParseAddr("198.18.1.77"), netip.MustParseAddr("fd00:0:0:1::77")
 	unroutable4, unroutable6 := netip.MustParseAddr("198.18.250.1"), netip.MustParseAddr("fd00:0:0:250::1")
@@ -51,6 +54,7 @@ func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
 	}
+	t.Run("numbering", func(t *testing.T) { checkFailedSendNumbering(t, l, dropped4, unroutable4) })
 	for _, tc := range []struct {
 		name string
 		v6   bool
@@ -151,11 +155,46 @@ func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
 						r.dst, r.seq, r.size, ns, r.ns, next, ns-r.ns)
 				}
 			}
-			if checked != len(stamps) {
+			// A loaded machine's capture may miss a few packets; the stamps
+			// of the probes it has must all be their own.
+			if checked < len(stamps)*9/10 {
 				t.Errorf("%d of %d probes found in the capture", checked, len(stamps))
 			}
-			t.Logf("%d stamps handed on, %d probes checked against %d captured requests", d.Handed(), checked, len(reqs))
+			t.Logf("%d stamps handed on (%d unmatched, %d segments), %d probes checked against %d captured requests", d.Handed(), d.tx.unmatched, d.tx.nseg, checked, len(reqs))
 		})
+	}
+}
+
+// checkFailedSendNumbering: what the Demux cannot know without
+// restarting the kernel's numbering after a failed send. Between two good
+// sends, one the route lookup refuses takes no number, one a netfilter
+// rule drops on the way out (EPERM) takes one: the kernel numbered it.
+func checkFailedSendNumbering(t *testing.T, l *lab.Lab, dropped, unroutable netip.Addr) {
+	for _, c := range []struct {
+		bad  netip.Addr
+		keys []uint32 // of the two good sends' stamps
+	}{{unroutable, []uint32{0, 1}}, {dropped, []uint32{0, 2}}} {
+		var conn Conn
+		if err := l.Src.Do(func() (err error) { conn, err = Listen(ListenConfig{Mode: ModeRaw}); return err }); err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, echoHeaderLen+DefaultSize)
+		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: icmpmsg.TypeEchoRequest4, ID: conn.ID(), Seq: 1}, icmpmsg.Probe{Seq: 1}, nil)
+		errs := []error{conn.WriteTo(msg, l.Dst.Addr4), conn.WriteTo(msg, c.bad), conn.WriteTo(msg, l.Dst.Addr4)}
+		if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Fatalf("sends to %s, %s, %s: %v", l.Dst.Addr4, c.bad, l.Dst.Addr4, errs)
+		}
+		st := conn.(rawsock.TxStamper)
+		var keys []uint32
+		for key := range uint32(4) {
+			if _, ok := st.TxStamp(key); ok {
+				keys = append(keys, key)
+			}
+		}
+		conn.Close()
+		if !slices.Equal(keys, c.keys) {
+			t.Errorf("good, %v, good: stamps numbered %v, want %v", errs[1], keys, c.keys)
+		}
 	}
 }
 
@@ -172,7 +211,7 @@ type wireRequest struct {
 // until the returned function is called, which returns them in order.
 func captureRequests(t *testing.T, n *lab.Node, file string) func() []wireRequest {
 	t.Helper()
-	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "--immediate-mode", "-nn",
+	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "--immediate-mode", "-B", "8192", "-nn",
 		"--time-stamp-precision", "nano", "-w", file, "icmp[0] == 8 or (icmp6 and ip6[40] == 128)")
 	stderr, err := c.StderrPipe()
 	if err != nil {
@@ -189,7 +228,7 @@ func captureRequests(t *testing.T, n *lab.Node, file string) func() []wireReques
 		}
 	}()
 	return func() []wireRequest {
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		_ = c.Process.Signal(syscall.SIGINT)
 		_ = c.Wait()
 		return readRequests(t, file)

@@ -116,8 +116,8 @@ func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
 						mu.Lock()
 						defer mu.Unlock()
 						pr := probe{pc.targets[ev.Target], ev.Seq, pc.size}
-						if !ev.KernelTxStamp {
-							t.Errorf("%+v: RTT not from a kernel transmit stamp", pr)
+						if !ev.KernelTxStamp || ev.RTT <= 0 {
+							t.Errorf("%+v: RTT %v, not from a kernel transmit stamp before the reply", pr, ev.RTT)
 							return nil
 						}
 						stamps[pr] = ev.Time.UnixNano() - int64(ev.RTT)

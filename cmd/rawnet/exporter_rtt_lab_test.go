@@ -75,10 +75,11 @@ func TestExporterRTTAgainstTheWire(t *testing.T) {
 		mean, wmean := time.Duration(sum*1e9/float64(n)), wsum/time.Duration(n)
 		e := mean - wmean
 		t.Logf("%s: mean RTT %v over %d probes, wire %v: error %v", h, mean, n, wmean, e)
-		// A few µs short: the tap-to-driver way, with room for a busy
-		// machine's interrupts in a few probes; never longer.
-		if e > wireSlack || e < -10*time.Microsecond {
-			t.Errorf("%s: mean RTT - wire %v, want within [-10µs, %v]", h, e, wireSlack)
+		// A few µs short (the tap-to-driver way; -4 to -5µs here), with
+		// room for a busy machine's interrupts in some probes; never
+		// longer (user-space send times: +12 to +29µs).
+		if e > wireSlack || e < -20*time.Microsecond {
+			t.Errorf("%s: mean RTT - wire %v, want within [-20µs, %v]", h, e, wireSlack)
 		}
 	}
 }

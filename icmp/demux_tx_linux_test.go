@@ -160,7 +160,10 @@ func TestDemuxTxStampsAgainstTheWire(t *testing.T) {
 			if checked < len(stamps)*9/10 {
 				t.Errorf("%d of %d probes found in the capture", checked, len(stamps))
 			}
-			t.Logf("%d stamps handed on (%d unmatched, %d segments), %d probes checked against %d captured requests", d.Handed(), d.tx.unmatched, d.tx.nseg, checked, len(reqs))
+			d.tx.mu.Lock()
+			unmatched, segs := d.tx.unmatched, d.tx.nseg+1
+			d.tx.mu.Unlock()
+			t.Logf("%d stamps handed on (%d unmatched, %d segments), %d probes checked against %d captured requests", d.Handed(), unmatched, segs, checked, len(reqs))
 		})
 	}
 }

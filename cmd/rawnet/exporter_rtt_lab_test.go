@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
 	"github.com/rawnet/rawnet/internal/testenv"
+	"github.com/rawnet/rawnet/internal/wirertt"
 )
 
 // TestExporterRTTAgainstTheWire: two groups of the exporter share its
@@ -35,7 +34,6 @@ func TestExporterRTTAgainstTheWire(t *testing.T) {
 	l := labtest.Up(t, lab.Spec{Routers: 1})
 	hosts := map[string]time.Duration{l.Routers[0].Addr4.String(): 7 * time.Millisecond, l.Dst.Addr4.String(): 5 * time.Millisecond}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "rawnet.yml")
 	body := "targets:\n"
 	files := map[string]string{}
 	stops := map[string]func(){}
@@ -44,23 +42,22 @@ func TestExporterRTTAgainstTheWire(t *testing.T) {
 		files[h] = filepath.Join(dir, h+".pcap")
 		stops[h] = startWireCapture(t, l.Src, files[h], 0, "host "+h+" and (icmp[0] == 8 or icmp[0] == 0)")
 	}
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd, wait := startExporterIn(t, l.Src, cfg, 10741)
+	e := startExporter(t, l.Src, "127.0.0.1:10741", body)
 	time.Sleep(3 * time.Second)
 	metrics := scrapeIn(t, l.Src, "http://127.0.0.1:10741/metrics")
-	cmd.Process.Signal(syscall.SIGTERM)
-	r := wait()
+	code, stderr := e.stop()
 	for _, stop := range stops {
 		stop()
 	}
-	if !strings.Contains(r.stderr, "rtt_start=kernel") || strings.Contains(r.stderr, "rtt_start=user") {
-		t.Errorf("the exporter's log does not say its RTTs start at kernel stamps:\n%s", r.stderr)
+	if code != 0 {
+		t.Errorf("exporter after SIGTERM: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "rtt_start=kernel") || strings.Contains(stderr, "rtt_start=user") {
+		t.Errorf("the exporter's log does not say its RTTs start at kernel stamps:\n%s", stderr)
 	}
 	for h := range hosts {
 		sum, n := histogramSumCount(t, metrics, "rawnet_probe_rtt_seconds", map[string]string{"host": h})
-		wire := pairRTTs(echoRows(t, files[h], false))
+		wire, _ := wirertt.Pair(echoRows(t, files[h], false))
 		if n < 100 {
 			t.Fatalf("%s: %d RTTs counted in 3s", h, n)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
@@ -16,32 +17,37 @@ type hostAddr struct {
 	addr netip.Addr
 }
 
-// expandHosts turns a group's hosts into addresses (the udp, tcp and trace
-// runners'; ICMP's icmpRunner.expand does the same with its own targets).
-// A name that does not resolve keeps its last address (resolved, updated
-// here); one that never resolved is passed to unresolved and left out.
-// A host given twice yields its addresses once.
-// It returns nil when ctx ends.
-func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, resolved map[string]netip.Addr, unresolved func(host string, err error)) []hostAddr {
-	fam := sourceFamily(src)
+// maxLookups bounds the name lookups of one group in flight at once.
+const maxLookups = 16
+
+// expandHosts turns a group's hosts into addresses, in the order of the
+// file, for every runner (icmp, tcp, udp, trace). Names are looked up
+// concurrently, at most maxLookups at once, each for resolveTimeout at
+// most, unless literal is set: then they are left out, so that a group's
+// addresses are probed at once while its names resolve. A name that does
+// not resolve keeps its last address (resolved, updated here; the lookup
+// error is logged); one that never resolved is passed to unresolved and
+// left out. A host given twice yields its addresses once. It returns nil
+// when ctx ends.
+func expandHosts(ctx context.Context, env *Env, group string, hosts []string, src netip.Addr, literal bool, resolved map[string]netip.Addr, unresolved func(host string, err error)) []hostAddr {
+	results, errs := lookupHosts(ctx, env, hosts, sourceFamily(src), literal)
+	if ctx.Err() != nil {
+		return nil
+	}
 	var out []hostAddr
 	seen := map[hostAddr]bool{}
-	for _, h := range hosts {
-		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ts, err := target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: env.Resolver})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+	for i, h := range hosts {
+		ts := results[i]
+		if errs[i] != nil {
 			a, ok := resolved[h]
 			if !ok {
-				unresolved(h, err)
+				unresolved(h, errs[i])
 				continue
 			}
+			env.Logger.Warn("name did not resolve; probing its last address", "group", group, "host", h, "ip", a, "err", errs[i])
 			ts = []target.Target{{Name: h, Addr: a}}
 		}
-		if checkAddrOrPrefix(h) != nil {
+		if len(ts) > 0 && checkAddrOrPrefix(h) != nil {
 			resolved[h] = ts[0].Addr
 		}
 		for _, t := range ts {
@@ -53,6 +59,36 @@ func expandHosts(ctx context.Context, env *Env, hosts []string, src netip.Addr, 
 		}
 	}
 	return out
+}
+
+// lookupHosts expands each host (addresses and prefixes at once, names
+// concurrently); with literal, names are skipped (no result, no error).
+func lookupHosts(ctx context.Context, env *Env, hosts []string, fam target.Family, literal bool) ([][]target.Target, []error) {
+	results := make([][]target.Target, len(hosts))
+	errs := make([]error, len(hosts))
+	sem := make(chan struct{}, maxLookups)
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		name := checkAddrOrPrefix(h) != nil
+		if name && literal {
+			continue
+		}
+		if !name { // no lookup: expand here
+			results[i], errs[i] = target.Expand(ctx, []string{h}, target.Options{Family: fam, Max: MaxPrefixHosts})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+			defer cancel()
+			results[i], errs[i] = target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: env.Resolver})
+		}()
+	}
+	wg.Wait()
+	return results, errs
 }
 
 // sourceFamily is the address family a group's hosts are expanded to: the

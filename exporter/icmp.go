@@ -8,12 +8,10 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rawnet/rawnet/icmp"
 	"github.com/rawnet/rawnet/internal/icmpmsg"
-	"github.com/rawnet/rawnet/internal/target"
 )
 
 func init() {
@@ -40,12 +38,35 @@ func icmpSocket(env *Env, v6 bool, tos int, src netip.Addr, iface string) (*icmp
 		if err != nil {
 			return nil, err
 		}
-		return icmp.NewDemux(conn), nil
+		d := icmp.NewDemux(conn)
+		logSocketClock(env, key, conn.Datagram(), d)
+		return d, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c.(*icmp.Demux), nil
+}
+
+// logSocketClock says once, as a shared ICMP socket opens, which clock
+// its RTTs start from: the kernel's transmit stamp of each request, or
+// (where the kernel gives none) the clock read before sending, which makes
+// every RTT longer than the wire's by the time from there to the driver
+// (about 12µs on an idle machine, more under load). It is fixed for the
+// socket's life, so a log line at start, not a metric, says it.
+func logSocketClock(env *Env, key SocketKey, dgram bool, d *icmp.Demux) {
+	family, kind := "ipv4", "raw"
+	if key.V6 {
+		family = "ipv6"
+	}
+	if dgram {
+		kind = "datagram"
+	}
+	if on, err := d.TxStamps(); on {
+		env.Logger.Info("ICMP socket open; RTTs start at the kernel's transmit stamp", "family", family, "socket", kind, "rtt_start", "kernel")
+	} else {
+		env.Logger.Warn("ICMP socket open without kernel transmit stamps; RTTs start at the clock read before sending", "family", family, "socket", kind, "rtt_start", "user", "reason", err)
+	}
 }
 
 // families says which address families a list of hosts may need: literal
@@ -231,65 +252,18 @@ func checkAddrOrPrefix(h string) error {
 	return err
 }
 
-// maxLookups bounds the name lookups of one group in flight at once.
-const maxLookups = 16
-
-// expand turns the group's hosts into addresses, in the order of the
-// file. Names are looked up concurrently (at most maxLookups at once),
-// unless literal is set: then they are left out, so that a group's
-// addresses are probed at once while its names resolve. A name that does
-// not resolve keeps its last address; if it never had one it counts a
+// expand turns the group's hosts into addresses (expandHosts; with
+// literal, its names are left out). A name that never resolved counts a
 // resolve error into a series without ip and is not probed.
 func (r *icmpRunner) expand(ctx context.Context, resolved map[string]netip.Addr, literal bool) []probeTarget {
-	fam := sourceFamily(r.g.Source)
-	results := make([][]target.Target, len(r.g.Hosts))
-	errs := make([]error, len(r.g.Hosts))
-	sem := make(chan struct{}, maxLookups)
-	var wg sync.WaitGroup
-	for i, h := range r.g.Hosts {
-		name := checkAddrOrPrefix(h) != nil
-		if name && literal {
-			continue
-		}
-		if !name { // no lookup: expand here
-			results[i], errs[i] = target.Expand(ctx, []string{h}, target.Options{Family: fam, Max: MaxPrefixHosts})
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-			defer cancel()
-			results[i], errs[i] = target.Expand(lctx, []string{h}, target.Options{Family: fam, Resolver: r.env.Resolver})
-		}()
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil
-	}
 	var out []probeTarget
-	for i, h := range r.g.Hosts {
-		ts := results[i]
-		if errs[i] != nil {
-			a, ok := resolved[h]
-			if !ok {
-				s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
-				s.Error("resolve")
-				release()
-				r.env.Logger.Warn("name does not resolve", "group", r.g.Name, "host", h, "err", errs[i])
-				continue
-			}
-			r.env.Logger.Warn("name did not resolve; probing its last address", "group", r.g.Name, "host", h, "ip", a, "err", errs[i])
-			ts = []target.Target{{Name: h, Addr: a}}
-		}
-		if len(ts) > 0 && checkAddrOrPrefix(h) != nil {
-			resolved[h] = ts[0].Addr
-		}
-		for _, t := range ts {
-			out = append(out, probeTarget{host: h, addr: t.Addr})
-		}
+	for _, h := range expandHosts(ctx, &r.env, r.g.Name, r.g.Hosts, r.g.Source, literal, resolved, func(h string, err error) {
+		s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
+		s.Error("resolve")
+		release()
+		r.env.Logger.Warn("name does not resolve", "group", r.g.Name, "host", h, "err", err)
+	}) {
+		out = append(out, probeTarget{host: h.host, addr: h.addr})
 	}
 	return out
 }

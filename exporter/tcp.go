@@ -93,7 +93,7 @@ func (r *tcpRunner) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		var next []tcpTarget
-		for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, r.g.Source, resolved, func(h string, err error) {
+		for _, h := range expandHosts(ctx, &r.env, r.g.Name, r.g.Hosts, r.g.Source, false, resolved, func(h string, err error) {
 			s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
 			s.Error("resolve")
 			release()

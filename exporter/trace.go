@@ -146,7 +146,7 @@ func (r *traceRunner) Run(ctx context.Context) error {
 // resolved is logged and not traced (traces have no error series).
 func (r *traceRunner) expand(ctx context.Context, resolved map[string]netip.Addr) []*traceTarget {
 	var out []*traceTarget
-	for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, netip.Addr{}, resolved, func(h string, err error) {
+	for _, h := range expandHosts(ctx, &r.env, r.g.Name, r.g.Hosts, netip.Addr{}, false, resolved, func(h string, err error) {
 		r.env.Logger.Warn("trace host did not resolve", "group", r.g.Name, "host", h, "err", err)
 	}) {
 		out = append(out, &traceTarget{host: h.host, addr: h.addr})

@@ -164,7 +164,7 @@ func TestTraceSeriesHopLabelsToggle(t *testing.T) {
 
 func TestExpandHostsOnce(t *testing.T) {
 	env := &Env{Logger: slog.New(slog.DiscardHandler)}
-	got := expandHosts(t.Context(), env, []string{"198.18.3.2", "198.18.3.2", "198.18.3.0/31"}, netip.Addr{}, map[string]netip.Addr{}, func(string, error) {})
+	got := expandHosts(t.Context(), env, "g", []string{"198.18.3.2", "198.18.3.2", "198.18.3.0/31"}, netip.Addr{}, false, map[string]netip.Addr{}, func(string, error) {})
 	want := []hostAddr{{"198.18.3.2", netip.MustParseAddr("198.18.3.2")}, {"198.18.3.0/31", netip.MustParseAddr("198.18.3.0")}, {"198.18.3.0/31", netip.MustParseAddr("198.18.3.1")}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)

@@ -91,7 +91,7 @@ type udpKey hostAddr
 
 func (r *udpRunner) expand(ctx context.Context, resolved map[string]netip.Addr) map[udpKey]bool {
 	out := map[udpKey]bool{}
-	for _, h := range expandHosts(ctx, &r.env, r.g.Hosts, r.g.Source, resolved, func(h string, err error) {
+	for _, h := range expandHosts(ctx, &r.env, r.g.Name, r.g.Hosts, r.g.Source, false, resolved, func(h string, err error) {
 		s, release := AcquireProbeSeries(r.env.Series, ProbeLabels(r.g.Name, h, netip.Addr{}, "udp", r.g.Labels))
 		s.Error("resolve")
 		release()

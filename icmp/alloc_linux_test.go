@@ -95,3 +95,49 @@ func TestTCPAndUDPKindsAllocateNothingPerProbe(t *testing.T) {
 		}
 	}
 }
+
+// demuxFloodAllocs is loopbackFloodAllocs through a virtual Conn of a
+// fresh Demux, every reply timed from its routed transmit stamp.
+func demuxFloodAllocs(t *testing.T, n int) float64 {
+	return testing.AllocsPerRun(1, func() {
+		c, err := Listen(ListenConfig{Mode: ModeRaw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := NewDemux(c)
+		defer d.Close()
+		const cookie = 0xa110c
+		vc, err := d.Conn(cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(Config{Targets: addrs("127.0.0.1"), Conns: []Conn{vc}, Count: n, Flood: true, Timeout: 5 * time.Second, Cookie: cookie})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		stamped := 0
+		sum, err := p.Run(ctx, func(e Event) error {
+			if e.Kind == EventReply && e.KernelTxStamp {
+				stamped++
+			}
+			return nil
+		})
+		if ts := sum.Targets[0]; err != nil || ts.Received != n || stamped != n {
+			t.Fatalf("flood of %d through a demux: %+v, %d replies timed from transmit stamps, %v", n, ts, stamped, err)
+		}
+	})
+}
+
+// TestDemuxAllocatesNothingPerProbe: the same claim through a Demux, its
+// transmit stamp routing included.
+func TestDemuxAllocatesNothingPerProbe(t *testing.T) {
+	labtest.RequireRoot(t)
+	demuxFloodAllocs(t, 20) // warm up
+	short, long := demuxFloodAllocs(t, 200), demuxFloodAllocs(t, 5200)
+	t.Logf("%v allocations for 200 probes, %v for 5,200", short, long)
+	if long-short > 20 {
+		t.Errorf("5,000 more probes cost %v more allocations (%v against %v)", long-short, long, short)
+	}
+}

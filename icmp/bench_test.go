@@ -100,3 +100,49 @@ func BenchmarkLoopbackRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDemuxLoopbackRoundTrip: BenchmarkLoopbackRoundTrip through a
+// virtual Conn of a Demux: the shared reader's routing by cookie, the
+// hand-over to the virtual Conn's reader, and the request's transmit
+// stamp routed to it.
+func BenchmarkDemuxLoopbackRoundTrip(b *testing.B) {
+	labtest.RequireRoot(b)
+	c, err := Listen(ListenConfig{Mode: ModeRaw})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := NewDemux(c)
+	defer d.Close()
+	const cookie = 0xbe5c
+	vc, err := d.Conn(cookie)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := netip.MustParseAddr("127.0.0.1")
+	msg := make([]byte, echoHeaderLen+DefaultSize)
+	buf := make([]byte, 1<<16)
+	var pkt Packet
+	st := vc.(rawsock.TxStamper)
+	_ = vc.SetReadDeadline(time.Now().Add(time.Minute))
+	b.ReportAllocs()
+	seq := uint16(0)
+	for b.Loop() {
+		seq++
+		icmpmsg.MarshalEcho(msg, icmpmsg.Echo{Type: icmpmsg.TypeEchoRequest4, ID: vc.ID(), Seq: seq}, icmpmsg.Probe{Cookie: cookie, Seq: uint32(seq)}, nil)
+		key, _ := st.TxKey()
+		if err := vc.WriteTo(msg, dst); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if err := vc.ReadPacket(buf, &pkt); err != nil {
+				b.Fatal(err)
+			}
+			if e, _, _, _ := icmpmsg.ParseEcho(pkt.Data); e.Type == icmpmsg.TypeEchoReply4 && e.Seq == seq {
+				break
+			}
+		}
+		if _, ok := st.TxStamp(key); !ok {
+			b.Fatalf("probe %d: no transmit stamp", seq)
+		}
+	}
+}

@@ -382,6 +382,14 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 // TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
+
+// SetTxStampHook, DrainTxStamps and ResetTxKey let a Demux hand the
+// stamps of a shared socket to the virtual Conns whose sends they are
+// (see rawsock.Conn).
+func (c *sockConn) SetTxStampHook(fn func(key uint32, ns int64)) { c.c.SetTxStampHook(fn) }
+func (c *sockConn) DrainTxStamps() bool                          { return c.c.DrainTxStamps() }
+func (c *sockConn) ResetTxKey() error                            { return c.c.ResetTxKey() }
+
 func (c *sockConn) TxStampErr() error {
 	if c.txErr != nil {
 		return c.txErr

@@ -26,22 +26,28 @@ const DemuxQueue = 1024
 // (Config.Cookie) and payloads of at least 16 bytes, which carry it.
 //
 // Writes of all virtual Conns go through one mutex, since a Conn allows
-// one writer at a time. The virtual Conns do not offer kernel transmit
-// stamps: a stamp is matched to a probe by the count of sends on the
-// socket, which other Pingers' sends would shift.
+// one writer at a time. Through it the Demux learns whose each packet is,
+// and hands the socket's kernel transmit stamps to the virtual Conns that
+// sent them (demux_tx.go): they are rawsock.TxStampers as the socket is.
 type Demux struct {
 	c       Conn
+	tx      *demuxTx   // transmit stamp routing; nil: none
 	wmu     sync.Mutex // writes, Source and PathMTU of c
 	mu      sync.RWMutex
 	subs    map[uint64]*subConn
 	closed  chan struct{}
 	done    chan struct{}
 	dropped atomic.Uint64
+
+	// reader side: an ICMP error a transmit stamp drain met
+	errBuf []byte
+	errPkt Packet
 }
 
 // NewDemux starts reading c. Close stops it and closes c.
 func NewDemux(c Conn) *Demux {
 	d := &Demux{c: c, subs: map[uint64]*subConn{}, closed: make(chan struct{}), done: make(chan struct{})}
+	d.tx = newDemuxTx(c)
 	go d.read()
 	return d
 }
@@ -118,14 +124,41 @@ func (d *Demux) read() {
 			}
 			continue // a deadline or a transient error (ENOBUFS)
 		}
-		cookie, ok := packetCookie(d.c.V6(), &pkt)
-		if !ok {
-			continue
+		s := d.owner(&pkt)
+		if s != nil && d.tx != nil && d.tx.owes(pkt.Received.UnixNano()) {
+			// The stamp of the probe this answers is queued by now, but
+			// maybe not read: its send may not have returned yet.
+			d.drainTx()
 		}
-		d.mu.RLock()
-		s := d.subs[cookie]
-		d.mu.RUnlock()
 		if s != nil && !s.deliver(&pkt) {
+			d.dropped.Add(1)
+		}
+	}
+}
+
+// owner is the virtual Conn a packet is for; nil: none.
+func (d *Demux) owner(p *Packet) *subConn {
+	cookie, ok := packetCookie(d.c.V6(), p)
+	if !ok {
+		return nil
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.subs[cookie]
+}
+
+// drainTx takes the transmit stamps off the error queue. An ICMP error
+// queued among them (a datagram socket's) stops the drain until it is
+// read: it is read and handed on, and the drain goes on. Reader side.
+func (d *Demux) drainTx() {
+	for i := 0; i < DemuxQueue && d.tx.c.DrainTxStamps(); i++ {
+		if d.errBuf == nil {
+			d.errBuf = make([]byte, 1<<16+ipv6HeaderLen)
+		}
+		if d.c.ReadPacket(d.errBuf, &d.errPkt) != nil {
+			return
+		}
+		if s := d.owner(&d.errPkt); s != nil && !s.deliver(&d.errPkt) {
 			d.dropped.Add(1)
 		}
 	}
@@ -177,6 +210,11 @@ type subConn struct {
 	timer    *time.Timer
 	closed   chan struct{}
 	once     sync.Once
+
+	txNext uint32 // TxKey of the next send; writer side
+
+	tmu    sync.Mutex     // stamps
+	stamps []txStampEntry // by TxKey, subTxRing of them; nil until the first
 }
 
 // deliver copies p into a free packet and queues it; false when the queue
@@ -241,9 +279,18 @@ func (s *subConn) WriteTo(msg []byte, dst netip.Addr) error {
 		return os.ErrClosed
 	default:
 	}
+	key := s.txNext
+	s.txNext++
 	s.d.wmu.Lock()
 	defer s.d.wmu.Unlock()
-	return s.d.c.WriteTo(msg, dst)
+	tx := s.d.tx
+	if tx == nil || len(msg) == 0 { // an empty message is not sent
+		return s.d.c.WriteTo(msg, dst)
+	}
+	seq := tx.begin(s, key)
+	err := s.d.c.WriteTo(msg, dst)
+	tx.end(seq, err)
+	return err
 }
 
 func (s *subConn) SetReadDeadline(t time.Time) error {

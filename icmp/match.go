@@ -81,6 +81,11 @@ func (p *Pinger) sendTime(t *target, s *slot, ev *Event) int64 {
 		return s.sent
 	}
 	ns, kernel := rawsock.SendTime(t.stamper, s.key, s.sent)
+	if kernel && ns > ev.Time.UnixNano() {
+		// Later than the answer: not this probe's stamp (a numbering
+		// that slipped), whatever its number says.
+		return s.sent
+	}
 	ev.KernelTxStamp = ev.KernelTxStamp || kernel
 	return ns
 }

@@ -7,7 +7,9 @@
 #      replies/s from /metrics, CPU as a fraction of a core, peak RSS;
 #   2. the same PEERN (1,024) targets every second, smokeping_prober
 #      (--privileged) and rawnet exporter one after the other: CPU seconds
-#      per probe and peak RSS of each.
+#      per probe and peak RSS of each;
+#   3. the RTT error of both against the wire (below).
+# ONLY=rtt runs part 3 alone (a change to RTT timing needs no 10,000-target run).
 # Each process runs in the src namespace for WARM s before the window
 # (probes reach their schedule; a probe counts once its fate is known, up
 # to 2 s), then WINDOW s (default 60) between two scrapes. Rates use the
@@ -20,6 +22,8 @@ warm=${WARM:-10}
 n10k=${N10K:-10000}
 peern=${PEERN:-1024}
 smokeping=${SMOKEPING:-/usr/bin/prometheus-smokeping-prober}
+only=${ONLY:-}
+[ -z "$only" ] || [ "$only" = rtt ] || { echo "bench-exporter: ONLY must be rtt or empty" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench-exporter needs root (network namespaces)" >&2; exit 1; }
 [ -x "$smokeping" ] || { echo "bench-exporter needs $smokeping (Debian package prometheus-smokeping-prober)" >&2; exit 1; }
 ((n10k <= 16384 && peern <= 16384)) || { echo "bench-exporter: N10K and PEERN must be at most 16384 (198.19.0.0/18)" >&2; exit 2; }
@@ -94,6 +98,7 @@ echo "binaries: $bin ($("$bin" --version 2>&1 | head -1)), $smokeping ($("$smoke
 echo "window ${window} s after ${warm} s warm-up; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$work/res"
 
+if [ -z "$only" ]; then
 echo
 echo "== rawnet exporter, $n10k ICMP targets every second"
 cfg=$(rawnet_config "$n10k")
@@ -114,6 +119,7 @@ pid=$!
 measure "rawnet exporter ($peern targets)" http://127.0.0.1:10731/metrics rawnet_probe "$peern"
 awk 'NR == 2 {sc = $(NF-3) / $(NF-2); sh = $NF} NR == 3 {
   printf "rawnet / smokeping_prober: CPU per probe %.3f, peak RSS %.3f\n", ($(NF-3) / $(NF-2)) / sc, $NF / sh }' "$work/res"
+fi
 
 # RTT error against the wire, for RTTN (5) targets over RTTWIN (30) s per
 # tool: the exporters export histograms, not single probes, so what is

@@ -163,10 +163,10 @@ func newConn(fd int, cfg Config) (*Conn, error) {
 	if cfg.TxStamps && txStampsOff {
 		c.txErr = errTxStampsOff
 	} else if cfg.TxStamps {
-		if err := enableTxStamps(fd); err != nil {
+		if opt, flags, err := enableTxStamps(fd); err != nil {
 			c.txErr = err
 		} else {
-			c.tx, c.drainFn = newTxStamps(), c.drainStamps
+			c.tx, c.drainFn = newTxStamps(opt, flags), c.drainStamps
 		}
 	}
 	return c, nil

@@ -85,24 +85,29 @@ type txStamps struct {
 	// drain stops once that stamp is read.
 	want       uint32
 	stopAtWant bool
+	// hook, when set, is told every stamp read (SetTxStampHook).
+	hook func(key uint32, ns int64)
+
+	flags int // the SO_TIMESTAMPING flags and option the kernel took
+	opt   int
 }
 
-// enableTxStamps sets SO_TIMESTAMPING on fd; an error means the kernel
-// refused it and the Conn goes without (TxStampErr says why).
-func enableTxStamps(fd int) error {
-	var err error
+// enableTxStamps sets SO_TIMESTAMPING on fd and returns the option and
+// flags the kernel took; an error means the kernel refused it and the
+// Conn goes without (TxStampErr says why).
+func enableTxStamps(fd int) (opt, flags int, err error) {
 	for _, flags := range []int{txFlags | optRxFilter, txFlags} {
 		for _, opt := range []int{unix.SO_TIMESTAMPING_NEW, unix.SO_TIMESTAMPING_OLD} {
 			if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, flags); err == nil {
-				return nil
+				return opt, flags, nil
 			}
 		}
 	}
-	return fmt.Errorf("enable transmit timestamps (SO_TIMESTAMPING): %w", err)
+	return 0, 0, fmt.Errorf("enable transmit timestamps (SO_TIMESTAMPING): %w", err)
 }
 
-func newTxStamps() *txStamps {
-	t := &txStamps{}
+func newTxStamps(opt, flags int) *txStamps {
+	t := &txStamps{opt: opt, flags: flags}
 	t.msg.Control = &t.oob[0]
 	return t
 }
@@ -132,6 +137,57 @@ func (c *Conn) sent(n int) {
 		c.tx.next.Add(uint32(n))
 		c.tx.pending.Store(true)
 	}
+}
+
+// SetTxStampHook makes the reader tell fn every transmit stamp it takes
+// off the error queue (key, unix nanoseconds), as it keeps it for
+// TxStamp: a reader that hands stamps on to other goroutines (icmp.Demux)
+// learns them without asking for each. fn runs on the reading goroutine,
+// inside a read; set it before the first read.
+func (c *Conn) SetTxStampHook(fn func(key uint32, ns int64)) {
+	if c.tx != nil {
+		c.tx.hook = fn
+	}
+}
+
+// DrainTxStamps takes every transmit stamp queued on the error queue now
+// (for the hook and TxStamp), whether or not a send marked one pending:
+// a reply can be read before the send that caused it has returned.
+// held reports that an ICMP error came first, which the next RecvMsg
+// with an errq returns: the stamps after it are read once it has been.
+// Reader side.
+func (c *Conn) DrainTxStamps() (held bool) {
+	if c.tx == nil {
+		return false
+	}
+	_ = c.rc.Read(c.drainFn)
+	return c.tx.held && c.readsErrq
+}
+
+// ResetTxKey turns the kernel's packet numbering (OPT_ID) off and on
+// again, which restarts it at 0, and TxKey with it. After a failed send
+// the kernel may or may not have numbered the packet (Linux 6.18: not when
+// the route lookup or the size check refuses it, but when a netfilter
+// rule drops it on the way out, EPERM, or a queue is full, ENOBUFS; older
+// kernels also number a packet refused for its size): a reset makes the
+// numbering certain again. Stamps of packets sent before keep their old
+// numbers. Writer side.
+func (c *Conn) ResetTxKey() error {
+	t := c.tx
+	if t == nil {
+		return nil
+	}
+	err := c.Control(func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, t.opt, t.flags&^unix.SOF_TIMESTAMPING_OPT_ID); err != nil {
+			return err
+		}
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, t.opt, t.flags)
+	})
+	if err != nil {
+		return fmt.Errorf("reset transmit stamp numbering: %w", err)
+	}
+	t.next.Store(0)
+	return nil
 }
 
 // TxStamp returns the kernel's transmit stamp (unix nanoseconds) of the
@@ -217,6 +273,9 @@ func (t *txStamps) store(oob []byte) bool {
 	}
 	t.ring[key%txRing] = txEntry{key: key, ns: ns}
 	t.got++
+	if t.hook != nil {
+		t.hook(key, ns)
+	}
 	return true
 }
 

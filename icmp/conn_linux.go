@@ -382,6 +382,9 @@ func (c *sockConn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadli
 // TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
+func (c *sockConn) TxStampAfter(key uint32, after int64) (int64, bool) {
+	return c.c.TxStampAfter(key, after)
+}
 
 // SetTxStampHook, DrainTxStamps and ResetTxKey let a Demux hand the
 // stamps of a shared socket to the virtual Conns whose sends they are

@@ -685,6 +685,7 @@ func (p *Pinger) send(ti int) {
 	}
 	ev := Event{Kind: EventSent, Target: ti, Seq: seq, Time: now, TTL: -1, Err: err}
 	if err != nil {
+		t.resetTxKey(err)
 		local := errors.Is(err, syscall.EMSGSIZE)
 		p.mu.Lock()
 		if local {
@@ -706,6 +707,22 @@ func (p *Pinger) send(ti int) {
 	}
 	if err != nil || p.cfg.ReportSent {
 		p.deliver(ev)
+	}
+}
+
+// resetTxKey restarts the kernel's packet numbering (OPT_ID) of t's
+// socket after a send that failed past the route lookup: the kernel may
+// have numbered the packet (a netfilter drop on the way out, EPERM, does)
+// while the socket did not count it, and every later probe would then look
+// up the number of the one before it and fall back to the user-space send
+// time for the rest of the run. A Demux's virtual Conns keep their own
+// numbering (demuxTx.end) and have no ResetTxKey. Called with sendMu held.
+func (t *target) resetTxKey(err error) {
+	if t.stamper == nil || unrouted(err) {
+		return
+	}
+	if r, ok := t.stamper.(interface{ ResetTxKey() error }); ok {
+		_ = r.ResetTxKey() // if it fails, the run falls back as before
 	}
 }
 

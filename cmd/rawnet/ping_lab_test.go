@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -595,5 +596,37 @@ func TestPingMessageTooLongIsALocalError(t *testing.T) {
 	}
 	if s := sums[0]; num(t, s, "transmitted") != 2 || num(t, s, "errors") != 2 || num(t, s, "send_errors") != 0 || num(t, s, "loss_pct") != 100 {
 		t.Errorf("summary %v: want 2 transmitted, 2 errors, no send errors", s)
+	}
+}
+
+// TestPingKeepsTxStampsAfterAFailedSend: a netfilter rule on src's way out
+// drops the second echo request, which the send reports as EPERM after the
+// kernel has numbered the packet for its transmit stamps; the probes after
+// it must still get kernel stamps (ts_source "kernel"), not fall back to
+// the user-space send time for the rest of the run.
+func TestPingKeepsTxStampsAfterAFailedSend(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 1})
+	nftScript(t, l.Src, `table inet rnfail {
+	chain out {
+		type filter hook output priority 0;
+		icmp type echo-request icmp sequence 2 drop
+		icmpv6 type echo-request icmpv6 sequence 2 drop
+	}
+}`)
+	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
+		r := inNS(t, l.Src, "ping", "--json", "-c", "6", "-i", "0.05", dst.String())
+		evs := jsonEvents(t, r.stdout)
+		replies := ofType(evs, "reply")
+		var seqs []float64
+		for _, e := range replies {
+			seqs = append(seqs, num(t, e, "seq"))
+			if e["ts_source"] != "kernel" {
+				t.Errorf("ping %s: reply seq %v: ts_source %v, want kernel", dst, e["seq"], e["ts_source"])
+			}
+		}
+		if !slices.Equal(seqs, []float64{1, 3, 4, 5, 6}) {
+			t.Errorf("ping %s: reply seqs %v, want 1 3 4 5 6 (2 dropped on the way out): exit %d\n%s%s", dst, seqs, r.code, r.stdout, r.stderr)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -84,6 +85,7 @@ type txStamps struct {
 	// want is the key TxStamp looks for while stopAtWant is set: its
 	// drain stops once that stamp is read.
 	want       uint32
+	wantAfter  int64 // and sent at or after this time (unix ns)
 	stopAtWant bool
 	// hook, when set, is told every stamp read (SetTxStampHook).
 	hook func(key uint32, ns int64)
@@ -196,18 +198,26 @@ func (c *Conn) ResetTxKey() error {
 // ok is false when the kernel has not stamped it (yet), or the stamp was
 // pushed out by txRing later ones.
 func (c *Conn) TxStamp(key uint32) (ns int64, ok bool) {
+	return c.TxStampAfter(key, math.MinInt64)
+}
+
+// TxStampAfter is TxStamp for a packet sent at after (unix nanoseconds) or
+// later: a stamp kept under key that is older belongs to an earlier packet
+// of that number (the numbering restarted, ResetTxKey) and is not taken
+// without reading the stamps queued since, which may hold this packet's.
+func (c *Conn) TxStampAfter(key uint32, after int64) (ns int64, ok bool) {
 	if c.tx == nil {
 		return 0, false
 	}
-	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key {
+	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key && e.ns >= after {
 		return e.ns, true
 	}
 	// Not read yet: the stamp is queued before sendmsg returns, but the
 	// writer may not have marked it pending yet when the reply comes.
-	c.tx.want, c.tx.stopAtWant = key, true
+	c.tx.want, c.tx.wantAfter, c.tx.stopAtWant = key, after, true
 	_ = c.rc.Read(c.drainFn)
 	c.tx.stopAtWant = false
-	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key {
+	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key && e.ns >= after {
 		return e.ns, true
 	}
 	return 0, false
@@ -248,7 +258,7 @@ func (c *Conn) drainTx(fd uintptr) {
 			return
 		}
 		if t.store(t.oob[:t.msg.Controllen]) {
-			if t.stopAtWant && t.ring[t.want%txRing].key == t.want && t.ring[t.want%txRing].ns != 0 {
+			if e := &t.ring[t.want%txRing]; t.stopAtWant && e.key == t.want && e.ns != 0 && e.ns >= t.wantAfter {
 				// TxStamp has its stamp: leave the rest for later rather
 				// than make one more call to find the queue empty (a
 				// flood ping's third receive call per probe, 7% of its

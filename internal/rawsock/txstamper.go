@@ -12,12 +12,24 @@ type TxStamper interface {
 	TxStamp(key uint32) (unixNano int64, ok bool)
 }
 
+// txStamperAfter is a TxStamper that can pass over a kept stamp older than
+// the send to look for a newer one of the same number (Conn.TxStampAfter).
+type txStamperAfter interface {
+	TxStampAfter(key uint32, after int64) (unixNano int64, ok bool)
+}
+
 // SendTime is when the packet numbered key left, in Unix nanoseconds: the
 // kernel's transmit stamp when st has one (kernel true), else sent, the
 // time read before the send. A stamp before sent cannot be this packet's
 // (the numbering slipped, say after a failed send) and is not used.
 func SendTime(st TxStamper, key uint32, sent int64) (ns int64, kernel bool) {
 	if st == nil {
+		return sent, false
+	}
+	if a, ok := st.(txStamperAfter); ok {
+		if ns, ok := a.TxStampAfter(key, sent); ok {
+			return ns, true
+		}
 		return sent, false
 	}
 	if ns, ok := st.TxStamp(key); ok && ns >= sent {

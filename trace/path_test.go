@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -255,5 +256,70 @@ func BenchmarkPathTracker(b *testing.B) {
 			p.Hop(&hops[i])
 		}
 		p.Done(&res)
+	}
+}
+
+// routeSwitch is a fake network whose route to dst moves from one path
+// to another right after the probe that makes it have sent at TTL 2.
+type routeSwitch struct {
+	*fakeNet
+	dst    netip.Addr
+	to     *fakePath
+	after  int // TTL 2 probes before the move
+	sentAt int
+}
+
+func (r *routeSwitch) Send(pkt []byte, dst netip.Addr) error {
+	err := r.fakeNet.Send(pkt, dst)
+	if pkt[8] == 2 { // IPv4 TTL
+		r.sentAt++
+		if r.sentAt == r.after {
+			r.mu.Lock()
+			r.paths[r.dst] = r.to
+			r.mu.Unlock()
+		}
+	}
+	return err
+}
+
+// TestPathTrackerEngineStraddle: the engine's own traces (one flow, three
+// probes per hop: one per TTL first, the other two once the target has
+// answered) show the old and the new router at TTL 2 in the cycle whose
+// first probe there left before the route moved, and the tracker counts
+// that change once, when the old router has been left out of
+// leaveAfter[2] answers.
+func TestPathTrackerEngineStraddle(t *testing.T) {
+	dst := targetAddr(false, 1)
+	old, moved := linearPath(false, 3, 1), linearPath(false, 3, 1)
+	moved.hops[1] = fakeHop{addrs: []netip.Addr{routerAddr(false, 1, 2, 1)}}
+	f := newFakeNet(false).addPath(dst, old)
+	conn := &routeSwitch{fakeNet: f, dst: dst, to: moved, after: 3*2 + 1} // the first of cycle 2
+	cfg := testConfig(ICMP, dst)
+	cfg.Cycles = 20
+	var p PathTracker
+	var mixed []int
+	changedAt := []int{}
+	_, err := runGuarded(t, context.Background(), cfg, []Conn{conn}, func(ev Event) error {
+		switch ev.Kind {
+		case EventHop:
+			p.Hop(ev.Hop)
+			if ev.Hop.TTL == 2 && ev.Hop.Probes[0].Addr != ev.Hop.Probes[len(ev.Hop.Probes)-1].Addr {
+				mixed = append(mixed, ev.Cycle)
+			}
+		case EventDone:
+			if p.Done(ev.Result) {
+				changedAt = append(changedAt, ev.Cycle)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(mixed, []int{2}) {
+		t.Errorf("cycles with two routers at TTL 2: %v, want [2]", mixed)
+	}
+	if want := []int{2 + (int(leaveAfter[2])+2)/3}; !slices.Equal(changedAt, want) {
+		t.Errorf("path changes at cycles %v, want %v", changedAt, want)
 	}
 }

@@ -334,7 +334,7 @@ func NewTraceSeries(l prometheus.Labels, hopLabels bool) *TraceSeries {
 		Reached: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rawnet_trace_reached", ConstLabels: l,
 			Help: "Whether the last trace reached the target (1) or not (0)."}),
 		PathChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "rawnet_trace_path_changes_total", ConstLabels: l,
-			Help: "Traces whose ordered hop list differed from the path before (an unanswered hop matches any address, hops sharing an address are the same)."}),
+			Help: "Traces whose ordered hop list differed from the path before (an unanswered hop matches any address, hops sharing an address are the same, an address a hop stopped answering from for long has left it)."}),
 	}
 	s.setHopLabels(hopLabels)
 	return s

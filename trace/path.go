@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 )
@@ -24,36 +25,91 @@ import (
 //     branches, the next only one of them); the tracker keeps the union of
 //     the sets a hop showed since its last change, and a set disjoint from
 //     it is a change;
+//   - an address of that union that the hop's answers have left out for
+//     too long has left the hop, and its departure is a change: a route
+//     that moves while one trace's probes are out (the first answered by
+//     the old router, the later ones by the new) shows both in that trace,
+//     which overlaps the old set, and only the new one afterwards, which
+//     overlaps the union; without departures that change would never
+//     count. How long is too long depends on how many addresses the hop
+//     has (leaveAfter): were the hop a balancer that spreads every packet
+//     evenly over its n addresses, one of them would be missing from that
+//     many answers in a row with probability below 1e-9;
 //   - when both traces reached the target, a different hop count is a
 //     change (the path grew or shrank); when one did not, only the TTLs
 //     both have are compared (a target that stops answering is reported as
 //     not reached, not as a new path);
+//   - after a change the current trace is the whole reference (the TTLs
+//     where a straddling change's old routers linger leave with the first
+//     departure, so one route change counts once);
 //   - the first trace, and an interrupted one, change nothing.
 //
 // A per-packet load balancer (one that spreads the probes of one flow)
-// makes real changes, which this reports. The zero value is ready to use;
-// Hop and Done are called with the engine's events, in order.
+// makes real changes, which this reports only when it flips to a disjoint
+// set of addresses or (rarely, see leaveAfter) leaves one out for long.
+// The zero value is ready to use; Hop and Done are called with the
+// engine's events, in order. Neither allocates once the tracker has seen
+// the path's length and its hops' addresses.
 type PathTracker struct {
-	ref     [][]netip.Addr // by TTL: the addresses last seen there
+	ref     []refHop       // by TTL: the addresses seen there since its last change
 	refLen  int            // TTLs of the reference path
 	reached bool           // the reference reached the target
 	have    bool           // there is a reference
 	cur     [][]netip.Addr // by TTL: the trace being built
+	curN    []uint32       // by TTL: the trace's answers
 }
+
+// refHop is one TTL of the reference: its addresses (sorted), each with
+// the count of the hop's answers when it last answered.
+type refHop struct {
+	addrs   []refAddr
+	answers uint32 // answers at this TTL since the reference took it whole
+}
+
+type refAddr struct {
+	addr netip.Addr
+	seen uint32 // refHop.answers after the trace that last saw addr
+}
+
+// leaveAfter[n] is how many answers of a hop with n addresses in a row
+// must leave an address out for it to have left the hop: the least m with
+// n(1-1/n)^m <= 1e-9, so that a hop balancing every packet evenly over
+// its n addresses makes one look gone in fewer than one of 10^9 answers
+// (n = 2: 31; 3: 54; 4: 77; 8: 171; 16: 365). A straddled route change
+// (n = 2) thus counts 31 answers after the trace that straddled it: 11
+// traces of 3 probes per hop all answered. A balancer with N = 2 branches
+// and Q = 3 probes per hop makes a false change in about 1.4 of 10^9
+// traces (a branch's run of 31 misses starts at a given answer with
+// probability 2^-32: times 2 branches and 3 answers per trace);
+// a hop with one address never has a departure (any set that overlaps it
+// holds it).
+var leaveAfter = func() (t [maxHopAddrs + 1]uint32) {
+	const eps = 1e-9
+	t[0], t[1] = math.MaxUint32, math.MaxUint32
+	for n := 2; n <= maxHopAddrs; n++ {
+		f := float64(n)
+		t[n] = uint32(math.Ceil(math.Log(eps/f) / math.Log(1-1/f)))
+	}
+	return t
+}()
 
 // Hop records what one TTL of the current trace brought back.
 func (p *PathTracker) Hop(h *Hop) {
 	p.cur = grow(p.cur, h.TTL+1)
-	set := p.cur[h.TTL][:0]
+	p.curN = growN(p.curN, h.TTL+1)
+	set, n := p.cur[h.TTL][:0], uint32(0)
 	for i := range h.Probes {
 		pr := &h.Probes[i]
-		if pr.Timeout || !pr.Addr.IsValid() || slices.Contains(set, pr.Addr) {
+		if pr.Timeout || !pr.Addr.IsValid() {
 			continue
 		}
-		set = append(set, pr.Addr)
+		n++
+		if !slices.Contains(set, pr.Addr) {
+			set = append(set, pr.Addr)
+		}
 	}
 	slices.SortFunc(set, netip.Addr.Compare)
-	p.cur[h.TTL] = set
+	p.cur[h.TTL], p.curN[h.TTL] = set, n
 }
 
 // Done ends the current trace and reports whether its path differs from
@@ -61,19 +117,27 @@ func (p *PathTracker) Hop(h *Hop) {
 func (p *PathTracker) Done(res *Result) (changed bool) {
 	n := res.Hops + 1
 	p.cur = grow(p.cur, n)
+	p.curN = growN(p.curN, n)
 	defer func() {
 		for i := range p.cur {
-			p.cur[i] = p.cur[i][:0]
+			p.cur[i], p.curN[i] = p.cur[i][:0], 0
 		}
 	}()
 	if res.Interrupted {
 		return false
 	}
-	if p.have {
-		changed = p.differs(n, res.Reached)
+	if !p.have {
+		p.adopt(n, res.Reached, true)
+		p.have = true
+		return false
 	}
-	p.adopt(n, res.Reached, changed || !p.have)
-	p.have = true
+	changed = p.differs(n, res.Reached)
+	if !changed {
+		changed = p.adopt(n, res.Reached, false) // an address left
+	}
+	if changed {
+		p.adopt(n, res.Reached, true)
+	}
 	return changed
 }
 
@@ -82,8 +146,7 @@ func (p *PathTracker) differs(n int, reached bool) bool {
 		return true
 	}
 	for ttl := 1; ttl < min(n, p.refLen); ttl++ {
-		a, b := p.cur[ttl], p.ref[ttl]
-		if len(a) > 0 && len(b) > 0 && !overlap(a, b) {
+		if a, b := p.cur[ttl], p.ref[ttl].addrs; len(a) > 0 && len(b) > 0 && !overlapRef(a, b) {
 			return true
 		}
 	}
@@ -93,20 +156,25 @@ func (p *PathTracker) differs(n int, reached bool) bool {
 // adopt makes the current trace the reference: wholly after a change (or
 // the first time), else hop by hop the union of both (so that the
 // branches of a balancer seen in different traces are all known), with
-// the old addresses where the current trace has none.
-func (p *PathTracker) adopt(n int, reached, whole bool) {
+// the old addresses where the current trace has none. It reports whether
+// an address of the union has left its hop (see leaveAfter).
+func (p *PathTracker) adopt(n int, reached, whole bool) (left bool) {
 	old := p.refLen
-	p.ref = grow(p.ref, max(n, old))
+	for len(p.ref) < max(n, old) {
+		p.ref = append(p.ref, refHop{})
+	}
 	for ttl := 1; ttl < len(p.ref); ttl++ {
 		var cur []netip.Addr
+		var got uint32
 		if ttl < n {
-			cur = p.cur[ttl]
+			cur, got = p.cur[ttl], p.curN[ttl]
 		}
+		h := &p.ref[ttl]
 		switch {
-		case whole || ttl >= old || len(p.ref[ttl])+len(cur) > maxHopAddrs:
-			p.ref[ttl] = append(p.ref[ttl][:0], cur...)
+		case whole || ttl >= old || len(h.addrs)+len(cur) > maxHopAddrs:
+			h.set(cur, got)
 		case len(cur) > 0: // overlaps the reference: the same hop
-			p.ref[ttl] = union(p.ref[ttl], cur)
+			left = h.merge(cur, got) || left
 		}
 	}
 	switch {
@@ -117,15 +185,46 @@ func (p *PathTracker) adopt(n int, reached, whole bool) {
 	}
 	// An unreached trace of a path that reached the target before keeps
 	// its length: the target was silent this time.
+	return left
+}
+
+// set makes cur, which got answers, the hop's only addresses.
+func (h *refHop) set(cur []netip.Addr, answers uint32) {
+	h.answers = answers
+	h.addrs = h.addrs[:0]
+	for _, a := range cur {
+		h.addrs = append(h.addrs, refAddr{addr: a, seen: answers})
+	}
+}
+
+// merge adds cur (sorted), which got answers, to the hop, and reports
+// whether an address has been missing from the hop's last leaveAfter
+// answers.
+func (h *refHop) merge(cur []netip.Addr, answers uint32) (left bool) {
+	h.answers += answers
+	for _, a := range cur {
+		i, ok := slices.BinarySearchFunc(h.addrs, a, func(r refAddr, a netip.Addr) int { return r.addr.Compare(a) })
+		if !ok {
+			h.addrs = slices.Insert(h.addrs, i, refAddr{addr: a})
+		}
+		h.addrs[i].seen = h.answers
+	}
+	need := leaveAfter[len(h.addrs)]
+	for _, r := range h.addrs {
+		if h.answers-r.seen >= need {
+			return true
+		}
+	}
+	return false
 }
 
 // Addr is the address last seen at ttl (the lowest, when several
 // answered), invalid when none has been.
 func (p *PathTracker) Addr(ttl int) netip.Addr {
-	if ttl < 1 || ttl >= p.refLen || ttl >= len(p.ref) || len(p.ref[ttl]) == 0 {
+	if ttl < 1 || ttl >= p.refLen || ttl >= len(p.ref) || len(p.ref[ttl].addrs) == 0 {
 		return netip.Addr{}
 	}
-	return p.ref[ttl][0]
+	return p.ref[ttl].addrs[0].addr
 }
 
 // Path is the reference path: the addresses last seen at TTL 1, 2, ...
@@ -133,23 +232,17 @@ func (p *PathTracker) Addr(ttl int) netip.Addr {
 func (p *PathTracker) Path() [][]netip.Addr {
 	out := make([][]netip.Addr, 0, p.refLen)
 	for ttl := 1; ttl < p.refLen; ttl++ {
-		out = append(out, slices.Clone(p.ref[ttl]))
+		var hop []netip.Addr
+		for _, r := range p.ref[ttl].addrs {
+			hop = append(hop, r.addr)
+		}
+		out = append(out, hop)
 	}
 	return out
 }
 
 // maxHopAddrs bounds the addresses the reference keeps for one hop.
 const maxHopAddrs = 16
-
-// union adds the addresses of cur (sorted) missing from ref (sorted).
-func union(ref, cur []netip.Addr) []netip.Addr {
-	for _, a := range cur {
-		if i, ok := slices.BinarySearchFunc(ref, a, netip.Addr.Compare); !ok {
-			ref = slices.Insert(ref, i, a)
-		}
-	}
-	return ref
-}
 
 func grow(s [][]netip.Addr, n int) [][]netip.Addr {
 	for len(s) < n {
@@ -158,10 +251,18 @@ func grow(s [][]netip.Addr, n int) [][]netip.Addr {
 	return s
 }
 
-// overlap reports whether two sorted sets share an address.
-func overlap(a, b []netip.Addr) bool {
+func growN(s []uint32, n int) []uint32 {
+	for len(s) < n {
+		s = append(s, 0)
+	}
+	return s
+}
+
+// overlapRef reports whether a sorted set and a hop's sorted addresses
+// share an address.
+func overlapRef(a []netip.Addr, b []refAddr) bool {
 	for _, x := range a {
-		if _, ok := slices.BinarySearchFunc(b, x, netip.Addr.Compare); ok {
+		if _, ok := slices.BinarySearchFunc(b, x, func(r refAddr, a netip.Addr) int { return r.addr.Compare(a) }); ok {
 			return true
 		}
 	}

@@ -217,11 +217,24 @@ traces:
 		}
 	}
 
-	// Ten more traces of every path scraped since the change (Prometheus's
-	// value at the change may lag the exporter's by a scrape, 5 traces).
+	// The change counts at the first trace after it, unless that trace's
+	// probes at hop 2 straddled it (r2a answered the first, r2b the later
+	// ones): then once r2a has been left out of 31 answers at hop 2
+	// (trace.PathTracker's leaveAfter), 11 traces later, some 16 at src
+	// with its loss. Wait for the counter itself at every vantage, then
+	// for ten more traces of every path scraped (Prometheus's value may
+	// lag the exporter's by a scrape, 5 traces), so that a change counted
+	// twice shows too.
+	changesExpr := `rawnet_trace_path_changes_total{job="rawnet", group="paths", host="` + l.Dst.Addr4.String() + `"}`
+	if _, err := s.WaitFor(ctx, changesExpr, func(v []promlab.Sample) bool {
+		return len(v) == len(vantages) && !slices.ContainsFunc(v, func(x promlab.Sample) bool { return x.Value < 1 })
+	}); err != nil {
+		t.Fatalf("the route change to r2b did not show in the path-change counter at every vantage: %v", err)
+	}
+	counted := query(t, s, runsExpr)
 	if _, err := s.WaitFor(ctx, runsExpr, func(v []promlab.Sample) bool {
 		return len(v) == len(runs) && !slices.ContainsFunc(v, func(x promlab.Sample) bool {
-			return x.Value < sampleFor(runs, x.Labels["instance"], x.Labels["host"])+10
+			return x.Value < sampleFor(counted, x.Labels["instance"], x.Labels["host"])+10
 		})
 	}); err != nil {
 		t.Fatal(err)

@@ -1,9 +1,14 @@
 package exporter
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -76,3 +81,30 @@ func drain(ch chan prometheus.Metric) {
 	}
 }
 
+// A scrape is followed by a garbage collection (collectAfter): with the
+// pacer switched off, only that one can run.
+func TestScrapeIsFollowedByACollection(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	e := New(Options{ConfigFile: "unused.yml", NoProcessMetrics: true})
+	h, err := e.Handler(HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := numGC()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+	}
+	for deadline := time.Now().Add(5 * time.Second); numGC() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no garbage collection within 5s of a scrape")
+		}
+	}
+}
+
+func numGC() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
+}

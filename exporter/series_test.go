@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -107,4 +108,48 @@ func numGC() uint32 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.NumGC
+}
+
+// Two targets' RTT histograms share a descriptor, not counts: series made
+// twice for the same labels (a /probe request while the target is probed
+// continuously) count apart, and each carries the target's labels.
+func TestProbeSeriesHistogramsCountApart(t *testing.T) {
+	l := ProbeLabels("g", "h", netip.MustParseAddr("fd00::1"), "icmp", Labels{{Name: "site", Value: "x"}})
+	a, b := NewProbeSeries(l), NewProbeSeries(l)
+	a.RTT.Observe(0.001)
+	a.RTT.Observe(0.002)
+	b.RTT.Observe(0.004)
+	for _, c := range []struct {
+		s           *ProbeSeries
+		count       uint64
+		sum, bucket float64 // bucket: the cumulative count at le=0.0016
+	}{{a, 2, 0.003, 1}, {b, 1, 0.004, 0}} {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(prometheus.CollectorFunc(c.s.RTT.Collect))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mfs) != 1 || len(mfs[0].Metric) != 1 {
+			t.Fatalf("gathered %v", mfs)
+		}
+		m := mfs[0].Metric[0]
+		h := m.GetHistogram()
+		if h.GetSampleCount() != c.count || math.Abs(h.GetSampleSum()-c.sum) > 1e-12 {
+			t.Errorf("count %d sum %v, want %d %v", h.GetSampleCount(), h.GetSampleSum(), c.count, c.sum)
+		}
+		if got := h.GetBucket()[5]; got.GetUpperBound() != 0.0016 || float64(got.GetCumulativeCount()) != c.bucket {
+			t.Errorf("bucket le=%v: %d, want le=0.0016: %v", got.GetUpperBound(), got.GetCumulativeCount(), c.bucket)
+		}
+		if h.GetSchema() != 3 || len(h.GetPositiveSpan()) == 0 {
+			t.Errorf("native buckets: schema %d, spans %v", h.GetSchema(), h.GetPositiveSpan())
+		}
+		var labels []string
+		for _, p := range m.GetLabel() {
+			labels = append(labels, p.GetName()+"="+p.GetValue())
+		}
+		if got, want := strings.Join(labels, ","), "group=g,host=h,ip=fd00::1,protocol=icmp,site=x"; got != want {
+			t.Errorf("labels %s, want %s", got, want)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,8 @@ type Exporter struct {
 	gen      *generation
 	ctx      context.Context
 	ready    bool
+
+	collecting atomic.Bool // a collection after a scrape is running (collectAfter)
 }
 
 // generation is one set of running runners.

@@ -34,7 +34,9 @@ func scrapeIn(t *testing.T, n *lab.Node, url string) string {
 	return string(out)
 }
 
-func metricValue(t *testing.T, text, name string, want map[string]string) float64 {
+// oneSeries is the one series of metric name in the exposition text whose
+// labels include want; the test fails when there is not exactly one.
+func oneSeries(t *testing.T, text, name string, want map[string]string) *dto.Metric {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(text))
@@ -58,10 +60,18 @@ next:
 	if len(found) != 1 {
 		t.Fatalf("%d series of %s with %v, want 1", len(found), name, want)
 	}
-	if c := found[0].Counter; c != nil {
+	return found[0]
+}
+
+// metricValue is the value of the one counter or gauge series of name
+// with the labels want.
+func metricValue(t *testing.T, text, name string, want map[string]string) float64 {
+	t.Helper()
+	m := oneSeries(t, text, name, want)
+	if c := m.Counter; c != nil {
 		return c.GetValue()
 	}
-	return found[0].GetGauge().GetValue()
+	return m.GetGauge().GetValue()
 }
 
 // Two exporters and a ping in one namespace probe a lab: a router that

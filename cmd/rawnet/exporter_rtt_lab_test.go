@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/rawnet/rawnet/internal/lab"
 	"github.com/rawnet/rawnet/internal/lab/labtest"
 	"github.com/rawnet/rawnet/internal/testenv"
@@ -85,27 +82,6 @@ func TestExporterRTTAgainstTheWire(t *testing.T) {
 // name with the labels want.
 func histogramSumCount(t *testing.T, text, name string, want map[string]string) (float64, int) {
 	t.Helper()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(text))
-	if err != nil {
-		t.Fatalf("parsing the exposition: %v", err)
-	}
-	var found [][2]float64
-next:
-	for _, m := range mfs[name].GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		found = append(found, [2]float64{m.GetHistogram().GetSampleSum(), float64(m.GetHistogram().GetSampleCount())})
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d series of %s with %v, want 1", len(found), name, want)
-	}
-	return found[0][0], int(found[0][1])
+	h := oneSeries(t, text, name, want).GetHistogram()
+	return h.GetSampleSum(), int(h.GetSampleCount())
 }

@@ -80,7 +80,7 @@ func New(opts Options) *Exporter {
 		Name: "rawnet_exporter_config_last_reload_success_timestamp_seconds",
 		Help: "Timestamp of the last successful configuration reload.",
 	})
-	e.registry.MustRegister(e.reloadOK, e.reloadTS, e.env.Series, buildInfo(opts))
+	e.registry.MustRegister(e.reloadOK, e.reloadTS, e.env.Series, buildInfo(opts), dropsCollector{e.env.Sockets})
 	if !opts.NoProcessMetrics {
 		e.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

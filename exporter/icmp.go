@@ -298,11 +298,12 @@ func (r *icmpRunner) ping(ctx context.Context, ts []probeTarget) {
 	var addrs []netip.Addr
 	var live []probeTarget
 	cookie := newCookie()
+	queue := demuxQueue(float64(len(ts)) / r.g.Interval.Seconds()) // replies a second
 	for _, d := range []*icmp.Demux{r.d4, r.d6} {
 		if d == nil {
 			continue
 		}
-		c, err := d.Conn(cookie)
+		c, err := d.ConnQueue(cookie, queue)
 		if err != nil {
 			r.env.Logger.Error("no share of the ICMP socket", "group", r.g.Name, "err", err)
 			return

@@ -62,6 +62,15 @@ func (s *Sockets) Seal() {
 	s.mu.Unlock()
 }
 
+// each calls fn for every open socket, under the pool's lock.
+func (s *Sockets) each(fn func(SocketKey, any)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, c := range s.open {
+		fn(k, c)
+	}
+}
+
 // Keys lists the open sockets' keys, for logs and tests.
 func (s *Sockets) Keys() []SocketKey {
 	s.mu.Lock()

@@ -13,8 +13,13 @@ import (
 )
 
 // DemuxQueue is how many received packets a Demux holds for one virtual
-// Conn whose reader has not taken them yet; more are dropped (Dropped).
+// Conn whose reader has not taken them yet, unless ConnQueue says
+// otherwise; more are dropped (Dropped).
 const DemuxQueue = 1024
+
+// MaxDemuxQueue bounds ConnQueue's queue: 32 s of replies at 2,048
+// probes a second, a few MB of packets at most (allocated as they come).
+const MaxDemuxQueue = 1 << 16
 
 // Demux shares one ICMP socket among several Pingers that run at the same
 // time and start and stop independently (the exporter's probe groups, one
@@ -56,8 +61,17 @@ func NewDemux(c Conn) *Demux {
 var ErrCookieInUse = errors.New("icmp: demux: cookie already in use")
 
 // Conn returns a virtual Conn that receives the packets about probes with
-// cookie; closing it unregisters the cookie (the socket stays open).
-func (d *Demux) Conn(cookie uint64) (Conn, error) {
+// cookie; closing it unregisters the cookie (the socket stays open). Its
+// queue holds DemuxQueue packets.
+func (d *Demux) Conn(cookie uint64) (Conn, error) { return d.ConnQueue(cookie, DemuxQueue) }
+
+// ConnQueue is Conn with a queue of queue packets (at least DemuxQueue, at
+// most MaxDemuxQueue): size it for the replies that arrive while the
+// Conn's reader may be kept off the CPU. Packets are allocated as the
+// queue first fills, so an unused queue costs only its channels (16 bytes
+// a packet).
+func (d *Demux) ConnQueue(cookie uint64, queue int) (Conn, error) {
+	queue = min(max(queue, DemuxQueue), MaxDemuxQueue)
 	if cookie == 0 {
 		return nil, errors.New("icmp: demux: cookie 0")
 	}
@@ -71,8 +85,8 @@ func (d *Demux) Conn(cookie uint64) (Conn, error) {
 	if d.subs[cookie] != nil {
 		return nil, ErrCookieInUse
 	}
-	s := &subConn{d: d, cookie: cookie, ready: make(chan *demuxPacket, DemuxQueue),
-		free: make(chan *demuxPacket, DemuxQueue), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	s := &subConn{d: d, cookie: cookie, queue: int32(queue), ready: make(chan *demuxPacket, queue),
+		free: make(chan *demuxPacket, queue), wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	d.subs[cookie] = s
 	return s, nil
 }
@@ -86,6 +100,12 @@ func (d *Demux) Subscribers() int {
 
 // Dropped counts packets for a virtual Conn whose queue was full.
 func (d *Demux) Dropped() uint64 { return d.dropped.Load() }
+
+// SocketDrops is the kernel's count of packets it dropped at the shared
+// socket before the Demux could read them (its receive buffer was full);
+// ok is false when the socket cannot say (not one of Listen's sockets).
+// sk_drops is a 32-bit counter: it wraps after 4 billion drops.
+func (d *Demux) SocketDrops() (n uint64, ok bool) { return socketDrops(d.c) }
 
 // V6 reports whether the shared socket speaks ICMPv6.
 func (d *Demux) V6() bool { return d.c.V6() }
@@ -202,7 +222,8 @@ type subConn struct {
 	cookie uint64
 	ready  chan *demuxPacket // received, in order
 	free   chan *demuxPacket // taken and given back by the reader
-	made   atomic.Int32      // packets allocated, at most DemuxQueue
+	queue  int32             // packets the queue holds
+	made   atomic.Int32      // packets allocated, at most queue
 
 	mu       sync.Mutex
 	deadline time.Time
@@ -214,7 +235,7 @@ type subConn struct {
 	txNext uint32 // TxKey of the next send; writer side
 
 	tmu    sync.Mutex     // stamps
-	stamps []txStampEntry // by TxKey, subTxRing of them; nil until the first
+	stamps []txStampEntry // by TxKey, subTxRing(queue) of them; nil until the first
 }
 
 // deliver copies p into a free packet and queues it; false when the queue
@@ -224,7 +245,7 @@ func (s *subConn) deliver(p *Packet) bool {
 	select {
 	case dp = <-s.free:
 	default:
-		if s.made.Load() >= DemuxQueue {
+		if s.made.Load() >= s.queue {
 			return false
 		}
 		s.made.Add(1)

@@ -50,10 +50,10 @@ import (
 // stamps come: more than a socket has in flight between two reads.
 const demuxTxRing = 4096
 
-// subTxRing is how many stamps a virtual Conn keeps for its reader: more
-// than its probes in flight plus its queue of unread packets can need
-// within a timeout (DemuxQueue).
-const subTxRing = 2 * DemuxQueue
+// subTxRing is how many stamps a virtual Conn with a queue of queue
+// packets keeps for its reader: more than its queue of unread packets
+// plus the probes sent while they wait can need.
+func subTxRing(queue int32) int { return 2 * int(queue) }
 
 // txStale is how long a send may owe its stamp before the reader stops
 // looking for it before each packet (the kernel stamps a packet as the
@@ -253,9 +253,9 @@ type txStampEntry struct {
 func (s *subConn) putStamp(key uint32, ns int64) {
 	s.tmu.Lock()
 	if s.stamps == nil {
-		s.stamps = make([]txStampEntry, subTxRing)
+		s.stamps = make([]txStampEntry, subTxRing(s.queue))
 	}
-	s.stamps[key%subTxRing] = txStampEntry{key: key, ns: ns}
+	s.stamps[key%uint32(len(s.stamps))] = txStampEntry{key: key, ns: ns}
 	s.tmu.Unlock()
 }
 
@@ -277,7 +277,7 @@ func (s *subConn) TxStamp(key uint32) (int64, bool) {
 	if s.stamps == nil {
 		return 0, false
 	}
-	e := s.stamps[key%subTxRing]
+	e := s.stamps[key%uint32(len(s.stamps))]
 	return e.ns, e.ns != 0 && e.key == key
 }
 

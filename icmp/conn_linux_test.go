@@ -195,3 +195,40 @@ func TestNoTxStamps(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderIncludedSourceCache: a header-included socket caches the
+// source of its last destination, and a later Source answer replaces it.
+func TestHeaderIncludedSourceCache(t *testing.T) {
+	l := labtest.Up(t, lab.Spec{})
+	var c Conn
+	err := l.Src.Do(func() (err error) {
+		c, err = Listen(ListenConfig{Mode: ModeRaw, HeaderIncluded: true, NoTxStamps: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := c.(*sockConn)
+	dst := netip.MustParseAddr("127.0.0.1")
+	if got := sc.sourceFor(dst); got != netip.IPv4Unspecified() {
+		t.Fatalf("source before Source: %s, want 0.0.0.0", got)
+	}
+	src, err := sc.Source(dst)
+	if err != nil || src != dst {
+		t.Fatalf("Source(%s) = %s, %v", dst, src, err)
+	}
+	if got := sc.sourceFor(dst); got != src {
+		t.Errorf("source after Source: %s, want %s", got, src)
+	}
+	_, evs := run(t, Config{Targets: []netip.Addr{dst}, Count: 3, Flood: true}, c, nil)
+	replies := 0
+	for _, ev := range evs {
+		if ev.Kind == EventReply {
+			replies++
+		}
+	}
+	if replies != 3 {
+		t.Errorf("%d replies over the header-included socket, want 3", replies)
+	}
+}

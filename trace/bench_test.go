@@ -147,14 +147,24 @@ func TestEngineAllocsPerCycle(t *testing.T) {
 	}
 	for _, m := range methods {
 		engineCycles(t, m, 2) // warm up
-		p1, m1 := engineCycles(t, m, 20)
-		p2, m2 := engineCycles(t, m, 220)
-		extra := int64(m2) - int64(m1)
-		t.Logf("%v: %d allocations for %d probes, %d for %d", m, m1, p1, m2, p2)
-		// A per-probe allocation would add thousands; a little slack is
-		// left for the runtime's own (timers, the race detector).
-		if p2-p1 < 1000 || extra > 16 {
-			t.Errorf("%v: %d more probes cost %d more allocations", m, p2-p1, extra)
+		// A per-probe allocation would add thousands in every attempt; a
+		// little slack is left for the runtime's own (timers, the race
+		// detector; MemStats counts every goroutine's), which under a
+		// loaded CI run once reached 19, so the best of three attempts
+		// counts.
+		var extra int64
+		var more int
+		for attempt := 0; attempt < 3; attempt++ {
+			p1, m1 := engineCycles(t, m, 20)
+			p2, m2 := engineCycles(t, m, 220)
+			extra, more = int64(m2)-int64(m1), p2-p1
+			t.Logf("%v: %d allocations for %d probes, %d for %d", m, m1, p1, m2, p2)
+			if more >= 1000 && extra <= 16 {
+				break
+			}
+		}
+		if more < 1000 || extra > 16 {
+			t.Errorf("%v: %d more probes cost %d more allocations", m, more, extra)
 		}
 	}
 }

@@ -107,43 +107,54 @@ func hasLiteral(hosts []string, v6 bool) bool {
 	return false
 }
 
-// groupSockets gets the group's sockets of both families. A family whose
-// socket cannot be opened is an error when a literal address needs it;
-// when only names might, their probes count send errors instead (a host
-// without IPv6, say).
-func groupSockets(env *Env, hosts []string, tos int, src netip.Addr, iface string, pos Pos, field string) (d4, d6 *icmp.Demux, err error) {
+// familySockets opens the group's socket of each family its hosts need
+// (families). A family whose socket cannot be opened is an error, at the
+// field errField names, when a literal address needs it; when only names
+// might, it is logged (what: the kind of socket) and their probes count
+// send errors instead (a host without IPv6, say).
+func familySockets[S any](env *Env, pos Pos, hosts []string, src netip.Addr, what string, open func(v6 bool) (S, error), errField func(error) string) (s4, s6 S, err error) {
 	need4, need6 := families(hosts, src)
-	open := func(v6 bool) (*icmp.Demux, error) {
-		d, err := icmpSocket(env, v6, tos, src, iface)
+	one := func(v6 bool) (S, error) {
+		s, err := open(v6)
 		if err == nil || !hasLiteral(hosts, v6) && !errors.Is(err, ErrSocketNotOpen) {
 			if err != nil {
-				env.Logger.Warn("no ICMP socket for names of this family", "group", pos.Path, "v6", v6, "err", err)
+				env.Logger.Warn("no "+what+" socket for names of this family", "group", pos.Path, "v6", v6, "err", err)
 			}
-			return d, nil
+			return s, nil
 		}
-		return nil, pos.Errorf(env.File, field, "%v", err)
+		var none S
+		return none, pos.Errorf(env.File, errField(err), "%v", err)
 	}
+	var none S
 	if need4 {
-		if d4, err = open(false); err != nil {
-			return nil, nil, err
+		if s4, err = one(false); err != nil {
+			return none, none, err
 		}
 	}
 	if need6 {
-		if d6, err = open(true); err != nil {
-			return nil, nil, err
+		if s6, err = one(true); err != nil {
+			return none, none, err
 		}
 	}
-	return d4, d6, nil
+	return s4, s6, nil
 }
 
-func buildICMP(env *Env, g *TargetGroup) ([]Runner, error) {
+// socketField is the field a group's socket error is reported at: the
+// source or interface it asks for, else its hosts.
+func socketField(g *TargetGroup) func(error) string {
 	field := "hosts"
 	if g.Source.IsValid() {
 		field = "source"
 	} else if g.Interface != "" {
 		field = "interface"
 	}
-	d4, d6, err := groupSockets(env, g.Hosts, g.TOS, g.Source, g.Interface, g.Pos, field)
+	return func(error) string { return field }
+}
+
+func buildICMP(env *Env, g *TargetGroup) ([]Runner, error) {
+	d4, d6, err := familySockets(env, g.Pos, g.Hosts, g.Source, "ICMP", func(v6 bool) (*icmp.Demux, error) {
+		return icmpSocket(env, v6, g.TOS, g.Source, g.Interface)
+	}, socketField(g))
 	if err != nil {
 		return nil, err
 	}
@@ -175,28 +186,43 @@ func (r *icmpRunner) Run(ctx context.Context) error {
 		job.stop()
 		releaseAll(cur)
 	}()
-	tick := time.NewTicker(r.env.ResolveInterval)
-	defer tick.Stop()
 	// The first round probes the addresses and prefixes at once; names
 	// join when they have resolved, without waiting for the ticker.
-	literal := r.hasNames()
-	for {
+	everyResolve(ctx, r.env.ResolveInterval, r.g.Hosts, true, func(literal bool) {
 		next := r.expand(ctx, resolved, literal)
+		if ctx.Err() != nil || sameTargets(cur, next) {
+			return
+		}
+		job.stop()
+		next = r.acquire(next)
+		releaseAll(cur)
+		cur = next
+		if len(cur) > 0 {
+			ts := cur
+			job = startJob(ctx, func(ctx context.Context) { r.ping(ctx, ts) })
+		}
+	})
+	return nil
+}
+
+// everyResolve runs round at once, then every interval while hosts has
+// names (addresses and prefixes need one round), until ctx ends. With
+// literalFirst and names among hosts, the first round is told to leave
+// the names out (literal) and a second follows at once with them, so that
+// addresses are probed without waiting for lookups.
+func everyResolve(ctx context.Context, interval time.Duration, hosts []string, literalFirst bool, round func(literal bool)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	names := hasNames(hosts)
+	literal := literalFirst && names
+	for {
+		round(literal)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
-		if !sameTargets(cur, next) {
-			job.stop()
-			next = r.acquire(next)
-			releaseAll(cur)
-			cur = next
-			if len(cur) > 0 {
-				job = r.start(ctx, cur)
-			}
-		}
-		if !r.hasNames() {
+		if !names {
 			<-ctx.Done()
-			return nil
+			return
 		}
 		if literal {
 			literal = false
@@ -204,24 +230,25 @@ func (r *icmpRunner) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		}
 	}
 }
 
-// pingJob is one running Pinger of a group.
+// pingJob is one running engine (Pinger or Tracer) of a group.
 type pingJob struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (r *icmpRunner) start(ctx context.Context, ts []probeTarget) pingJob {
-	pctx, cancel := context.WithCancel(ctx)
+// startJob runs run in a goroutine until the job is stopped or ctx ends.
+func startJob(ctx context.Context, run func(context.Context)) pingJob {
+	jctx, cancel := context.WithCancel(ctx)
 	j := pingJob{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
-		r.ping(pctx, ts)
+		run(jctx)
 	}()
 	return j
 }
@@ -233,15 +260,6 @@ func (j *pingJob) stop() {
 		<-j.done
 		*j = pingJob{}
 	}
-}
-
-func (r *icmpRunner) hasNames() bool {
-	for _, h := range r.g.Hosts {
-		if checkAddrOrPrefix(h) != nil {
-			return true
-		}
-	}
-	return false
 }
 
 func checkAddrOrPrefix(h string) error {

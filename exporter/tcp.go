@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/netip"
 	"slices"
@@ -32,34 +31,13 @@ func tcpSocket(env *Env, g *TargetGroup, v6 bool) (icmp.Conn, error) {
 }
 
 func buildTCP(env *Env, g *TargetGroup) ([]Runner, error) {
-	field := "hosts"
-	if g.Source.IsValid() {
-		field = "source"
-	} else if g.Interface != "" {
-		field = "interface"
-	}
 	r := &tcpRunner{env: *env, g: *g}
-	need4, need6 := families(g.Hosts, g.Source)
-	open := func(v6 bool) (icmp.Conn, error) {
-		c, err := tcpSocket(env, g, v6)
-		if err == nil || !hasLiteral(g.Hosts, v6) && !errors.Is(err, ErrSocketNotOpen) {
-			if err != nil {
-				env.Logger.Warn("no TCP socket for names of this family", "group", g.Path, "v6", v6, "err", err)
-			}
-			return c, nil
-		}
-		return nil, g.Errorf(env.File, field, "%v", err)
-	}
 	var err error
-	if need4 {
-		if r.c4, err = open(false); err != nil {
-			return nil, err
-		}
-	}
-	if need6 {
-		if r.c6, err = open(true); err != nil {
-			return nil, err
-		}
+	r.c4, r.c6, err = familySockets(env, g.Pos, g.Hosts, g.Source, "TCP", func(v6 bool) (icmp.Conn, error) {
+		return tcpSocket(env, g, v6)
+	}, socketField(g))
+	if err != nil {
+		return nil, err
 	}
 	return []Runner{r}, nil
 }
@@ -89,9 +67,7 @@ func (r *tcpRunner) Run(ctx context.Context) error {
 		job.stop()
 		releaseTCP(cur)
 	}()
-	tick := time.NewTicker(r.env.ResolveInterval)
-	defer tick.Stop()
-	for {
+	everyResolve(ctx, r.env.ResolveInterval, r.g.Hosts, false, func(bool) {
 		var next []tcpTarget
 		for _, h := range expandHosts(ctx, &r.env, r.g.Name, r.g.Hosts, r.g.Source, false, resolved, func(h string, err error) {
 			s, release := AcquireProbeSeries(r.env.Series, r.labels(h, netip.Addr{}))
@@ -100,28 +76,19 @@ func (r *tcpRunner) Run(ctx context.Context) error {
 		}) {
 			next = append(next, tcpTarget{hostAddr: h})
 		}
-		if ctx.Err() != nil {
-			return nil
+		if ctx.Err() != nil || slices.EqualFunc(cur, next, func(a, b tcpTarget) bool { return a.hostAddr == b.hostAddr }) {
+			return
 		}
-		if !slices.EqualFunc(cur, next, func(a, b tcpTarget) bool { return a.hostAddr == b.hostAddr }) {
-			job.stop()
-			r.acquire(next)
-			releaseTCP(cur)
-			cur = next
-			if len(cur) > 0 {
-				job = r.start(ctx, cur)
-			}
+		job.stop()
+		r.acquire(next)
+		releaseTCP(cur)
+		cur = next
+		if len(cur) > 0 {
+			ts := cur
+			job = startJob(ctx, func(ctx context.Context) { r.ping(ctx, ts) })
 		}
-		if !hasNames(r.g.Hosts) {
-			<-ctx.Done()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }
 
 func (r *tcpRunner) labels(host string, ip netip.Addr) prometheus.Labels {
@@ -144,16 +111,6 @@ func releaseTCP(ts []tcpTarget) {
 			t.release()
 		}
 	}
-}
-
-func (r *tcpRunner) start(ctx context.Context, ts []tcpTarget) pingJob {
-	pctx, cancel := context.WithCancel(ctx)
-	j := pingJob{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(j.done)
-		r.ping(pctx, ts)
-	}()
-	return j
 }
 
 // ping runs one Pinger with the TCP SYN kind over ts until ctx ends.

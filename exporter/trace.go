@@ -47,33 +47,19 @@ func buildTraces(env *Env, g *TraceGroup) ([]Runner, error) {
 		return nil, g.Errorf(env.File, "method", "%v", err)
 	}
 	r := &traceRunner{env: *env, g: *g, method: m}
-	need4, need6 := families(g.Hosts, netip.Addr{})
-	open := func(v6 bool) (*trace.Shared, error) {
-		s, err := traceSocket(env, m, g.Port, v6)
-		if err == nil || !hasLiteral(g.Hosts, v6) && !errors.Is(err, ErrSocketNotOpen) {
-			if err != nil {
-				env.Logger.Warn("no trace socket for names of this family", "group", g.Path, "v6", v6, "err", err)
-			}
-			return s, nil
-		}
-		field := "hosts"
+	r.s4, r.s6, err = familySockets(env, g.Pos, g.Hosts, netip.Addr{}, "trace", func(v6 bool) (*trace.Shared, error) {
+		return traceSocket(env, m, g.Port, v6)
+	}, func(err error) string {
 		if errors.Is(err, ErrSocketNotOpen) { // a method (or TCP port) new since start
-			field = "method"
 			if m == trace.TCP {
-				field = "port"
+				return "port"
 			}
+			return "method"
 		}
-		return nil, g.Errorf(env.File, field, "%v", err)
-	}
-	if need4 {
-		if r.s4, err = open(false); err != nil {
-			return nil, err
-		}
-	}
-	if need6 {
-		if r.s6, err = open(true); err != nil {
-			return nil, err
-		}
+		return "hosts"
+	})
+	if err != nil {
+		return nil, err
 	}
 	return []Runner{r}, nil
 }
@@ -114,32 +100,21 @@ func (r *traceRunner) Run(ctx context.Context) error {
 		job.stop()
 		releaseTraces(cur)
 	}()
-	tick := time.NewTicker(r.env.ResolveInterval)
-	defer tick.Stop()
-	for {
+	everyResolve(ctx, r.env.ResolveInterval, r.g.Hosts, false, func(bool) {
 		next := r.expand(ctx, resolved)
-		if ctx.Err() != nil {
-			return nil
+		if ctx.Err() != nil || sameTraceTargets(cur, next) {
+			return
 		}
-		if !sameTraceTargets(cur, next) {
-			job.stop()
-			r.acquire(next)
-			releaseTraces(cur)
-			cur = next
-			if len(cur) > 0 {
-				job = r.start(ctx, cur)
-			}
+		job.stop()
+		r.acquire(next)
+		releaseTraces(cur)
+		cur = next
+		if len(cur) > 0 {
+			ts := cur
+			job = startJob(ctx, func(ctx context.Context) { r.trace(ctx, ts) })
 		}
-		if !hasNames(r.g.Hosts) {
-			<-ctx.Done()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }
 
 // expand turns the group's hosts into addresses; a name that never
@@ -171,16 +146,6 @@ func releaseTraces(ts []*traceTarget) {
 
 func sameTraceTargets(a, b []*traceTarget) bool {
 	return slices.EqualFunc(a, b, func(x, y *traceTarget) bool { return x.host == y.host && x.addr == y.addr })
-}
-
-func (r *traceRunner) start(ctx context.Context, ts []*traceTarget) pingJob {
-	tctx, cancel := context.WithCancel(ctx)
-	j := pingJob{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(j.done)
-		r.trace(tctx, ts)
-	}()
-	return j
 }
 
 // trace runs one Tracer over ts until ctx ends.

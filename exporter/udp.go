@@ -55,12 +55,10 @@ func (r *udpRunner) Run(ctx context.Context) error {
 			delete(cur, k)
 		}
 	}()
-	tick := time.NewTicker(r.env.ResolveInterval)
-	defer tick.Stop()
-	for {
+	everyResolve(ctx, r.env.ResolveInterval, r.g.Hosts, false, func(bool) {
 		next := r.expand(ctx, resolved)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		// A target that moved stops; only new ones start: the others
 		// keep their sockets and sequence.
@@ -75,16 +73,8 @@ func (r *udpRunner) Run(ctx context.Context) error {
 				cur[k] = r.startTarget(ctx, k)
 			}
 		}
-		if !hasNames(r.g.Hosts) {
-			<-ctx.Done()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }
 
 type udpKey hostAddr

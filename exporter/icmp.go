@@ -313,8 +313,6 @@ func sameTargets(a, b []probeTarget) bool {
 // Targets of a family without a socket count send errors.
 func (r *icmpRunner) ping(ctx context.Context, ts []probeTarget) {
 	var conns []icmp.Conn
-	var addrs []netip.Addr
-	var live []probeTarget
 	cookie := newCookie()
 	queue := demuxQueue(float64(len(ts)) / r.g.Interval.Seconds()) // replies a second
 	for _, d := range []*icmp.Demux{r.d4, r.d6} {
@@ -329,35 +327,50 @@ func (r *icmpRunner) ping(ctx context.Context, ts []probeTarget) {
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	for _, t := range ts {
-		if (t.addr.Is4() && r.d4 == nil) || (!t.addr.Is4() && r.d6 == nil) {
-			t.series.Error("send") // counted once per start; no socket of its family
+	addrs := make([]netip.Addr, len(ts))
+	for i, t := range ts {
+		addrs[i] = t.addr
+	}
+	cfg := icmp.Config{Conns: conns, Interval: r.g.Interval, Size: sizeOr(r.g.Size), Cookie: cookie}
+	runPinger(ctx, &r.env, r.g.Name, cfg, addrs, r.d4 != nil, r.d6 != nil, func(i int) *ProbeSeries { return ts[i].series },
+		func(i int, ev icmp.Event) { countEvent(ts[i].series, ev, ts[i].addr.Is6()) })
+}
+
+// runPinger runs one Pinger of a group (cfg, without its targets and
+// rate) over the addresses whose family has a socket (has4, has6) until
+// ctx ends. An address without a socket of its family, and every one when
+// the engine does not start, counts a send error into its series(i), once
+// per start; count gets each event with the index i of its address.
+func runPinger(ctx context.Context, env *Env, group string, cfg icmp.Config, addrs []netip.Addr, has4, has6 bool, series func(i int) *ProbeSeries, count func(i int, ev icmp.Event)) {
+	var live []int
+	for i, a := range addrs {
+		if a.Is4() && !has4 || !a.Is4() && !has6 {
+			series(i).Error("send")
 			continue
 		}
-		addrs = append(addrs, t.addr)
-		live = append(live, t)
+		cfg.Targets = append(cfg.Targets, a)
+		live = append(live, i)
 	}
-	if len(addrs) == 0 {
+	if len(live) == 0 {
 		<-ctx.Done()
 		return
 	}
-	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: sizeOr(r.g.Size), Cookie: cookie,
-		Rate: groupRate(len(addrs), r.g.Interval)}
+	cfg.Rate = groupRate(len(live), cfg.Interval)
 	p, err := icmp.New(cfg)
 	if err != nil {
-		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)
-		for _, t := range live {
-			t.series.Error("send")
+		env.Logger.Error("cannot probe group", "group", group, "err", err)
+		for _, i := range live {
+			series(i).Error("send")
 		}
 		<-ctx.Done()
 		return
 	}
 	_, err = p.Run(ctx, func(ev icmp.Event) error {
-		countEvent(live[ev.Target].series, ev, live[ev.Target].addr.Is6())
+		count(live[ev.Target], ev)
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		r.env.Logger.Error("probing stopped", "group", r.g.Name, "err", err)
+		env.Logger.Error("probing stopped", "group", group, "err", err)
 	}
 }
 

@@ -124,46 +124,23 @@ func (r *tcpRunner) ping(ctx context.Context, ts []tcpTarget) {
 			conns = append(conns, c)
 		}
 	}
-	var addrs []netip.Addr
-	var live []tcpTarget
-	for _, t := range ts {
-		if (t.addr.Is4() && r.c4 == nil) || (!t.addr.Is4() && r.c6 == nil) {
-			t.series.Error("send")
-			continue
-		}
-		addrs = append(addrs, t.addr)
-		live = append(live, t)
-	}
-	if len(addrs) == 0 {
-		<-ctx.Done()
-		return
+	addrs := make([]netip.Addr, len(ts))
+	for i, t := range ts {
+		addrs[i] = t.addr
 	}
 	size := r.g.Size
 	if size == 0 {
 		size = icmp.NoPayload // a SYN carries no data unless asked
 	}
-	cfg := icmp.Config{Targets: addrs, Conns: conns, Interval: r.g.Interval, Size: size, Cookie: newCookie(),
-		Kind: icmp.NewTCPProbe(uint16(r.g.Port)), Rate: groupRate(len(addrs), r.g.Interval)}
-	p, err := icmp.New(cfg)
-	if err != nil {
-		r.env.Logger.Error("cannot probe group", "group", r.g.Name, "err", err)
-		for _, t := range live {
-			t.series.Error("send")
-		}
-		<-ctx.Done()
-		return
-	}
-	_, err = p.Run(ctx, func(ev icmp.Event) error {
-		t := &live[ev.Target]
-		countEvent(t.series, ev, t.addr.Is6())
-		if ev.Kind == icmp.EventReply && !ev.Dup {
-			t.tcp.count(ev.Flags)
-		}
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		r.env.Logger.Error("probing stopped", "group", r.g.Name, "err", err)
-	}
+	cfg := icmp.Config{Conns: conns, Interval: r.g.Interval, Size: size, Cookie: newCookie(), Kind: icmp.NewTCPProbe(uint16(r.g.Port))}
+	runPinger(ctx, &r.env, r.g.Name, cfg, addrs, r.c4 != nil, r.c6 != nil, func(i int) *ProbeSeries { return ts[i].series },
+		func(i int, ev icmp.Event) {
+			t := &ts[i]
+			countEvent(t.series, ev, t.addr.Is6())
+			if ev.Kind == icmp.EventReply && !ev.Dup {
+				t.tcp.count(ev.Flags)
+			}
+		})
 }
 
 // TCPSeries are the series a tcp target has beside its ProbeSeries: its

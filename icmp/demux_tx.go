@@ -3,7 +3,6 @@ package icmp
 import (
 	"errors"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rawnet/rawnet/internal/rawsock"
@@ -143,7 +142,7 @@ func (t *demuxTx) end(seq uint64, err error) {
 	if err == nil {
 		return
 	}
-	if unrouted(err) {
+	if rawsock.Unrouted(err) {
 		t.mu.Lock()
 		t.recs[seq%demuxTxRing] = txRecord{}
 		t.hi = seq // the next send has its number
@@ -164,12 +163,6 @@ func (t *demuxTx) end(seq uint64, err error) {
 	t.nseg++
 	t.segs[t.nseg%txSegments] = next
 	t.mu.Unlock()
-}
-
-// unrouted reports a send refused by the route lookup, which comes before
-// the kernel numbers the packet (on every kernel).
-func unrouted(err error) bool {
-	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // stamp hands the stamp of the packet numbered key to the virtual Conn

@@ -718,7 +718,7 @@ func (p *Pinger) send(ti int) {
 // time for the rest of the run. A Demux's virtual Conns keep their own
 // numbering (demuxTx.end) and have no ResetTxKey. Called with sendMu held.
 func (t *target) resetTxKey(err error) {
-	if t.stamper == nil || unrouted(err) {
+	if t.stamper == nil || rawsock.Unrouted(err) {
 		return
 	}
 	if r, ok := t.stamper.(interface{ ResetTxKey() error }); ok {

@@ -129,7 +129,14 @@ func (c *sockConn) V6() bool { return c.v6 }
 // (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.send.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.send.TxStamp(key) }
-func (c *sockConn) Readers() []Reader                { return c.readers }
+
+// TxStampAfter passes over a stamp of the same number from before the
+// send (rawsock.Conn.TxStampAfter): the numbering restarts after a
+// failed send.
+func (c *sockConn) TxStampAfter(key uint32, after int64) (int64, bool) {
+	return c.send.TxStampAfter(key, after)
+}
+func (c *sockConn) Readers() []Reader { return c.readers }
 
 func (c *sockConn) Close() error {
 	c.router.Close()
@@ -168,6 +175,7 @@ func (c *sockConn) Send(pkt []byte, dst netip.Addr) error {
 	c.wmsg.SetIovlen(1)
 	c.wmsg.Namelen = rawsock.PutSockaddr(c.wsa[:], netip.AddrPortFrom(dst, 0), scope, c.v6)
 	if _, err := c.send.SendMsg(&c.wmsg); err != nil {
+		_ = c.send.RenumberAfter(err) // if it fails, later probes are timed from user space
 		return fmt.Errorf("trace: send to %s: %w", dst, err)
 	}
 	return nil

@@ -252,6 +252,24 @@ func (v *sharedConn) TxStamp(key uint32) (int64, bool) {
 	return v.s.st.TxStamp(key)
 }
 
+// TxStampAfter passes over a stamp of the same number from before the
+// send (rawsock.Conn.TxStampAfter): the numbering restarts after a
+// failed send.
+func (v *sharedConn) TxStampAfter(key uint32, after int64) (int64, bool) {
+	a, ok := v.s.st.(interface {
+		TxStampAfter(key uint32, after int64) (int64, bool)
+	})
+	if !ok {
+		if ns, ok := v.TxStamp(key); ok && ns >= after {
+			return ns, true
+		}
+		return 0, false
+	}
+	v.s.wmu.Lock()
+	defer v.s.wmu.Unlock()
+	return a.TxStampAfter(key, after)
+}
+
 func (v *sharedConn) Readers() []Reader { return v.readers }
 
 // Close unregisters the virtual Conn; the shared sockets stay open.

@@ -199,7 +199,14 @@ func (c *sockConn) Close() error { return c.c.Close() }
 // TxKey and TxStamp give the kernel's transmit stamps (rawsock.TxStamper).
 func (c *sockConn) TxKey() (uint32, bool)            { return c.c.TxKey() }
 func (c *sockConn) TxStamp(key uint32) (int64, bool) { return c.c.TxStamp(key) }
-func (c *sockConn) TxStampErr() error                { return c.c.TxStampErr() }
+
+// TxStampAfter passes over a stamp of the same number from before the
+// send (rawsock.Conn.TxStampAfter): the numbering restarts after a
+// failed send.
+func (c *sockConn) TxStampAfter(key uint32, after int64) (int64, bool) {
+	return c.c.TxStampAfter(key, after)
+}
+func (c *sockConn) TxStampErr() error { return c.c.TxStampErr() }
 
 // ReadBatch reads up to len(ms) (at most MaxBatch) messages.
 func (c *sockConn) ReadBatch(ms []Message) (int, error) {
@@ -308,7 +315,7 @@ func (c *sockConn) WriteBatch(ms []Message) (int, error) {
 		return 0, nil
 	}
 	ms = ms[:min(len(ms), MaxBatch)]
-	var first error
+	var first, renumber error
 	for i := range ms {
 		if err := c.prepareWrite(i, &ms[i]); err != nil && first == nil {
 			first = err
@@ -328,7 +335,16 @@ func (c *sockConn) WriteBatch(ms []Message) (int, error) {
 		if first == nil {
 			first = fmt.Errorf("udp: send: %w", err)
 		}
+		if !rawsock.Unrouted(err) {
+			renumber = err
+		}
 		at++ // the kernel refused this one: skip it
+	}
+	if renumber != nil {
+		// The refused datagram may have taken a transmit stamp number
+		// (Probe.keyBatch forgets this batch's): restart the numbering so
+		// that the batches after it are timed from the kernel's stamps.
+		_ = c.c.RenumberAfter(renumber)
 	}
 	return sent, first
 }

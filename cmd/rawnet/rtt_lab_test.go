@@ -225,44 +225,105 @@ func TestTraceRTTAgainstTheWire(t *testing.T) {
 	l := labtest.Up(t, lab.Spec{Routers: 2})
 	for _, dst := range []netip.Addr{l.Dst.Addr4, l.Dst.Addr6} {
 		t.Run(map[bool]string{false: "v4", true: "v6"}[dst.Is6()], func(t *testing.T) {
-			file := t.TempDir() + "/wire.pcap"
-			stop := startWireCapture(t, l.Src, file, 0, "icmp or (icmp6 and ip6[40] < 133)")
-			r := inNS(t, l.Src, "trace", "--json", "-n", "-P", "icmp", "-q", "5", dst.String())
-			stop()
-			if r.code != 0 {
-				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			checkTraceWire(t, l, dst, 15)
+		})
+	}
+}
+
+// checkTraceWire traces dst from src with ICMP probes, five a TTL,
+// capturing src's link, and checks the answered probes' RTTs against the
+// wire's, TTL by TTL; at least min must have been answered.
+func checkTraceWire(t *testing.T, l *lab.Lab, dst netip.Addr, atLeast int) {
+	t.Helper()
+	file := t.TempDir() + "/wire.pcap"
+	stop := startWireCapture(t, l.Src, file, 0, "icmp or (icmp6 and ip6[40] < 133)")
+	r := inNS(t, l.Src, "trace", "--json", "-n", "-P", "icmp", "-q", "5", dst.String())
+	stop()
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	rtts := map[int][]time.Duration{} // by TTL
+	sources := map[string]int{}
+	for _, hop := range ofType(jsonEvents(t, r.stdout), "hop") {
+		for _, p := range hop["probes"].([]any) {
+			p := p.(map[string]any)
+			if p["timeout"] == true {
+				continue
 			}
-			rtts := map[int][]time.Duration{} // by TTL
-			sources := map[string]int{}
-			for _, hop := range ofType(jsonEvents(t, r.stdout), "hop") {
-				for _, p := range hop["probes"].([]any) {
-					p := p.(map[string]any)
-					if p["timeout"] == true {
-						continue
-					}
-					sources[fmt.Sprint(p["ts_source"])]++
-					ttl := int(num(t, hop, "ttl"))
-					rtts[ttl] = append(rtts[ttl], time.Duration(num(t, p, "rtt_ms")*1e6))
-				}
-			}
-			// The wire's, by the TTL of the request (probes sent past the
-			// target are answered too, but not reported).
-			wire := wirertt.ByTTL(wirertt.Pair(echoRows(t, file, dst.Is6())))
-			var errs []time.Duration
-			for ttl, got := range rtts {
-				w := wire[ttl]
-				if len(got) != len(w) {
-					t.Fatalf("TTL %d: %d answered probes, %d in the capture:\n%s", ttl, len(got), len(w), r.stdout)
-				}
-				slices.Sort(got)
-				for i := range got {
-					errs = append(errs, got[i]-w[i])
-				}
-			}
-			if len(errs) < 15 {
-				t.Fatalf("%d answered probes, want 15 or more:\n%s", len(errs), r.stdout)
-			}
+			sources[fmt.Sprint(p["ts_source"])]++
+			ttl := int(num(t, hop, "ttl"))
+			rtts[ttl] = append(rtts[ttl], time.Duration(num(t, p, "rtt_ms")*1e6))
+		}
+	}
+	// The wire's, by the TTL of the request (probes sent past the
+	// target are answered too, but not reported).
+	wire := wirertt.ByTTL(wirertt.Pair(echoRows(t, file, dst.Is6())))
+	var errs []time.Duration
+	for ttl, got := range rtts {
+		w := wire[ttl]
+		if len(got) != len(w) {
+			t.Fatalf("TTL %d: %d answered probes, %d in the capture:\n%s", ttl, len(got), len(w), r.stdout)
+		}
+		slices.Sort(got)
+		for i := range got {
+			errs = append(errs, got[i]-w[i])
+		}
+	}
+	if len(errs) < atLeast {
+		t.Fatalf("%d answered probes, want %d or more:\n%s", len(errs), atLeast, r.stdout)
+	}
+	checkWire(t, errs, sources)
+}
+
+// TestRTTAgainstTheWireAfterFailedSends: sends that a netfilter rule
+// drops on the way out fail (EPERM) after the kernel has numbered them
+// for their transmit stamps, so the numbering restarts, while probes sent
+// before are still awaited under the same numbers. Every later reply must
+// still be timed from its own packet's kernel stamp: ping (one echo
+// request in five dropped, ten in flight at once), udp probe (the same)
+// and trace (every TTL 1 probe dropped). Before the numbering's epochs,
+// ping took a later packet's stamp for an earlier one's (RTTs short by
+// up to a millisecond), and trace and udp probe timed every probe after
+// the first failure from user space.
+func TestRTTAgainstTheWireAfterFailedSends(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, lab.Spec{Routers: 2, Delay: 2 * time.Millisecond, PingGroup: true})
+	nftScript(t, l.Src, `table inet rnfail {
+	chain out {
+		type filter hook output priority 0;
+		icmp type echo-request ip ttl 1 drop
+		icmpv6 type echo-request ip6 hoplimit 1 drop
+		icmp type echo-request numgen inc mod 5 == 2 drop
+		icmpv6 type echo-request numgen inc mod 5 == 2 drop
+		udp dport 7007 numgen inc mod 5 == 2 drop
+	}
+}`)
+	startServe(t, l.Slow, ":7007")
+	// count probes, a fifth of them dropped by the rules' counters
+	// wherever they start: the wire has 4/5 of them and their replies.
+	const count = 60
+	for _, dst := range []netip.Addr{l.Slow.Addr4, l.Slow.Addr6} {
+		v := map[bool]string{false: "v4", true: "v6"}[dst.Is6()]
+		for _, sock := range []string{"raw", "datagram"} {
+			t.Run("ping-"+sock+"-"+v, func(t *testing.T) {
+				rows := func(file string) []wirertt.Row { return echoRows(t, file, dst.Is6()) }
+				errs, sources := wireErrors(t, l, 2*count*4/5, echoBPF, rows,
+					"ping", "--json", "-c", strconv.Itoa(count), "-i", "0.0002", "--socket", sock, dst.String())
+				checkWire(t, errs, sources)
+			})
+		}
+		t.Run("udp-"+v, func(t *testing.T) {
+			rows := func(file string) []wirertt.Row { return probeRows(t, file, 7007) }
+			errs, sources := wireErrors(t, l, 2*count*4/5, "udp port 7007", rows,
+				"udp", "probe", "--json", "-c", strconv.Itoa(count), "--rate", "5000", netip.AddrPortFrom(dst, 7007).String())
 			checkWire(t, errs, sources)
+		})
+		t.Run("trace-"+v, func(t *testing.T) {
+			target := l.Dst.Addr4
+			if dst.Is6() {
+				target = l.Dst.Addr6
+			}
+			checkTraceWire(t, l, target, 5) // TTL 1 and one in five of the rest dropped
 		})
 	}
 }

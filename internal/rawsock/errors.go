@@ -1,6 +1,9 @@
 package rawsock
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // Errors of the zone policy (see ScopeID), on every system, so that
 // engines can tell a destination given without its interface from one
@@ -17,4 +20,13 @@ var (
 // in the destination as given, not a failure of the network.
 func IsZoneError(err error) bool {
 	return errors.Is(err, ErrNeedZone) || errors.Is(err, ErrUnknownZone)
+}
+
+// Unrouted reports a send refused by the route lookup (EHOSTUNREACH,
+// ENETUNREACH). The lookup comes before the kernel numbers the packet for
+// its transmit stamp (SOF_TIMESTAMPING_OPT_ID), on every kernel, so such a
+// failure leaves the numbering as it was; any other may not (see
+// Conn.RenumberAfter).
+func Unrouted(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }

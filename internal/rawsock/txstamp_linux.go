@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -62,15 +63,54 @@ const soEEOriginTimestamping = 4
 // in flight on one socket before it reads again.
 const txRing = 4096
 
+// Epochs. A restart of the numbering (ResetTxKey) gives numbers again
+// that packets still in flight hold: without more, the stamp of a packet
+// sent after the restart could be taken for that of an earlier one of the
+// same number whose answer is still awaited, and its RTT would come out
+// short by the time between the two sends. So the numbering's restarts
+// count epochs, on both sides:
+//   - the writer counts a restart that ends an epoch in which it sent
+//     something, and notes when it was (resets);
+//   - the reader sees an epoch end where a stamp's number is not above the
+//     one before (the error queue gives stamps in the order the packets
+//     left, and numbers grow within an epoch), while the writer has
+//     restarted more often than it has seen;
+//   - a stamp is kept with the epoch the reader saw it in, and a lookup
+//     for a packet sent at time T takes it only if T falls in that epoch.
+//
+// A stamp's slot in the ring depends on its epoch too (slot), so that a
+// restart's numbers do not push out the stamps of the packets before it
+// that are still awaited.
+//
+// Where the two could disagree (every stamp of an epoch lost, say the
+// error queue overflowed; more than txResets restarts between a send and
+// its lookup), the lookup finds nothing and the probe is timed from user
+// space, as it is without stamps: never from another packet's stamp.
+const txResets = 64
+
+// txEpochStride moves each epoch's slots in the ring: consecutive epochs'
+// first numbers are at least 151 slots apart for the first eight.
+const txEpochStride = 1777
+
+// slot is the ring index of the stamp numbered key in epoch.
+func slot(key, epoch uint32) uint32 { return (key + epoch*txEpochStride) % txRing }
+
 type txEntry struct {
-	key uint32
-	ns  int64 // unix nanoseconds; 0: empty
+	key   uint32
+	epoch uint32 // the reader's epoch when it read the stamp
+	ns    int64  // unix nanoseconds; 0: empty
 }
 
 type txStamps struct {
 	// writer side
 	next    atomic.Uint32 // OPT_ID number of the next packet sent
 	pending atomic.Bool   // a packet was sent whose stamp was not read
+	used    bool          // a packet was counted since the last restart
+	// epoch counts the restarts that ended an epoch with packets in it;
+	// resets[e%txResets] is when epoch e began (unix ns), stored before
+	// epoch is.
+	epoch  atomic.Uint32
+	resets [txResets]atomic.Int64
 
 	// reader side
 	msg   unix.Msghdr
@@ -82,10 +122,16 @@ type txStamps struct {
 	heldN int
 	ring  [txRing]txEntry
 	got   uint64 // stamps read
+	// seen is the epoch of the stamps read now, last the number of the
+	// last one read (haveLast: one was).
+	seen     uint32
+	last     uint32
+	haveLast bool
 	// want is the key TxStamp looks for while stopAtWant is set: its
 	// drain stops once that stamp is read.
 	want       uint32
-	wantAfter  int64 // and sent at or after this time (unix ns)
+	wantAfter  int64  // and sent at or after this time (unix ns)
+	wantEpoch  uint32 // in this epoch
 	stopAtWant bool
 	// hook, when set, is told every stamp read (SetTxStampHook).
 	hook func(key uint32, ns int64)
@@ -137,6 +183,7 @@ func (c *Conn) TxKey() (key uint32, ok bool) {
 func (c *Conn) sent(n int) {
 	if c.tx != nil && n > 0 {
 		c.tx.next.Add(uint32(n))
+		c.tx.used = true
 		c.tx.pending.Store(true)
 	}
 }
@@ -188,8 +235,35 @@ func (c *Conn) ResetTxKey() error {
 	if err != nil {
 		return fmt.Errorf("reset transmit stamp numbering: %w", err)
 	}
-	t.next.Store(0)
+	t.restarted(time.Now().UnixNano())
 	return nil
+}
+
+// restarted notes that the numbering restarted at now (unix ns), after
+// every send before and before every send after: an epoch with packets
+// in it ends. Writer side.
+func (t *txStamps) restarted(now int64) {
+	t.next.Store(0)
+	if !t.used {
+		return
+	}
+	e := t.epoch.Load() + 1
+	t.resets[e%txResets].Store(now)
+	t.epoch.Store(e)
+	t.used = false
+}
+
+// RenumberAfter restarts the numbering (ResetTxKey) after a send that
+// failed with err, unless the route lookup refused it (Unrouted): the
+// kernel may have numbered the failed packet while TxKey did not count it,
+// and every later packet would then be looked up under the number of the
+// one before it and timed from user space for the rest of the run. Writer
+// side, under the lock of the send that failed when the socket is shared.
+func (c *Conn) RenumberAfter(err error) error {
+	if err == nil || c.tx == nil || Unrouted(err) {
+		return nil
+	}
+	return c.ResetTxKey()
 }
 
 // TxStamp returns the kernel's transmit stamp (unix nanoseconds) of the
@@ -205,22 +279,63 @@ func (c *Conn) TxStamp(key uint32) (ns int64, ok bool) {
 // later: a stamp kept under key that is older belongs to an earlier packet
 // of that number (the numbering restarted, ResetTxKey) and is not taken
 // without reading the stamps queued since, which may hold this packet's.
+//
+// The packet's epoch is the one its send time falls in (see txResets): a
+// stamp of the same number from another epoch is not its. TxStamp, with
+// no send time, looks in the epoch of the stamps read last.
 func (c *Conn) TxStampAfter(key uint32, after int64) (ns int64, ok bool) {
-	if c.tx == nil {
+	t := c.tx
+	if t == nil {
 		return 0, false
 	}
-	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key && e.ns >= after {
-		return e.ns, true
+	epoch := t.seen // TxStamp: the epoch read now
+	if after != math.MinInt64 {
+		epoch = t.epochAt(after)
+	}
+	if ns, ok := t.lookup(key, epoch, after); ok {
+		return ns, true
 	}
 	// Not read yet: the stamp is queued before sendmsg returns, but the
 	// writer may not have marked it pending yet when the reply comes.
-	c.tx.want, c.tx.wantAfter, c.tx.stopAtWant = key, after, true
+	t.want, t.wantAfter, t.wantEpoch, t.stopAtWant = key, after, epoch, true
 	_ = c.rc.Read(c.drainFn)
-	c.tx.stopAtWant = false
-	if e := &c.tx.ring[key%txRing]; e.ns != 0 && e.key == key && e.ns >= after {
+	t.stopAtWant = false
+	return t.lookup(key, epoch, after)
+}
+
+// lookup finds the stamp of the packet numbered key in epoch, sent at or
+// after after, among those read.
+func (t *txStamps) lookup(key, epoch uint32, after int64) (int64, bool) {
+	if e := &t.ring[slot(key, epoch)]; e.match(key, epoch, after) {
 		return e.ns, true
 	}
 	return 0, false
+}
+
+// noEpoch is the epoch of a send too old to tell, whose stamp is not
+// looked for.
+const noEpoch = math.MaxUint32
+
+// match reports whether e is the stamp of the packet numbered key, of
+// epoch, sent at or after after.
+func (e *txEntry) match(key, epoch uint32, after int64) bool {
+	return e.ns != 0 && e.key == key && e.epoch == epoch && e.ns >= after
+}
+
+// epochAt is the epoch of a packet sent at at (unix ns): the last one
+// begun at or before it. Reader side; the writer's restarts are read
+// atomically, the newest first.
+func (t *txStamps) epochAt(at int64) uint32 {
+	now := t.epoch.Load()
+	for e := now; e > 0; e-- {
+		if now-e >= txResets-1 {
+			return noEpoch // its beginning is overwritten: too old to tell
+		}
+		if at >= t.resets[e%txResets].Load() {
+			return e
+		}
+	}
+	return 0
 }
 
 // TxStampsRead is how many transmit stamps the Conn has taken off its
@@ -258,7 +373,7 @@ func (c *Conn) drainTx(fd uintptr) {
 			return
 		}
 		if t.store(t.oob[:t.msg.Controllen]) {
-			if e := &t.ring[t.want%txRing]; t.stopAtWant && e.key == t.want && e.ns != 0 && e.ns >= t.wantAfter {
+			if _, ok := t.lookup(t.want, t.wantEpoch, t.wantAfter); t.stopAtWant && ok {
 				// TxStamp has its stamp: leave the rest for later rather
 				// than make one more call to find the queue empty (a
 				// flood ping's third receive call per probe, 7% of its
@@ -281,12 +396,22 @@ func (t *txStamps) store(oob []byte) bool {
 	if !ok {
 		return false
 	}
-	t.ring[key%txRing] = txEntry{key: key, ns: ns}
+	t.keep(key, ns)
+	return true
+}
+
+// keep files the stamp of the packet numbered key, in the epoch the
+// numbers say it is of.
+func (t *txStamps) keep(key uint32, ns int64) {
+	if t.haveLast && key <= t.last && t.seen < t.epoch.Load() {
+		t.seen++ // the numbering restarted: an epoch begins
+	}
+	t.last, t.haveLast = key, true
+	t.ring[slot(key, t.seen)] = txEntry{key: key, epoch: t.seen, ns: ns}
 	t.got++
 	if t.hook != nil {
 		t.hook(key, ns)
 	}
-	return true
 }
 
 // takeHeld hands the error queue entry drainTx held to the reader's errq

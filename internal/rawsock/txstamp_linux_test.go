@@ -2,6 +2,7 @@ package rawsock
 
 import (
 	"encoding/binary"
+	"math"
 	"testing"
 	"time"
 
@@ -221,5 +222,78 @@ func TestTxStampReadsWhatItNeeds(t *testing.T) {
 		if got := c.TxStampsRead(); got != step.read {
 			t.Errorf("after TxStamp(%d): %d stamps read, want %d", step.key, got, step.read)
 		}
+	}
+}
+
+// The numbering's epochs (txResets): after a restart, a packet's stamp is
+// found under its own number and epoch, never under another packet's of
+// the same number, and the stamps of packets sent before the restart stay
+// found while later ones come.
+func TestTxStampEpochs(t *testing.T) {
+	tx := newTxStamps(0, 0)
+	send := func(at int64) uint32 { // the writer numbers a packet sent at at
+		k := tx.next.Load()
+		tx.next.Add(1)
+		tx.used = true
+		return k
+	}
+	// Epoch 0: packets a (key 0, t=100) and b (key 1, t=110) leave; c
+	// fails at t=120 and the numbering restarts at t=121; d (key 0,
+	// t=130) and e (key 1, t=140) leave in epoch 1. The error queue gives
+	// a's and b's stamps, then d's and e's.
+	a, b := send(100), send(110)
+	tx.restarted(121)
+	d, e := send(130), send(140)
+	if a != 0 || b != 1 || d != 0 || e != 1 {
+		t.Fatalf("keys %d %d %d %d, want 0 1 0 1", a, b, d, e)
+	}
+	for _, s := range []struct {
+		key uint32
+		ns  int64
+	}{{a, 101}, {b, 111}, {d, 131}, {e, 141}} {
+		tx.keep(s.key, s.ns)
+	}
+	for _, c := range []struct {
+		name    string
+		key     uint32
+		sent    int64
+		want    int64
+		wantHas bool
+	}{
+		{"a", a, 100, 101, true},
+		{"b", b, 110, 111, true},
+		{"d", d, 130, 131, true},
+		{"e", e, 140, 141, true},
+	} {
+		ns, ok := tx.lookup(c.key, tx.epochAt(c.sent), c.sent)
+		if ok != c.wantHas || ns != c.want {
+			t.Errorf("%s (key %d, sent %d): stamp %d %v, want %d %v", c.name, c.key, c.sent, ns, ok, c.want, c.wantHas)
+		}
+	}
+	// A restart with nothing sent since the last (a send that fails
+	// again) begins no epoch: the reader could not see it.
+	tx.restarted(150)
+	tx.restarted(151)
+	if got := tx.epoch.Load(); got != 2 {
+		t.Errorf("epoch %d after two restarts with nothing sent between, want 2", got)
+	}
+	// More restarts than txResets between a send and its lookup: too old
+	// to tell, not found.
+	for i := range txResets {
+		send(int64(200 + 10*i))
+		tx.restarted(int64(205 + 10*i))
+	}
+	if got := tx.epochAt(100); got != noEpoch {
+		t.Errorf("epoch of a send %d restarts ago: %d, want none", txResets, got)
+	}
+	// Numbers that wrap or come out of order without a restart begin no
+	// epoch on the reader's side.
+	rx := newTxStamps(0, 0)
+	rx.keep(5, 1)
+	rx.keep(3, 2)
+	rx.keep(math.MaxUint32, 3)
+	rx.keep(0, 4)
+	if rx.seen != 0 {
+		t.Errorf("reader epoch %d without a restart, want 0", rx.seen)
 	}
 }

@@ -206,7 +206,7 @@ func (t *traceTarget) count(ev *trace.Event, hopLabels bool) {
 		s.mu.Lock()
 		s.path.Hop(ev.Hop)
 		if hopLabels {
-			t.hops = appendHop(t.hops, ev.Hop, s.path.Addr(ev.Hop.TTL))
+			t.hops = appendHop(t.hops, ev.Hop, s.lastAnswered(ev.Hop.TTL))
 		}
 		s.mu.Unlock()
 	case trace.EventDone:
@@ -229,8 +229,8 @@ func (t *traceTarget) count(ev *trace.Event, hopLabels bool) {
 
 // appendHop adds the probes of one hop: a probe that timed out is put on
 // the address another probe of the hop got an answer from, else the one
-// the hop answered from before (last), else none, so that requests minus
-// replies of one hop_ip is its loss.
+// the hop last answered from among those it has series for (last), else
+// none, so that requests minus replies of one hop_ip is its loss.
 func appendHop(obs []hopObs, h *trace.Hop, last netip.Addr) []hopObs {
 	at := last
 	for i := range h.Probes {
@@ -278,13 +278,16 @@ type TraceSeries struct {
 	Reached     prometheus.Gauge
 	PathChanges prometheus.Counter
 	// Only with hop_labels: true, labelled hop (the TTL) and hop_ip;
-	// guarded by mu.
+	// guarded by mu. The series of an address that has left its hop, or
+	// of a TTL the path no longer reaches, are dropped (trace_hops.go).
 	HopRequests, HopReplies *prometheus.CounterVec
 	HopRTT                  *prometheus.HistogramVec
 
 	labels prometheus.Labels
 	mu     sync.Mutex
 	path   trace.PathTracker
+	ttls   []hopTTL // by TTL: the addresses with per-hop series
+	traces uint64   // traces counted into the per-hop series
 }
 
 // NewTraceSeries makes the series of one target with labels l
@@ -313,6 +316,7 @@ func (s *TraceSeries) setHopLabels(on bool) {
 	switch {
 	case !on:
 		s.HopRequests, s.HopReplies, s.HopRTT = nil, nil, nil
+		s.ttls = nil
 	case s.HopRequests == nil:
 		l, hl := s.labels, []string{"hop", "hop_ip"}
 		s.HopRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rawnet_trace_hop_requests_total", ConstLabels: l,
@@ -321,26 +325,6 @@ func (s *TraceSeries) setHopLabels(on bool) {
 			Help: "Trace probes answered at a TTL (hop), by the address that answered (hop_ip)."}, hl)
 		s.HopRTT = prometheus.NewHistogramVec(HistogramOpts("rawnet_trace_hop_rtt_seconds",
 			"Round-trip time of the answers at a TTL (hop), by the address that answered (hop_ip).", l), hl)
-	}
-}
-
-func (s *TraceSeries) countHops(obs []hopObs) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.HopRequests == nil {
-		return
-	}
-	for i := range obs {
-		o := &obs[i]
-		hop, ip := strconv.Itoa(o.ttl), ""
-		if o.addr.IsValid() {
-			ip = o.addr.String()
-		}
-		s.HopRequests.WithLabelValues(hop, ip).Inc()
-		if o.answered {
-			s.HopReplies.WithLabelValues(hop, ip).Inc()
-			s.HopRTT.WithLabelValues(hop, ip).Observe(o.rtt.Seconds())
-		}
 	}
 }
 

@@ -93,6 +93,20 @@ var leaveAfter = func() (t [maxHopAddrs + 1]uint32) {
 	return t
 }()
 
+// LeaveAfter is the tracker's departure threshold (see leaveAfter): how
+// many answers of a hop with n addresses in a row must leave one of them
+// out for it to have left the hop. A hop with fewer than two addresses
+// never loses one this way (math.MaxUint32); n above MaxHopAddrs counts
+// as MaxHopAddrs. Those who follow hop addresses beside a tracker (the
+// exporter's per-hop series) use it to agree with its rule.
+func LeaveAfter(n int) uint32 {
+	return leaveAfter[min(max(n, 0), maxHopAddrs)]
+}
+
+// MaxHopAddrs bounds the addresses a tracker keeps for one hop: a hop
+// that shows more is taken as the set of its last trace.
+const MaxHopAddrs = maxHopAddrs
+
 // Hop records what one TTL of the current trace brought back.
 func (p *PathTracker) Hop(h *Hop) {
 	p.cur = grow(p.cur, h.TTL+1)

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -321,5 +322,15 @@ func TestPathTrackerEngineStraddle(t *testing.T) {
 	}
 	if want := []int{2 + (int(leaveAfter[2])+2)/3}; !slices.Equal(changedAt, want) {
 		t.Errorf("path changes at cycles %v, want %v", changedAt, want)
+	}
+}
+
+// LeaveAfter is the tracker's own threshold, for those who follow hop
+// addresses beside it.
+func TestLeaveAfterExported(t *testing.T) {
+	for n, want := range map[int]uint32{-1: math.MaxUint32, 0: math.MaxUint32, 1: math.MaxUint32, 2: 31, 3: 54, 16: 365, 17: 365, 1000: 365} {
+		if got := LeaveAfter(n); got != want {
+			t.Errorf("LeaveAfter(%d) = %d, want %d", n, got, want)
+		}
 	}
 }

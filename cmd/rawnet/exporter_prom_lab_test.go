@@ -41,7 +41,8 @@ const exporterPort = "10731"
 // has scraped the first traces, r1's route to dst's IPv4 subnet moves
 // from r2a to r2b: rawnet_trace_path_changes_total rises by exactly one
 // for the IPv4 target at every vantage and stays 0 for IPv6, whose route
-// did not move. UDP (against a reflector in dst) and TCP groups make the
+// did not move, and r2a's per-hop series go stale once it has left the
+// path by the tracker's rule. UDP (against a reflector in dst) and TCP groups make the
 // exporters expose every family of the contract, which the shipped rules
 // and dashboard are checked against.
 func TestExporterVantagesThroughPrometheus(t *testing.T) {
@@ -270,6 +271,22 @@ traces:
 	hop2 := query(t, s, `rawnet_trace_hop_replies_total{job="rawnet", group="paths", hop="2", hop_ip="`+r2b.String()+`"}`)
 	if len(hop2) != len(vantages) || slices.ContainsFunc(hop2, func(x promlab.Sample) bool { return x.Value < 1 }) {
 		t.Errorf("replies from r2b at hop 2 after the change: want some from each of %d vantages, got %v", len(vantages), hop2)
+	}
+	// r2a left hop 2 once hop 2 answered 31 times without it (some 16
+	// traces at src with its loss, long done): the exporters no longer
+	// expose its series, so Prometheus has marked them stale and an
+	// instant query finds none, though the last minutes hold their
+	// samples from before the change. Every hop of every path has one
+	// address left.
+	r2aExpr := `rawnet_trace_hop_requests_total{job="rawnet", group="paths", hop="2", hop_ip="` + r2a.String() + `"}`
+	if v, err := s.WaitFor(ctx, r2aExpr, func(v []promlab.Sample) bool { return len(v) == 0 }); err != nil {
+		t.Errorf("r2a's hop 2 series not stale after it left the path: %v", v)
+	}
+	if v := query(t, s, `count_over_time(`+r2aExpr+`[5m])`); len(v) != len(vantages) {
+		t.Errorf("r2a's hop 2 series before the change: want one from each of %d vantages, got %v", len(vantages), v)
+	}
+	if v := query(t, s, `count by (instance, host, hop) (rawnet_trace_hop_requests_total{job="rawnet", group="paths"}) > 1`); len(v) != 0 {
+		t.Errorf("hops with more than one address after the change: %v", v)
 	}
 
 	checkExposedFamilies(t, s, targets...)

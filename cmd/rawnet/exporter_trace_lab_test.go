@@ -150,7 +150,8 @@ func ipRoute(t *testing.T, n *lab.Node, args ...string) {
 // A traces: group against the diamond lab: the trace reaches dst in 4
 // hops; moving router 1's route from r2a to r2b changes the path once, in
 // rawnet_trace_path_changes_total, and the per-hop series (only in the
-// group with hop_labels) show hop 2 answering from r2b afterwards.
+// group with hop_labels) show hop 2 answering from r2b afterwards, and
+// r2a's go once it has left the hop by the path tracker's rule.
 func TestExporterTracePathChange(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, lab.Spec{Routers: 3, Diamond: true, LocalPrefix4: netip.MustParsePrefix("198.19.0.0/22"),
@@ -237,6 +238,33 @@ traces:
 	hop2b := map[string]string{"group": "paths", "hop": "2", "hop_ip": r2b.String()}
 	if value(fams, "rawnet_trace_hop_replies_total", hop2b) < 1 {
 		t.Errorf("no replies from r2b at hop 2 after the change:\n%s", dump(fams, "rawnet_trace_hop"))
+	}
+	// r2a has left hop 2 once hop 2 has answered 31 times without it
+	// (trace.LeaveAfter(2)): 11 traces of 3 probes through r2b, 12 if the
+	// first straddled the change. Then, and not before, its series go
+	// from /metrics, and each hop has one address again.
+	hopFamilies := []string{"rawnet_trace_hop_requests_total", "rawnet_trace_hop_replies_total", "rawnet_trace_hop_rtt_seconds"}
+	r2aGone := func(f map[string]*dto.MetricFamily) bool {
+		for _, name := range hopFamilies {
+			if len(series(f, name, hop2a)) != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if n := value(fams, "rawnet_trace_runs_total", paths) - before; n <= 10 && r2aGone(fams) {
+		t.Errorf("r2a's hop 2 series gone after %v traces since the change, want them until 11:\n%s", n, dump(fams, "rawnet_trace_hop"))
+	}
+	fams = waitFor(t, l.Src, 30*time.Second, "r2a's hop 2 series gone", r2aGone)
+	if n := value(fams, "rawnet_trace_runs_total", paths) - before; n < 11 {
+		t.Errorf("r2a's hop 2 series gone after %v traces since the change, want at least 11 (31 answers of hop 2 without it)", n)
+	} else {
+		t.Logf("r2a's hop 2 series gone %v traces after the change", n)
+	}
+	for _, name := range hopFamilies {
+		if n := len(series(fams, name, map[string]string{"group": "paths"})); n != 4 || value(fams, name, hop2b) < 1 {
+			t.Errorf("%d %s series once r2a left, want one per hop (4), hop 2's from r2b:\n%s", n, name, dump(fams, "rawnet_trace_hop"))
+		}
 	}
 
 	// A reload (SIGHUP) interrupts the traces and starts them again: the

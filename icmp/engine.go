@@ -367,7 +367,7 @@ func (p *Pinger) ringSize() int {
 	if p.cfg.Flood {
 		want = max(want, 4096)
 	}
-	if p.cfg.Count > 0 {
+	if p.cfg.Count > 0 && !p.cfg.UntilReplies { // (UntilReplies sends more than Count)
 		want = min(want, p.cfg.Count)
 	}
 	want = min(max(want, 1), maxRing)
@@ -655,7 +655,11 @@ func (p *Pinger) send(ti int) {
 	}
 	now := time.Now()
 	s := &t.ring[seq&t.mask]
-	if s.state == slotPending { // the ring wrapped over a probe still waiting: it is lost
+	wrapped, lost := s.seq, s.state == slotPending // a probe the ring wrapped over, still waiting: it times out now
+	if lost {
+		// Its timeout has passed unless the ring is at maxRing, but the
+		// coordinator has not got to it (a loaded machine): it is lost,
+		// and says so as every other lost probe does.
 		p.pending--
 	}
 	*s = slot{seq: seq, state: slotPending, sent: now.UnixNano()}
@@ -668,6 +672,9 @@ func (p *Pinger) send(ti int) {
 	p.armed = true
 	t.st.Transmitted++
 	p.mu.Unlock()
+	if lost {
+		p.deliver(Event{Kind: EventTimeout, Target: ti, Seq: wrapped, TTL: -1, Time: now})
+	}
 	if wake {
 		p.poke()
 	}

@@ -452,3 +452,39 @@ func TestMessageTooLongIsALocalError(t *testing.T) {
 		}
 	}
 }
+
+// TestRingWrapTimesOut: a probe whose ring slot is taken by a later one
+// while it still waits (the coordinator fell behind on a loaded machine;
+// here a ring shrunk to 4 slots under a timeout of 12 probes) is reported
+// as timed out, once, like every other lost probe: before, it vanished
+// without an event.
+func TestRingWrapTimesOut(t *testing.T) {
+	v4 := newFake(false, 31, func([]byte, netip.Addr) []fakeReply { return nil })
+	cfg := Config{Targets: addrs("198.18.3.2"), Count: 12, Interval: 2 * time.Millisecond, Timeout: 100 * time.Millisecond}
+	p, err := New(withConns(cfg, v4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.targets[0].ring, p.targets[0].mask = make([]slot, 4), 3
+	var evs []Event
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := p.Run(ctx, func(e Event) error { evs = append(evs, e); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]int{}
+	for _, e := range evs {
+		if e.Kind == EventTimeout {
+			seen[e.Seq]++
+		}
+	}
+	for seq := uint32(1); seq <= 12; seq++ {
+		if seen[seq] != 1 {
+			t.Errorf("seq %d: %d timeout events, want 1 (all: %v)", seq, seen[seq], seen)
+		}
+	}
+	if ts := sum.Targets[0]; ts.Transmitted != 12 || ts.Received != 0 {
+		t.Errorf("stats %+v, want 12 sent, none received", ts)
+	}
+}

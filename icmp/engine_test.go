@@ -37,6 +37,12 @@ func run(t *testing.T, cfg Config, v4, v6 Conn) (Summary, []Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runPinger(t, p)
+}
+
+// runPinger runs p (made by New) to its end, with every event.
+func runPinger(t *testing.T, p *Pinger) (Summary, []Event) {
+	t.Helper()
 	var evs []Event
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -466,13 +472,7 @@ func TestRingWrapTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.targets[0].ring, p.targets[0].mask = make([]slot, 4), 3
-	var evs []Event
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	sum, err := p.Run(ctx, func(e Event) error { evs = append(evs, e); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum, evs := runPinger(t, p)
 	seen := map[uint32]int{}
 	for _, e := range evs {
 		if e.Kind == EventTimeout {

@@ -1,10 +1,10 @@
 package icmp
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -204,9 +204,12 @@ func (c *sockConn) configure(fd int, cfg ListenConfig) (err error) {
 	}
 	c.id = cfg.ID
 	for c.id == 0 {
-		var b [2]byte
-		_, _ = rand.Read(b[:])
-		c.id = binary.BigEndian.Uint16(b[:])
+		// randomness: the identifiers and cookies that keep two runs
+		// apart come from math/rand/v2's generator, which the runtime
+		// seeds from the kernel's random bytes in every process, not
+		// from crypto/rand, whose first use (its DRBG and the vDSO
+		// getrandom state) took 60 us of a start (issue 15).
+		c.id = uint16(rand.Uint32())
 	}
 	if err := rawsock.SetICMPFilter(fd, c.v6, icmpmsg.ReplyTypes(c.v6)); err != nil {
 		return fmt.Errorf("icmp: %w", err)

@@ -2,11 +2,11 @@ package icmp
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"runtime"
@@ -266,9 +266,7 @@ func New(cfg Config) (*Pinger, error) {
 		p.conns[fam] = c
 	}
 	for p.cookie == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		p.cookie = binary.BigEndian.Uint64(b[:])
+		p.cookie = rand.Uint64() // see randomness in conn_linux.go
 	}
 	p.initPacing()
 	if err := p.initTargets(); err != nil {

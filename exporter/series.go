@@ -14,10 +14,12 @@ import (
 // RTTBuckets are the classic buckets of every round-trip and delay
 // histogram: 50µs doubling to about 26.2s (0.00005*2^k, k=0..19), as
 // smokeping_prober's, so that dashboards built for it read rawnet's.
-var RTTBuckets = prometheus.ExponentialBuckets(0.00005, 2, 20)
+var RTTBuckets = prometheus.ExponentialBuckets(0.00005, 2, rttBucketCount)
 
 // HistogramOpts are the options of a round-trip or delay histogram: the
-// classic buckets above and native buckets (factor 1.1).
+// classic buckets above and native buckets (factor 1.1). Histogram
+// implements them (probe round trips, one-way delays); the trace hops'
+// histograms are client_golang's with them.
 func HistogramOpts(name, help string, labels prometheus.Labels) prometheus.HistogramOpts {
 	return prometheus.HistogramOpts{
 		Name: name, Help: help, ConstLabels: labels,
@@ -37,6 +39,7 @@ func HistogramOpts(name, help string, labels prometheus.Labels) prometheus.Histo
 // descriptor, about 760 bytes, so four of them and the errors vector were
 // 4.3 of the 7.2 KB a target cost, 72 MB at 10,000 targets
 // (scripts/bench-exporter.sh peaked at 212 MB there, over the 200 MB goal).
+// The RTT histogram is rawnet's Histogram for the same reason.
 type ProbeSeries struct {
 	Requests   Counter
 	Replies    Counter

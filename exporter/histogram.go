@@ -162,7 +162,7 @@ type nativeBuckets struct {
 
 // add adds one to bucket k. The slice grows by half again when k lies
 // beyond its ends, towards k; when it is empty it moves to k instead.
-func (b *nativeBuckets) add(k int32, n uint64) {
+func (b *nativeBuckets) add(k int32) {
 	if b.n == 0 {
 		b.base = k - int32(len(b.counts))/2
 	}
@@ -174,7 +174,7 @@ func (b *nativeBuckets) add(k int32, n uint64) {
 	if b.counts[i] == 0 {
 		b.n++
 	}
-	b.counts[i] += n
+	b.counts[i]++
 }
 
 func (b *nativeBuckets) grow(k int32) {
@@ -251,9 +251,9 @@ func (h *Histogram) observe(v float64) {
 	switch {
 	case math.IsNaN(v):
 	case v > h.cfg.zeroThreshold:
-		h.pos.add(nativeKey(v, h.schema), 1)
+		h.pos.add(nativeKey(v, h.schema))
 	case v < -h.cfg.zeroThreshold:
-		h.neg.add(nativeKey(v, h.schema), 1)
+		h.neg.add(nativeKey(v, h.schema))
 	default:
 		h.zero++
 	}

@@ -14,10 +14,12 @@ import (
 // RTTBuckets are the classic buckets of every round-trip and delay
 // histogram: 50µs doubling to about 26.2s (0.00005*2^k, k=0..19), as
 // smokeping_prober's, so that dashboards built for it read rawnet's.
-var RTTBuckets = prometheus.ExponentialBuckets(0.00005, 2, 20)
+var RTTBuckets = prometheus.ExponentialBuckets(0.00005, 2, rttBucketCount)
 
 // HistogramOpts are the options of a round-trip or delay histogram: the
-// classic buckets above and native buckets (factor 1.1).
+// classic buckets above and native buckets (factor 1.1). Histogram
+// implements them (probe round trips, one-way delays); the trace hops'
+// histograms are client_golang's with them.
 func HistogramOpts(name, help string, labels prometheus.Labels) prometheus.HistogramOpts {
 	return prometheus.HistogramOpts{
 		Name: name, Help: help, ConstLabels: labels,
@@ -37,12 +39,13 @@ func HistogramOpts(name, help string, labels prometheus.Labels) prometheus.Histo
 // descriptor, about 760 bytes, so four of them and the errors vector were
 // 4.3 of the 7.2 KB a target cost, 72 MB at 10,000 targets
 // (scripts/bench-exporter.sh peaked at 212 MB there, over the 200 MB goal).
+// The RTT histogram is rawnet's Histogram for the same reason.
 type ProbeSeries struct {
 	Requests   Counter
 	Replies    Counter
 	Duplicates Counter
 	Late       Counter
-	RTT        prometheus.Histogram
+	RTT        Histogram // its labels are the counters'
 
 	names  []string // label names, sorted; their values in values
 	values []string
@@ -71,6 +74,8 @@ var probeCounters = [...]struct{ name, help string }{
 	{"rawnet_probe_duplicates_total", "Replies to probes already answered."},
 	{"rawnet_probe_late_replies_total", "Replies that came after their probe had timed out."},
 }
+
+const probeRTTName, probeRTTHelp = "rawnet_probe_rtt_seconds", "Round-trip time of answered probes."
 
 const probeErrorsName, probeErrorsHelp = "rawnet_probe_errors_total",
 	"Probes answered by an ICMP error (kind: its type in snake_case), that could not be sent (send) or whose host did not resolve (resolve)."
@@ -110,53 +115,10 @@ func sharedDesc(name, help string, labels []string) *prometheus.Desc {
 	return d.(*prometheus.Desc)
 }
 
-// histogramVecs holds one HistogramVec per metric name and label names,
-// only to make histograms that share its descriptor (sharedDescHistogram).
-var histogramVecs struct {
-	sync.Mutex
-	m map[string]*prometheus.HistogramVec
-}
-
-// sharedDescHistogram makes a histogram (HistogramOpts) with labels l
-// whose descriptor is shared by every histogram of that name and label
-// names: a child of a HistogramVec, taken out of the vec at once, so that
-// the vec keeps nothing and the holder alone decides how long it lives. A
-// histogram of its own with l as constant labels carries a descriptor of
-// its own, about 525 bytes of a target's 2.6 KB (heap profile, 1,024
-// targets in scripts/bench-exporter.sh's lab).
-func sharedDescHistogram(name, help string, l prometheus.Labels) prometheus.Histogram {
-	names := make([]string, 0, len(l))
-	for n := range l {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	values := make([]string, len(names))
-	for i, n := range names {
-		values[i] = l[n]
-	}
-	key := name + "\xff" + strings.Join(names, "\xff")
-	histogramVecs.Lock()
-	defer histogramVecs.Unlock()
-	if histogramVecs.m == nil {
-		histogramVecs.m = map[string]*prometheus.HistogramVec{}
-	}
-	v := histogramVecs.m[key]
-	if v == nil {
-		v = prometheus.NewHistogramVec(HistogramOpts(name, help, nil), names)
-		histogramVecs.m[key] = v
-	}
-	h := v.WithLabelValues(values...).(prometheus.Histogram)
-	v.DeleteLabelValues(values...)
-	return h
-}
-
 // NewProbeSeries makes the series of one target with labels l
 // (ProbeLabels).
 func NewProbeSeries(l prometheus.Labels) *ProbeSeries {
-	s := &ProbeSeries{
-		RTT:    sharedDescHistogram("rawnet_probe_rtt_seconds", "Round-trip time of answered probes.", l),
-		byKind: map[string]*counterMetric{},
-	}
+	s := &ProbeSeries{byKind: map[string]*counterMetric{}}
 	for name := range l {
 		s.names = append(s.names, name)
 	}
@@ -172,6 +134,7 @@ func NewProbeSeries(l prometheus.Labels) *ProbeSeries {
 		}
 		s.counters[i] = counterMetric{desc: d, c: c, labels: labels}
 	}
+	s.RTT.init(sharedDesc(probeRTTName, probeRTTHelp, s.names), labels, rttHistogramConfig())
 	return s
 }
 

@@ -3,7 +3,10 @@ package exporter
 import (
 	"context"
 	"net/netip"
+	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -190,8 +193,8 @@ func countUDP(t *udpTarget, j *udpJitter, ev *udp.ProbeEvent) {
 		u.jitterRTT.Set(j.rtt.Value().Seconds())
 		if ev.Reflected {
 			u.once.Do(u.reflected)
-			u.forward.Observe(ev.Forward.Seconds())
-			u.reverse.Observe(ev.Reverse.Seconds())
+			u.forward.Load().Observe(ev.Forward.Seconds())
+			u.reverse.Load().Observe(ev.Reverse.Seconds())
 			j.fwd.AddTransit(ev.Forward)
 			j.rev.AddTransit(ev.Reverse)
 			u.jitterFwd.Set(j.fwd.Value().Seconds())
@@ -212,21 +215,34 @@ func countUDP(t *udpTarget, j *udpJitter, ev *udp.ProbeEvent) {
 // against a reflector the one-way delays (clock offset between the two
 // hosts included) and the RFC 3550 interarrival jitter of each direction,
 // and against any server the jitter of the round trip.
+//
+// UDPSeries is an unchecked collector (Describe sends nothing), as
+// ProbeSeries: the delay histograms share one descriptor with every
+// target's, their labels being variable ones.
 type UDPSeries struct {
-	oneway                          *prometheus.HistogramVec
+	names, values                   []string // the target's labels, sorted by name
 	jitter                          *prometheus.GaugeVec
-	forward, reverse                prometheus.Observer
+	forward, reverse                atomic.Pointer[Histogram]
 	jitterFwd, jitterRev, jitterRTT prometheus.Gauge
 	once                            sync.Once
 }
 
+const onewayName, onewayHelp = "rawnet_probe_oneway_delay_seconds",
+	"One-way delay of answered datagrams as the reflector's stamps give it (direction forward: to it, reverse: back); includes the offset between the two clocks."
+
 // NewUDPSeries makes them with labels l (ProbeLabels).
 func NewUDPSeries(l prometheus.Labels) *UDPSeries {
 	u := &UDPSeries{
-		oneway: prometheus.NewHistogramVec(HistogramOpts("rawnet_probe_oneway_delay_seconds",
-			"One-way delay of answered datagrams as the reflector's stamps give it (direction forward: to it, reverse: back); includes the offset between the two clocks.", l), []string{"direction"}),
 		jitter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rawnet_probe_jitter_seconds", ConstLabels: l,
 			Help: "RFC 3550 interarrival jitter of the current probe run: forward and reverse from a reflector's stamps, round_trip from the round trips."}, []string{"direction"}),
+	}
+	for name := range l {
+		u.names = append(u.names, name)
+	}
+	u.names = append(u.names, "direction")
+	sort.Strings(u.names)
+	for _, name := range u.names {
+		u.values = append(u.values, l[name])
 	}
 	u.jitterRTT = u.jitter.WithLabelValues("round_trip")
 	return u
@@ -236,21 +252,29 @@ func NewUDPSeries(l prometheus.Labels) *UDPSeries {
 // so that an echo server's target has none. (Called by the target's one
 // probe goroutine.)
 func (u *UDPSeries) reflected() {
-	u.forward = u.oneway.WithLabelValues("forward")
-	u.reverse = u.oneway.WithLabelValues("reverse")
+	u.reverse.Store(u.oneway("reverse"))
+	u.forward.Store(u.oneway("forward")) // last: Collect takes forward for both
 	u.jitterFwd = u.jitter.WithLabelValues("forward")
 	u.jitterRev = u.jitter.WithLabelValues("reverse")
 }
 
-// Describe sends the descriptors of the series.
-func (u *UDPSeries) Describe(ch chan<- *prometheus.Desc) {
-	u.oneway.Describe(ch)
-	u.jitter.Describe(ch)
+// oneway makes the delay histogram of direction.
+func (u *UDPSeries) oneway(direction string) *Histogram {
+	values := slices.Clone(u.values)
+	values[slices.Index(u.names, "direction")] = direction
+	d := sharedDesc(onewayName, onewayHelp, u.names)
+	return NewHistogram(d, prometheus.MakeLabelPairs(d, values))
 }
+
+// Describe sends nothing: UDPSeries is an unchecked collector.
+func (u *UDPSeries) Describe(chan<- *prometheus.Desc) {}
 
 // Collect sends the series.
 func (u *UDPSeries) Collect(ch chan<- prometheus.Metric) {
-	u.oneway.Collect(ch)
+	if h := u.forward.Load(); h != nil {
+		ch <- h
+		ch <- u.reverse.Load()
+	}
 	u.jitter.Collect(ch)
 }
 

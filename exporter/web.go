@@ -90,13 +90,13 @@ func (p slogPrinter) Println(v ...any) { p.e.opts.Logger.Error(fmt.Sprint(v...))
 //
 // Probing allocates nothing per probe, so nearly all the exporter's
 // garbage is what a scrape made: the metric families of every target
-// (about 5 KB a target). Left to the pacer, that garbage stays until the
-// next scrape pushes the heap to the goal set during this one, when half
-// the scrape's families were still live: the heap then peaks at about
-// twice the live heap plus a scrape. Collected at once, the next scrape
-// starts from the live heap and its goal. This is one collection per
-// scrape, which the next scrape would have caused anyway
-// (scripts/bench-exporter.sh measures what it saves and costs).
+// (about 3.4 KB a target, BenchmarkScrape1024). Left to the pacer, that
+// garbage stays until the next scrape pushes the heap to the goal set
+// during this one, when half the scrape's families were still live: the
+// heap then peaks at about twice the live heap plus a scrape. Collected
+// at once, the next scrape starts from the live heap and its goal. This
+// is one collection per scrape, which the next scrape would have caused
+// anyway (scripts/bench-exporter.sh measures what it saves and costs).
 func (e *Exporter) collectAfter(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)

@@ -9,7 +9,8 @@
 #      (--privileged) and rawnet exporter one after the other: CPU seconds
 #      per probe and peak RSS of each;
 #   3. the RTT error of both against the wire (below).
-# ONLY=rtt runs part 3 alone (a change to RTT timing needs no 10,000-target run).
+# ONLY=rtt runs part 3 alone (a change to RTT timing needs no 10,000-target run),
+# ONLY=peer part 2 alone (a change to memory, measured against smokeping_prober).
 # Each process runs in the src namespace for WARM s before the window
 # (probes reach their schedule; a probe counts once its fate is known, up
 # to 2 s), then WINDOW s (default 60) between two scrapes. Rates use the
@@ -23,7 +24,7 @@ n10k=${N10K:-10000}
 peern=${PEERN:-1024}
 smokeping=${SMOKEPING:-/usr/bin/prometheus-smokeping-prober}
 only=${ONLY:-}
-[ -z "$only" ] || [ "$only" = rtt ] || { echo "bench-exporter: ONLY must be rtt or empty" >&2; exit 2; }
+[ -z "$only" ] || [ "$only" = rtt ] || [ "$only" = peer ] || { echo "bench-exporter: ONLY must be rtt, peer or empty" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench-exporter needs root (network namespaces)" >&2; exit 1; }
 [ -x "$smokeping" ] || { echo "bench-exporter needs $smokeping (Debian package prometheus-smokeping-prober)" >&2; exit 1; }
 ((n10k <= 16384 && peern <= 16384)) || { echo "bench-exporter: N10K and PEERN must be at most 16384 (198.19.0.0/18)" >&2; exit 2; }
@@ -105,7 +106,9 @@ cfg=$(rawnet_config "$n10k")
 ip netns exec "rn-$name-src" "$bin" exporter --config "$cfg" --web.listen-address 127.0.0.1:10731 >"$work/rawnet-10k.log" 2>&1 &
 pid=$!
 measure "rawnet exporter ($n10k targets)" http://127.0.0.1:10731/metrics rawnet_probe "$n10k"
+fi
 
+if [ -z "$only" ] || [ "$only" = peer ]; then
 echo
 echo "== the same $peern targets every second: smokeping_prober --privileged, then rawnet exporter"
 addrs "$peern" > "$work/hosts"
@@ -117,9 +120,10 @@ cfg=$(rawnet_config "$peern")
 ip netns exec "rn-$name-src" "$bin" exporter --config "$cfg" --web.listen-address 127.0.0.1:10731 >"$work/rawnet-peer.log" 2>&1 &
 pid=$!
 measure "rawnet exporter ($peern targets)" http://127.0.0.1:10731/metrics rawnet_probe "$peern"
-awk 'NR == 2 {sc = $(NF-3) / $(NF-2); sh = $NF} NR == 3 {
-  printf "rawnet / smokeping_prober: CPU per probe %.3f, peak RSS %.3f\n", ($(NF-3) / $(NF-2)) / sc, $NF / sh }' "$work/res"
+tail -n 2 "$work/res" | awk 'NR == 1 {sc = $(NF-3) / $(NF-2); sh = $NF} NR == 2 {
+  printf "rawnet / smokeping_prober: CPU per probe %.3f, peak RSS %.3f\n", ($(NF-3) / $(NF-2)) / sc, $NF / sh }'
 fi
+[ "$only" != peer ] || exit 0
 
 # RTT error against the wire, for RTTN (5) targets over RTTWIN (30) s per
 # tool: the exporters export histograms, not single probes, so what is

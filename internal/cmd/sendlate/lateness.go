@@ -63,10 +63,10 @@ type report struct {
 	gapDev                []time.Duration // per target, between probes: the time minus the periods, sorted
 }
 
-// analyze measures each probe's lateness: its stamp minus its scheduled
-// time, S + (seq-1)·period + target·gap, with each run's S (cookie) taken
-// from its earliest probe.
-func analyze(ps []probe, period, gap time.Duration) report {
+// analyze measures the lateness of each probe that keep accepts: its
+// stamp minus its scheduled time, S + (seq-1)·period + target·gap, with
+// each run's S (cookie) taken from its earliest probe of all.
+func analyze(ps []probe, period, gap time.Duration, keep func(probe) bool) report {
 	type key struct {
 		cookie uint64
 		target uint32
@@ -80,9 +80,13 @@ func analyze(ps []probe, period, gap time.Duration) report {
 			start[p.cookie] = offset(p)
 		}
 	}
-	r := report{probes: len(ps), runs: len(start)}
+	r := report{runs: len(start)}
 	last := map[key]probe{}
 	for _, p := range ps {
+		if !keep(p) {
+			continue
+		}
+		r.probes++
 		r.late = append(r.late, time.Duration(offset(p)-start[p.cookie]))
 		k := key{p.cookie, p.target}
 		if q, ok := last[k]; ok && p.seq > q.seq {
@@ -116,8 +120,8 @@ func (r report) String() string {
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d requests (%d runs, %d targets) late against their schedule: median %s, p99 %s, p99.9 %s, max %s;",
-		r.probes, r.runs, r.targets, ms(quantile(r.late, 0.5)), ms(quantile(r.late, 0.99)), ms(quantile(r.late, 0.999)), ms(quantile(r.late, 1)))
+	fmt.Fprintf(&b, "%d requests to %d targets (runs: %d) late against their schedule: median %s, p99 %s, p99.9 %s, max %s;",
+		r.probes, r.targets, r.runs, ms(quantile(r.late, 0.5)), ms(quantile(r.late, 0.99)), ms(quantile(r.late, 0.999)), ms(quantile(r.late, 1)))
 	fmt.Fprintf(&b, " later than 10 ms: %d, 100 ms: %d, 1 s: %d\n", over(r.late, 10*time.Millisecond), over(r.late, 100*time.Millisecond), over(r.late, time.Second))
 	if len(r.gapDev) > 0 {
 		fmt.Fprintf(&b, "a target's probe to the next, minus the interval: min %s, median %s, p99 %s, max %s\n",

@@ -65,7 +65,7 @@ func TestLatenessFromCapture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := analyze(sent, period, gap)
+	r := analyze(sent, period, gap, within(0, 0))
 	if r.probes != 30 || r.runs != 2 || r.targets != 6 {
 		t.Fatalf("probes %d runs %d targets %d, want 30, 2, 6", r.probes, r.runs, r.targets)
 	}
@@ -78,5 +78,26 @@ func TestLatenessFromCapture(t *testing.T) {
 	}
 	if len(r.gapDev) != 24 {
 		t.Errorf("%d gaps, want 24", len(r.gapDev))
+	}
+}
+
+// TestLatenessWithinAWindow keeps the schedule of the whole run: probes
+// all 300 ms late inside the window are 300 ms late, not on time.
+func TestLatenessWithinAWindow(t *testing.T) {
+	const period, gap = time.Second, 50 * time.Microsecond
+	var ps []probe
+	base := int64(1_800_000_000e9)
+	for seq := uint32(1); seq <= 10; seq++ {
+		for target := uint32(0); target < 4; target++ {
+			at := base + int64(seq-1)*int64(period) + int64(target)*int64(gap)
+			if seq > 5 {
+				at += int64(300 * time.Millisecond)
+			}
+			ps = append(ps, probe{at: at, cookie: 1, target: target, seq: seq})
+		}
+	}
+	r := analyze(ps, period, gap, within(1_800_000_005.1, 0))
+	if r.probes != 20 || quantile(r.late, 0) != 300*time.Millisecond || quantile(r.late, 1) != 300*time.Millisecond {
+		t.Errorf("%d probes late from %v to %v, want 20 all 300ms late", r.probes, quantile(r.late, 0), quantile(r.late, 1))
 	}
 }

@@ -28,6 +28,8 @@ import (
 func main() {
 	period := flag.Duration("period", time.Second, "the targets' interval")
 	gap := flag.Duration("gap", 50*time.Microsecond, "the time between two targets' probes in a round (1/rate)")
+	from := flag.Float64("from", 0, "only requests sent at or after this time (unix seconds)")
+	to := flag.Float64("to", 0, "only requests sent before this time (unix seconds; 0: no end)")
 	flag.Parse()
 	if flag.NArg() != 1 || *period <= 0 || *gap < 0 {
 		fmt.Fprintln(os.Stderr, "sendlate: want -period > 0, -gap >= 0 and one capture file")
@@ -44,7 +46,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sendlate:", err)
 		os.Exit(2)
 	}
-	r := analyze(sent, *period, *gap)
+	r := analyze(sent, *period, *gap, within(*from, *to))
 	fmt.Print(r.String())
 }
 
@@ -68,5 +70,14 @@ func readSent(r io.Reader) ([]probe, error) {
 			p.at = pkt.Timestamp.UnixNano()
 			out = append(out, p)
 		}
+	}
+}
+
+// within reports whether a request was sent in [from, to) (unix seconds;
+// to 0: no end).
+func within(from, to float64) func(probe) bool {
+	return func(p probe) bool {
+		t := float64(p.at) / 1e9
+		return t >= from && (to == 0 || t < to)
 	}
 }

@@ -28,7 +28,7 @@
 # side of the end bound the count. The exporter's own counters are the
 # cross-check, from scrapes started WINDOW s apart: it counts a probe
 # once its fate is known (its reply), and reads the counters while it
-# gathers (a 13 MB scrape takes seconds under load), so they cover about
+# gathers (a 31 MB scrape takes seconds under load), so they cover about
 # WINDOW s, off by the difference of the two gathers.
 # CAPTURE=1 also captures part 1's requests on src's link and prints how
 # late each left against the engine's schedule (internal/cmd/sendlate).

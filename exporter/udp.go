@@ -126,7 +126,10 @@ func (r *udpRunner) probe(ctx context.Context, t *udpTarget) {
 		local = netip.AddrPortFrom(r.g.Source, 0)
 	}
 	for ctx.Err() == nil {
-		c, err := udp.Dial(udp.ListenConfig{Addr: local, Remote: remote, TOS: r.g.TOS, TxStamps: true})
+		// A datagram an interval: a few a call and a window's stamps, not
+		// the 128 KB of buffers and stamps a fast probe's socket holds.
+		c, err := udp.Dial(udp.ListenConfig{Addr: local, Remote: remote, TOS: r.g.TOS, TxStamps: true,
+			Batch: udpBatch, InFlight: udpSeqWindow(r.g.Interval)})
 		if err != nil {
 			r.env.Logger.Warn("cannot open UDP socket", "group", r.g.Name, "host", t.host, "ip", t.addr, "err", err)
 			t.series.Requests.Inc()
@@ -157,6 +160,10 @@ func (r *udpRunner) probe(ctx context.Context, t *udpTarget) {
 		}
 	}
 }
+
+// udpBatch is how many datagrams a target's socket moves a call: a reply
+// and its duplicates.
+const udpBatch = 4
 
 // udpTimeout is how long a datagram may wait for its reply: the engine's
 // default second, or the interval when that is longer (as ping's -W).

@@ -53,11 +53,12 @@ func (m *Message) Data() []byte { return m.Buf[:m.N] }
 // may be called from two goroutines at once, but not two of either.
 type Conn interface {
 	// ReadBatch waits for at least one message (or the read deadline,
-	// os.ErrDeadlineExceeded) and fills up to len(ms) of them; it returns
-	// how many.
+	// os.ErrDeadlineExceeded) and fills up to len(ms) of them (at most the
+	// socket's ListenConfig.Batch); it returns how many.
 	ReadBatch(ms []Message) (int, error)
-	// WriteBatch sends the messages in order and returns how many left;
-	// fewer than len(ms) comes with an error.
+	// WriteBatch sends the messages in order, at most the socket's
+	// ListenConfig.Batch of them, and returns how many left; fewer than it
+	// took comes with an error.
 	WriteBatch(ms []Message) (int, error)
 	// SetReadDeadline sets when a blocked ReadBatch gives up.
 	SetReadDeadline(t time.Time) error
@@ -98,6 +99,13 @@ type ListenConfig struct {
 	// the kernel's send time to its receive time. Without (or when the
 	// kernel refuses it) they start at the time read before sending.
 	TxStamps bool
+	// Batch is the most datagrams one ReadBatch or WriteBatch moves (0 or
+	// above MaxBatch: MaxBatch). Each costs the socket about 1 KB of
+	// message headers and control buffers, allocated when it opens.
+	Batch int
+	// InFlight is about the most datagrams in flight at once, for which
+	// the kernel's transmit stamps are kept (0: 4096, 64 KB).
+	InFlight int
 	// BlockingSlice bounds one wait of a Blocking socket, so that it
 	// notices Close and a deadline moved by another goroutine (a
 	// cancelled run) in time (default rawsock.DefaultSlice, 20ms).

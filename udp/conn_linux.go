@@ -35,20 +35,20 @@ type sockConn struct {
 	recvErr   bool
 	local     netip.AddrPort
 
-	// read side: one reader at a time
-	rhdrs  [MaxBatch]unix.Mmsghdr
-	riovs  [MaxBatch]unix.Iovec
-	rnames [MaxBatch][sockaddrLen]byte
-	roobs  [MaxBatch][oobLen]byte
+	// read side: one reader at a time; Batch long, as the write side
+	rhdrs  []unix.Mmsghdr
+	riovs  []unix.Iovec
+	rnames [][sockaddrLen]byte
+	roobs  [][oobLen]byte
 	ehdr   unix.Msghdr // an error queue entry: the first message's buffer and name
 	eoob   [errOOBLen]byte
 	meta   cmsg.Meta
 
 	// write side: one writer at a time
-	whdrs  [MaxBatch]unix.Mmsghdr
-	wiovs  [MaxBatch]unix.Iovec
-	wnames [MaxBatch][sockaddrLen]byte
-	woobs  [MaxBatch][oobLen]byte
+	whdrs  []unix.Mmsghdr
+	wiovs  []unix.Iovec
+	wnames [][sockaddrLen]byte
+	woobs  [][oobLen]byte
 }
 
 // Listen opens a UDP socket as cfg says: bound to cfg.Addr and, when
@@ -78,9 +78,10 @@ func listen(cfg ListenConfig, recvErr bool) (*sockConn, error) {
 		family = unix.AF_INET6
 	}
 	c := &sockConn{v6: v6, recvErr: recvErr}
+	c.makeBatch(cfg.Batch)
 	rc, err := rawsock.Open(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP, rawsock.Config{
 		Name: "udp", Blocking: cfg.Blocking, Slice: cfg.BlockingSlice, SoftErrors: true,
-		TxStamps: cfg.TxStamps,
+		TxStamps: cfg.TxStamps, TxRing: cfg.InFlight,
 		Setup: func(fd int) error {
 			if err := setOptions(fd, cfg, v6, recvErr); err != nil {
 				return err
@@ -96,6 +97,16 @@ func listen(cfg ListenConfig, recvErr bool) (*sockConn, error) {
 	}
 	c.c = rc
 	return c, nil
+}
+
+// makeBatch allocates the message headers and buffers of n datagrams a
+// call each way (ListenConfig.Batch).
+func (c *sockConn) makeBatch(n int) {
+	if n <= 0 || n > MaxBatch {
+		n = MaxBatch
+	}
+	c.rhdrs, c.riovs, c.rnames, c.roobs = make([]unix.Mmsghdr, n), make([]unix.Iovec, n), make([][sockaddrLen]byte, n), make([][oobLen]byte, n)
+	c.whdrs, c.wiovs, c.wnames, c.woobs = make([]unix.Mmsghdr, n), make([]unix.Iovec, n), make([][sockaddrLen]byte, n), make([][oobLen]byte, n)
 }
 
 // socketFamily6 decides between an AF_INET and an AF_INET6 socket: IPv4
@@ -208,12 +219,12 @@ func (c *sockConn) TxStampAfter(key uint32, after int64) (int64, bool) {
 }
 func (c *sockConn) TxStampErr() error { return c.c.TxStampErr() }
 
-// ReadBatch reads up to len(ms) (at most MaxBatch) messages.
+// ReadBatch reads up to len(ms) (at most ListenConfig.Batch) messages.
 func (c *sockConn) ReadBatch(ms []Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	ms = ms[:min(len(ms), MaxBatch)]
+	ms = ms[:min(len(ms), len(c.rhdrs))]
 	c.prepareRead(ms)
 	var errq *unix.Msghdr
 	if c.recvErr {
@@ -307,14 +318,14 @@ func (c *sockConn) stamp(m *Message) {
 	}
 }
 
-// WriteBatch sends up to len(ms) (at most MaxBatch) messages. A message
+// WriteBatch sends up to len(ms) (at most ListenConfig.Batch) messages. A message
 // the kernel refuses is skipped and its error returned once the others
 // are sent.
 func (c *sockConn) WriteBatch(ms []Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	ms = ms[:min(len(ms), MaxBatch)]
+	ms = ms[:min(len(ms), len(c.whdrs))]
 	var first, renumber error
 	for i := range ms {
 		if err := c.prepareWrite(i, &ms[i]); err != nil && first == nil {

@@ -70,12 +70,17 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		}
 	}
 	p.tx = make([]Message, MaxBatch)
-	p.rx = make([]Message, MaxBatch)
+	if p.gap >= singleSendGap {
+		p.tx = make([]Message, 1) // one at a time (due)
+	}
 	for i := range p.tx {
 		b := make([]byte, cfg.Size)
 		copy(b, cfg.Prefix)
 		Put(b[p.hdrOff:], &Header{Cookie: p.cookie})
 		p.tx[i] = Message{Buf: b, N: cfg.Size}
+	}
+	p.rx = make([]Message, p.rxBatch())
+	for i := range p.rx {
 		p.rx[i] = Message{Buf: make([]byte, rxLen(cfg.Size))}
 	}
 	p.sentAt = make([]int64, p.win)
@@ -100,6 +105,20 @@ const singleSendGap = 20 * time.Microsecond
 
 // rxLen is the receive buffer for replies to datagrams of size bytes.
 func rxLen(size int) int { return max(size+256, 2048) }
+
+// rxBatch is how many datagrams one read takes at most: MaxBatch unpaced
+// or above 64,000 a second, else the replies of a millisecond, 4 at least
+// (a reply with its duplicates). Each takes a 2 KB buffer: at MaxBatch a
+// probe held 128 KB, and an exporter probing 1,024 UDP targets once a
+// second 119 MB, nearly all of it buffers a reply every second never
+// reached (issue 12).
+func (p *Probe) rxBatch() int {
+	if p.gap == 0 {
+		return MaxBatch
+	}
+	perMs := int(time.Millisecond / p.gap)
+	return max(4, min(MaxBatch, perMs))
+}
 
 // defaults fills in the zero fields of c and checks the others.
 func (c *ProbeConfig) defaults() error {
@@ -184,7 +203,7 @@ func (p *Probe) inFlight() uint64 { return p.sent - p.expireAt }
 
 // due is how many datagrams to send now.
 func (p *Probe) due(now time.Time) int {
-	n := MaxBatch
+	n := len(p.tx)
 	if p.cfg.Count > 0 {
 		n = min(n, int(uint64(p.cfg.Count)-p.sent))
 	}

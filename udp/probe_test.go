@@ -3,6 +3,7 @@ package udp
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,75 @@ func TestProbeSmallWindowNoSamples(t *testing.T) {
 	}
 	if len(p.sentAt) != 256 || p.seq.window != 256 || p.cfg.Window > 128 {
 		t.Errorf("window 200: %d send times, tracker %d, in flight %d; want 256, 256, <= 128", len(p.sentAt), p.seq.window, p.cfg.Window)
+	}
+}
+
+// A probe's receive buffers follow its rate: once a second (an exporter
+// target) it holds a few KB, not MaxBatch 2 KB buffers (128 KB, 119 MB for
+// 1,024 exporter targets); unpaced or fast, a full batch.
+func TestProbeBuffersFollowTheRate(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		cfg     ProbeConfig
+		atMost  uint64 // bytes NewProbe allocates
+		atLeast uint64
+	}{
+		{"1/s", ProbeConfig{Interval: time.Second, SeqWindow: 256, Samples: -1}, 32 << 10, 0},
+		{"unpaced", ProbeConfig{Unpaced: true, SeqWindow: 256, Samples: -1}, 1 << 20, MaxBatch * 2048},
+		{"100k/s", ProbeConfig{Rate: 100000, SeqWindow: 256, Samples: -1}, 1 << 20, MaxBatch * 2048},
+	} {
+		const n = 20
+		conns := make([]*fakeConn, n)
+		for i := range conns {
+			conns[i] = newFakeConn(fakeClient)
+		}
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		for i := range n {
+			cfg := c.cfg
+			cfg.Conn = conns[i]
+			if _, err := NewProbe(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&b)
+		per := (b.TotalAlloc - a.TotalAlloc) / n
+		t.Logf("%s: %d bytes a probe", c.name, per)
+		if per > c.atMost || per < c.atLeast {
+			t.Errorf("%s: NewProbe allocated %d bytes, want %d to %d", c.name, per, c.atLeast, c.atMost)
+		}
+	}
+}
+
+// A socket's message headers and kept transmit stamps follow
+// ListenConfig.Batch and InFlight: an exporter target's (4, 256) costs
+// about 11 KB, the defaults (64, 4096) over 100 KB.
+func TestConnBuffersFollowBatch(t *testing.T) {
+	srv, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, c := range []struct {
+		name            string
+		batch, inFlight int
+		atLeast, atMost uint64
+	}{
+		{"exporter target", 4, 256, 0, 16 << 10},
+		{"defaults", 0, 0, 100 << 10, 1 << 20},
+	} {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		conn, err := Dial(ListenConfig{Remote: srv.LocalAddr(), TxStamps: true, Batch: c.batch, InFlight: c.inFlight})
+		runtime.ReadMemStats(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		got := b.TotalAlloc - a.TotalAlloc
+		t.Logf("%s: %d bytes", c.name, got)
+		if got < c.atLeast || got > c.atMost {
+			t.Errorf("%s: Dial allocated %d bytes, want %d to %d", c.name, got, c.atLeast, c.atMost)
+		}
 	}
 }

@@ -37,6 +37,11 @@ type Config struct {
 	// the option leaves the Conn without (TxStamps false, TxStampErr
 	// says why); Open does not fail for it.
 	TxStamps bool
+	// TxRing is how many transmit stamps the Conn keeps for TxStamp, at
+	// least the packets it has in flight at once (rounded up to a power of
+	// two; 0: 4096, 64 KB). A socket that sends a packet a second needs
+	// few.
+	TxRing int
 	// Device binds the socket to one network interface (SO_BINDTODEVICE)
 	// before Setup runs: it sends and receives through that device only.
 	Device string
@@ -166,7 +171,7 @@ func newConn(fd int, cfg Config) (*Conn, error) {
 		if opt, flags, err := enableTxStamps(fd); err != nil {
 			c.txErr = err
 		} else {
-			c.tx, c.drainFn = newTxStamps(opt, flags), c.drainStamps
+			c.tx, c.drainFn = newTxStamps(opt, flags, cfg.TxRing), c.drainStamps
 		}
 	}
 	return c, nil

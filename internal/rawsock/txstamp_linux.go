@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"sync/atomic"
 	"time"
@@ -59,8 +60,9 @@ const optRxFilter = 0x20000
 // soEEOriginTimestamping is ee_origin of a timestamp on the error queue.
 const soEEOriginTimestamping = 4
 
-// txRing is how many stamps a Conn keeps: more than the probes a run has
-// in flight on one socket before it reads again.
+// txRing is how many stamps a Conn keeps by default (Config.TxRing):
+// more than the probes a run has in flight on one socket before it reads
+// again.
 const txRing = 4096
 
 // Epochs. A restart of the numbering (ResetTxKey) gives numbers again
@@ -88,12 +90,11 @@ const txRing = 4096
 // space, as it is without stamps: never from another packet's stamp.
 const txResets = 64
 
-// txEpochStride moves each epoch's slots in the ring: consecutive epochs'
-// first numbers are at least 151 slots apart for the first eight.
-const txEpochStride = 1777
-
-// slot is the ring index of the stamp numbered key in epoch.
-func slot(key, epoch uint32) uint32 { return (key + epoch*txEpochStride) % txRing }
+// slot is the ring index of the stamp numbered key in epoch. Each epoch's
+// slots are moved by stride (7/16 of the ring, odd): in the default ring
+// the first numbers of consecutive epochs are at least 256 slots apart
+// for the first eight.
+func (t *txStamps) slot(key, epoch uint32) uint32 { return (key + epoch*t.stride) & t.mask }
 
 type txEntry struct {
 	key   uint32
@@ -113,15 +114,17 @@ type txStamps struct {
 	resets [txResets]atomic.Int64
 
 	// reader side
-	msg   unix.Msghdr
-	iov   unix.Iovec
-	name  [SockaddrLen]byte
-	oob   [512]byte
-	buf   [2048]byte // an ICMP error's quoted datagram, when one comes between stamps
-	held  bool       // buf, name, oob hold an error queue entry for the reader
-	heldN int
-	ring  [txRing]txEntry
-	got   uint64 // stamps read
+	msg    unix.Msghdr
+	iov    unix.Iovec
+	name   [SockaddrLen]byte
+	oob    [512]byte
+	buf    [2048]byte // an ICMP error's quoted datagram, when one comes between stamps
+	held   bool       // buf, name, oob hold an error queue entry for the reader
+	heldN  int
+	ring   []txEntry // a power of two long
+	mask   uint32    // len(ring) - 1
+	stride uint32
+	got    uint64 // stamps read
 	// seen is the epoch of the stamps read now, last the number of the
 	// last one read (haveLast: one was).
 	seen     uint32
@@ -154,8 +157,12 @@ func enableTxStamps(fd int) (opt, flags int, err error) {
 	return 0, 0, fmt.Errorf("enable transmit timestamps (SO_TIMESTAMPING): %w", err)
 }
 
-func newTxStamps(opt, flags int) *txStamps {
-	t := &txStamps{opt: opt, flags: flags}
+func newTxStamps(opt, flags, ring int) *txStamps {
+	if ring <= 0 {
+		ring = txRing
+	}
+	n := 1 << bits.Len(uint(max(ring, 2)-1))
+	t := &txStamps{opt: opt, flags: flags, ring: make([]txEntry, n), mask: uint32(n - 1), stride: uint32(n*7/16) | 1}
 	t.msg.Control = &t.oob[0]
 	return t
 }
@@ -270,7 +277,7 @@ func (c *Conn) RenumberAfter(err error) error {
 // packet numbered key, reading the stamps queued since the last read
 // first. Reader side: only the goroutine that reads the Conn may call it.
 // ok is false when the kernel has not stamped it (yet), or the stamp was
-// pushed out by txRing later ones.
+// pushed out by later ones (Config.TxRing).
 func (c *Conn) TxStamp(key uint32) (ns int64, ok bool) {
 	return c.TxStampAfter(key, math.MinInt64)
 }
@@ -306,7 +313,7 @@ func (c *Conn) TxStampAfter(key uint32, after int64) (ns int64, ok bool) {
 // lookup finds the stamp of the packet numbered key in epoch, sent at or
 // after after, among those read.
 func (t *txStamps) lookup(key, epoch uint32, after int64) (int64, bool) {
-	if e := &t.ring[slot(key, epoch)]; e.match(key, epoch, after) {
+	if e := &t.ring[t.slot(key, epoch)]; e.match(key, epoch, after) {
 		return e.ns, true
 	}
 	return 0, false
@@ -407,7 +414,7 @@ func (t *txStamps) keep(key uint32, ns int64) {
 		t.seen++ // the numbering restarted: an epoch begins
 	}
 	t.last, t.haveLast = key, true
-	t.ring[slot(key, t.seen)] = txEntry{key: key, epoch: t.seen, ns: ns}
+	t.ring[t.slot(key, t.seen)] = txEntry{key: key, epoch: t.seen, ns: ns}
 	t.got++
 	if t.hook != nil {
 		t.hook(key, ns)

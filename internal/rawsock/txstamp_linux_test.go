@@ -230,7 +230,7 @@ func TestTxStampReadsWhatItNeeds(t *testing.T) {
 // the same number, and the stamps of packets sent before the restart stay
 // found while later ones come.
 func TestTxStampEpochs(t *testing.T) {
-	tx := newTxStamps(0, 0)
+	tx := newTxStamps(0, 0, 0)
 	send := func(at int64) uint32 { // the writer numbers a packet sent at at
 		k := tx.next.Load()
 		tx.next.Add(1)
@@ -288,7 +288,7 @@ func TestTxStampEpochs(t *testing.T) {
 	}
 	// Numbers that wrap or come out of order without a restart begin no
 	// epoch on the reader's side.
-	rx := newTxStamps(0, 0)
+	rx := newTxStamps(0, 0, 0)
 	rx.keep(5, 1)
 	rx.keep(3, 2)
 	rx.keep(math.MaxUint32, 3)

@@ -56,9 +56,9 @@ type Conn interface {
 	// os.ErrDeadlineExceeded) and fills up to len(ms) of them (at most the
 	// socket's ListenConfig.Batch); it returns how many.
 	ReadBatch(ms []Message) (int, error)
-	// WriteBatch sends the messages in order, at most the socket's
-	// ListenConfig.Batch of them, and returns how many left; fewer than it
-	// took comes with an error.
+	// WriteBatch sends the messages in order (at most MaxBatch, in calls
+	// of the socket's ListenConfig.Batch) and returns how many left; fewer
+	// than len(ms) comes with an error.
 	WriteBatch(ms []Message) (int, error)
 	// SetReadDeadline sets when a blocked ReadBatch gives up.
 	SetReadDeadline(t time.Time) error

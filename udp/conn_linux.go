@@ -318,38 +318,39 @@ func (c *sockConn) stamp(m *Message) {
 	}
 }
 
-// WriteBatch sends up to len(ms) (at most ListenConfig.Batch) messages. A message
-// the kernel refuses is skipped and its error returned once the others
-// are sent.
+// WriteBatch sends up to len(ms) (at most MaxBatch) messages, at most
+// ListenConfig.Batch a call to the kernel. A message the kernel refuses is
+// skipped and its error returned once the others are sent.
 func (c *sockConn) WriteBatch(ms []Message) (int, error) {
-	if len(ms) == 0 {
-		return 0, nil
-	}
-	ms = ms[:min(len(ms), len(c.whdrs))]
+	ms = ms[:min(len(ms), MaxBatch)]
 	var first, renumber error
-	for i := range ms {
-		if err := c.prepareWrite(i, &ms[i]); err != nil && first == nil {
-			first = err
-		}
-	}
 	sent := 0
-	for at := 0; at < len(ms); {
-		n, err := c.c.SendMsgs(c.whdrs[at:len(ms)])
-		at += n
-		sent += n
-		if err == nil {
-			continue
+	for len(ms) > 0 {
+		chunk := ms[:min(len(ms), len(c.whdrs))]
+		ms = ms[len(chunk):]
+		for i := range chunk {
+			if err := c.prepareWrite(i, &chunk[i]); err != nil && first == nil {
+				first = err
+			}
 		}
-		if _, ok := err.(unix.Errno); !ok {
-			return sent, err
+		for at := 0; at < len(chunk); {
+			n, err := c.c.SendMsgs(c.whdrs[at:len(chunk)])
+			at += n
+			sent += n
+			if err == nil {
+				continue
+			}
+			if _, ok := err.(unix.Errno); !ok {
+				return sent, err
+			}
+			if first == nil {
+				first = fmt.Errorf("udp: send: %w", err)
+			}
+			if !rawsock.Unrouted(err) {
+				renumber = err
+			}
+			at++ // the kernel refused this one: skip it
 		}
-		if first == nil {
-			first = fmt.Errorf("udp: send: %w", err)
-		}
-		if !rawsock.Unrouted(err) {
-			renumber = err
-		}
-		at++ // the kernel refused this one: skip it
 	}
 	if renumber != nil {
 		// The refused datagram may have taken a transmit stamp number

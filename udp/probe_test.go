@@ -261,3 +261,45 @@ func TestConnBuffersFollowBatch(t *testing.T) {
 		}
 	}
 }
+
+// A socket with a small ListenConfig.Batch still sends a whole batch, in
+// several calls: every datagram of 64 reaches the other end.
+func TestSmallBatchSendsAll(t *testing.T) {
+	srv, err := Listen(ListenConfig{Addr: netip.MustParseAddrPort("127.0.0.1:0"), RecvBuf: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Dial(ListenConfig{Remote: srv.LocalAddr(), Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ms := make([]Message, MaxBatch)
+	for i := range ms {
+		ms[i] = Message{Buf: []byte{byte(i)}, N: 1}
+	}
+	if n, err := c.WriteBatch(ms); n != MaxBatch || err != nil {
+		t.Fatalf("WriteBatch: %d sent, %v; want %d", n, err, MaxBatch)
+	}
+	in := make([]Message, MaxBatch)
+	for i := range in {
+		in[i].Buf = make([]byte, 16)
+	}
+	got := 0
+	if err := srv.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for got < MaxBatch {
+		n, err := srv.ReadBatch(in)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", got, MaxBatch, err)
+		}
+		for i := range n {
+			if in[i].N != 1 || in[i].Buf[0] != byte(got+i) {
+				t.Fatalf("datagram %d: % x, want %02x", got+i, in[i].Buf[:in[i].N], got+i)
+			}
+		}
+		got += n
+	}
+}

@@ -84,10 +84,11 @@ const txRing = 4096
 // restart's numbers do not push out the stamps of the packets before it
 // that are still awaited.
 //
-// Where the two could disagree (every stamp of an epoch lost, say the
-// error queue overflowed; more than txResets restarts between a send and
-// its lookup), the lookup finds nothing and the probe is timed from user
-// space, as it is without stamps: never from another packet's stamp.
+// Where the two could disagree (every stamp of an epoch lost, or its first
+// ones, say the error queue overflowed; more than txResets restarts
+// between a send and its lookup), a stamp taken after its epoch ended is
+// refused (lookup) and the probe is timed from user space, as it is
+// without stamps: never from another packet's stamp.
 const txResets = 64
 
 // slot is the ring index of the stamp numbered key in epoch. Each epoch's
@@ -112,6 +113,7 @@ type txStamps struct {
 	// epoch is.
 	epoch  atomic.Uint32
 	resets [txResets]atomic.Int64
+	dead   atomic.Bool // a restart failed half way: stamps are unnumbered
 
 	// reader side
 	msg    unix.Msghdr
@@ -180,7 +182,7 @@ func (c *Conn) TxStampErr() error { return c.txErr }
 // (the i-th message of a batch gets TxKey()+i). ok is false without TX
 // stamps.
 func (c *Conn) TxKey() (key uint32, ok bool) {
-	if c.tx == nil {
+	if c.tx == nil || c.tx.dead.Load() {
 		return 0, false
 	}
 	return c.tx.next.Load(), true
@@ -237,7 +239,13 @@ func (c *Conn) ResetTxKey() error {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, t.opt, t.flags&^unix.SOF_TIMESTAMPING_OPT_ID); err != nil {
 			return err
 		}
-		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, t.opt, t.flags)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, t.opt, t.flags); err != nil {
+			// Stamps go on without numbers (all 0): none can be told
+			// apart any more, so the Conn has none from now on.
+			t.dead.Store(true)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reset transmit stamp numbering: %w", err)
@@ -313,10 +321,30 @@ func (c *Conn) TxStampAfter(key uint32, after int64) (ns int64, ok bool) {
 // lookup finds the stamp of the packet numbered key in epoch, sent at or
 // after after, among those read.
 func (t *txStamps) lookup(key, epoch uint32, after int64) (int64, bool) {
-	if e := &t.ring[t.slot(key, epoch)]; e.match(key, epoch, after) {
-		return e.ns, true
+	e := &t.ring[t.slot(key, epoch)]
+	if !e.match(key, epoch, after) {
+		return 0, false
 	}
-	return 0, false
+	// A stamp taken once the epoch had ended is not one of its packets',
+	// whatever the reader made of the numbers: the reader files a later
+	// epoch's stamps under an earlier one when it missed where it began
+	// (every stamp of an epoch lost, or its first ones, say the error
+	// queue overflowed). On veth and loopback a packet is stamped inside
+	// sendmsg, so no stamp of the epoch's own is refused; a real device's
+	// queue may delay one past the restart, and that probe is timed from
+	// user space.
+	if now := t.epoch.Load(); epoch < now {
+		if now-(epoch+1) >= txResets-1 || e.ns >= t.resets[(epoch+1)%txResets].Load() {
+			return 0, false
+		}
+	}
+	return e.ns, true
+}
+
+// has reports whether lookup finds the stamp.
+func (t *txStamps) has(key, epoch uint32, after int64) bool {
+	_, ok := t.lookup(key, epoch, after)
+	return ok
 }
 
 // noEpoch is the epoch of a send too old to tell, whose stamp is not
@@ -380,7 +408,7 @@ func (c *Conn) drainTx(fd uintptr) {
 			return
 		}
 		if t.store(t.oob[:t.msg.Controllen]) {
-			if _, ok := t.lookup(t.want, t.wantEpoch, t.wantAfter); t.stopAtWant && ok {
+			if t.stopAtWant && t.has(t.want, t.wantEpoch, t.wantAfter) {
 				// TxStamp has its stamp: leave the rest for later rather
 				// than make one more call to find the queue empty (a
 				// flood ping's third receive call per probe, 7% of its

@@ -297,3 +297,56 @@ func TestTxStampEpochs(t *testing.T) {
 		t.Errorf("reader epoch %d without a restart, want 0", rx.seen)
 	}
 }
+
+// When the reader misses where an epoch began (every stamp of an epoch
+// lost, or its first ones: the error queue overflowed), it files the next
+// epoch's stamps under the one before; a packet of that earlier epoch
+// still awaited must not take them (they were taken after its epoch
+// ended), and finds nothing instead. (Found in review: without the check
+// in lookup both cases took the later packet's stamp.)
+func TestTxStampEpochLag(t *testing.T) {
+	// Epoch 0: stamps 0..2 read. Epoch 1 (from t=2000): packets 0..9
+	// sent, the stamps of 0..4 lost. Epoch 2 (from 3000): packets 0..3.
+	tx := newTxStamps(0, 0, 0)
+	for k := range uint32(3) {
+		tx.used = true
+		tx.keep(k, 1000+int64(k))
+	}
+	tx.restarted(2000)
+	tx.used = true
+	for k := uint32(5); k < 10; k++ {
+		tx.keep(k, 2001+int64(k))
+	}
+	tx.restarted(3000)
+	tx.used = true
+	for k := range uint32(4) {
+		tx.keep(k, 3001+int64(k))
+	}
+	if tx.seen != 1 || tx.epoch.Load() != 2 {
+		t.Fatalf("reader epoch %d, writer %d: want the reader one behind (1, 2)", tx.seen, tx.epoch.Load())
+	}
+	if ns, ok := tx.lookup(1, tx.epochAt(2002), 2002); ok {
+		t.Errorf("epoch 1's packet 1 (sent at 2002) took stamp %d, epoch 2's packet 1's", ns)
+	}
+	// The rest fall back too (their stamps are filed an epoch early):
+	// user-space times, never another packet's stamp.
+	for _, c := range []struct {
+		key  uint32
+		sent int64
+	}{{7, 2003}, {2, 3002}} {
+		if ns, ok := tx.lookup(c.key, tx.epochAt(c.sent), c.sent); ok {
+			t.Errorf("packet %d sent at %d took stamp %d, filed under the wrong epoch", c.key, c.sent, ns)
+		}
+	}
+	// Every stamp of epoch 0 lost: epoch 1's are filed under epoch 0.
+	tx = newTxStamps(0, 0, 0)
+	tx.used = true
+	tx.restarted(2000)
+	tx.used = true
+	for k := range uint32(4) {
+		tx.keep(k, 2001+int64(k))
+	}
+	if ns, ok := tx.lookup(2, tx.epochAt(1500), 1500); ok {
+		t.Errorf("epoch 0's packet 2 (sent at 1500) took epoch 1's stamp %d", ns)
+	}
+}

@@ -159,7 +159,7 @@ func (h *hopTTL) ip(s *TraceSeries, hop string, addr netip.Addr) *hopIP {
 	if len(h.ips) >= trace.MaxHopAddrs {
 		old := 0
 		for i := range h.ips {
-			if h.ips[i].seen < h.ips[old].seen {
+			if h.answers-h.ips[i].seen > h.answers-h.ips[old].seen { // (ages: the counts may wrap)
 				old = i
 			}
 		}

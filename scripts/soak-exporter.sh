@@ -88,9 +88,11 @@ echo "GOGC=${GOGC:-} GOMEMLIMIT=${GOMEMLIMIT:-}"
 # series of histograms) go to $work/counters.N
 sampleone() {
   local t=$1 n=$2 m rss fds
+  # fds before the scrape: just after it, the exporter may not have closed
+  # the scrape's own connection yet (one run read 23 once in 61 samples)
+  fds=$(ls "/proc/$pid/fd" | wc -l)
   m=$(src curl -sf "$url") || { echo "soak-exporter: scrape failed at ${t}s" >&2; return 1; }
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-  fds=$(ls "/proc/$pid/fd" | wc -l)
   echo "$m" | awk '/^[a-z_]+(_total|_count|_bucket)[{ ]/ {print $1, $NF}' | sort >"$work/counters.$n"
   echo "$m" | awk -v t="$t" -v rss="$rss" -v fds="$fds" '
     /^go_memstats_heap_inuse_bytes / {heap = $2}

@@ -46,7 +46,8 @@ test: deps
 # tcpdump) in throwaway labs, process start against a Go hello world and
 # traceroute (bench-startup.sh), flood ping against iputils
 # (bench-flood.sh), and the exporter at 10,000 targets/s and against
-# prometheus-smokeping-prober (bench-exporter.sh).
+# prometheus-smokeping-prober (bench-exporter.sh) and with 1,024 UDP
+# targets (bench-exporter-udp.sh).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	./scripts/bench-peers.sh $(BIN)
@@ -61,6 +62,7 @@ bench: deps build
 	./scripts/bench-startup.sh $(BIN)
 	./scripts/bench-flood.sh $(BIN)
 	./scripts/bench-exporter.sh $(BIN)
+	./scripts/bench-exporter-udp.sh $(BIN)
 
 # A throwaway lab network in namespaces, rawnet's main jobs against it,
 # and the lab removed again.

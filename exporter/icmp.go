@@ -193,14 +193,7 @@ func (r *icmpRunner) Run(ctx context.Context) error {
 		if ctx.Err() != nil || sameTargets(cur, next) {
 			return
 		}
-		job.stop()
-		next = r.acquire(next)
-		releaseAll(cur)
-		cur = next
-		if len(cur) > 0 {
-			ts := cur
-			job = startJob(ctx, func(ctx context.Context) { r.ping(ctx, ts) })
-		}
+		cur = swapTargets(ctx, &job, cur, next, r.acquire, releaseAll, r.ping)
 	})
 	return nil
 }
@@ -251,6 +244,20 @@ func startJob(ctx context.Context, run func(context.Context)) pingJob {
 		run(jctx)
 	}()
 	return j
+}
+
+// swapTargets moves a runner from its targets cur to next: it stops job,
+// lets next take their series before cur gives theirs back (so that the
+// series both have go on), and starts run over next in job unless next is
+// empty. It returns next as acquire returned it.
+func swapTargets[T any](ctx context.Context, job *pingJob, cur, next []T, acquire func([]T) []T, release func([]T), run func(context.Context, []T)) []T {
+	job.stop()
+	next = acquire(next)
+	release(cur)
+	if len(next) > 0 {
+		*job = startJob(ctx, func(ctx context.Context) { run(ctx, next) })
+	}
+	return next
 }
 
 // stop ends the job and waits for it; a zero job is a no-op.

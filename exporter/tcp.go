@@ -79,14 +79,7 @@ func (r *tcpRunner) Run(ctx context.Context) error {
 		if ctx.Err() != nil || slices.EqualFunc(cur, next, func(a, b tcpTarget) bool { return a.hostAddr == b.hostAddr }) {
 			return
 		}
-		job.stop()
-		r.acquire(next)
-		releaseTCP(cur)
-		cur = next
-		if len(cur) > 0 {
-			ts := cur
-			job = startJob(ctx, func(ctx context.Context) { r.ping(ctx, ts) })
-		}
+		cur = swapTargets(ctx, &job, cur, next, r.acquire, releaseTCP, r.ping)
 	})
 	return nil
 }
@@ -95,7 +88,7 @@ func (r *tcpRunner) labels(host string, ip netip.Addr) prometheus.Labels {
 	return ProbeLabels(r.g.Name, host, ip, "tcp", r.g.Labels)
 }
 
-func (r *tcpRunner) acquire(ts []tcpTarget) {
+func (r *tcpRunner) acquire(ts []tcpTarget) []tcpTarget {
 	for i := range ts {
 		l := r.labels(ts[i].host, ts[i].addr)
 		var relP, relT func()
@@ -103,6 +96,7 @@ func (r *tcpRunner) acquire(ts []tcpTarget) {
 		ts[i].tcp, relT = AcquireTCPSeries(r.env.Series, l)
 		ts[i].release = func() { relP(); relT() }
 	}
+	return ts
 }
 
 func releaseTCP(ts []tcpTarget) {

@@ -105,14 +105,7 @@ func (r *traceRunner) Run(ctx context.Context) error {
 		if ctx.Err() != nil || sameTraceTargets(cur, next) {
 			return
 		}
-		job.stop()
-		r.acquire(next)
-		releaseTraces(cur)
-		cur = next
-		if len(cur) > 0 {
-			ts := cur
-			job = startJob(ctx, func(ctx context.Context) { r.trace(ctx, ts) })
-		}
+		cur = swapTargets(ctx, &job, cur, next, r.acquire, releaseTraces, r.trace)
 	})
 	return nil
 }
@@ -129,11 +122,12 @@ func (r *traceRunner) expand(ctx context.Context, resolved map[string]netip.Addr
 	return out
 }
 
-func (r *traceRunner) acquire(ts []*traceTarget) {
+func (r *traceRunner) acquire(ts []*traceTarget) []*traceTarget {
 	for _, t := range ts {
 		l := TraceLabels(r.g.Name, t.host, t.addr, r.method.String(), r.g.Labels)
 		t.series, t.release = AcquireTraceSeries(r.env.Series, l, r.g.HopLabels)
 	}
+	return ts
 }
 
 func releaseTraces(ts []*traceTarget) {

@@ -1,7 +1,6 @@
 package icmp
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -216,20 +214,7 @@ func captureRequests(t *testing.T, n *lab.Node, file string) func() []wireReques
 	t.Helper()
 	c := n.Command(context.Background(), "tcpdump", "-i", n.Ifaces[0].Name, "--immediate-mode", "-B", "8192", "-nn",
 		"--time-stamp-precision", "nano", "-w", file, "icmp[0] == 8 or (icmp6 and ip6[40] == 128)")
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	labtest.StartListening(t, c)
 	return func() []wireRequest {
 		time.Sleep(500 * time.Millisecond)
 		_ = c.Process.Signal(syscall.SIGINT)

@@ -361,7 +361,7 @@ func TestPingOptionsReachTheWire(t *testing.T) {
 			dir := t.TempDir()
 			seen, written := dir+"/dst.pcap", dir+"/rawnet.pcap"
 			capture := l.Dst.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "--immediate-mode", "-U", "-w", seen, "icmp")
-			startListening(t, capture)
+			labtest.StartListening(t, capture)
 			args := append([]string{"ping", "-q", "-c", "2"}, strings.Fields(mode)...)
 			args = append(args, "-Q", "0x28", "-M", "do", "-t", "10", "-s", "100", "-p", "abcd", "--write", written, l.Dst.Addr4.String())
 			r := inNS(t, l.Src, args...)

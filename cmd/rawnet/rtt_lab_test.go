@@ -55,7 +55,7 @@ func startWireCapture(t *testing.T, n *lab.Node, file string, packets int, bpf s
 		args = append([]string{"-c", strconv.Itoa(packets)}, args...)
 	}
 	c := n.Command(context.Background(), "tcpdump", args...)
-	startListening(t, c)
+	labtest.StartListening(t, c)
 	return func() {
 		done := make(chan struct{})
 		go func() { c.Wait(); close(done) }()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
@@ -162,33 +161,13 @@ func hexLines(s string) string {
 	return b.String()
 }
 
-// startListening starts the tcpdump command c and returns once it says it
-// listens; the rest of its stderr is drained in the background.
-func startListening(t *testing.T, c *exec.Cmd) {
-	t.Helper()
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-}
-
 // startTcpdump captures on iface in node n into file until the returned
 // func stops it; it returns once tcpdump listens.
 func startTcpdump(t *testing.T, n *lab.Node, iface, file, filter string) func() {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := n.Command(ctx, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-w", file, filter)
-	startListening(t, cmd)
+	labtest.StartListening(t, cmd)
 	stopped := false
 	stop := func() {
 		if stopped {

@@ -5,6 +5,7 @@
 package labtest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -94,4 +95,25 @@ func effectiveCaps() (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no CapEff in /proc/self/status")
+}
+
+// StartListening starts the capture command c (tcpdump) and returns once
+// it says it listens; the rest of its stderr is drained in the
+// background.
+func StartListening(t testing.TB, c *exec.Cmd) {
+	t.Helper()
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
 }
